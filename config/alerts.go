@@ -1,0 +1,37 @@
+package config
+
+// Alerts configures the watcher and where its alerts go.
+type Alerts struct {
+	Interval       Duration `toml:"interval"`        // poll interval, default 60s
+	RepeatInterval Duration `toml:"repeat_interval"` // default 4h
+	StuckAfter     Duration `toml:"stuck_after"`     // nodes creating/starting longer, default 20m
+	OfflineAfter   Duration `toml:"offline_after"`   // agents offline longer, default 15m
+	SaturatedAfter Duration `toml:"saturated_after"` // jobs waiting at max longer, default 10m
+	Routes         []Route  `toml:"routes"`
+}
+
+// Route sends the alerts of some pools to a channel.
+type Route struct {
+	Pools   []string `toml:"pools"`
+	Channel string   `toml:"channel"`
+}
+
+// Cost configures prices, budgets and the daily digest.
+type Cost struct {
+	Currency string `toml:"currency"` // default USD
+	// Prices per instance-hour by SKU, overriding the Retail Prices API.
+	Prices map[string]float64 `toml:"prices"`
+	// CostManagement turns on Azure Cost Management queries (needs billing read access).
+	CostManagement bool     `toml:"cost_management"`
+	DigestCron     string   `toml:"digest_cron"` // e.g. "0 8 * * *"
+	DigestTimeZone string   `toml:"digest_timezone"`
+	DigestChannel  string   `toml:"digest_channel"`
+	Budgets        []Budget `toml:"budgets"`
+}
+
+// Budget is what some pools may cost.
+type Budget struct {
+	Pools   []string `toml:"pools"`
+	Daily   float64  `toml:"daily"`
+	Monthly float64  `toml:"monthly"`
+}

@@ -1,0 +1,74 @@
+// Package config loads poolbot's TOML configuration. Unknown keys and wrong
+// types are errors that name the file, the line and the key; secrets may be
+// written as ${ENV_VAR} or file:/path and are never printed back.
+package config
+
+// Config is the whole configuration file. Each section's type lives in the
+// file named for it.
+type Config struct {
+	// Path is the file the configuration was loaded from.
+	Path string `toml:"-"`
+
+	DevOps    DevOps     `toml:"azure_devops"`
+	Azure     Azure      `toml:"azure"`
+	Slack     Slack      `toml:"slack"`
+	Roles     []Role     `toml:"roles"`
+	Templates []Template `toml:"templates"`
+	Schedules []Schedule `toml:"schedules"`
+	Alerts    Alerts     `toml:"alerts"`
+	Cost      Cost       `toml:"cost"`
+	Store     Store      `toml:"store"`
+	Server    Server     `toml:"server"`
+	Log       Log        `toml:"log"`
+}
+
+// DevOps is the Azure DevOps organization and how to reach it.
+type DevOps struct {
+	// OrganizationURL is https://dev.azure.com/{org}, or the simulator's.
+	OrganizationURL string `toml:"organization_url"`
+	// Auth is "pat" or "entra" (Microsoft Entra ID through azidentity's
+	// DefaultAzureCredential).
+	Auth string `toml:"auth"`
+	PAT  Secret `toml:"pat"`
+	// Concurrency bounds the calls made at once (default 8).
+	Concurrency int `toml:"concurrency"`
+	// PoolURL is the pattern of a pool's page, for alert buttons; {id} is
+	// replaced. Default: {organization_url}/_settings/agentpools?poolId={id}.
+	PoolURL string `toml:"pool_url"`
+}
+
+// Azure is Azure Resource Manager: where scale sets live.
+type Azure struct {
+	// ResourceManagerURL defaults to https://management.azure.com.
+	ResourceManagerURL string `toml:"resource_manager_url"`
+	Subscription       string `toml:"subscription"`
+	ResourceGroup      string `toml:"resource_group"`
+	// Auth is "default" (DefaultAzureCredential), "client_secret", or
+	// "static" (a fixed bearer token, for the simulator).
+	Auth         string `toml:"auth"`
+	TenantID     string `toml:"tenant_id"`
+	ClientID     string `toml:"client_id"`
+	ClientSecret Secret `toml:"client_secret"`
+	StaticToken  Secret `toml:"static_token"`
+	// RetailPricesURL defaults to https://prices.azure.com/api/retail/prices.
+	RetailPricesURL string `toml:"retail_prices_url"`
+}
+
+// Store says where poolbot keeps its state.
+type Store struct {
+	Driver string `toml:"driver"` // "sqlite" (default) or "postgres"
+	Path   string `toml:"path"`   // sqlite file, default poolbot.db
+	DSN    Secret `toml:"dsn"`    // postgres
+}
+
+// Server is the HTTP listener for Slack, /metrics, /healthz and /readyz.
+type Server struct {
+	Listen          string   `toml:"listen"` // default 127.0.0.1:3000
+	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+}
+
+// Log sets the logger.
+type Log struct {
+	Format string `toml:"format"` // "json" (default for serve) or "text"
+	Level  string `toml:"level"`  // debug, info, warn, error
+}

@@ -1,0 +1,3 @@
+module github.com/poolbot/poolbot
+
+go 1.26.8

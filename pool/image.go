@@ -1,0 +1,73 @@
+package pool
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Image is a scale set's OS image: a compute gallery image or image version
+// (ID), or a marketplace image (Publisher:Offer:SKU:Version).
+type Image struct {
+	ID        string
+	Publisher string
+	Offer     string
+	SKU       string
+	Version   string
+}
+
+// ParseImage reads an image as a user writes it: a resource id
+// ("/subscriptions/…/galleries/g/images/ubuntu22/versions/1.2.0", or without
+// the version for the newest), or a marketplace URN
+// ("Canonical:0001-com-ubuntu-server-jammy:22_04-lts-gen2:latest").
+func ParseImage(s string) (Image, error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "":
+		return Image{}, fmt.Errorf("empty image")
+	case strings.HasPrefix(s, "/"):
+		l := strings.ToLower(s)
+		if !strings.HasPrefix(l, "/subscriptions/") || !(strings.Contains(l, "/providers/microsoft.compute/galleries/") || strings.Contains(l, "/providers/microsoft.compute/images/")) {
+			return Image{}, fmt.Errorf("image %q is not a compute gallery image or managed image resource id", s)
+		}
+		return Image{ID: strings.TrimSuffix(s, "/")}, nil
+	default:
+		p := strings.Split(s, ":")
+		if len(p) != 4 {
+			return Image{}, fmt.Errorf("image %q is neither a resource id nor a marketplace URN publisher:offer:sku:version", s)
+		}
+		for _, f := range p {
+			if f == "" {
+				return Image{}, fmt.Errorf("image %q has an empty part", s)
+			}
+		}
+		return Image{Publisher: p[0], Offer: p[1], SKU: p[2], Version: p[3]}, nil
+	}
+}
+
+// IsZero reports whether no image is set.
+func (i Image) IsZero() bool { return i == Image{} }
+
+// String renders i the way ParseImage reads it.
+func (i Image) String() string {
+	if i.ID != "" {
+		return i.ID
+	}
+	if i.IsZero() {
+		return ""
+	}
+	return i.Publisher + ":" + i.Offer + ":" + i.SKU + ":" + i.Version
+}
+
+// Short is a name for messages: the gallery image and version, or the URN.
+func (i Image) Short() string {
+	if i.ID == "" {
+		return i.String()
+	}
+	p := strings.Split(i.ID, "/")
+	for k := range p {
+		if strings.EqualFold(p[k], "images") && k+1 < len(p) {
+			return strings.Join(p[k+1:], "/")
+		}
+	}
+	return p[len(p)-1]
+}

@@ -1,0 +1,149 @@
+package pool
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// AuditEntry is one record of the audit trail: a command, a button press, a
+// scheduled change or a denial.
+type AuditEntry struct {
+	ID        int64
+	Time      time.Time
+	Actor     string // Slack user id, or "scheduler", "watcher"
+	ActorName string
+	Channel   string
+	Source    string // "slack", "console", "scheduler", "watcher"
+	Command   string // the command line as typed, or a description
+	Pool      string
+	Before    string // settings or image before
+	After     string // settings or image after
+	Result    string // "ok", "denied", "error: …", "pending"
+	RequestID string
+}
+
+// AuditQuery selects audit entries, newest first.
+type AuditQuery struct {
+	Pool  string // empty: every pool
+	Limit int    // 0: a default of 20
+}
+
+// Saved is a pool's settings as they were before a scale-down, so that
+// restore brings them back.
+type Saved struct {
+	Pool     string
+	Settings Settings
+	Time     time.Time
+	By       string // who scaled it down: "scheduler" or a user id
+}
+
+// Override holds a pool against its schedule, set from Slack.
+type Override struct {
+	Pool     string
+	Kind     string    // "hold": keep Settings until Until; "skip": skip the entry at SkipAt
+	Settings Settings  // for "hold"
+	Until    time.Time // zero: until the next scheduled entry after Created
+	SkipAt   time.Time // for "skip": the instant of the entry to skip
+	By       string
+	Created  time.Time
+}
+
+// Mute silences alerts of a pool, of one condition or all ("").
+type Mute struct {
+	Pool      string
+	Condition string
+	Until     time.Time
+	By        string
+}
+
+// Alert is the state of one alert group: a pool and a condition.
+type Alert struct {
+	Key        string // Pool + "/" + Condition
+	Pool       string
+	Condition  string
+	Severity   string // "critical", "warning", "info"
+	Firing     bool
+	Incident   int // increments each time the alert starts firing again
+	Count      int
+	Summary    string
+	Detail     string
+	Channel    string
+	MessageKey string // the outbox key of its Slack message
+	StartedAt  time.Time
+	UpdatedAt  time.Time
+	NotifiedAt time.Time // last post or repeat
+	ResolvedAt time.Time
+}
+
+// OutboxMessage is a Slack message waiting to be sent. Messages are sent in ID
+// order; the sender records the ts of each post under its Key so that later
+// "update" and "reply" messages with the same Key edit it or go to its thread.
+type OutboxMessage struct {
+	ID        int64
+	Channel   string
+	Key       string // identifies the Slack message; unique among posts
+	Op        string // "post", "update" or "reply"
+	Text      string // plain-text fallback
+	Blocks    string // Block Kit JSON, may be empty
+	Created   time.Time
+	Attempts  int
+	NotBefore time.Time // not sent before this instant (429 back-off)
+}
+
+// Sent is the Slack message a post became.
+type Sent struct {
+	Key     string
+	Channel string
+	TS      string
+}
+
+// ErrNotFound is returned by Store lookups that find nothing.
+var ErrNotFound = errors.New("not found")
+
+// Store keeps poolbot's own state. Every change is written here before it is
+// reported. Implementations: store/sqlite (embedded) and store/postgres.
+type Store interface {
+	AddAudit(ctx context.Context, e AuditEntry) (int64, error)
+	Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, error)
+
+	// SaveSettings records s unless settings are already saved for the
+	// pool (a second scale-down must not overwrite what restore brings back).
+	// It reports whether it wrote.
+	SaveSettings(ctx context.Context, s Saved) (bool, error)
+	SavedSettings(ctx context.Context, pool string) (Saved, error) // ErrNotFound
+	ClearSavedSettings(ctx context.Context, pool string) error
+
+	PutOverride(ctx context.Context, o Override) error // one per pool and Kind; replaces
+	DeleteOverride(ctx context.Context, pool, kind string) error
+	Overrides(ctx context.Context) ([]Override, error)
+
+	PutMute(ctx context.Context, m Mute) error // one per pool and condition; replaces
+	Mutes(ctx context.Context) ([]Mute, error)
+	DeleteMute(ctx context.Context, pool, condition string) error
+
+	PutAlert(ctx context.Context, a Alert) error // by Key; replaces
+	Alerts(ctx context.Context) ([]Alert, error)
+
+	// Enqueue adds a message to the outbox and returns its ID. A message
+	// whose Op and Key equal a pending one's may be merged by the sender.
+	Enqueue(ctx context.Context, m OutboxMessage) (int64, error)
+	Pending(ctx context.Context, limit int) ([]OutboxMessage, error) // unsent, ID order
+	// MarkSent removes m from the outbox; for a post it records s.
+	MarkSent(ctx context.Context, id int64, s Sent) error
+	// Retry records a failed attempt and when to try again.
+	Retry(ctx context.Context, id int64, notBefore time.Time) error
+	SentMessage(ctx context.Context, key string) (Sent, error) // ErrNotFound
+
+	// Get and Put keep small values: log cursors, the last applied schedule
+	// entry, the previous image of a pool.
+	Get(ctx context.Context, key string) (string, error) // ErrNotFound
+	Put(ctx context.Context, key, value string) error
+
+	// Claim records key as done by owner if no one has claimed it, and
+	// reports whether this call claimed it. It makes a scheduled change or an
+	// alert happen once across replicas.
+	Claim(ctx context.Context, key, owner string) (bool, error)
+
+	Close() error
+}
