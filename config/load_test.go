@@ -1,0 +1,320 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func setExampleEnv(t *testing.T) {
+	t.Helper()
+	t.Setenv("AZDO_PAT", "pat-value-secret")
+	t.Setenv("SLACK_SIGNING_SECRET", "signing-value-secret")
+	t.Setenv("SLACK_BOT_TOKEN", "xoxb-value-secret")
+}
+
+func TestLoadExample(t *testing.T) {
+	setExampleEnv(t)
+	c, err := Load(filepath.Join("..", "config.example.toml"))
+	if err != nil {
+		t.Fatalf("Load example: %v", err)
+	}
+	if got := c.DevOps.PAT.Value(); got != "pat-value-secret" {
+		t.Errorf("pat = %q", got)
+	}
+	if c.DevOps.OrganizationURL != "http://127.0.0.1:7070/contoso" {
+		t.Errorf("organization_url = %q", c.DevOps.OrganizationURL)
+	}
+	if c.Slack.Mode != "http" || c.Slack.BotToken.Value() != "xoxb-value-secret" || c.Slack.SigningSecret.Value() != "signing-value-secret" {
+		t.Errorf("slack = %+v", c.Slack)
+	}
+	if len(c.Roles) != 4 || c.Roles[3].Pools[0] != "linux-*" {
+		t.Errorf("roles = %+v", c.Roles)
+	}
+	if len(c.Templates) != 2 || c.Templates[0].OS != "linux" || c.Templates[1].OS != "windows" {
+		t.Errorf("templates = %+v", c.Templates)
+	}
+	if len(c.Schedules) != 1 {
+		t.Fatalf("schedules = %+v", c.Schedules)
+	}
+	s := c.Schedules[0]
+	if s.Name != "office-hours" || s.TimeZone != "Europe/Paris" || len(s.Entries) != 4 || len(s.Skip) == 0 {
+		t.Errorf("schedule = %+v", s)
+	}
+	if e := s.Entries[0]; e.Cron != "0 7 * * 1-5" || e.Standby == nil || *e.Standby != 2 || !e.Restore {
+		t.Errorf("entry 0 = %+v", e)
+	}
+	if e := s.Entries[2]; e.Max == nil || *e.Max != 2 {
+		t.Errorf("entry 2 = %+v", e)
+	}
+	if c.Cost.DigestCron != "0 8 * * *" || len(c.Cost.Budgets) != 2 || c.Cost.Prices["Standard_D4s_v5"] == 0 {
+		t.Errorf("cost = %+v", c.Cost)
+	}
+	if c.Alerts.Interval.Duration != time.Minute || len(c.Alerts.Routes) != 2 {
+		t.Errorf("alerts = %+v", c.Alerts)
+	}
+	if c.Store.Driver != "sqlite" || c.Azure.Auth != "static" || c.Azure.ResourceManagerURL != "http://127.0.0.1:7070/" {
+		t.Errorf("store/azure = %+v %+v", c.Store, c.Azure)
+	}
+	if errs := c.Validate(); len(errs) != 0 {
+		t.Errorf("Validate: %v", errs)
+	}
+}
+
+const minimal = `
+[azure_devops]
+organization_url = "https://dev.azure.com/contoso/"
+pat = "literal-pat"
+
+[slack]
+signing_secret = "s"
+bot_token = "xoxb-1"
+`
+
+func TestDefaults(t *testing.T) {
+	c := mustParse(t, minimal)
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"organization_url trimmed", c.DevOps.OrganizationURL, "https://dev.azure.com/contoso"},
+		{"devops auth", c.DevOps.Auth, "pat"},
+		{"concurrency", c.DevOps.Concurrency, 8},
+		{"pool_url", c.DevOps.PoolURL, "https://dev.azure.com/contoso/_settings/agentpools?poolId={id}"},
+		{"arm url", c.Azure.ResourceManagerURL, "https://management.azure.com"},
+		{"azure auth", c.Azure.Auth, "default"},
+		{"retail prices", c.Azure.RetailPricesURL, "https://prices.azure.com/api/retail/prices"},
+		{"slack mode", c.Slack.Mode, "http"},
+		{"slack api", c.Slack.APIURL, "https://slack.com/api/"},
+		{"workers", c.Slack.Workers, 8},
+		{"queue", c.Slack.Queue, 64},
+		{"interval", c.Alerts.Interval.Duration, 60 * time.Second},
+		{"repeat", c.Alerts.RepeatInterval.Duration, 4 * time.Hour},
+		{"stuck", c.Alerts.StuckAfter.Duration, 20 * time.Minute},
+		{"offline", c.Alerts.OfflineAfter.Duration, 15 * time.Minute},
+		{"saturated", c.Alerts.SaturatedAfter.Duration, 10 * time.Minute},
+		{"currency", c.Cost.Currency, "USD"},
+		{"driver", c.Store.Driver, "sqlite"},
+		{"path", c.Store.Path, "poolbot.db"},
+		{"listen", c.Server.Listen, "127.0.0.1:3000"},
+		{"log level", c.Log.Level, "info"},
+	}
+	for _, ch := range checks {
+		if ch.got != ch.want {
+			t.Errorf("%s = %v, want %v", ch.name, ch.got, ch.want)
+		}
+	}
+}
+
+func mustParse(t *testing.T, doc string) *Config {
+	t.Helper()
+	c, err := parse("test.toml", []byte(doc))
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	return c
+}
+
+func TestLoadErrors(t *testing.T) {
+	t.Setenv("POOLBOT_TEST_SET", "value-from-env")
+	os.Unsetenv("POOLBOT_TEST_UNSET")
+	tests := []struct {
+		name string
+		doc  string // appended to minimal (8 lines): its first line is line 9
+		want []string
+	}{
+		{"unknown key", "[store]\nbogus = 1\n", []string{`test.toml:10: key store.bogus: unknown key`}},
+		{"unknown table", "[nope]\nx = 1\n", []string{`test.toml:9: key nope: unknown key`}},
+		{"unknown keys in arrays", "[[schedules]]\nname = \"a\"\n[[schedules]]\nname = \"b\"\ncolour = 1\n",
+			[]string{`test.toml:13: key schedules[1].colour: unknown key`}},
+		{"table twice", "[slack]\n", []string{"test.toml:9:"}},
+		{"wrong int type", "[server]\nlisten = 3000\n", []string{`test.toml:10: key server.listen:`, "string"}},
+		{"wrong type nested", "[[schedules]]\nname = \"a\"\npools = [\"x\"]\n[[schedules.entries]]\ncron = \"0 7 * * *\"\nstandby = \"two\"\n",
+			[]string{`test.toml:14: key schedules[0].entries[0].standby:`}},
+		{"bad duration", "[alerts]\ninterval = \"soon\"\n", []string{`test.toml:10: key alerts.interval: not a duration`}},
+		{"duration not string", "[alerts]\ninterval = 60\n", []string{`test.toml:10: key alerts.interval: want a string`}},
+		{"unset env secret", "[store]\ndriver = \"postgres\"\ndsn = \"${POOLBOT_TEST_UNSET}\"\n",
+			[]string{`test.toml:11: key store.dsn: environment variable POOLBOT_TEST_UNSET is not set`}},
+		{"unreadable file secret", "[store]\ndsn = \"file:/nonexistent/poolbot/dsn\"\n",
+			[]string{`test.toml:10: key store.dsn: read secret file /nonexistent/poolbot/dsn`}},
+		{"secret not string", "[azure]\nstatic_token = 12345\n", []string{`test.toml:10: key azure.static_token: want a string`}},
+		{"driver", "[store]\ndriver = \"mysql\"\n", []string{`test.toml:10: key store.driver: "mysql" is not one of sqlite, postgres`}},
+		{"postgres needs dsn", "[store]\ndriver = \"postgres\"\n", []string{`test.toml:9: key store.dsn: required`}},
+		{"role name", "[[roles]]\nname = \"root\"\nusers = [\"U1\"]\n", []string{`test.toml:10: key roles[0].name: "root" is not one of viewer, operator, admin`}},
+		{"role nobody", "[[roles]]\nname = \"viewer\"\n", []string{`test.toml:9: key roles[0]: grants the role to no one`}},
+		{"role bad glob", "[[roles]]\nname = \"viewer\"\nusers = [\"U1\"]\npools = [\"linux-[\"]\n", []string{`test.toml:12: key roles[0].pools[0]:`}},
+		{"template os", "[[templates]]\nname = \"t\"\nos = \"bsd\"\nsku = \"S\"\nimage = \"a:b:c:d\"\nmax = 1\n", []string{`test.toml:11: key templates[0].os: "bsd" is not one of linux, windows`}},
+		{"template image", "[[templates]]\nname = \"t\"\nos = \"Linux\"\nsku = \"S\"\nimage = \"/nope\"\nmax = 1\n", []string{`test.toml:13: key templates[0].image:`}},
+		{"schedule zone", "[[schedules]]\nname = \"a\"\npools = [\"x\"]\ntimezone = \"Mars/Olympus\"\n[[schedules.entries]]\ncron = \"0 7 * * *\"\nstandby = 1\n",
+			[]string{`test.toml:12: key schedules[0].timezone: unknown time zone "Mars/Olympus"`}},
+		{"schedule skip date", "[[schedules]]\nname = \"a\"\npools = [\"x\"]\nskip = [\"25/12\"]\n[[schedules.entries]]\ncron = \"0 7 * * *\"\nstandby = 1\n",
+			[]string{`test.toml:12: key schedules[0].skip[0]: "25/12" is not a date`}},
+		{"entry changes nothing", "[[schedules]]\nname = \"a\"\npools = [\"x\"]\n[[schedules.entries]]\ncron = \"0 7 * * *\"\n",
+			[]string{`test.toml:12: key schedules[0].entries[0]: changes nothing`}},
+		{"entry standby above max", "[[schedules]]\nname = \"a\"\npools = [\"x\"]\nentries = [{cron = \"0 7 * * *\", standby = 3, max = 2}]\n",
+			[]string{`test.toml:12: key schedules[0].entries[0].standby: must not exceed max (2)`}},
+		{"duplicate schedule", "[[schedules]]\nname = \"a\"\npools = [\"x\"]\nentries = [{cron = \"0 7 * * *\", restore = true}]\n[[schedules]]\nname = \"a\"\npools = [\"x\"]\nentries = [{cron = \"0 7 * * *\", restore = true}]\n",
+			[]string{`test.toml:14: key schedules[1].name: schedule "a" is defined twice`}},
+		{"route without channel", "[alerts]\nroutes = [{pools = [\"x\"]}]\n", []string{`test.toml:10: key alerts.routes[0].channel: required`}},
+		{"digest zone", "[cost]\ndigest_timezone = \"Nowhere\"\n", []string{`test.toml:10: key cost.digest_timezone: unknown time zone`}},
+		{"budget", "[[cost.budgets]]\npools = [\"x\"]\n", []string{`test.toml:9: key cost.budgets[0]: sets no budget`}},
+		{"several at once", "[store]\ndriver = \"x\"\n[log]\nlevel = \"loud\"\n",
+			[]string{`test.toml:10: key store.driver`, `test.toml:12: key log.level`}},
+		{"syntax", "[store\n", []string{`test.toml:9:`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parse("test.toml", []byte(minimal+tc.doc))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q\ndoes not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestSlackAndAuthRequirements(t *testing.T) {
+	tests := []struct {
+		name string
+		doc  string
+		want string
+	}{
+		{"http needs signing secret", "[azure_devops]\norganization_url = \"http://x\"\npat = \"p\"\n[slack]\nbot_token = \"b\"\n", "key slack.signing_secret: required"},
+		{"socket needs app token", "[azure_devops]\norganization_url = \"http://x\"\npat = \"p\"\n[slack]\nmode = \"socket\"\nbot_token = \"b\"\n", "key slack.app_token: required"},
+		{"bad mode", "[azure_devops]\norganization_url = \"http://x\"\npat = \"p\"\n[slack]\nmode = \"rtm\"\nbot_token = \"b\"\n", `test.toml:5: key slack.mode: "rtm" is not one of http, socket`},
+		{"pat required", "[azure_devops]\norganization_url = \"http://x\"\n[slack]\nsigning_secret = \"s\"\nbot_token = \"b\"\n", "test.toml:1: key azure_devops.pat: required"},
+		{"entra needs no pat", "[azure_devops]\norganization_url = \"http://x\"\nauth = \"entra\"\n[slack]\nsigning_secret = \"s\"\nbot_token = \"b\"\n", ""},
+		{"client secret parts", "[azure_devops]\norganization_url = \"http://x\"\npat = \"p\"\n[azure]\nauth = \"client_secret\"\n[slack]\nsigning_secret = \"s\"\nbot_token = \"b\"\n", "key azure.tenant_id: required"},
+		{"org url", "[azure_devops]\norganization_url = \"dev.azure.com/x\"\npat = \"p\"\n[slack]\nsigning_secret = \"s\"\nbot_token = \"b\"\n", "test.toml:2: key azure_devops.organization_url: \"dev.azure.com/x\" is not an http(s) URL"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parse("test.toml", []byte(tc.doc))
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case tc.want != "" && err == nil:
+				t.Fatalf("no error, want %q", tc.want)
+			case tc.want != "" && !strings.Contains(err.Error(), tc.want):
+				t.Fatalf("error %q\ndoes not contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestSecretSources(t *testing.T) {
+	dir := t.TempDir()
+	secretFile := filepath.Join(dir, "dsn")
+	if err := os.WriteFile(secretFile, []byte("postgres://u:hunter2@db/poolbot\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("POOLBOT_TEST_BOT", "xoxb-from-env")
+	doc := minimal + "[store]\ndriver = \"postgres\"\ndsn = \"file:" + secretFile + "\"\n[azure]\nauth = \"static\"\nstatic_token = \"${POOLBOT_TEST_BOT}\"\n"
+	c := mustParse(t, doc)
+	if got := c.Store.DSN.Value(); got != "postgres://u:hunter2@db/poolbot" {
+		t.Errorf("dsn = %q", got)
+	}
+	if got := c.Store.DSN.Source(); got != "file "+secretFile {
+		t.Errorf("dsn source = %q", got)
+	}
+	if got := c.Azure.StaticToken.Value(); got != "xoxb-from-env" {
+		t.Errorf("static token = %q", got)
+	}
+}
+
+// A secret's value must not appear in any error, whatever else is wrong.
+func TestSecretNeverInErrors(t *testing.T) {
+	const value = "hunter2-very-secret"
+	dir := t.TempDir()
+	secretFile := filepath.Join(dir, "s")
+	if err := os.WriteFile(secretFile, []byte(value), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("POOLBOT_TEST_SECRET", value)
+	docs := []string{
+		"[azure_devops]\npat = \"" + value + "\"\nbogus = \"" + "x" + "\"\n",
+		"[azure_devops]\npat = \"${POOLBOT_TEST_SECRET}\"\n[store]\ndriver = \"postgres\"\ndsn = 7\n",
+		"[azure_devops]\npat = \"file:" + secretFile + "\"\norganization_url = \"nope\"\n[slack]\nmode = \"x\"\n",
+		"[azure_devops]\npat = [\"" + value + "\"]\n",
+		"[azure_devops]\npat = \"" + value + "\n",
+	}
+	for i, doc := range docs {
+		_, err := parse("test.toml", []byte(doc))
+		if err == nil {
+			t.Fatalf("doc %d: no error", i)
+		}
+		if strings.Contains(err.Error(), value) {
+			t.Errorf("doc %d: error shows the secret: %v", i, err)
+		}
+	}
+}
+
+func TestKeyError(t *testing.T) {
+	setExampleEnv(t)
+	c, err := Load(filepath.Join("..", "config.example.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := c.KeyError("schedules[0].entries[2].cron", "bad cron %q", "x").Error()
+	if !regexp.MustCompile(`^\.\./config\.example\.toml:\d+: key schedules\[0\]\.entries\[2\]\.cron: bad cron "x"$`).MatchString(got) {
+		t.Errorf("KeyError = %q", got)
+	}
+	data, _ := os.ReadFile(filepath.Join("..", "config.example.toml"))
+	lines := strings.Split(string(data), "\n")
+	var line int
+	if _, err := fmtSscanLine(got, &line); err != nil || !strings.HasPrefix(lines[line-1], `cron = "0 20 * * 5"`) {
+		t.Errorf("line %d is %q", line, lines[max(line-1, 0)])
+	}
+	// A key not written points at its table.
+	if got := c.KeyError("cost.digest_channel_missing", "x").Error(); !strings.Contains(got, ".toml:") {
+		t.Errorf("KeyError for missing key = %q", got)
+	}
+	var unsaved Config
+	if got := unsaved.KeyError("a.b", "r").Error(); got != "key a.b: r" {
+		t.Errorf("KeyError without file = %q", got)
+	}
+}
+
+func fmtSscanLine(s string, line *int) (int, error) {
+	m := regexp.MustCompile(`:(\d+): `).FindStringSubmatch(s)
+	if m == nil {
+		return 0, os.ErrNotExist
+	}
+	n := 0
+	for _, r := range m[1] {
+		n = n*10 + int(r-'0')
+	}
+	*line = n
+	return 1, nil
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	if _, err := Load(filepath.Join(t.TempDir(), "none.toml")); err == nil {
+		t.Fatal("no error")
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(minimal))
+	f.Add([]byte("[[schedules]]\nname='a'\n[[schedules.entries]]\ncron='x'\nfoo=2\n"))
+	f.Add([]byte("[alerts]\nroutes = [{pools=['a'], channel=1}]\n"))
+	if data, err := os.ReadFile(filepath.Join("..", "config.example.toml")); err == nil {
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		c, err := parse("fuzz.toml", doc)
+		if err == nil && c == nil {
+			t.Fatal("nil config without error")
+		}
+		if err != nil && !strings.HasPrefix(err.Error(), "fuzz.toml") {
+			t.Fatalf("error does not name the file: %v", err)
+		}
+	})
+}
