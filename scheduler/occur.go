@@ -1,0 +1,272 @@
+package scheduler
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/poolbot/poolbot/config"
+	"github.com/poolbot/poolbot/pool"
+)
+
+// lookback is how far back the desired state is folded from: a week and a
+// day, so that a weekly schedule always has every one of its entries in it.
+const lookback = 8 * 24 * time.Hour
+
+// farLookback is how far back a schedule with no entry in lookback (a monthly
+// one, say) is searched for its latest entry.
+const farLookback = 400 * 24 * time.Hour
+
+// schedule is a config.Schedule compiled: its zone loaded and its entries
+// parsed.
+type schedule struct {
+	cfg     config.Schedule
+	loc     *time.Location
+	skip    map[string]bool // local dates, YYYY-MM-DD
+	entries []*entry
+}
+
+// entry is one compiled config.Entry.
+type entry struct {
+	index    int
+	cron     string
+	spec     *cron.SpecSchedule // in UTC: it yields local wall times, not instants
+	settings pool.Settings      // the fields the entry sets
+	restore  bool
+}
+
+// occurrence is one instant at which an entry takes effect.
+type occurrence struct {
+	At    time.Time // the instant, in the schedule's zone
+	Wall  time.Time // the local wall time the cron expression named, as UTC fields
+	Entry *entry
+}
+
+// parseCron parses a 5-field cron expression (or a descriptor such as
+// @daily) with robfig/cron's standard parser. Time-zone prefixes are refused
+// (the schedule's timezone says it) and so is @every, which has no wall time.
+func parseCron(expr string) (spec *cron.SpecSchedule, err error) {
+	expr = strings.TrimSpace(expr)
+	if strings.HasPrefix(expr, "TZ=") || strings.HasPrefix(expr, "CRON_TZ=") {
+		return nil, fmt.Errorf("cron %q: give the time zone as the schedule's timezone, not in the expression", expr)
+	}
+	if strings.HasPrefix(expr, "@every") {
+		return nil, fmt.Errorf("cron %q: @every counts from start-up, not from the clock; write the times out", expr)
+	}
+	defer func() {
+		// The parser has panicked on malformed input before; a bad line in a
+		// config file must be an error, not a crash.
+		if r := recover(); r != nil {
+			spec, err = nil, fmt.Errorf("cron %q: cannot parse", expr)
+		}
+	}()
+	s, err := cron.ParseStandard(expr)
+	if err != nil {
+		return nil, fmt.Errorf("cron %q: %v", expr, err)
+	}
+	ss, ok := s.(*cron.SpecSchedule)
+	if !ok {
+		return nil, fmt.Errorf("cron %q: not a time-of-day schedule", expr)
+	}
+	c := *ss
+	c.Location = time.UTC
+	if c.Next(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)).IsZero() {
+		return nil, fmt.Errorf("cron %q: never matches a real date", expr)
+	}
+	return &c, nil
+}
+
+// loadZone loads an IANA zone; an empty name is UTC. "Local" is refused: the
+// machine's zone must not change when a schedule runs.
+func loadZone(name string) (*time.Location, error) {
+	switch name {
+	case "", "UTC":
+		return time.UTC, nil
+	case "Local":
+		return nil, fmt.Errorf("timezone %q: name an IANA zone such as Europe/Paris", name)
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("timezone %q: unknown zone (an IANA name such as Europe/Paris)", name)
+	}
+	return loc, nil
+}
+
+// compile checks and compiles one schedule; errors name the schedule and the
+// entry.
+func compile(sc config.Schedule) (*schedule, []error) {
+	var errs []error
+	name := sc.Name
+	if name == "" {
+		name = "(unnamed)"
+	}
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("schedule %s: "+format, append([]any{name}, args...)...))
+	}
+	s := &schedule{cfg: sc, skip: map[string]bool{}}
+	loc, err := loadZone(sc.TimeZone)
+	if err != nil {
+		bad("%v", err)
+	}
+	s.loc = loc
+	if len(sc.Pools) == 0 {
+		bad("no pools")
+	}
+	for _, p := range sc.Pools {
+		if _, err := path.Match(p, ""); err != nil || strings.TrimSpace(p) == "" {
+			bad("pool pattern %q is not a name or glob", p)
+		}
+	}
+	for _, d := range sc.Skip {
+		t, err := time.Parse("2006-01-02", d)
+		if err != nil {
+			bad("skip date %q is not a date like 2026-12-25", d)
+			continue
+		}
+		s.skip[t.Format("2006-01-02")] = true
+	}
+	if len(sc.Entries) == 0 {
+		bad("no entries")
+	}
+	for i, e := range sc.Entries {
+		spec, err := parseCron(e.Cron)
+		if err != nil {
+			bad("entry %d: %v", i+1, err)
+			continue
+		}
+		en := &entry{index: i, cron: strings.TrimSpace(e.Cron), spec: spec, restore: e.Restore,
+			settings: pool.Settings{Standby: e.Standby, Max: e.Max, TTLMinutes: e.TTL}}
+		switch {
+		case en.settings.Empty() && !e.Restore:
+			bad("entry %d (%s): sets nothing: give standby, max, ttl or restore = true", i+1, en.cron)
+			continue
+		case e.Standby != nil && *e.Standby < 0, e.TTL != nil && *e.TTL < 0:
+			bad("entry %d (%s): standby and ttl must not be negative", i+1, en.cron)
+			continue
+		case e.Max != nil && (*e.Max < 1 || *e.Max > 1000):
+			bad("entry %d (%s): max must be between 1 and 1000", i+1, en.cron)
+			continue
+		case e.Standby != nil && e.Max != nil && *e.Standby > *e.Max:
+			bad("entry %d (%s): standby %d is more than max %d", i+1, en.cron, *e.Standby, *e.Max)
+			continue
+		}
+		s.entries = append(s.entries, en)
+	}
+	return s, errs
+}
+
+// matches reports whether the schedule claims the named pool.
+func (s *schedule) matches(name string) bool {
+	for _, p := range s.cfg.Pools {
+		if p == name {
+			return true
+		}
+		if ok, _ := path.Match(p, name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// between returns the occurrences with from <= At <= to, in order. Holidays
+// are left out. Two occurrences at one instant are ordered by local wall
+// time (an entry moved out of a spring-forward gap comes before the entry
+// that names the time after the gap), then by their order in the config, so
+// the later one wins.
+func (s *schedule) between(from, to time.Time) []occurrence {
+	if to.Before(from) {
+		return nil
+	}
+	// The wall times to consider: a day either side, as UTC fields.
+	wf := wallOf(from.In(s.loc)).Add(-24 * time.Hour)
+	wt := wallOf(to.In(s.loc)).Add(24 * time.Hour)
+	var out []occurrence
+	for _, e := range s.entries {
+		seen := map[time.Time]bool{}
+		for w := e.spec.Next(wf.Add(-time.Second)); !w.IsZero() && !w.After(wt); w = e.spec.Next(w) {
+			if s.skip[w.Format("2006-01-02")] {
+				continue
+			}
+			at := resolve(w, s.loc)
+			if at.Before(from) || at.After(to) || seen[at.UTC()] {
+				continue
+			}
+			seen[at.UTC()] = true
+			out = append(out, occurrence{At: at, Wall: w, Entry: e})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if !a.At.Equal(b.At) {
+			return a.At.Before(b.At)
+		}
+		if !a.Wall.Equal(b.Wall) {
+			return a.Wall.Before(b.Wall)
+		}
+		return a.Entry.index < b.Entry.index
+	})
+	return out
+}
+
+// after returns the first n occurrences after t (strictly), searching up to
+// a year ahead.
+func (s *schedule) after(t time.Time, n int) []occurrence {
+	type key struct {
+		at time.Time
+		e  *entry
+	}
+	seen := map[key]bool{}
+	var out []occurrence
+	const span = 8 * 24 * time.Hour
+	for from := t; len(out) < n && from.Sub(t) < farLookback; from = from.Add(span) {
+		for _, o := range s.between(from, from.Add(span)) {
+			k := key{o.At.UTC(), o.Entry}
+			if !o.At.After(t) || seen[k] {
+				continue
+			}
+			seen[k] = true
+			out = append(out, o)
+			if len(out) == n {
+				break
+			}
+		}
+	}
+	return out
+}
+
+// wallOf returns t's wall-clock fields as a UTC time.
+func wallOf(t time.Time) time.Time {
+	return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
+}
+
+// resolve returns the instant at which wall time w (UTC fields) takes effect
+// in loc: the instant showing that wall time; its first occurrence when the
+// clocks go back; and, when the clocks go forward over it, the first instant
+// after the gap.
+func resolve(w time.Time, loc *time.Location) time.Time {
+	// The offsets in force a day either side bracket any one transition.
+	_, offA := w.Add(-24 * time.Hour).In(loc).Zone()
+	_, offB := w.Add(24 * time.Hour).In(loc).Zone()
+	var best time.Time
+	for _, off := range []int{offA, offB} {
+		t := w.Add(-time.Duration(off) * time.Second).In(loc)
+		if wallOf(t).Equal(w) && (best.IsZero() || t.Before(best)) {
+			best = t
+		}
+	}
+	if !best.IsZero() {
+		return best
+	}
+	// In a gap: with the larger offset the instant falls before the
+	// transition; the end of that zone period is the first instant after.
+	hi := max(offA, offB)
+	t := w.Add(-time.Duration(hi) * time.Second).In(loc)
+	if _, end := t.ZoneBounds(); !end.IsZero() {
+		return end.In(loc)
+	}
+	return t
+}
