@@ -1,0 +1,99 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/poolbot/poolbot/pool"
+)
+
+// task is a long-running part: the scheduler, the watcher, the outbox
+// sender, Socket Mode.
+type task struct {
+	name string
+	run  func(ctx context.Context) error
+}
+
+// parts are the assembled pieces the run loop needs.
+type parts struct {
+	built   []string // what was wired, for the start-up log
+	missing []string // what was left out, and why
+
+	always []task // on every replica
+	leader []task // only while leading
+
+	// elect runs lead while this replica holds the leader lock, until ctx
+	// ends; default: always the leader (one replica on SQLite).
+	elect func(ctx context.Context, lead func(context.Context)) error
+	// shutdownWorkers waits for the commands in flight.
+	shutdownWorkers func(ctx context.Context) error
+	// flush sends every pending outbox message.
+	flush func(ctx context.Context) error
+}
+
+func (p *parts) names() string {
+	s := append([]string(nil), p.built...)
+	sort.Strings(s)
+	return strings.Join(s, ",")
+}
+
+func (p *parts) leaderNames() string {
+	var s []string
+	for _, t := range p.leader {
+		s = append(s, t.name)
+	}
+	return strings.Join(s, ",")
+}
+
+// alwaysLeader is the election of a single replica.
+func alwaysLeader(ctx context.Context, lead func(context.Context)) error {
+	lead(ctx)
+	<-ctx.Done()
+	return nil
+}
+
+// build wires every part the configuration asks for.
+func (a *App) build(ctx context.Context, o Options) error {
+	a.parts.elect = alwaysLeader
+	if err := a.buildStore(ctx); err != nil {
+		return err
+	}
+	if err := a.buildService(ctx); err != nil {
+		return err
+	}
+	for _, m := range a.parts.missing {
+		a.log.Warn("part left out", "part", m)
+	}
+	return nil
+}
+
+func (a *App) buildStore(ctx context.Context) error {
+	if a.store == nil {
+		a.parts.missing = append(a.parts.missing, "store: no store package yet")
+		return fmt.Errorf("no store: poolbot cannot run without one")
+	}
+	a.parts.built = append(a.parts.built, "store")
+	a.metrics.AddCheck("store", func(ctx context.Context) error { return ping(ctx, a.store) })
+	return nil
+}
+
+// ping reads a key that never exists: a store that answers ErrNotFound is
+// reachable.
+func ping(ctx context.Context, st pool.Store) error {
+	_, err := st.Get(ctx, "readyz/ping")
+	if err == nil || err == pool.ErrNotFound {
+		return nil
+	}
+	return fmt.Errorf("store unreachable: %w", err)
+}
+
+func (a *App) buildService(ctx context.Context) error {
+	if a.service == nil {
+		a.parts.missing = append(a.parts.missing, "azure: no client package yet")
+		return fmt.Errorf("no Azure DevOps client")
+	}
+	a.parts.built = append(a.parts.built, "service")
+	return nil
+}
