@@ -1,0 +1,161 @@
+package sqlite_test
+
+import (
+	"context"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/poolbot/poolbot/clock"
+	"github.com/poolbot/poolbot/pool"
+	"github.com/poolbot/poolbot/store/sqlite"
+	"github.com/poolbot/poolbot/store/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	var mu sync.Mutex
+	paths := map[*testing.T]string{}
+	storetest.Run(t, func(t *testing.T) pool.Store {
+		mu.Lock()
+		p, ok := paths[t]
+		if !ok {
+			p = filepath.Join(t.TempDir(), "poolbot.db")
+			paths[t] = p
+		}
+		mu.Unlock()
+		s, err := sqlite.Open(context.Background(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+func TestOpenIsWALAndMigratesOnce(t *testing.T) {
+	ctx := context.Background()
+	p := filepath.Join(t.TempDir(), "state.db")
+	for i := 0; i < 2; i++ {
+		s, err := sqlite.Open(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mode string
+		if err := s.DB().QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+			t.Fatalf("journal_mode = %q, %v", mode, err)
+		}
+		var n, version int
+		if err := s.DB().QueryRowContext(ctx, "SELECT COUNT(*), MAX(version) FROM schema_migrations").Scan(&n, &version); err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 || version != 1 {
+			t.Fatalf("open %d: %d migrations, version %d", i, n, version)
+		}
+		s.Close()
+	}
+}
+
+func TestRefusesNewerSchema(t *testing.T) {
+	ctx := context.Background()
+	p := filepath.Join(t.TempDir(), "state.db")
+	s, err := sqlite.Open(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DB().ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'future', 'x')"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := sqlite.Open(ctx, p); err == nil {
+		t.Fatal("opened a database with a newer schema")
+	}
+}
+
+func TestBadPaths(t *testing.T) {
+	for _, p := range []string{"", ":memory:", "a?b", filepath.Join(t.TempDir(), "missing-dir", "x.db")} {
+		if s, err := sqlite.Open(context.Background(), p); err == nil {
+			s.Close()
+			t.Errorf("Open(%q) succeeded", p)
+		}
+	}
+}
+
+// Pending compares NotBefore with the store's clock.
+func TestPendingUsesClock(t *testing.T) {
+	ctx := context.Background()
+	start := time.Date(2025, 6, 2, 7, 0, 0, 0, time.UTC)
+	clk := clock.NewFake(start)
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"), sqlite.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	id, err := s.Enqueue(ctx, pool.OutboxMessage{Channel: "C", Key: "k", Op: "post", NotBefore: start.Add(30 * time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		advance time.Duration
+		want    int
+	}{{0, 0}, {29 * time.Second, 0}, {time.Second, 1}}
+	for _, st := range steps {
+		clk.Advance(st.advance)
+		got, err := s.Pending(ctx, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != st.want {
+			t.Fatalf("at %v: %d pending, want %d", clk.Now(), len(got), st.want)
+		}
+		if st.want == 1 && (got[0].ID != id || !got[0].Created.Equal(start)) {
+			t.Fatalf("got %+v", got[0])
+		}
+	}
+	// Stored times are UTC whatever the zone given.
+	paris, _ := time.LoadLocation("Europe/Paris")
+	if _, err := s.AddAudit(ctx, pool.AuditEntry{Time: start.In(paris), Pool: "z"}); err != nil {
+		t.Fatal(err)
+	}
+	var raw string
+	if err := s.DB().QueryRowContext(ctx, "SELECT logged_at FROM audit WHERE pool = 'z'").Scan(&raw); err != nil {
+		t.Fatal(err)
+	}
+	if raw != "2025-06-02T07:00:00.000000000Z" {
+		t.Fatalf("stored %q", raw)
+	}
+}
+
+func BenchmarkEnqueueMarkSent(b *testing.B) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "b.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		id, err := s.Enqueue(ctx, pool.OutboxMessage{Channel: "C", Key: "k", Op: "post", Text: "x"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.MarkSent(ctx, id, pool.Sent{TS: "1"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkClaim(b *testing.B) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "b.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := s.Claim(ctx, "k"+strconv.Itoa(i), "o"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,35 @@
+// Package store opens the pool.Store the configuration asks for: SQLite
+// (embedded, one replica) or PostgreSQL (several replicas, one leader).
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/poolbot/poolbot/clock"
+	"github.com/poolbot/poolbot/config"
+	"github.com/poolbot/poolbot/pool"
+	"github.com/poolbot/poolbot/store/internal/sqlstore"
+	"github.com/poolbot/poolbot/store/sqlite"
+)
+
+// Option changes how a store is set up.
+type Option = sqlstore.Option
+
+// WithClock makes the store read "now" from c (Pending's NotBefore, zero
+// times on records); the default is the wall clock.
+func WithClock(c clock.Clock) Option { return sqlstore.WithClock(c) }
+
+// Open opens and migrates the store cfg names.
+func Open(ctx context.Context, cfg config.Store, opts ...Option) (pool.Store, error) {
+	switch cfg.Driver {
+	case "", "sqlite":
+		path := cfg.Path
+		if path == "" {
+			path = config.DefaultStorePath
+		}
+		return sqlite.Open(ctx, path, opts...)
+	default:
+		return nil, fmt.Errorf("open store: unknown driver %q (want sqlite or postgres)", cfg.Driver)
+	}
+}

@@ -1,0 +1,38 @@
+package store_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/poolbot/poolbot/config"
+	"github.com/poolbot/poolbot/store"
+)
+
+func TestOpen(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name    string
+		cfg     config.Store
+		wantErr bool
+	}{
+		{"sqlite", config.Store{Driver: "sqlite", Path: filepath.Join(t.TempDir(), "a.db")}, false},
+		{"default driver", config.Store{Path: filepath.Join(t.TempDir(), "b.db")}, false},
+		{"unknown driver", config.Store{Driver: "mysql"}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := store.Open(ctx, tc.cfg)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, wantErr %v", err, tc.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			defer s.Close()
+			if err := s.Put(ctx, "k", "v"); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
