@@ -1,0 +1,163 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/poolbot/poolbot/config"
+	"github.com/poolbot/poolbot/pool"
+)
+
+func init() {
+	register(&command{
+		name:  "create",
+		usage: "create <name> [template=T] [max=N] [standby=N] [sku=SKU] [image=IMAGE]",
+		help: "Creates a scale set from a template in the config and links it as an elastic pool, after " +
+			"confirmation. Options override the template's.",
+		role: RoleAdmin,
+		keys: []string{"template", "max", "standby", "sku", "image"},
+		min:  1, max: 1, pool: newPool,
+		run: runCreate,
+	})
+}
+
+// poolName is what both an agent pool and a scale set may be called.
+var poolName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+func runCreate(ctx context.Context, c *call) error {
+	name := c.pools[0]
+	if !poolName.MatchString(name) || strings.HasSuffix(name, ".") {
+		return usagef("%q cannot name a pool: use up to 64 letters, digits, '-', '_' or '.', starting with a letter or digit", name)
+	}
+	pools, err := c.h.o.Service.List(ctx, pool.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("list pools: %w", err)
+	}
+	for _, p := range pools {
+		if strings.EqualFold(p.Name, name) {
+			return &pool.Error{Kind: pool.KindConflict, Pool: name, Msg: fmt.Sprintf("a pool named %s already exists", p.Name)}
+		}
+	}
+	t, err := c.h.template(c.args)
+	if err != nil {
+		return err
+	}
+	spec, err := c.h.createSpec(name, t, c.args)
+	if err != nil {
+		return err
+	}
+	summary := fmt.Sprintf("%s %s in %s (%s), image %s, standby %d, max %d, ttl %d min",
+		spec.OS, spec.SKU, spec.Region, spec.ResourceGroup, spec.Image.Short(), spec.Standby, spec.Max, spec.TTLMinutes)
+	if !c.confirmed {
+		q := fmt.Sprintf("Create pool *%s* from template %s?\n%s", esc(name), esc(t.Name), esc(summary))
+		return c.askConfirm(ctx, q, "Create", false)
+	}
+	msg := fmt.Sprintf("Creating %s: %s…", name, summary)
+	if err := c.respond(ctx, Reply{Text: msg, Blocks: textBlocks(":hourglass: " + esc(msg))}); err != nil {
+		return err
+	}
+	p, err := c.h.o.Changer.Create(ctx, c.actor, c.text, spec)
+	if err != nil {
+		return err
+	}
+	text := fmt.Sprintf("%s created pool *%s* (%s): standby %d, max %d", c.who(), esc(p.Name), esc(summary), p.Standby, p.Max)
+	return c.respond(ctx, Reply{Text: slackToPlain(text), Blocks: textBlocks(text), InChannel: true})
+}
+
+// template picks the template= named, or the only one, or one named
+// "default".
+func (h *Handler) template(a Args) (config.Template, error) {
+	ts := h.o.Templates
+	if len(ts) == 0 {
+		return config.Template{}, &pool.Error{Kind: pool.KindInvalid, Msg: "no pool templates are configured; add a [[templates]] section to the config"}
+	}
+	names := make([]string, len(ts))
+	for i, t := range ts {
+		names[i] = t.Name
+	}
+	want, given := a.Get("template")
+	if !given {
+		if len(ts) == 1 {
+			return ts[0], nil
+		}
+		want = "default"
+	}
+	for _, t := range ts {
+		if strings.EqualFold(t.Name, want) {
+			return t, nil
+		}
+	}
+	if !given {
+		return config.Template{}, usagef("say which template: %s", strings.Join(names, ", "))
+	}
+	msg := fmt.Sprintf("there is no template %q", want)
+	if s, ok := suggest(want, names); ok {
+		msg += fmt.Sprintf("; did you mean %s", s)
+	} else {
+		msg += "; templates: " + strings.Join(names, ", ")
+	}
+	return config.Template{}, usagef("%s", msg)
+}
+
+// createSpec builds what Create needs from the template, the options and
+// the Azure defaults.
+func (h *Handler) createSpec(name string, t config.Template, a Args) (pool.CreateSpec, error) {
+	spec := pool.CreateSpec{
+		Name: name, OS: pool.OS(strings.ToLower(t.OS)),
+		Subscription: h.o.Azure.Subscription, ResourceGroup: t.ResourceGroup,
+		Region: t.Region, SKU: t.SKU, SubnetID: t.SubnetID, EphemeralOSDisk: t.EphemeralOSDisk,
+		AdminUser: t.AdminUser, SSHPublicKey: t.SSHPublicKey, AdminPassword: t.AdminPassword.Value(),
+		Standby: t.Standby, Max: t.Max, TTLMinutes: t.TTLMinutes, Recycle: t.Recycle,
+		ServiceEndpointID: t.ServiceEndpointID, ServiceEndpointScope: t.ServiceEndpointScope, ProjectID: t.ProjectID,
+	}
+	if spec.OS == "" {
+		spec.OS = pool.Linux
+	}
+	if spec.OS != pool.Linux && spec.OS != pool.Windows {
+		return spec, &pool.Error{Kind: pool.KindInvalid, Msg: fmt.Sprintf("template %s has os %q; it must be linux or windows", t.Name, t.OS)}
+	}
+	if spec.ResourceGroup == "" {
+		spec.ResourceGroup = h.o.Azure.ResourceGroup
+	}
+	if v, ok := a.Get("sku"); ok {
+		spec.SKU = v
+	}
+	img := t.Image
+	if v, ok := a.Get("image"); ok {
+		img = v
+	}
+	if img == "" {
+		return spec, usagef("template %s names no image; give image=…", t.Name)
+	}
+	var err error
+	if spec.Image, err = pool.ParseImage(img); err != nil {
+		return spec, usagef("%v", err)
+	}
+	for key, dst := range map[string]*int{"standby": &spec.Standby, "max": &spec.Max} {
+		if v, ok := a.Get(key); ok {
+			if *dst, err = parseCount(key, v); err != nil {
+				return spec, err
+			}
+		}
+	}
+	if spec.Max == 0 {
+		spec.Max = 1
+	}
+	probe := pool.Pool{Standby: spec.Standby, Max: spec.Max, TTLMinutes: spec.TTLMinutes}
+	if err := (pool.Settings{}).Validate(probe); err != nil {
+		return spec, usagef("%v", err)
+	}
+	if spec.SKU == "" {
+		return spec, usagef("template %s names no sku; give sku=…", t.Name)
+	}
+	for _, tag := range t.Tags {
+		k, v, _ := strings.Cut(tag, "=")
+		if spec.Tags == nil {
+			spec.Tags = map[string]string{}
+		}
+		spec.Tags[k] = v
+	}
+	return spec, nil
+}

@@ -1,0 +1,402 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/poolbot/poolbot/change"
+	"github.com/poolbot/poolbot/clock"
+	"github.com/poolbot/poolbot/config"
+	"github.com/poolbot/poolbot/pool"
+)
+
+// CostEstimator tells what a pool has cost today.
+type CostEstimator interface {
+	Today(ctx context.Context, pool string) (amount float64, currency string, ok bool)
+}
+
+// Options is what a Handler works with.
+type Options struct {
+	Service       pool.Service    // reads
+	Changer       *change.Changer // every change
+	Store         pool.Store      // history, mutes, confirmations, overrides
+	Scheduler     Scheduler       // may be nil: no schedules
+	Cost          CostEstimator   // may be nil
+	Roles         []config.Role
+	Templates     []config.Template
+	Azure         config.Azure // subscription and resource group defaults for create
+	EveryoneAdmin bool         // the demo
+	Clock         clock.Clock
+	Logger        *slog.Logger
+	// Observe, when set, is told each request's command, result ("ok",
+	// "denied", "invalid", "error", "pending", "cancelled") and duration.
+	Observe func(command, result string, d time.Duration)
+}
+
+// Handler runs /pool commands.
+type Handler struct {
+	o Options
+}
+
+// New returns a Handler. Service, Changer and Store are required.
+func New(o Options) *Handler {
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{o: o}
+}
+
+// poolArg says what a command's first positional word is.
+type poolArg int
+
+const (
+	noPool   poolArg = iota
+	onePool          // an existing pool, by name
+	globPool         // one or more existing pools, by name or glob
+	optGlob          // optional: a filter, by name or glob
+	newPool          // the name of a pool to create
+)
+
+// command is one entry of the command table.
+type command struct {
+	name  string
+	usage string // "up <pool> [standby=N] …", without "/pool "
+	help  string
+	role  Role
+	keys  []string // options it takes
+	min   int      // positional words, pool included
+	max   int
+	pool  poolArg
+	// poolAt is the index of the pool among the positional words.
+	poolAt int
+	run    func(ctx context.Context, c *call) error
+}
+
+var table = map[string]*command{}
+
+// register adds a command to the table; each command's file calls it.
+func register(c *command) {
+	if _, dup := table[c.name]; dup {
+		panic("commands: " + c.name + " registered twice")
+	}
+	table[c.name] = c
+}
+
+// commandNames returns the table's names in a stable order.
+func commandNames() []string {
+	names := make([]string, 0, len(table))
+	for n := range table {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// call is one command being run.
+type call struct {
+	h     *Handler
+	req   Request
+	resp  Responder
+	cmd   *command
+	args  Args
+	text  string   // the command line, for audits and confirmations
+	pools []string // resolved pool names
+	actor change.Actor
+
+	confirmed bool     // running a request someone confirmed
+	pending   *pending // the confirmation being pressed, if any
+	replace   bool     // replies edit the message the request came from
+	result    string
+	responses int
+}
+
+// usageError is bad input: it is answered with the command's usage line.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// deniedError is a request the requester's roles do not allow.
+type deniedError struct{ msg string }
+
+func (e *deniedError) Error() string { return e.msg }
+
+// Handle runs one request and answers it through resp, once or more.
+func (h *Handler) Handle(ctx context.Context, req Request, resp Responder) error {
+	start := time.Now()
+	req.Text = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(req.Text), "/pool"))
+	c := &call{h: h, req: req, resp: resp, actor: change.Actor{ID: req.UserID, Name: req.UserName,
+		Channel: req.ChannelID, Source: req.Source, RequestID: req.RequestID}}
+	var err error
+	if req.Action != nil {
+		err = h.action(ctx, c)
+	} else {
+		err = h.dispatch(ctx, c, req.Text)
+	}
+	if err != nil {
+		err = c.fail(ctx, err)
+	}
+	if h.o.Observe != nil {
+		name := "unknown"
+		if c.cmd != nil {
+			name = c.cmd.name
+		}
+		h.o.Observe(name, c.result, time.Since(start))
+	}
+	return err
+}
+
+// dispatch parses text, resolves its pools, authorizes and runs it.
+func (h *Handler) dispatch(ctx context.Context, c *call, text string) error {
+	c.text = text
+	name, rest, _ := strings.Cut(text, " ")
+	name = strings.ToLower(name)
+	if name == "" {
+		name = "help"
+	}
+	cmd, ok := table[name]
+	if !ok {
+		msg := fmt.Sprintf("I don't know the command %q.", name)
+		if s, ok := suggest(name, h.visibleCommands(c.req)); ok {
+			msg += fmt.Sprintf(" Did you mean `/pool %s`?", s)
+		}
+		c.result = "invalid"
+		return c.respond(ctx, Reply{Text: msg + " Try `/pool help`."})
+	}
+	c.cmd = cmd
+	args, err := Parse(rest)
+	if err != nil {
+		return &usageError{msg: err.Error()}
+	}
+	c.args = args
+	c.text = strings.TrimSpace(cmd.name + " " + args.String())
+	if err := checkArgs(cmd, args); err != nil {
+		return err
+	}
+	if err := h.resolvePools(ctx, c); err != nil {
+		return err
+	}
+	if err := h.authorize(ctx, c, cmd.role); err != nil {
+		return err
+	}
+	if c.pending != nil {
+		if err := h.claim(ctx, c); err != nil {
+			return err
+		}
+	}
+	c.result = "ok"
+	return cmd.run(ctx, c)
+}
+
+func checkArgs(cmd *command, a Args) error {
+	for _, o := range a.Opts {
+		if !slices.Contains(cmd.keys, o.Key) {
+			msg := fmt.Sprintf("%s takes no option %s", cmd.name, o.Key)
+			if s, ok := suggest(o.Key, cmd.keys); ok {
+				msg += fmt.Sprintf(" (did you mean %s=?)", s)
+			}
+			return &usageError{msg: msg}
+		}
+	}
+	switch n := len(a.Pos); {
+	case n < cmd.min:
+		return usagef("%s needs more arguments", cmd.name)
+	case n > cmd.max:
+		return usagef("%s takes at most %d arguments; %q is one too many", cmd.name, cmd.max, a.Pos[cmd.max])
+	}
+	return nil
+}
+
+// resolvePools turns the command's pool argument into pool names, with a
+// "did you mean" for a name that matches nothing.
+func (h *Handler) resolvePools(ctx context.Context, c *call) error {
+	cmd := c.cmd
+	if cmd.pool == noPool || cmd.poolAt >= len(c.args.Pos) {
+		return nil
+	}
+	arg := c.args.Pos[cmd.poolAt]
+	if cmd.pool == newPool {
+		c.pools = []string{arg}
+		return nil
+	}
+	pools, err := h.o.Service.List(ctx, pool.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("list pools: %w", err)
+	}
+	names := make([]string, len(pools))
+	for i, p := range pools {
+		names[i] = p.Name
+	}
+	if isGlob(arg) {
+		if cmd.pool == onePool {
+			return usagef("%s works on one pool at a time; %q is a pattern", cmd.name, arg)
+		}
+		for _, n := range names {
+			if globMatch(arg, n) {
+				c.pools = append(c.pools, n)
+			}
+		}
+		if len(c.pools) == 0 {
+			return &pool.Error{Kind: pool.KindNotFound, Msg: fmt.Sprintf("no pool matches %q", arg)}
+		}
+		return nil
+	}
+	for _, n := range names {
+		if strings.EqualFold(n, arg) {
+			c.pools = []string{n}
+			return nil
+		}
+	}
+	msg := fmt.Sprintf("no pool named %q.", arg)
+	if s, ok := suggest(arg, names); ok {
+		msg += fmt.Sprintf(" Did you mean %s?", s)
+	}
+	return &pool.Error{Kind: pool.KindNotFound, Pool: arg, Msg: msg}
+}
+
+// authorize checks that the requester has role r for every pool the call
+// touches, and audits a denial.
+func (h *Handler) authorize(ctx context.Context, c *call, r Role) error {
+	targets := c.pools
+	if len(targets) == 0 || c.cmd.pool == optGlob && isGlob(c.args.Pos[c.cmd.poolAt]) {
+		// A filter is authorized as a whole; the command shows only the
+		// pools the requester may see.
+		targets = []string{""}
+	}
+	for _, p := range targets {
+		if h.roleFor(c.req, p) >= r {
+			continue
+		}
+		msg := fmt.Sprintf("you need role %s for %s", r, c.cmd.name)
+		if p != "" {
+			msg += " on " + p
+		}
+		if err := h.o.Changer.Audit(ctx, c.actor, c.text, p, "denied"); err != nil {
+			h.o.Logger.Error("audit denial", "err", err)
+		}
+		return &deniedError{msg: msg}
+	}
+	return nil
+}
+
+// visibleCommands are the names of the commands the requester may run
+// somewhere.
+func (h *Handler) visibleCommands(req Request) []string {
+	role := h.roleFor(req, "")
+	var names []string
+	for _, n := range commandNames() {
+		if table[n].role <= role {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// respond sends a reply, editing the original message when the call came
+// from a button on it.
+func (c *call) respond(ctx context.Context, r Reply) error {
+	if c.replace {
+		r.ReplaceOriginal = true
+	}
+	if r.Text == "" {
+		r.Text = "(no text)"
+	}
+	if r.InChannel && r.ReplaceOriginal {
+		// A confirmation is an ephemeral message, which Slack cannot turn
+		// into one the channel sees: close it, then tell the channel.
+		if err := c.send(ctx, Reply{Text: "Done; see the channel.", ReplaceOriginal: true}); err != nil {
+			return err
+		}
+		r.ReplaceOriginal = false
+	}
+	return c.send(ctx, r)
+}
+
+func (c *call) send(ctx context.Context, r Reply) error {
+	c.responses++
+	if c.responses > 5 {
+		// Slack takes at most five replies through a response_url.
+		return nil
+	}
+	return c.resp.Respond(ctx, r)
+}
+
+// fail answers an error in words the requester understands: ephemeral, with
+// the usage line for bad input.
+func (c *call) fail(ctx context.Context, err error) error {
+	var ue *usageError
+	var de *deniedError
+	var pe *pool.Error
+	var text string
+	switch {
+	case errors.As(err, &ue):
+		c.result = "invalid"
+		text = ue.msg + "."
+		if c.cmd != nil {
+			text += "\nUsage: `/pool " + c.cmd.usage + "`"
+		}
+	case errors.As(err, &de):
+		c.result = "denied"
+		text = "Sorry, " + de.msg + "."
+	case errors.As(err, &pe):
+		c.result = "error"
+		text = capitalize(pe.Error())
+		if pe.Kind == pool.KindThrottled && pe.RetryAfter > 0 {
+			text += fmt.Sprintf(" (try again in %s)", pe.RetryAfter.Round(time.Second))
+		}
+		if pe.Kind == pool.KindInvalid && c.cmd != nil {
+			text += "\nUsage: `/pool " + c.cmd.usage + "`"
+		}
+	default:
+		c.result = "error"
+		text = "Something went wrong: " + err.Error()
+	}
+	if c.result == "error" {
+		c.h.o.Logger.Warn("command failed", "command", c.text, "user", c.req.UserID, "err", err)
+	}
+	text = strings.TrimSuffix(text, "..")
+	if rerr := c.respond(ctx, Reply{Text: text, Blocks: textBlocks(text)}); rerr != nil {
+		return fmt.Errorf("reply to %q: %w", c.text, rerr)
+	}
+	return nil
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// who names the requester in a message the channel sees.
+func (c *call) who() string {
+	if c.req.Source == "slack" && c.req.UserID != "" {
+		return "<@" + c.req.UserID + ">"
+	}
+	if c.req.UserName != "" {
+		return "@" + c.req.UserName
+	}
+	return "@" + c.req.UserID
+}
+
+// by is how the requester is recorded in holds, mutes and saved settings.
+func (c *call) by() string {
+	if c.req.UserID != "" {
+		return c.req.UserID
+	}
+	return c.req.UserName
+}
+
+// now is the handler's clock.
+func (c *call) now() time.Time { return c.h.o.Clock.Now() }

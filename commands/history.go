@@ -1,0 +1,90 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/poolbot/poolbot/pool"
+)
+
+func init() {
+	register(&command{
+		name:  "history",
+		usage: "history [pool]",
+		help:  "Shows the audit trail: who changed what, when, from where, and how it went; for one pool or a pattern, or for every pool you may see.",
+		role:  RoleViewer,
+		min:   0, max: 1, pool: optGlob,
+		run: runHistory,
+	})
+}
+
+const historyLen = 20
+
+func runHistory(ctx context.Context, c *call) error {
+	q := pool.AuditQuery{Limit: historyLen}
+	filter := ""
+	switch {
+	case len(c.args.Pos) == 1 && !isGlob(c.args.Pos[0]):
+		q.Pool = c.pools[0]
+	case len(c.args.Pos) == 1:
+		filter = c.args.Pos[0]
+		q.Limit = 500 // filtered here: the store matches names only
+	default:
+		q.Limit = 500
+	}
+	entries, err := c.h.o.Store.Audit(ctx, q)
+	if err != nil {
+		return fmt.Errorf("read the audit trail: %w", err)
+	}
+	now := c.now()
+	var lines []string
+	for _, e := range entries {
+		if len(lines) == historyLen {
+			break
+		}
+		if filter != "" && !globMatch(filter, e.Pool) {
+			continue
+		}
+		if q.Pool == "" && c.h.roleFor(c.req, e.Pool) < RoleViewer {
+			continue
+		}
+		lines = append(lines, auditLine(e, time.UTC, now, q.Pool == ""))
+	}
+	if len(lines) == 0 {
+		text := "Nothing in the audit trail yet."
+		return c.respond(ctx, Reply{Text: text, Blocks: textBlocks(text)})
+	}
+	title := "Last changes"
+	if len(c.args.Pos) == 1 {
+		title += " of " + c.args.Pos[0]
+	}
+	text := fmt.Sprintf("*%s* (newest first, UTC)\n%s", esc(title), esc(strings.Join(lines, "\n")))
+	return c.respond(ctx, Reply{Text: slackToPlain(text), Blocks: textBlocks(text)})
+}
+
+// auditLine renders one audit entry: when, who, what, before → after, result.
+func auditLine(e pool.AuditEntry, loc *time.Location, now time.Time, withPool bool) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s", fmtWhen(e.Time, loc, now), nameOf(e.ActorName, e.Actor))
+	if e.Source != "" && e.Source != "slack" {
+		fmt.Fprintf(&b, " (%s)", e.Source)
+	}
+	fmt.Fprintf(&b, ": %s", oneLine(e.Command, 120))
+	if withPool && e.Pool != "" && !strings.Contains(e.Command, e.Pool) {
+		fmt.Fprintf(&b, " [%s]", e.Pool)
+	}
+	if e.Before != "" || e.After != "" {
+		fmt.Fprintf(&b, " — %s → %s", orDash(e.Before), orDash(e.After))
+	}
+	fmt.Fprintf(&b, " — %s", oneLine(e.Result, 160))
+	return b.String()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}

@@ -1,0 +1,104 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/slack-go/slack"
+
+	"github.com/poolbot/poolbot/pool"
+)
+
+func init() {
+	register(&command{
+		name:  "list",
+		usage: "list [pattern]",
+		help: "Shows every pool you may see, or those matching a pattern such as linux-*: state; idle, busy, " +
+			"offline and failed agents; standby; max; image; today's estimated cost; next scheduled change.",
+		role: RoleViewer,
+		min:  0, max: 1, pool: optGlob,
+		run: runList,
+	})
+}
+
+func runList(ctx context.Context, c *call) error {
+	pools, err := c.h.o.Service.List(ctx, pool.ListOptions{Nodes: true})
+	if err != nil {
+		return fmt.Errorf("list pools: %w", err)
+	}
+	var shown []pool.Pool
+	for _, p := range pools {
+		if len(c.args.Pos) == 1 && !globMatch(c.args.Pos[0], p.Name) {
+			continue
+		}
+		if c.h.roleFor(c.req, p.Name) < RoleViewer {
+			continue
+		}
+		shown = append(shown, p)
+	}
+	if len(shown) == 0 {
+		text := "No pools to show."
+		if len(c.args.Pos) == 1 {
+			text = fmt.Sprintf("No pool you may see matches %q.", c.args.Pos[0])
+		}
+		return c.respond(ctx, Reply{Text: text, Blocks: textBlocks(text)})
+	}
+	blocks := []slack.Block{section(fmt.Sprintf("*%s*", plural(len(shown), "pool")))}
+	var lines []string
+	for i, p := range shown {
+		fields, line := c.poolSummary(ctx, p)
+		lines = append(lines, line)
+		if i < maxBlocks-2 {
+			blocks = append(blocks, section(fmt.Sprintf("*%s* · %s", esc(p.Name), stateWord(p)), fields...))
+		}
+	}
+	if more := len(shown) - (maxBlocks - 2); more > 0 {
+		blocks = append(blocks, contextBlock(fmt.Sprintf("and %d more: narrow it with `/pool list <pattern>`", more)))
+	}
+	return c.respond(ctx, Reply{Text: strings.Join(lines, "\n"), Blocks: blocks})
+}
+
+// poolSummary is a pool's list entry: Block Kit fields and a plain line.
+func (c *call) poolSummary(ctx context.Context, p pool.Pool) ([]string, string) {
+	n := p.Counts
+	agents := fmt.Sprintf("%d idle · %d busy · %d offline · %d failed", n.Idle, n.Busy, n.Offline, n.Failed)
+	if n.Starting > 0 {
+		agents += fmt.Sprintf(" · %d starting", n.Starting)
+	}
+	fields := []string{
+		"*Agents*\n" + agents,
+		fmt.Sprintf("*Standby / max*\n%d / %d", p.Standby, p.Max),
+	}
+	line := fmt.Sprintf("%s: %s; agents %s; standby %d, max %d", p.Name, stateWord(p), agents, p.Standby, p.Max)
+	if p.ScaleSet != nil && !p.ScaleSet.Image.IsZero() {
+		fields = append(fields, "*Image*\n"+esc(p.ScaleSet.Image.Short()))
+		line += "; image " + p.ScaleSet.Image.Short()
+	}
+	if c.h.o.Cost != nil {
+		if amount, cur, ok := c.h.o.Cost.Today(ctx, p.Name); ok {
+			cost := fmt.Sprintf("≈ %.2f %s", amount, cur)
+			fields = append(fields, "*Today*\n"+cost)
+			line += "; today " + cost
+		}
+	}
+	if c.h.o.Scheduler != nil {
+		if next, err := c.h.o.Scheduler.Next(ctx, p.Name, 1); err == nil && len(next) > 0 {
+			s := changeLine(next[0], c.now())
+			fields = append(fields, "*Next*\n"+esc(s))
+			line += "; next " + s
+		}
+	}
+	return fields, line
+}
+
+// stateWord is a pool's state, with the reason a person looks for.
+func stateWord(p pool.Pool) string {
+	switch {
+	case p.State == "":
+		return "unknown"
+	case p.State == pool.StateOffline && !p.OfflineSince.IsZero():
+		return "offline since " + p.OfflineSince.UTC().Format("Jan 2 15:04 MST")
+	}
+	return string(p.State)
+}

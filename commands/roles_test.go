@@ -1,0 +1,79 @@
+package commands
+
+import (
+	"testing"
+
+	"github.com/poolbot/poolbot/config"
+)
+
+func TestRoleFor(t *testing.T) {
+	h := New(Options{Roles: []config.Role{
+		{Name: "viewer", Channels: []string{"C-ops"}},
+		{Name: "operator", Groups: []string{"S-platform"}, Pools: []string{"linux-*"}},
+		{Name: "admin", Users: []string{"U-alice"}},
+		{Name: "operator", Users: []string{"U-bob"}, Pools: []string{"win-*", "mac-[ab]"}},
+		{Name: "superuser", Users: []string{"U-eve"}},
+	}})
+	tests := []struct {
+		name string
+		req  Request
+		pool string
+		want Role
+	}{
+		{"nobody", Request{UserID: "U-x", ChannelID: "C-x"}, "linux-ci", RoleNone},
+		{"channel grant", Request{UserID: "U-x", ChannelID: "C-ops"}, "linux-ci", RoleViewer},
+		{"group grant on its pools", Request{UserID: "U-x", Groups: []string{"S-platform"}}, "linux-ci", RoleOperator},
+		{"group grant elsewhere", Request{UserID: "U-x", Groups: []string{"S-platform"}}, "win-ci", RoleNone},
+		{"pool names compare without case", Request{UserID: "U-x", Groups: []string{"S-platform"}}, "Linux-CI", RoleOperator},
+		{"highest of several grants", Request{UserID: "U-x", ChannelID: "C-ops", Groups: []string{"S-platform"}}, "linux-ci", RoleOperator},
+		{"channel grant where group grant does not reach", Request{UserID: "U-x", ChannelID: "C-ops", Groups: []string{"S-platform"}}, "win-ci", RoleViewer},
+		{"user grant", Request{UserID: "U-alice"}, "anything", RoleAdmin},
+		{"glob class", Request{UserID: "U-bob"}, "mac-b", RoleOperator},
+		{"glob class miss", Request{UserID: "U-bob"}, "mac-c", RoleNone},
+		{"anywhere counts restricted grants", Request{UserID: "U-bob"}, "", RoleOperator},
+		{"unknown role grants nothing", Request{UserID: "U-eve"}, "linux-ci", RoleNone},
+		{"empty ids match nothing", Request{}, "linux-ci", RoleNone},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := h.roleFor(tt.req, tt.pool); got != tt.want {
+				t.Errorf("roleFor(%+v, %q) = %s, want %s", tt.req, tt.pool, got, tt.want)
+			}
+		})
+	}
+	if got := New(Options{EveryoneAdmin: true}).roleFor(Request{UserID: "U-x"}, "p"); got != RoleAdmin {
+		t.Errorf("EveryoneAdmin: role %s, want admin", got)
+	}
+}
+
+func TestCommandTable(t *testing.T) {
+	want := []string{"create", "down", "help", "history", "image", "list", "max", "mute", "node", "schedule",
+		"skip", "standby", "status", "ttl", "unmute", "up"}
+	got := commandNames()
+	if len(got) != len(want) {
+		t.Fatalf("commands %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("commands %v, want %v", got, want)
+		}
+	}
+	for _, n := range got {
+		c := table[n]
+		if c.usage == "" || c.help == "" || c.role == RoleNone || c.run == nil {
+			t.Errorf("command %s lacks usage, help, role or run", n)
+		}
+		if u, _, _ := cutWord(c.usage); u != n {
+			t.Errorf("command %s: usage %q does not start with its name", n, c.usage)
+		}
+	}
+}
+
+func cutWord(s string) (string, string, bool) {
+	for i, r := range s {
+		if r == ' ' {
+			return s[:i], s[i+1:], true
+		}
+	}
+	return s, "", false
+}

@@ -1,0 +1,168 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/poolbot/poolbot/pool"
+)
+
+func init() {
+	register(&command{
+		name:  "status",
+		usage: "status <pool>",
+		help: "Shows one pool in detail: settings, scale set and image, nodes by state, jobs waiting, recent " +
+			"errors, any hold against its schedule, and its last changes.",
+		role: RoleViewer,
+		min:  1, max: 1, pool: onePool,
+		run: runStatus,
+	})
+}
+
+func runStatus(ctx context.Context, c *call) error {
+	name := c.pools[0]
+	p, err := c.h.o.Service.Get(ctx, name)
+	if err != nil {
+		return err
+	}
+	loc := c.zone(ctx, name)
+	now := c.now()
+	var plainLines []string
+	blocks := []slack.Block{section(fmt.Sprintf("*%s* · %s", esc(p.Name), stateWord(p)),
+		fmt.Sprintf("*Standby / max*\n%d / %d", p.Standby, p.Max),
+		fmt.Sprintf("*TTL*\n%d min", p.TTLMinutes),
+		fmt.Sprintf("*Recycle after each job*\n%t", p.Recycle),
+		fmt.Sprintf("*Jobs waiting*\n%s", queueWord(p.Queue)))}
+	plainLines = append(plainLines, fmt.Sprintf("%s: %s; standby %d, max %d, ttl %d min, recycle %t; jobs waiting %s",
+		p.Name, stateWord(p), p.Standby, p.Max, p.TTLMinutes, p.Recycle, queueWord(p.Queue)))
+
+	if ss := p.ScaleSet; ss != nil {
+		blocks = append(blocks, section("", "*Scale set*\n"+esc(ss.Name), fmt.Sprintf("*SKU*\n%s in %s", esc(ss.SKU), esc(ss.Region)),
+			"*Image*\n"+esc(ss.Image.Short()), fmt.Sprintf("*Capacity*\n%d", ss.Capacity)))
+		plainLines = append(plainLines, fmt.Sprintf("scale set %s: %s in %s, capacity %d, image %s", ss.Name, ss.SKU, ss.Region, ss.Capacity, ss.Image.Short()))
+	}
+
+	nodes := nodeSummary(p.Nodes)
+	blocks = append(blocks, section("*Nodes*: "+nodes))
+	plainLines = append(plainLines, "nodes: "+nodes)
+
+	var extra []string
+	if h, ok := c.h.o.Changer.Holder(name); ok {
+		extra = append(extra, fmt.Sprintf(":hourglass: being changed by %s (`%s`)", esc(nameOf(h.Actor.Name, h.Actor.ID)), esc(h.Command)))
+	}
+	if ovs, err := c.h.o.Store.Overrides(ctx); err == nil {
+		for _, o := range ovs {
+			if o.Pool == name {
+				extra = append(extra, ":pushpin: "+overrideLine(o, loc, now))
+			}
+		}
+	}
+	if mutes, err := c.h.o.Store.Mutes(ctx); err == nil {
+		for _, m := range mutes {
+			if m.Pool == name && m.Until.After(now) {
+				what := "all alerts"
+				if m.Condition != "" {
+					what = m.Condition + " alerts"
+				}
+				extra = append(extra, fmt.Sprintf(":no_bell: %s muted until %s by %s", esc(what), fmtWhen(m.Until, loc, now), esc(m.By)))
+			}
+		}
+	}
+	if c.h.o.Scheduler != nil {
+		if next, err := c.h.o.Scheduler.Next(ctx, name, 1); err == nil && len(next) > 0 {
+			extra = append(extra, ":calendar: next: "+esc(changeLine(next[0], now)))
+		}
+	}
+	if len(extra) > 0 {
+		blocks = append(blocks, section(strings.Join(extra, "\n")))
+		plainLines = append(plainLines, extra...)
+	}
+
+	if logs, err := c.h.o.Service.Logs(ctx, name, 0); err == nil {
+		var errs []string
+		for i := len(logs) - 1; i >= 0 && len(errs) < 3; i-- {
+			if strings.EqualFold(logs[i].Level, "error") {
+				l := logs[i]
+				errs = append(errs, fmt.Sprintf("%s %s: %s", fmtWhen(l.Time, loc, now), l.Operation, oneLine(l.Message, 200)))
+			}
+		}
+		if len(errs) > 0 {
+			blocks = append(blocks, section("*Recent errors*\n"+esc(strings.Join(errs, "\n"))))
+			plainLines = append(plainLines, "recent errors: "+strings.Join(errs, "; "))
+		}
+	}
+
+	if entries, err := c.h.o.Store.Audit(ctx, pool.AuditQuery{Pool: name, Limit: 5}); err == nil && len(entries) > 0 {
+		var ls []string
+		for _, e := range entries {
+			ls = append(ls, auditLine(e, loc, now, false))
+		}
+		blocks = append(blocks, section("*Last changes*\n"+esc(strings.Join(ls, "\n"))))
+		plainLines = append(plainLines, "last changes: "+strings.Join(ls, "; "))
+	}
+	return c.respond(ctx, Reply{Text: slackToPlain(strings.Join(plainLines, "\n")), Blocks: blocks})
+}
+
+func queueWord(q int) string {
+	if q < 0 {
+		return "unknown"
+	}
+	return fmt.Sprint(q)
+}
+
+// nodeSummary counts nodes by class, naming the states behind the failed
+// and offline ones.
+func nodeSummary(nodes []pool.Node) string {
+	if len(nodes) == 0 {
+		return "none"
+	}
+	n := pool.Count(nodes)
+	s := fmt.Sprintf("%d idle, %d busy, %d starting, %d offline, %d failed, %d going", n.Idle, n.Busy, n.Starting, n.Offline, n.Failed, n.Going)
+	byState := map[pool.NodeState]int{}
+	for _, nd := range nodes {
+		if c := nd.State.Class(); c == pool.ClassFailed || c == pool.ClassGoing {
+			byState[nd.State]++
+		}
+	}
+	var detail []string
+	for st, k := range byState {
+		detail = append(detail, fmt.Sprintf("%s %d", st, k))
+	}
+	slices.Sort(detail)
+	if len(detail) > 0 {
+		s += " (" + strings.Join(detail, ", ") + ")"
+	}
+	return s
+}
+
+// overrideLine says how a pool is held against its schedule.
+func overrideLine(o pool.Override, loc *time.Location, now time.Time) string {
+	if o.Kind == "skip" {
+		return fmt.Sprintf("the scheduled change at %s is skipped (by %s)", fmtWhen(o.SkipAt, loc, now), o.By)
+	}
+	until := "the next scheduled change"
+	if !o.Until.IsZero() {
+		until = fmtWhen(o.Until, loc, now)
+	}
+	return fmt.Sprintf("held at %s until %s (by %s)", o.Settings, until, o.By)
+}
+
+func nameOf(name, id string) string {
+	if name != "" {
+		return name
+	}
+	return id
+}
+
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
