@@ -10,6 +10,7 @@ import (
 	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/pool"
 	"github.com/poolbot/poolbot/store/internal/sqlstore"
+	"github.com/poolbot/poolbot/store/postgres"
 	"github.com/poolbot/poolbot/store/sqlite"
 )
 
@@ -29,6 +30,11 @@ func Open(ctx context.Context, cfg config.Store, opts ...Option) (pool.Store, er
 			path = config.DefaultStorePath
 		}
 		return sqlite.Open(ctx, path, opts...)
+	case "postgres":
+		if !cfg.DSN.IsSet() {
+			return nil, fmt.Errorf("open store: driver postgres needs a dsn")
+		}
+		return postgres.Open(ctx, cfg.DSN.Value(), opts...)
 	default:
 		return nil, fmt.Errorf("open store: unknown driver %q (want sqlite or postgres)", cfg.Driver)
 	}

@@ -2,11 +2,13 @@ package store_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/store"
+	"github.com/poolbot/poolbot/store/postgres/pgtest"
 )
 
 func TestOpen(t *testing.T) {
@@ -19,6 +21,14 @@ func TestOpen(t *testing.T) {
 		{"sqlite", config.Store{Driver: "sqlite", Path: filepath.Join(t.TempDir(), "a.db")}, false},
 		{"default driver", config.Store{Path: filepath.Join(t.TempDir(), "b.db")}, false},
 		{"unknown driver", config.Store{Driver: "mysql"}, true},
+		{"postgres without dsn", config.Store{Driver: "postgres"}, true},
+	}
+	if os.Getenv(pgtest.Env) != "" {
+		tests = append(tests, struct {
+			name    string
+			cfg     config.Store
+			wantErr bool
+		}{"postgres", config.Store{Driver: "postgres", DSN: config.NewSecret(pgtest.DSN(t))}, false})
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
