@@ -2,11 +2,16 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
+	"github.com/poolbot/poolbot/azure"
+	"github.com/poolbot/poolbot/metrics"
 	"github.com/poolbot/poolbot/pool"
+	"github.com/poolbot/poolbot/store"
 )
 
 // task is a long-running part: the scheduler, the watcher, the outbox
@@ -49,8 +54,7 @@ func (p *parts) leaderNames() string {
 
 // alwaysLeader is the election of a single replica.
 func alwaysLeader(ctx context.Context, lead func(context.Context)) error {
-	lead(ctx)
-	<-ctx.Done()
+	lead(ctx) // returns when the app stops
 	return nil
 }
 
@@ -71,8 +75,12 @@ func (a *App) build(ctx context.Context, o Options) error {
 
 func (a *App) buildStore(ctx context.Context) error {
 	if a.store == nil {
-		a.parts.missing = append(a.parts.missing, "store: no store package yet")
-		return fmt.Errorf("no store: poolbot cannot run without one")
+		st, err := store.Open(ctx, a.cfg.Store, store.WithClock(a.clock))
+		if err != nil {
+			return err
+		}
+		a.store = st
+		a.onClose(st.Close)
 	}
 	a.parts.built = append(a.parts.built, "store")
 	a.metrics.AddCheck("store", func(ctx context.Context) error { return ping(ctx, a.store) })
@@ -83,7 +91,7 @@ func (a *App) buildStore(ctx context.Context) error {
 // reachable.
 func ping(ctx context.Context, st pool.Store) error {
 	_, err := st.Get(ctx, "readyz/ping")
-	if err == nil || err == pool.ErrNotFound {
+	if err == nil || errors.Is(err, pool.ErrNotFound) {
 		return nil
 	}
 	return fmt.Errorf("store unreachable: %w", err)
@@ -91,9 +99,25 @@ func ping(ctx context.Context, st pool.Store) error {
 
 func (a *App) buildService(ctx context.Context) error {
 	if a.service == nil {
-		a.parts.missing = append(a.parts.missing, "azure: no client package yet")
-		return fmt.Errorf("no Azure DevOps client")
+		c, err := azure.FromConfig(ctx, a.cfg.DevOps, a.cfg.Azure, a.log.With("part", "azure"))
+		if err != nil {
+			return fmt.Errorf("azure: %w", err)
+		}
+		a.service = c
+		a.metrics.TrackAPI(metrics.DevOps, func() metrics.APIStats { return apiStats(c.Stats().DevOps) })
+		a.metrics.TrackAPI(metrics.ARM, func() metrics.APIStats { return apiStats(c.Stats().ResourceManager) })
 	}
-	a.parts.built = append(a.parts.built, "service")
+	obs := observe(a.service, a.metrics)
+	a.service = obs
+	maxAge := a.cfg.Alerts.Interval.Duration
+	if maxAge < 30*time.Second {
+		maxAge = 30 * time.Second
+	}
+	a.parts.always = append(a.parts.always, task{"devops-probe", func(ctx context.Context) error { return obs.keepPolled(ctx, maxAge) }})
+	a.parts.built = append(a.parts.built, "azure")
 	return nil
+}
+
+func apiStats(s azure.ServiceStats) metrics.APIStats {
+	return metrics.APIStats{Calls: s.Calls, Errors: s.Errors, Throttled: s.Throttled + s.Slowed, Retries: s.Retries}
 }
