@@ -1,0 +1,189 @@
+package bot
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/poolbot/poolbot/clock"
+	"github.com/poolbot/poolbot/commands"
+)
+
+// Handler runs one command; commands.Handler is the real one.
+type Handler interface {
+	Handle(ctx context.Context, req commands.Request, resp commands.Responder) error
+}
+
+const (
+	workingText = "working on it…"
+	busyText    = "poolbot is busy, try again in a minute"
+	failedText  = "Sorry, something went wrong on poolbot's side (request %s). Nothing was changed by this message; try again or ask an admin to look at the logs."
+	// groupsTTL is how long a user's groups are believed.
+	groupsTTL = 5 * time.Minute
+	// ackWait bounds how long a queued command waits for its own
+	// acknowledgement to go out first.
+	ackWait = 3 * time.Second
+)
+
+// dispatch is what HTTP and Socket Mode share: request ids, the group
+// lookup, the worker pool and the running of a command.
+type dispatch struct {
+	handler Handler
+	pool    *Workers
+	groups  *groupCache
+	client  *http.Client
+	clk     clock.Clock
+	log     *slog.Logger
+	ids     idGen
+}
+
+func newDispatch(h Handler, pool *Workers, api *slack.Client, client *http.Client, clk clock.Clock, log *slog.Logger) *dispatch {
+	return &dispatch{handler: h, pool: pool, client: client, clk: clk, log: log,
+		groups: &groupCache{api: api, clk: clk, log: log, ttl: groupsTTL}, ids: newIDGen()}
+}
+
+// submit queues a command. The job waits for acked to close (the
+// acknowledgement written) so that "working on it" never arrives after the
+// answer. It reports false when the queue is full.
+func (d *dispatch) submit(req commands.Request, responseURL string, acked <-chan struct{}) bool {
+	return d.pool.Submit(func(ctx context.Context) {
+		select {
+		case <-acked:
+		case <-time.After(ackWait):
+		case <-ctx.Done():
+			return
+		}
+		d.run(ctx, req, NewResponseURL(responseURL, d.client))
+	})
+}
+
+func (d *dispatch) run(ctx context.Context, req commands.Request, resp *ResponseURL) {
+	log := d.log.With("request_id", req.RequestID, "user", req.UserID, "channel", req.ChannelID)
+	req.Groups = d.groups.of(ctx, req.UserID)
+	start := time.Now()
+	err := d.handler.Handle(ctx, req, resp)
+	if err == nil {
+		log.Info("command done", "text", req.Text, "action", actionID(req), "took", time.Since(start))
+		return
+	}
+	log.Error("command failed", "text", req.Text, "action", actionID(req), "err", err)
+	if resp.Responses() == 0 {
+		if rerr := resp.Respond(ctx, commands.Reply{Text: fmt.Sprintf(failedText, req.RequestID)}); rerr != nil {
+			log.Error("respond", "err", rerr)
+		}
+	}
+}
+
+// busy tells the user through response_url that the queue is full; used
+// where the acknowledgement itself cannot carry text (button presses).
+func (d *dispatch) busy(req commands.Request, responseURL string) {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := NewResponseURL(responseURL, d.client).Respond(ctx, commands.Reply{Text: busyText}); err != nil {
+			d.log.Warn("tell user poolbot is busy", "request_id", req.RequestID, "err", err)
+		}
+	}()
+}
+
+func actionID(r commands.Request) string {
+	if r.Action == nil {
+		return ""
+	}
+	return r.Action.ActionID
+}
+
+// ackBody is the immediate answer to a slash command.
+type ackBody struct {
+	ResponseType string `json:"response_type"`
+	Text         string `json:"text"`
+}
+
+func ack(accepted bool) ackBody {
+	if accepted {
+		return ackBody{ResponseType: slack.ResponseTypeEphemeral, Text: workingText}
+	}
+	return ackBody{ResponseType: slack.ResponseTypeEphemeral, Text: busyText}
+}
+
+func commandRequest(c slack.SlashCommand, id string) commands.Request {
+	return commands.Request{UserID: c.UserID, UserName: c.UserName, ChannelID: c.ChannelID, Text: c.Text,
+		Source: "slack", RequestID: id}
+}
+
+// interactionRequest makes a request of a button press; false when the
+// callback is not one (view submissions and the like are not poolbot's).
+func interactionRequest(cb slack.InteractionCallback, id string) (commands.Request, bool) {
+	if cb.Type != slack.InteractionTypeBlockActions || len(cb.ActionCallback.BlockActions) == 0 {
+		return commands.Request{}, false
+	}
+	a := cb.ActionCallback.BlockActions[0]
+	return commands.Request{UserID: cb.User.ID, UserName: cb.User.Name, ChannelID: cb.Channel.ID,
+		Source: "slack", RequestID: id, Action: &commands.Action{ActionID: a.ActionID, Value: a.Value}}, true
+}
+
+// idGen makes short request ids: a random prefix per process and a counter.
+type idGen struct {
+	prefix string
+	n      *atomic.Uint64
+}
+
+func newIDGen() idGen {
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return idGen{prefix: hex.EncodeToString(b), n: new(atomic.Uint64)}
+}
+
+func (g idGen) next() string { return fmt.Sprintf("%s-%d", g.prefix, g.n.Add(1)) }
+
+// groupCache knows which user groups each user is in, from one
+// usergroups.list call every few minutes.
+type groupCache struct {
+	api *slack.Client
+	clk clock.Clock
+	log *slog.Logger
+	ttl time.Duration
+
+	mu      sync.Mutex
+	byUser  map[string][]string
+	fetched time.Time
+	retryAt time.Time
+}
+
+// of returns user's group ids; none when Slack cannot say (deny by default
+// does the rest).
+func (g *groupCache) of(ctx context.Context, user string) []string {
+	if g.api == nil {
+		return nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	now := g.clk.Now()
+	if (g.byUser == nil || now.Sub(g.fetched) >= g.ttl) && !now.Before(g.retryAt) {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		groups, err := g.api.GetUserGroupsContext(ctx, slack.GetUserGroupsOptionIncludeUsers(true))
+		if err != nil {
+			// Keep what we knew; ask again in a while rather than on every command.
+			g.log.Warn("look up user groups", "err", err)
+			g.retryAt = now.Add(30 * time.Second)
+		} else {
+			m := map[string][]string{}
+			for _, ug := range groups {
+				for _, u := range ug.Users {
+					m[u] = append(m[u], ug.ID)
+				}
+			}
+			g.byUser, g.fetched = m, now
+		}
+	}
+	return append([]string(nil), g.byUser[user]...)
+}

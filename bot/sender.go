@@ -1,0 +1,349 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/poolbot/poolbot/clock"
+	"github.com/poolbot/poolbot/pool"
+)
+
+// Sender drains the store's outbox into Slack: posts, edits of earlier
+// posts (by Key) and replies in their threads. Each channel's messages go in
+// outbox order; a 429 puts the message back with its Retry-After and holds
+// the rest of that channel behind it, so nothing is lost or reordered. A
+// message leaves the outbox only when Slack has it (MarkSent), so after a
+// restart nothing already sent is sent again.
+type Sender struct {
+	st  pool.Store
+	p   *Poster
+	clk clock.Clock
+	log *slog.Logger
+
+	// Batch is how many pending messages one round reads (default 100).
+	Batch int
+	// Poll is how long Run waits when the outbox is empty (default 1s).
+	Poll time.Duration
+	// GiveUp is how many attempts a message Slack refuses outright (a
+	// channel that does not exist, say) gets before it is dropped and logged,
+	// so that it cannot hold its channel back for ever (default 5).
+	GiveUp int
+
+	round sync.Mutex // one round at a time: Run and Flush may overlap
+	wake  chan struct{}
+}
+
+// NewSender returns a sender of st's outbox through p.
+func NewSender(st pool.Store, p *Poster, clk clock.Clock, log *slog.Logger) *Sender {
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Sender{st: st, p: p, clk: clk, log: log, Batch: 100, Poll: time.Second, GiveUp: 5,
+		wake: make(chan struct{}, 1)}
+}
+
+// Kick makes Run look at the outbox now rather than at its next poll.
+func (s *Sender) Kick() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run sends until ctx ends; it returns nil then.
+func (s *Sender) Run(ctx context.Context) error {
+	for {
+		res, err := s.sendRound(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		wait := s.Poll
+		switch {
+		case err != nil:
+			s.log.Error("outbox", "err", err)
+		case res.sent > 0 && res.left > 0:
+			wait = 0
+		case !res.retryAt.IsZero():
+			if d := res.retryAt.Sub(s.clk.Now()); d < wait {
+				wait = d
+			}
+		}
+		if wait <= 0 {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.wake:
+		case <-s.clk.After(wait):
+		}
+	}
+}
+
+// Flush sends everything pending, waiting out rate limits, until the outbox
+// is empty or ctx ends. Use it at shutdown.
+func (s *Sender) Flush(ctx context.Context) error {
+	for {
+		res, err := s.sendRound(ctx)
+		if ctx.Err() != nil {
+			return fmt.Errorf("flush outbox: %w", ctx.Err())
+		}
+		if err != nil {
+			return fmt.Errorf("flush outbox: %w", err)
+		}
+		if res.left == 0 {
+			return nil
+		}
+		if res.sent > 0 {
+			continue
+		}
+		// Nothing could go: wait for the earliest back-off to end.
+		wait := time.Second
+		if !res.retryAt.IsZero() {
+			wait = max(res.retryAt.Sub(s.clk.Now()), 0)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("flush outbox: %d messages left: %w", res.left, ctx.Err())
+		case <-s.clk.After(wait):
+		}
+	}
+}
+
+type roundResult struct {
+	sent    int       // messages that left the outbox
+	left    int       // messages still pending after the round
+	retryAt time.Time // earliest NotBefore of what was held back
+}
+
+// sendRound reads one batch and sends it, each channel in its own goroutine
+// so that one channel's pacing does not hold the others.
+func (s *Sender) sendRound(ctx context.Context) (roundResult, error) {
+	s.round.Lock()
+	defer s.round.Unlock()
+	msgs, err := s.st.Pending(ctx, s.Batch)
+	if err != nil {
+		return roundResult{}, fmt.Errorf("read outbox: %w", err)
+	}
+	if len(msgs) == 0 {
+		return roundResult{}, nil
+	}
+	var order []string
+	byChannel := map[string][]pool.OutboxMessage{}
+	for _, m := range msgs {
+		if _, ok := byChannel[m.Channel]; !ok {
+			order = append(order, m.Channel)
+		}
+		byChannel[m.Channel] = append(byChannel[m.Channel], m)
+	}
+	var (
+		mu  sync.Mutex
+		res roundResult
+		wg  sync.WaitGroup
+	)
+	for _, ch := range order {
+		wg.Go(func() {
+			sent, retryAt := s.sendChannel(ctx, byChannel[ch])
+			mu.Lock()
+			defer mu.Unlock()
+			res.sent += sent
+			res.left += len(byChannel[ch]) - sent
+			if !retryAt.IsZero() && (res.retryAt.IsZero() || retryAt.Before(res.retryAt)) {
+				res.retryAt = retryAt
+			}
+		})
+	}
+	wg.Wait()
+	if len(msgs) == s.Batch && res.left == 0 {
+		res.left = 1 // a full batch: there may be more
+	}
+	return res, nil
+}
+
+// sendChannel sends one channel's messages in order and stops at the first
+// that cannot go now, returning how many went and when to try again.
+func (s *Sender) sendChannel(ctx context.Context, msgs []pool.OutboxMessage) (int, time.Time) {
+	sent := 0
+	for i, m := range msgs {
+		if ctx.Err() != nil {
+			return sent, time.Time{}
+		}
+		if m.NotBefore.After(s.clk.Now()) {
+			return sent, m.NotBefore
+		}
+		if m.Op == "update" && laterUpdate(msgs[i+1:], m.Key) {
+			// A later edit of the same message supersedes this one.
+			if err := s.st.MarkSent(ctx, m.ID, pool.Sent{Key: m.Key, Channel: m.Channel}); err != nil {
+				s.log.Error("outbox: mark superseded update", "id", m.ID, "err", err)
+				return sent, time.Time{}
+			}
+			sent++
+			continue
+		}
+		ok, retryAt := s.send(ctx, m)
+		if !ok {
+			return sent, retryAt
+		}
+		sent++
+	}
+	return sent, time.Time{}
+}
+
+func laterUpdate(msgs []pool.OutboxMessage, key string) bool {
+	for _, m := range msgs {
+		if m.Op == "update" && m.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// send delivers one message and records it; false means it stays pending
+// until retryAt.
+func (s *Sender) send(ctx context.Context, m pool.OutboxMessage) (bool, time.Time) {
+	log := s.log.With("outbox_id", m.ID, "op", m.Op, "key", m.Key, "channel", m.Channel)
+	blocks, err := parseBlocks(m.Blocks)
+	if err != nil {
+		// Text alone still tells the channel what happened.
+		log.Error("outbox: bad blocks, sending text only", "err", err)
+		blocks = nil
+	}
+	var done pool.Sent
+	switch m.Op {
+	case "post":
+		done, err = s.post(ctx, m, blocks, "")
+	case "update", "reply":
+		var parent pool.Sent
+		parent, err = s.st.SentMessage(ctx, m.Key)
+		switch {
+		case errors.Is(err, pool.ErrNotFound) || (err == nil && parent.TS == ""):
+			// Its post never made it (dropped, or posted before this store
+			// existed): post this one instead, so that nothing is lost.
+			log.Warn("outbox: no message to edit or thread under; posting it")
+			done, err = s.post(ctx, m, blocks, "")
+		case err != nil:
+			err = fmt.Errorf("look up sent message %s: %w", m.Key, err)
+		case m.Op == "update":
+			err = s.p.Update(ctx, parent.Channel, parent.TS, m.Text, blocks)
+			done = parent
+		default:
+			_, err = s.post(ctx, pool.OutboxMessage{Channel: parent.Channel, Key: m.Key, Text: m.Text}, blocks, parent.TS)
+			done = parent // the thread's parent stays what Key names
+		}
+	default:
+		log.Error("outbox: unknown op; dropping")
+		err = nil
+		done = pool.Sent{Key: m.Key, Channel: m.Channel}
+	}
+	if err != nil {
+		return false, s.retry(ctx, log, m, err)
+	}
+	if err := s.st.MarkSent(ctx, m.ID, done); err != nil {
+		// Slack has it but the store does not know: the one window in which
+		// a restart could send it twice. Stop this channel for the round.
+		log.Error("outbox: mark sent", "err", err)
+		return false, time.Time{}
+	}
+	return true, time.Time{}
+}
+
+func (s *Sender) post(ctx context.Context, m pool.OutboxMessage, blocks []slack.Block, threadTS string) (pool.Sent, error) {
+	ts, err := s.p.Post(ctx, m.Channel, m.Text, blocks, threadTS)
+	if err != nil && len(blocks) > 0 && slackCode(err) == "invalid_blocks" {
+		ts, err = s.p.Post(ctx, m.Channel, m.Text, nil, threadTS)
+	}
+	if err != nil {
+		return pool.Sent{}, err
+	}
+	return pool.Sent{Key: m.Key, Channel: m.Channel, TS: ts}, nil
+}
+
+// retry puts m back in the outbox and returns when it may go again.
+func (s *Sender) retry(ctx context.Context, log *slog.Logger, m pool.OutboxMessage, err error) time.Time {
+	if ctx.Err() != nil {
+		return time.Time{} // shutting down; it stays pending as it is
+	}
+	var rl *slack.RateLimitedError
+	var wait time.Duration
+	switch {
+	case errors.As(err, &rl):
+		wait = max(rl.RetryAfter, postSpacing)
+		log.Warn("outbox: rate limited", "retry_after", wait)
+	case slackCode(err) != "" && !transientCode(slackCode(err)):
+		if m.Attempts+1 >= s.GiveUp {
+			log.Error("outbox: Slack refuses the message; dropping it", "attempts", m.Attempts+1, "err", err)
+			if err := s.st.MarkSent(ctx, m.ID, pool.Sent{Key: m.Key, Channel: m.Channel}); err != nil {
+				log.Error("outbox: mark dropped", "err", err)
+			}
+			return time.Time{}
+		}
+		wait = backoff(m.Attempts)
+		log.Error("outbox: Slack refuses the message", "attempt", m.Attempts+1, "err", err)
+	default:
+		wait = backoff(m.Attempts)
+		log.Warn("outbox: send failed", "attempt", m.Attempts+1, "retry_in", wait, "err", err)
+	}
+	at := s.clk.Now().Add(wait)
+	if err := s.st.Retry(ctx, m.ID, at); err != nil {
+		log.Error("outbox: record retry", "err", err)
+	}
+	return at
+}
+
+// backoff is 2^attempts seconds, at most 10 minutes.
+func backoff(attempts int) time.Duration {
+	if attempts > 9 {
+		return 10 * time.Minute
+	}
+	return min(time.Second<<attempts, 10*time.Minute)
+}
+
+func slackCode(err error) string {
+	var se slack.SlackErrorResponse
+	if errors.As(err, &se) {
+		return se.Err
+	}
+	return ""
+}
+
+// transientCode reports Slack error codes worth retrying as they are.
+func transientCode(code string) bool {
+	switch code {
+	case "internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited":
+		return true
+	}
+	return false
+}
+
+// parseBlocks reads Block Kit JSON as stored in the outbox: an array of
+// blocks, or an object with a "blocks" array.
+func parseBlocks(raw string) ([]slack.Block, error) {
+	if raw == "" {
+		return nil, nil
+	}
+	data := []byte(raw)
+	var wrapped struct {
+		Blocks json.RawMessage `json:"blocks"`
+	}
+	if len(data) > 0 && data[0] == '{' {
+		if err := json.Unmarshal(data, &wrapped); err != nil {
+			return nil, fmt.Errorf("parse blocks: %w", err)
+		}
+		data = wrapped.Blocks
+	}
+	var b slack.Blocks
+	if err := json.Unmarshal(data, &b); err != nil {
+		return nil, fmt.Errorf("parse blocks: %w", err)
+	}
+	return b.BlockSet, nil
+}
