@@ -96,67 +96,68 @@ func loadZone(name string) (*time.Location, error) {
 	return loc, nil
 }
 
-// compile checks and compiles one schedule; errors name the schedule and the
-// entry.
-func compile(sc config.Schedule) (*schedule, []error) {
-	var errs []error
-	name := sc.Name
-	if name == "" {
-		name = "(unnamed)"
+// compile checks and compiles one schedule. Its problems carry the key of
+// the config they are about, relative to the schedule ("entries[1].cron").
+func compile(sc config.Schedule) (*schedule, []problem) {
+	var probs []problem
+	bad := func(key, format string, args ...any) {
+		probs = append(probs, problem{key: key, msg: fmt.Sprintf(format, args...)})
 	}
-	bad := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("schedule %s: "+format, append([]any{name}, args...)...))
+	s := &schedule{cfg: sc, skip: map[string]bool{}, loc: time.UTC}
+	if loc, err := loadZone(sc.TimeZone); err != nil {
+		bad("timezone", "%v", err)
+	} else {
+		s.loc = loc
 	}
-	s := &schedule{cfg: sc, skip: map[string]bool{}}
-	loc, err := loadZone(sc.TimeZone)
-	if err != nil {
-		bad("%v", err)
-	}
-	s.loc = loc
 	if len(sc.Pools) == 0 {
-		bad("no pools")
+		bad("pools", "no pools: give the pools (names or globs) the schedule sets")
 	}
-	for _, p := range sc.Pools {
+	for i, p := range sc.Pools {
 		if _, err := path.Match(p, ""); err != nil || strings.TrimSpace(p) == "" {
-			bad("pool pattern %q is not a name or glob", p)
+			bad(fmt.Sprintf("pools[%d]", i), "%q is not a pool name or glob", p)
 		}
 	}
-	for _, d := range sc.Skip {
+	for i, d := range sc.Skip {
 		t, err := time.Parse("2006-01-02", d)
 		if err != nil {
-			bad("skip date %q is not a date like 2026-12-25", d)
+			bad(fmt.Sprintf("skip[%d]", i), "%q is not a date like 2026-12-25", d)
 			continue
 		}
 		s.skip[t.Format("2006-01-02")] = true
 	}
 	if len(sc.Entries) == 0 {
-		bad("no entries")
+		bad("entries", "no entries")
 	}
 	for i, e := range sc.Entries {
+		k := fmt.Sprintf("entries[%d]", i)
 		spec, err := parseCron(e.Cron)
 		if err != nil {
-			bad("entry %d: %v", i+1, err)
+			bad(k+".cron", "entry %d: %v", i+1, err)
 			continue
 		}
 		en := &entry{index: i, cron: strings.TrimSpace(e.Cron), spec: spec, restore: e.Restore,
 			settings: pool.Settings{Standby: e.Standby, Max: e.Max, TTLMinutes: e.TTL}}
+		what := fmt.Sprintf("entry %d (%s)", i+1, en.cron)
 		switch {
 		case en.settings.Empty() && !e.Restore:
-			bad("entry %d (%s): sets nothing: give standby, max, ttl or restore = true", i+1, en.cron)
+			bad(k, "%s sets nothing: give standby, max, ttl or restore = true", what)
 			continue
-		case e.Standby != nil && *e.Standby < 0, e.TTL != nil && *e.TTL < 0:
-			bad("entry %d (%s): standby and ttl must not be negative", i+1, en.cron)
+		case e.Standby != nil && *e.Standby < 0:
+			bad(k+".standby", "%s: standby must not be negative", what)
+			continue
+		case e.TTL != nil && *e.TTL < 0:
+			bad(k+".ttl", "%s: ttl must not be negative", what)
 			continue
 		case e.Max != nil && (*e.Max < 1 || *e.Max > 1000):
-			bad("entry %d (%s): max must be between 1 and 1000", i+1, en.cron)
+			bad(k+".max", "%s: max must be between 1 and 1000", what)
 			continue
 		case e.Standby != nil && e.Max != nil && *e.Standby > *e.Max:
-			bad("entry %d (%s): standby %d is more than max %d", i+1, en.cron, *e.Standby, *e.Max)
+			bad(k+".standby", "%s: standby %d is more than max %d", what, *e.Standby, *e.Max)
 			continue
 		}
 		s.entries = append(s.entries, en)
 	}
-	return s, errs
+	return s, probs
 }
 
 // matches reports whether the schedule claims the named pool.

@@ -1,0 +1,706 @@
+// Package scheduler sets pools' standby, max and ttl by the clock. A schedule
+// is desired state, not a list of actions: at any instant a pool should have
+// the settings folded from its schedule's entries up to that instant, so a
+// restart, a missed tick or a whole weekend of downtime changes nothing. The
+// scheduler reconciles at start-up, at every entry's instant and
+// periodically, through the same Changer as commands from Slack.
+package scheduler
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/poolbot/poolbot/change"
+	"github.com/poolbot/poolbot/clock"
+	"github.com/poolbot/poolbot/config"
+	"github.com/poolbot/poolbot/pool"
+)
+
+// Options configure a Scheduler.
+type Options struct {
+	Schedules []config.Schedule
+	Service   pool.Service // defaults to Changer.Service()
+	Changer   *change.Changer
+	Store     pool.Store
+	Clock     clock.Clock
+	Logger    *slog.Logger
+	// DefaultChannel receives the changes of schedules without a channel.
+	DefaultChannel string
+	// Interval between passes besides those at entries' instants (default 5m).
+	Interval time.Duration
+	// Owner names this process in claims, so that a change is applied once
+	// across replicas; keep it stable across restarts (default: host name).
+	Owner string
+	// OnApplied is called after each change applied, for metrics.
+	OnApplied func(pool string, c pool.Change)
+}
+
+// Retry timing of a change that failed.
+const (
+	maxFailures = 3 // failures in a row before the watcher is told
+	firstRetry  = 30 * time.Second
+	maxRetry    = 10 * time.Minute
+	busyRetry   = 30 * time.Second // a person holds the pool
+)
+
+// Actor is who the scheduler's changes are audited as.
+var Actor = change.Actor{ID: "scheduler", Name: "scheduler", Source: "scheduler"}
+
+// Store keys.
+const (
+	appliedPrefix = "schedule.applied/" // the last occurrence applied to a pool, JSON
+	claimedPrefix = "schedule.claimed/" // the last claim key this owner took for a pool
+	driftPrefix   = "schedule.drift/"   // the hand change last reported
+	// FailurePrefix + pool holds the message of a change that keeps
+	// failing, "" once it succeeds; the watcher alerts on it.
+	FailurePrefix = "schedule.failure/"
+)
+
+// Scheduler applies schedules to pools.
+type Scheduler struct {
+	o         Options
+	schedules []*schedule
+	wake      chan struct{}
+
+	pass sync.Mutex // one pass at a time
+
+	mu       sync.Mutex
+	failures map[string]*failure
+	warned   map[string]bool // conflicts already logged
+}
+
+type failure struct {
+	n     int
+	next  time.Time
+	since time.Time
+}
+
+// New parses and validates the schedules; its errors name the schedule and
+// the entry.
+func New(o Options) (*Scheduler, error) {
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Interval <= 0 {
+		o.Interval = 5 * time.Minute
+	}
+	if o.Service == nil && o.Changer != nil {
+		o.Service = o.Changer.Service()
+	}
+	if o.Owner == "" {
+		o.Owner, _ = os.Hostname()
+		if o.Owner == "" {
+			o.Owner = "poolbot"
+		}
+	}
+	s := &Scheduler{o: o, wake: make(chan struct{}, 1), failures: map[string]*failure{}, warned: map[string]bool{}}
+	var errs []error
+	for _, sc := range o.Schedules {
+		c, probs := compile(sc)
+		for _, p := range probs {
+			errs = append(errs, p.err(sc.Name))
+		}
+		s.schedules = append(s.schedules, c)
+	}
+	for _, p := range overlaps(o.Schedules) {
+		errs = append(errs, p.err(o.Schedules[p.schedule].Name))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return s, nil
+}
+
+// Run reconciles at start, at each entry's instant, at the end of each hold,
+// and every Interval, until ctx is done. It waits on the Clock.
+func (s *Scheduler) Run(ctx context.Context) error {
+	for {
+		if err := s.Reconcile(ctx); err != nil && ctx.Err() == nil {
+			s.o.Logger.Warn("schedule pass", "err", err)
+		}
+		now := s.o.Clock.Now()
+		d := s.nextWake(ctx, now).Sub(now)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.o.Clock.After(d):
+		case <-s.wake:
+		}
+	}
+}
+
+// kick makes Run pass again now (after a hold or a skip).
+func (s *Scheduler) kick() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// nextWake is the earliest of: the next entry's instant, a hold's end, a
+// retry, and now + Interval.
+func (s *Scheduler) nextWake(ctx context.Context, now time.Time) time.Time {
+	next := now.Add(s.o.Interval)
+	earlier := func(t time.Time) {
+		if !t.IsZero() && t.Before(next) {
+			next = t
+		}
+	}
+	for _, sc := range s.schedules {
+		if o := sc.after(now, 1); len(o) > 0 {
+			earlier(o[0].At)
+		}
+	}
+	if ovs, err := s.o.Store.Overrides(ctx); err == nil {
+		for _, ov := range ovs {
+			if ov.Kind != "hold" {
+				continue
+			}
+			if sc := s.scheduleFor(ov.Pool); sc != nil {
+				if end := sc.holdEnd(ov, nil); end.After(now) {
+					earlier(end)
+				}
+			}
+		}
+	}
+	s.mu.Lock()
+	for _, f := range s.failures {
+		if f.next.After(now) {
+			earlier(f.next)
+		}
+	}
+	s.mu.Unlock()
+	if next.Before(now) {
+		return now
+	}
+	return next
+}
+
+// scheduleFor returns the schedule that claims the pool, or nil.
+func (s *Scheduler) scheduleFor(name string) *schedule {
+	for _, sc := range s.schedules {
+		if sc.matches(name) {
+			return sc
+		}
+	}
+	return nil
+}
+
+// overrides are a pool's hold and skip.
+type overrides struct {
+	hold, skip *pool.Override
+}
+
+// Reconcile brings every scheduled pool to its desired settings once. It
+// lists the pools once.
+func (s *Scheduler) Reconcile(ctx context.Context) error {
+	s.pass.Lock()
+	defer s.pass.Unlock()
+	now := s.o.Clock.Now()
+	pools, err := s.o.Service.List(ctx, pool.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("list pools: %w", err)
+	}
+	all, err := s.o.Store.Overrides(ctx)
+	if err != nil {
+		return fmt.Errorf("read overrides: %w", err)
+	}
+	var errs []error
+	ovs := map[string]overrides{}
+	for i := range all {
+		ov := &all[i]
+		sc := s.scheduleFor(ov.Pool)
+		switch {
+		case ov.Kind == "hold" && sc != nil && !sc.holdEnd(*ov, nil).After(now),
+			ov.Kind == "hold" && sc == nil && !ov.Until.IsZero() && !ov.Until.After(now),
+			ov.Kind == "skip" && ov.SkipAt.Before(now.Add(-lookback)):
+			// Expired. A skip is kept as long as it is in the folded window,
+			// or the skipped entry would come back.
+			if err := s.o.Store.DeleteOverride(ctx, ov.Pool, ov.Kind); err != nil {
+				errs = append(errs, fmt.Errorf("expire %s of %s: %w", ov.Kind, ov.Pool, err))
+			} else {
+				s.o.Logger.Info("override expired", "pool", ov.Pool, "kind", ov.Kind, "by", ov.By)
+			}
+			continue
+		}
+		o := ovs[ov.Pool]
+		switch ov.Kind {
+		case "hold":
+			o.hold = ov
+		case "skip":
+			o.skip = ov
+		}
+		ovs[ov.Pool] = o
+	}
+	for _, p := range pools {
+		var claims []*schedule
+		for _, sc := range s.schedules {
+			if sc.matches(p.Name) {
+				claims = append(claims, sc)
+			}
+		}
+		switch {
+		case len(claims) == 0:
+			continue
+		case len(claims) > 1:
+			err := fmt.Errorf("pool %s is claimed by schedules %s and %s: a config error; the pool is left alone",
+				p.Name, claims[0].cfg.Name, claims[1].cfg.Name)
+			s.mu.Lock()
+			if !s.warned[p.Name] {
+				s.o.Logger.Error("schedule conflict", "pool", p.Name, "err", err)
+				s.warned[p.Name] = true
+			}
+			s.mu.Unlock()
+			errs = append(errs, err)
+			continue
+		}
+		if err := s.reconcilePool(ctx, claims[0], p, ovs[p.Name], now); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// applied is what the scheduler last did to a pool, kept in the store.
+type applied struct {
+	At       time.Time     `json:"at"`             // the latest occurrence applied
+	Settings pool.Settings `json:"settings"`       // what it wanted then
+	Hold     string        `json:"hold,omitempty"` // the hold in force then
+}
+
+func (s *Scheduler) loadApplied(ctx context.Context, name string) (*applied, error) {
+	v, err := s.o.Store.Get(ctx, appliedPrefix+name)
+	if errors.Is(err, pool.ErrNotFound) || (err == nil && v == "") {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read last scheduled change of %s: %w", name, err)
+	}
+	var a applied
+	if err := json.Unmarshal([]byte(v), &a); err != nil {
+		// Unreadable: behave as on a first start, which is safe.
+		s.o.Logger.Warn("unreadable schedule record", "pool", name, "err", err)
+		return nil, nil
+	}
+	return &a, nil
+}
+
+func (s *Scheduler) putApplied(ctx context.Context, name string, a applied) error {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	if err := s.o.Store.Put(ctx, appliedPrefix+name, string(b)); err != nil {
+		return fmt.Errorf("record scheduled change of %s: %w", name, err)
+	}
+	return nil
+}
+
+// plan is what a pool should have now.
+type plan struct {
+	last      occurrence
+	desired   pool.Settings
+	restoring bool   // a restore not applied yet: clear the saved settings once it is
+	hold      string // the hold in force, "" when none
+}
+
+// holdEnd is when a hold ends: its Until, or the first entry after it was
+// made that is not skipped.
+func (sc *schedule) holdEnd(h pool.Override, skip *pool.Override) time.Time {
+	if !h.Until.IsZero() {
+		return h.Until
+	}
+	for _, o := range sc.after(h.Created, 2) {
+		if skip != nil && o.At.Equal(skip.SkipAt) {
+			continue
+		}
+		return o.At
+	}
+	return time.Time{}
+}
+
+// past returns the occurrences up to now that take effect, folded window
+// first; skipped ones are left out.
+func (sc *schedule) past(now time.Time, skip *pool.Override) []occurrence {
+	keep := func(occ []occurrence) []occurrence {
+		out := occ[:0]
+		for _, o := range occ {
+			if skip == nil || !o.At.Equal(skip.SkipAt) {
+				out = append(out, o)
+			}
+		}
+		return out
+	}
+	occ := keep(sc.between(now.Add(-lookback), now))
+	if len(occ) == 0 {
+		// A schedule with sparse entries: its latest one holds.
+		if far := keep(sc.between(now.Add(-farLookback), now)); len(far) > 0 {
+			occ = far[len(far)-1:]
+		}
+	}
+	return occ
+}
+
+// fold returns the settings the occurrences leave, and the instant of the
+// last restore among them. A restore starts again from the saved settings;
+// later entries' fields overlay it.
+func fold(occ []occurrence) (set pool.Settings, restoreAt time.Time) {
+	for _, o := range occ {
+		if o.Entry.restore {
+			set, restoreAt = pool.Settings{}, o.At
+		}
+		set = overlay(set, o.Entry.settings)
+	}
+	return set, restoreAt
+}
+
+func (s *Scheduler) plan(ctx context.Context, sc *schedule, name string, now time.Time, a *applied, ov overrides) (plan, bool, error) {
+	occ := sc.past(now, ov.skip)
+	if len(occ) == 0 {
+		return plan{}, false, nil
+	}
+	pl := plan{last: occ[len(occ)-1]}
+	set, restoreAt := fold(occ)
+	// A restore not applied yet brings back the saved settings; once applied
+	// it constrains nothing more, so that a person's change after it stands.
+	var base pool.Settings
+	if !restoreAt.IsZero() && (a == nil || restoreAt.After(a.At)) {
+		pl.restoring = true
+		saved, err := s.o.Store.SavedSettings(ctx, name)
+		switch {
+		case err == nil:
+			base = saved.Settings
+		case !errors.Is(err, pool.ErrNotFound):
+			return plan{}, false, fmt.Errorf("read saved settings of %s: %w", name, err)
+		}
+	}
+	pl.desired = overlay(base, set)
+	if ov.hold != nil {
+		pl.desired = overlay(pl.desired, ov.hold.Settings)
+		pl.hold = "hold/" + ov.hold.Created.UTC().Format(time.RFC3339Nano)
+	}
+	return pl, true, nil
+}
+
+func (s *Scheduler) reconcilePool(ctx context.Context, sc *schedule, p pool.Pool, ov overrides, now time.Time) error {
+	name := p.Name
+	s.mu.Lock()
+	f := s.failures[name]
+	s.mu.Unlock()
+	if f != nil && now.Before(f.next) {
+		return nil
+	}
+	a, err := s.loadApplied(ctx, name)
+	if err != nil {
+		return err
+	}
+	pl, ok, err := s.plan(ctx, sc, name, now, a, ov)
+	if err != nil || !ok {
+		return err
+	}
+	d := diff(pl.desired, p)
+	rec := applied{At: pl.last.At, Settings: pl.desired, Hold: pl.hold}
+	key := claimKey(name, pl.last.At)
+	newOcc := a == nil || pl.last.At.After(a.At)
+	if newOcc || !sameSettings(pl.desired, a.Settings) || pl.hold != a.Hold {
+		note := ""
+		if pl.restoring {
+			note = "restore"
+		}
+		switch {
+		case newOcc:
+		case pl.hold != "" && pl.hold != a.Hold:
+			key, note = key+"/"+pl.hold, "hold"
+		case a.Hold != "" && pl.hold == "":
+			key, note = key+"/resume/"+a.Hold, "hold ended"
+		default:
+			key += "/desired/" + pl.desired.String()
+		}
+		if d.Empty() {
+			// Already there (a restart after the change, a hold applied by
+			// the command itself): record it and finish a restore.
+			if pl.restoring {
+				if err := s.o.Store.ClearSavedSettings(ctx, name); err != nil {
+					return fmt.Errorf("clear saved settings of %s: %w", name, err)
+				}
+			}
+			return s.putApplied(ctx, name, rec)
+		}
+		mine, err := s.claim(ctx, name, key)
+		if err != nil || !mine {
+			return err
+		}
+		clearSaved := pl.restoring || (newOcc && pl.hold == "" && raisesOnly(d, p))
+		return s.apply(ctx, sc, p, d, pl, rec, key, note, clearSaved)
+	}
+
+	// Nothing new from the schedule: has someone changed the pool by hand?
+	drift := diff(a.Settings, p)
+	if drift.Empty() {
+		return nil
+	}
+	// The list may predate another replica's change; look again.
+	if p, err = s.o.Changer.Current(ctx, name); err != nil {
+		return fmt.Errorf("read %s: %w", name, err)
+	}
+	if drift = diff(a.Settings, p); drift.Empty() {
+		return nil
+	}
+	d = diff(pl.desired, p)
+	if sc.cfg.Correct {
+		mine, err := s.claim(ctx, name, key+"/correct/"+pool.Of(p).String())
+		if err != nil || !mine {
+			return err
+		}
+		return s.apply(ctx, sc, p, d, pl, rec, key, "corrected", false)
+	}
+	mark := pl.last.At.UTC().Format(time.RFC3339) + " " + pool.Of(p).String()
+	if prev, err := s.o.Store.Get(ctx, driftPrefix+name); err == nil && prev == mark {
+		return nil // reported already
+	}
+	var parts []string
+	for _, fl := range fields(drift, p) {
+		parts = append(parts, fmt.Sprintf("%s %d (schedule says %d)", fl.name, fl.old, fl.new))
+	}
+	text := fmt.Sprintf("⏰ %s was changed outside its schedule: %s; left as it is until the next entry (schedule %s)",
+		name, strings.Join(parts, ", "), sc.cfg.Name)
+	s.o.Logger.Warn("pool changed by hand", "pool", name, "schedule", sc.cfg.Name, "current", pool.Of(p).String(), "want", a.Settings.String())
+	if err := s.post(ctx, sc, "schedule.drift/"+name+"/"+mark, text); err != nil {
+		return err
+	}
+	return s.o.Store.Put(ctx, driftPrefix+name, mark)
+}
+
+func claimKey(name string, at time.Time) string {
+	return "schedule/" + name + "/" + at.UTC().Format(time.RFC3339)
+}
+
+// claim takes key for this owner. A key this owner took before (a retry, or
+// a restart between the claim and the change) is still ours.
+func (s *Scheduler) claim(ctx context.Context, name, key string) (bool, error) {
+	ok, err := s.o.Store.Claim(ctx, key, s.o.Owner)
+	if err != nil {
+		return false, fmt.Errorf("claim %s: %w", key, err)
+	}
+	mark := key + " " + s.o.Owner
+	if ok {
+		if err := s.o.Store.Put(ctx, claimedPrefix+name, mark); err != nil {
+			return false, fmt.Errorf("record claim %s: %w", key, err)
+		}
+		return true, nil
+	}
+	prev, err := s.o.Store.Get(ctx, claimedPrefix+name)
+	if err != nil && !errors.Is(err, pool.ErrNotFound) {
+		return false, fmt.Errorf("read claim of %s: %w", name, err)
+	}
+	if prev != mark {
+		s.o.Logger.Debug("scheduled change claimed elsewhere", "pool", name, "key", key)
+	}
+	return prev == mark, nil
+}
+
+func (s *Scheduler) apply(ctx context.Context, sc *schedule, p pool.Pool, d pool.Settings, pl plan, rec applied, key, note string, clearSaved bool) error {
+	name := p.Name
+	now := s.o.Clock.Now()
+	if lowers(d, p) {
+		// Before a scale-down, remember what restore brings back; a second
+		// scale-down keeps the first one's record.
+		if _, err := s.o.Store.SaveSettings(ctx, pool.Saved{Pool: name, Settings: pool.Of(p), Time: now, By: Actor.ID}); err != nil {
+			return s.failed(ctx, name, fmt.Errorf("save settings of %s before scale-down: %w", name, err))
+		}
+	}
+	command := "schedule " + sc.cfg.Name + ": " + d.String()
+	if note != "" {
+		command += " (" + note + ")"
+	}
+	if _, _, err := s.o.Changer.Update(ctx, Actor, command, name, d); err != nil {
+		return s.failed(ctx, name, err)
+	}
+	if clearSaved {
+		if err := s.o.Store.ClearSavedSettings(ctx, name); err != nil {
+			return fmt.Errorf("clear saved settings of %s: %w", name, err)
+		}
+	}
+	if err := s.putApplied(ctx, name, rec); err != nil {
+		return err
+	}
+	s.succeeded(ctx, name)
+	suffix := "schedule " + sc.cfg.Name
+	if note != "" {
+		suffix += ", " + note
+	}
+	text := fmt.Sprintf("⏰ %s: %s (%s)", name, describe(pl.desired, d, p), suffix)
+	s.o.Logger.Info("scheduled change", "pool", name, "schedule", sc.cfg.Name, "at", pl.last.At, "settings", d.String(), "note", note)
+	if err := s.post(ctx, sc, key, text); err != nil {
+		s.o.Logger.Error("post scheduled change", "pool", name, "err", err)
+	}
+	if s.o.OnApplied != nil {
+		s.o.OnApplied(name, pool.Change{At: pl.last.At, Pool: name, Schedule: sc.cfg.Name, Settings: d, Restore: pl.restoring})
+	}
+	return nil
+}
+
+func (s *Scheduler) post(ctx context.Context, sc *schedule, key, text string) error {
+	ch := sc.cfg.Channel
+	if ch == "" {
+		ch = s.o.DefaultChannel
+	}
+	if ch == "" {
+		return nil
+	}
+	if _, err := s.o.Store.Enqueue(ctx, pool.OutboxMessage{Channel: ch, Key: key, Op: "post", Text: text, Created: s.o.Clock.Now()}); err != nil {
+		return fmt.Errorf("queue message for %s: %w", ch, err)
+	}
+	return nil
+}
+
+// failed schedules a retry with back-off and, after maxFailures in a row,
+// records the failure for the watcher. A pool a person is changing is
+// retried soon, without counting.
+func (s *Scheduler) failed(ctx context.Context, name string, err error) error {
+	now := s.o.Clock.Now()
+	s.mu.Lock()
+	f := s.failures[name]
+	if f == nil {
+		f = &failure{since: now}
+		s.failures[name] = f
+	}
+	if pool.KindOf(err) == pool.KindBusy {
+		f.next = now.Add(busyRetry)
+		s.mu.Unlock()
+		s.o.Logger.Info("pool busy; scheduled change retried later", "pool", name, "err", err)
+		return nil
+	}
+	f.n++
+	wait := firstRetry << min(f.n-1, 10)
+	if wait > maxRetry {
+		wait = maxRetry
+	}
+	var pe *pool.Error
+	if errors.As(err, &pe) && pe.RetryAfter > wait {
+		wait = pe.RetryAfter
+	}
+	f.next = now.Add(wait)
+	n, since := f.n, f.since
+	s.mu.Unlock()
+	if n >= maxFailures {
+		msg := fmt.Sprintf("scheduled change of %s failed %d times since %s: %v", name, n, since.UTC().Format(time.RFC3339), err)
+		if perr := s.o.Store.Put(ctx, FailurePrefix+name, msg); perr != nil {
+			s.o.Logger.Error("record schedule failure", "pool", name, "err", perr)
+		}
+	}
+	return fmt.Errorf("scheduled change of %s (attempt %d, next at %s): %w", name, n, f.next.UTC().Format(time.RFC3339), err)
+}
+
+func (s *Scheduler) succeeded(ctx context.Context, name string) {
+	s.mu.Lock()
+	delete(s.failures, name)
+	s.mu.Unlock()
+	if v, err := s.o.Store.Get(ctx, FailurePrefix+name); err == nil && v != "" {
+		if err := s.o.Store.Put(ctx, FailurePrefix+name, ""); err != nil {
+			s.o.Logger.Error("clear schedule failure", "pool", name, "err", err)
+		}
+	}
+}
+
+// overlay returns a with b's set fields.
+func overlay(a, b pool.Settings) pool.Settings {
+	if b.Standby != nil {
+		a.Standby = pool.Int(*b.Standby)
+	}
+	if b.Max != nil {
+		a.Max = pool.Int(*b.Max)
+	}
+	if b.TTLMinutes != nil {
+		a.TTLMinutes = pool.Int(*b.TTLMinutes)
+	}
+	if b.Recycle != nil {
+		a.Recycle = pool.Bool(*b.Recycle)
+	}
+	return a
+}
+
+// diff returns the fields of want that p does not have.
+func diff(want pool.Settings, p pool.Pool) pool.Settings {
+	var d pool.Settings
+	if want.Standby != nil && *want.Standby != p.Standby {
+		d.Standby = pool.Int(*want.Standby)
+	}
+	if want.Max != nil && *want.Max != p.Max {
+		d.Max = pool.Int(*want.Max)
+	}
+	if want.TTLMinutes != nil && *want.TTLMinutes != p.TTLMinutes {
+		d.TTLMinutes = pool.Int(*want.TTLMinutes)
+	}
+	if want.Recycle != nil && *want.Recycle != p.Recycle {
+		d.Recycle = pool.Bool(*want.Recycle)
+	}
+	return d
+}
+
+func sameSettings(a, b pool.Settings) bool { return a.String() == b.String() }
+
+func lowers(d pool.Settings, p pool.Pool) bool {
+	return (d.Standby != nil && *d.Standby < p.Standby) || (d.Max != nil && *d.Max < p.Max)
+}
+
+func raisesOnly(d pool.Settings, p pool.Pool) bool {
+	return !lowers(d, p) && ((d.Standby != nil && *d.Standby > p.Standby) || (d.Max != nil && *d.Max > p.Max))
+}
+
+type field struct {
+	name     string
+	old, new int
+	set      bool // in the change
+}
+
+// fields lists want's numeric fields against p, in a fixed order.
+func fields(want pool.Settings, p pool.Pool) []field {
+	var out []field
+	add := func(name string, w *int, old int) {
+		if w != nil {
+			out = append(out, field{name: name, old: old, new: *w, set: *w != old})
+		}
+	}
+	add("standby", want.Standby, p.Standby)
+	add("max", want.Max, p.Max)
+	add("ttl", want.TTLMinutes, p.TTLMinutes)
+	return out
+}
+
+// describe renders a change the way it is posted: "standby 2 → 0, max 10".
+func describe(desired, d pool.Settings, p pool.Pool) string {
+	var parts []string
+	for _, f := range fields(desired, p) {
+		if f.set {
+			parts = append(parts, fmt.Sprintf("%s %d → %d", f.name, f.old, f.new))
+		} else {
+			parts = append(parts, fmt.Sprintf("%s %d", f.name, f.new))
+		}
+	}
+	if d.Recycle != nil {
+		parts = append(parts, fmt.Sprintf("recycle %t → %t", p.Recycle, *d.Recycle))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// sortChanges orders changes by instant, then pool.
+func sortChanges(cs []pool.Change) {
+	sort.SliceStable(cs, func(i, j int) bool {
+		if !cs[i].At.Equal(cs[j].At) {
+			return cs[i].At.Before(cs[j].At)
+		}
+		return cs[i].Pool < cs[j].Pool
+	})
+}
