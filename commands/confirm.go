@@ -58,7 +58,7 @@ func (c *call) askConfirm(ctx context.Context, question, confirmLabel string, da
 		ok = ok.WithStyle(slack.StylePrimary)
 	}
 	cancel := slack.NewButtonBlockElement("cancel", p.ID, plain("Cancel"))
-	text := question + "\n(confirm within 15 minutes)"
+	text := slackToPlain(question) + "\n(confirm within 15 minutes)"
 	return c.respond(ctx, Reply{Text: text, Blocks: []slack.Block{
 		section(question),
 		slack.NewActionBlock("confirm-"+p.ID, ok, cancel),

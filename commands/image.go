@@ -52,6 +52,9 @@ func runImage(ctx context.Context, c *call) error {
 	idle := idleNodes(p.Nodes)
 	if !c.confirmed {
 		q := fmt.Sprintf("Change the image of *%s*?\n`%s` → `%s`", esc(name), esc(cur.Short()), esc(target.Short()))
+		if c.args.Pos[1] == "latest" {
+			q += " (its newest version)"
+		}
 		if reimageIdle {
 			q += fmt.Sprintf("\nand reimage its %s onto it", plural(len(idle), "idle agent"))
 		}
