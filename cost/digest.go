@@ -1,0 +1,266 @@
+package cost
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"github.com/slack-go/slack"
+
+	"github.com/poolbot/poolbot/pool"
+)
+
+// digestLookback is how far back a missed digest instant is still sent
+// (after a restart): a day and a little.
+const digestLookback = 26 * time.Hour
+
+// digestPools is how many pools the digest lists by name; the rest are summed.
+const digestPools = 20
+
+// Tick does the tracker's periodic work: it writes the day totals, asks Cost
+// Management when due, and sends the daily digest when its instant has come.
+func (t *Tracker) Tick(ctx context.Context) error {
+	now := t.o.Clock.Now()
+	var errs []error
+	t.mu.Lock()
+	if now.Sub(t.lastFlush) >= flushEvery || len(t.dirty) > 1 {
+		if err := t.flush(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	var ids []string
+	if t.o.Management != nil {
+		for _, pc := range t.pools {
+			if pc.setID != "" {
+				ids = append(ids, pc.setID)
+			}
+		}
+	}
+	t.mu.Unlock()
+	if t.o.Management != nil {
+		if _, err := t.o.Management.Refresh(ctx, ids, t.loc); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := t.digestIfDue(ctx, now); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// DigestDue returns the latest digest instant at or before now, within the
+// lookback, or false when there is none (or no digest is configured).
+func (t *Tracker) DigestDue(now time.Time) (time.Time, bool, error) {
+	if t.o.Config.DigestCron == "" {
+		return time.Time{}, false, nil
+	}
+	sched, err := cron.ParseStandard(t.o.Config.DigestCron)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("digest cron %q: %w", t.o.Config.DigestCron, err)
+	}
+	var last time.Time
+	// cron computes in the location of the time it is given.
+	for n := sched.Next(now.Add(-digestLookback).In(t.loc)); !n.IsZero() && !n.After(now); n = sched.Next(n) {
+		last = n
+	}
+	return last, !last.IsZero(), nil
+}
+
+// digestIfDue sends the digest of the day before the latest digest instant,
+// once: the last day sent is kept in the store, and a claim keeps two
+// replicas from both sending it.
+func (t *Tracker) digestIfDue(ctx context.Context, now time.Time) error {
+	if t.o.Config.DigestChannel == "" {
+		return nil
+	}
+	at, ok, err := t.DigestDue(now)
+	if err != nil || !ok {
+		return err
+	}
+	date := at.In(t.loc).Format("2006-01-02")
+	last, err := t.o.Store.Get(ctx, "digest/last")
+	if err != nil && !errors.Is(err, pool.ErrNotFound) {
+		return fmt.Errorf("read last digest: %w", err)
+	}
+	if last >= date {
+		return nil
+	}
+	if last == "" && at.Before(t.started) {
+		// A first start catches up no digest from before it ran.
+		return nil
+	}
+	day := at.In(t.loc).AddDate(0, 0, -1).Format("2006-01-02")
+	key := "digest/" + date
+	claimed, err := t.o.Store.Claim(ctx, key, t.o.Owner)
+	if err != nil {
+		return fmt.Errorf("claim digest %s: %w", date, err)
+	}
+	if claimed {
+		text, blocks := t.Digest(ctx, day)
+		if _, err := t.o.Store.Enqueue(ctx, pool.OutboxMessage{Channel: t.o.Config.DigestChannel, Key: key, Op: "post",
+			Text: text, Blocks: blocks, Created: now}); err != nil {
+			return fmt.Errorf("queue digest %s: %w", date, err)
+		}
+	}
+	if err := t.o.Store.Put(ctx, "digest/last", date); err != nil {
+		return fmt.Errorf("record digest %s: %w", date, err)
+	}
+	return nil
+}
+
+// DigestLine is one pool's line of the digest.
+type DigestLine struct {
+	Pool      string
+	Cost      float64
+	Currency  string
+	Actual    bool // from Cost Management, not estimated
+	Priced    bool
+	IdleHours float64
+	BusyHours float64
+	Jobs      int
+	Saved     float64
+	Week      []float64 // the 7 days ending with the day
+}
+
+// DigestLines returns every tracked pool's figures for day (YYYY-MM-DD),
+// the costliest first.
+func (t *Tracker) DigestLines(ctx context.Context, day string) []DigestLine {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	d0, err := time.ParseInLocation("2006-01-02", day, t.loc)
+	if err != nil {
+		return nil
+	}
+	names := map[string]bool{}
+	for n := range t.pools {
+		names[n] = true
+	}
+	for n := range t.day(ctx, day) {
+		names[n] = true
+	}
+	var out []DigestLine
+	for n := range names {
+		l := DigestLine{Pool: n}
+		if d := t.day(ctx, day)[n]; d != nil {
+			l.IdleHours, l.BusyHours, l.Jobs = d.IdleHours, d.BusyHours, d.Jobs
+			l.Saved = d.SavedHours * d.Price
+		}
+		l.Cost, l.Currency, l.Actual, l.Priced = t.dayCost(ctx, n, day)
+		for i := 6; i >= 0; i-- {
+			v, _, _, _ := t.dayCost(ctx, n, d0.AddDate(0, 0, -i).Format("2006-01-02"))
+			l.Week = append(l.Week, v)
+		}
+		out = append(out, l)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Cost != out[j].Cost {
+			return out[i].Cost > out[j].Cost
+		}
+		return out[i].Pool < out[j].Pool
+	})
+	return out
+}
+
+// Digest renders the digest of day: a plain-text fallback and Block Kit JSON.
+func (t *Tracker) Digest(ctx context.Context, day string) (text, blocks string) {
+	lines := t.DigestLines(ctx, day)
+	title := "Agent pool cost for " + day
+	if d, err := time.Parse("2006-01-02", day); err == nil {
+		title = "Agent pool cost for " + d.Format("Mon 2 Jan 2006")
+	}
+	var total, saved, idle, busy float64
+	var jobs int
+	cur := t.o.Config.Currency
+	for _, l := range lines {
+		total += l.Cost
+		saved += l.Saved
+		idle += l.IdleHours
+		busy += l.BusyHours
+		jobs += l.Jobs
+		if l.Currency != "" {
+			cur = l.Currency
+		}
+	}
+	summary := fmt.Sprintf("%d pools: %s in all, %.1f idle and %.1f busy agent-hours, %d jobs; schedules saved %s",
+		len(lines), Money(total, cur), idle, busy, jobs, Money(saved, cur))
+	var tb strings.Builder
+	tb.WriteString(title + "\n" + summary + "\n")
+	bs := []slack.Block{
+		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, title, false, false)),
+		slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, summary, false, false), nil, nil),
+	}
+	var rest DigestLine
+	restN := 0
+	for i, l := range lines {
+		if i >= digestPools {
+			rest.Cost += l.Cost
+			restN++
+			continue
+		}
+		line := FormatLine(l)
+		tb.WriteString(line + "\n")
+		bs = append(bs, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, line, false, false), nil, nil))
+	}
+	if restN > 0 {
+		more := fmt.Sprintf("and %d more pools costing %s", restN, Money(rest.Cost, cur))
+		tb.WriteString(more + "\n")
+		bs = append(bs, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, more, false, false)))
+	}
+	bs = append(bs, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType,
+		"est. = instance-hours × the SKU's pay-as-you-go price; others from Azure Cost Management. Chart: the last 7 days.", false, false)))
+	b, err := json.Marshal(slack.Blocks{BlockSet: bs})
+	if err != nil {
+		return tb.String(), ""
+	}
+	return tb.String(), string(b)
+}
+
+// FormatLine renders one pool's digest line.
+func FormatLine(l DigestLine) string {
+	cost := "no price"
+	if l.Priced {
+		cost = Money(l.Cost, l.Currency)
+		if !l.Actual {
+			cost += " est."
+		}
+	}
+	s := fmt.Sprintf("`%s` %s %s · idle %.1f h · busy %.1f h · %d jobs", Sparkline(l.Week), l.Pool, cost, l.IdleHours, l.BusyHours, l.Jobs)
+	if l.Saved > 0 {
+		s += " · schedules saved " + Money(l.Saved, l.Currency)
+	}
+	return s
+}
+
+var bars = []rune("▁▂▃▄▅▆▇█")
+
+// Sparkline draws values as a row of bars scaled to their maximum.
+func Sparkline(values []float64) string {
+	var max float64
+	for _, v := range values {
+		if v > max {
+			max = v
+		}
+	}
+	r := make([]rune, len(values))
+	for i, v := range values {
+		switch {
+		case max <= 0 || v <= 0 || v != v:
+			r[i] = bars[0]
+		default:
+			k := int(v / max * float64(len(bars)-1))
+			if k >= len(bars) {
+				k = len(bars) - 1
+			}
+			if k < 0 {
+				k = 0
+			}
+			r[i] = bars[k]
+		}
+	}
+	return string(r)
+}
