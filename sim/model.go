@@ -344,6 +344,17 @@ func (s *Sim) sample(p *spool) {
 			s.logf(p, "info", "increaseCapacity", "Increasing capacity by %d to %d (%d idle, %d busy, %d starting, %d jobs waiting, standby %d, max %d).",
 				add, alive+add, idle, busy, starting, waiting, p.standby, p.max)
 		}
+	case alive > p.max && idle > 0:
+		// max was lowered: idle VMs above it go at once.
+		removed := 0
+		for _, n := range idleNodes {
+			if removed == alive-p.max {
+				break
+			}
+			s.setState(n, pool.NodeDeletingCompute, "deleting", "none", 2*time.Minute)
+			removed++
+		}
+		s.logf(p, "info", "deleteVMs", "Deleting %d idle VMs above the maximum of %d.", removed, p.max)
 	case waiting == 0 && idle > p.standby:
 		sort.Slice(idleNodes, func(i, j int) bool { return idleNodes[i].idleSince.Before(idleNodes[j].idleSince) })
 		surplus, removed := idle-p.standby, 0
