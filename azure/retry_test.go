@@ -338,3 +338,42 @@ func TestTransportReauthenticatesOnce(t *testing.T) {
 		t.Errorf("PAT 401: %v after %d calls", err, s2.n())
 	}
 }
+
+// When the rate-limit budget runs low, the next call waits so that the
+// rest lasts until the budget resets.
+func TestTransportSlowsDownBeforeBlocked(t *testing.T) {
+	fc := clock.NewFake(t0)
+	low := status(200, "X-RateLimit-Limit", "200", "X-RateLimit-Remaining", "10", "X-RateLimit-Reset", itoa(t0.Add(time.Minute).Unix()))
+	s := &script{answers: []func(http.ResponseWriter, *http.Request){low, status(200)}}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	tr, st := newTestTransport(t, fc, newPATAuthorizer("p"))
+	hc := &http.Client{Transport: tr}
+	resp, err := hc.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	done := make(chan error, 1)
+	go func() {
+		resp, err := hc.Get(srv.URL)
+		if err == nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	fc.WaitFor(1)
+	fc.Advance(5 * time.Second)
+	select {
+	case <-done:
+		t.Fatal("second call was not held back")
+	default:
+	}
+	fc.Advance(time.Second) // 60 s / 10 calls left
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if st.slowed.Load() != 1 || s.n() != 2 {
+		t.Errorf("slowed %d, calls %d", st.slowed.Load(), s.n())
+	}
+}

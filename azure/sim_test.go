@@ -549,7 +549,7 @@ func TestRetriesUnderFaults(t *testing.T) {
 		check  func(t *testing.T, st Stats, calls map[string]int)
 	}{
 		{"429", sim.Faults{Rate429: 0.3, RetryAfter: 2 * time.Millisecond}, func(t *testing.T, st Stats, calls map[string]int) {
-			if calls["fault:429"] == 0 || st.DevOps.Throttled == 0 || st.DevOps.Retries == 0 {
+			if calls["fault:429"] == 0 || st.DevOps.Throttled == 0 || st.DevOps.Retries == 0 || st.ResourceManager.Throttled == 0 || st.ResourceManager.Retries == 0 {
 				t.Errorf("stats %+v, calls %v", st, calls)
 			}
 		}},
