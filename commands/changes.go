@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -47,12 +48,14 @@ func (c *call) applySettings(ctx context.Context, sc settingsChange) error {
 		}
 		plans = append(plans, planned{cur: cur, s: s})
 	}
-	if len(plans) > 1 && !c.confirmed {
+	// A pattern is confirmed even when it matches one pool: the requester
+	// sees what it matched before anything changes.
+	if (len(plans) > 1 || isGlob(c.args.Pos[c.cmd.poolAt])) && !c.confirmed {
 		var lines []string
 		for _, p := range plans {
 			lines = append(lines, fmt.Sprintf("• *%s*: %s", esc(p.cur.Name), describe(p.cur, p.s.Apply(p.cur), p.s)))
 		}
-		q := fmt.Sprintf("%s %d pools matching `%s`?\n%s", capitalize(sc.verb), len(plans),
+		q := fmt.Sprintf("%s %s matching `%s`?\n%s", capitalize(sc.verb), plural(len(plans), "pool"),
 			esc(c.args.Pos[c.cmd.poolAt]), strings.Join(lines, "\n"))
 		return c.askConfirm(ctx, q, capitalize(sc.verb), sc.danger)
 	}
@@ -117,8 +120,22 @@ func describe(before, after pool.Pool, s pool.Settings) string {
 
 func fmtMinutes(m int) string { return fmt.Sprintf("%dm", m) }
 
-// slackToPlain drops mrkdwn emphasis for the plain-text fallback.
-var slackToPlain = strings.NewReplacer("*", "", "`", "", "&amp;", "&", "&lt;", "<", "&gt;", ">").Replace
+// bold is mrkdwn emphasis: *word*, not a glob's star.
+var bold = regexp.MustCompile(`\*([^*\s][^*\n]*?)\*`)
+
+// slackToPlain renders mrkdwn as plain text for the fallback: emphasis and
+// code marks go, escapes are undone, and what is inside code stays as is.
+func slackToPlain(s string) string {
+	parts := strings.Split(s, "`")
+	for i := range parts {
+		if i%2 == 0 {
+			parts[i] = bold.ReplaceAllString(parts[i], "$1")
+		}
+	}
+	return unescape(strings.Join(parts, ""))
+}
+
+var unescape = strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">").Replace
 
 // holdUntil reads for= and until= (until in the pool's schedule time zone);
 // zero means until the next scheduled change.

@@ -24,12 +24,12 @@ func init() {
 }
 
 // poolName is what both an agent pool and a scale set may be called.
-var poolName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+var poolName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 
 func runCreate(ctx context.Context, c *call) error {
 	name := c.pools[0]
 	if !poolName.MatchString(name) || strings.HasSuffix(name, ".") {
-		return usagef("%q cannot name a pool: use up to 64 letters, digits, '-', '_' or '.', starting with a letter or digit", name)
+		return usagef("%q cannot name a pool: use up to 63 letters, digits, '-', '_' or '.', starting with a letter or digit", name)
 	}
 	pools, err := c.h.o.Service.List(ctx, pool.ListOptions{})
 	if err != nil {

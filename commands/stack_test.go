@@ -50,7 +50,10 @@ var testTemplates = []config.Template{{
 	Name: "linux", OS: "linux", SKU: "Standard_D2s_v5", Region: sim.Region,
 	Image:     "/subscriptions/" + sim.Subscription + "/resourceGroups/" + sim.ResourceGroup + "/providers/Microsoft.Compute/galleries/" + sim.Gallery + "/images/ubuntu22",
 	AdminUser: "azureuser", SSHPublicKey: "ssh-ed25519 AAAA test", Standby: 1, Max: 4, TTLMinutes: 30,
-	Tags: []string{"team=platform"},
+	Tags:                 []string{"team=platform"},
+	SubnetID:             "/subscriptions/" + sim.Subscription + "/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/vnet/subnets/agents",
+	ServiceEndpointID:    "11111111-1111-1111-1111-111111111111",
+	ServiceEndpointScope: "22222222-2222-2222-2222-222222222222",
 }}
 
 func newStack(t *testing.T, mod ...func(*Options)) *stack {
