@@ -411,6 +411,18 @@ func (c *Client) Create(ctx context.Context, spec pool.CreateSpec) (pool.Pool, e
 	if err != nil {
 		return pool.Pool{}, translate(t, err)
 	}
+	// Never overwrite a scale set that is not a leftover of an earlier
+	// attempt at this same pool.
+	switch got, err := cl.Get(ctx, spec.ResourceGroup, spec.Name, nil); {
+	case err == nil:
+		tags := got.Tags
+		if deref(tags["poolbot-pool"]) != spec.Name || tags["_AzureDevOpsElasticPool"] != nil {
+			return pool.Pool{}, &pool.Error{Kind: pool.KindConflict, Op: t.op, Pool: spec.Name,
+				Msg: fmt.Sprintf("a scale set named %s already exists in resource group %s", spec.Name, spec.ResourceGroup)}
+		}
+	case !isNotFound(err):
+		return pool.Pool{}, translate(t, err)
+	}
 	poller, err := cl.BeginCreateOrUpdate(ctx, spec.ResourceGroup, spec.Name, scaleSetModel(spec, img), nil)
 	if err != nil {
 		return pool.Pool{}, translate(t, err)
@@ -496,6 +508,11 @@ func (c *Client) createElastic(ctx context.Context, spec pool.CreateSpec, ssID s
 			return nil, err
 		}
 	}
+}
+
+func isNotFound(err error) bool {
+	var re *azcore.ResponseError
+	return errors.As(err, &re) && re.StatusCode == 404
 }
 
 // uncertain reports whether a failed request may have been carried out:

@@ -122,6 +122,9 @@ func New(ctx context.Context, o Options) (*Client, error) {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		// Keep a connection per concurrent call instead of the default two.
 		t.MaxIdleConnsPerHost = o.Concurrency
+		// A server that accepts a request and never answers must not hold
+		// a call forever when its context has no deadline.
+		t.ResponseHeaderTimeout = 2 * time.Minute
 		base = t
 	}
 	c := &Client{

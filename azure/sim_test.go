@@ -397,7 +397,32 @@ func TestCreate(t *testing.T) {
 	_ = byName(t, ps, "new-pool")
 
 	_, err = e.c.Create(ctx(t), createSpec("linux-ci"))
-	kindIs(t, err, pool.KindConflict, "already exists")
+	kindIs(t, err, pool.KindConflict, `a pool named "linux-ci" already exists`)
+	// A scale set of the name that poolbot did not make for this pool is
+	// left alone; one left over from an earlier attempt is used.
+	cl, err := e.c.scaleSetsClient(sim.Subscription)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tag := range map[string]string{"someone-elses": "", "leftover": "leftover"} {
+		m := scaleSetModel(createSpec(name), pool.Image{ID: galleryImage("ubuntu22") + "/versions/1.0.0"})
+		m.Tags = map[string]*string{}
+		if tag != "" {
+			m.Tags["poolbot-pool"] = &tag
+		}
+		poller, err := cl.BeginCreateOrUpdate(ctx(t), sim.ResourceGroup, name, m, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := poller.PollUntilDone(ctx(t), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = e.c.Create(ctx(t), createSpec("someone-elses"))
+	kindIs(t, err, pool.KindConflict, "a scale set named someone-elses already exists")
+	if p, err := e.c.Create(ctx(t), createSpec("leftover")); err != nil || !strings.HasSuffix(p.ScaleSet.Image.ID, "1.2.0") {
+		t.Errorf("create over a leftover scale set: %+v, %v", p, err)
+	}
 	bad := createSpec("bad pool!")
 	bad.Max, bad.Standby = 1, 3
 	_, err = e.c.Create(ctx(t), bad)
