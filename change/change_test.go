@@ -1,0 +1,199 @@
+package change_test
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/poolbot/poolbot/azure"
+	"github.com/poolbot/poolbot/change"
+	"github.com/poolbot/poolbot/pool"
+	"github.com/poolbot/poolbot/sim"
+	"github.com/poolbot/poolbot/store/sqlite"
+)
+
+type env struct {
+	sim   *sim.Sim
+	svc   *azure.Client
+	store *sqlite.Store
+	ch    *change.Changer
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	s := sim.New(sim.Options{Start: time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC), Seed: 1})
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	svc, err := azure.New(ctx, azure.Options{OrganizationURL: srv.URL + "/contoso", PAT: "x", ResourceManagerURL: srv.URL,
+		ARMCredential: azure.StaticCredential("t"), Subscription: sim.Subscription, ResourceGroup: sim.ResourceGroup, Clock: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "p.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return &env{sim: s, svc: svc, store: st, ch: change.New(svc, st, s, nil)}
+}
+
+var alice = change.Actor{ID: "U1", Name: "alice", Channel: "C1", Source: "slack", RequestID: "r1"}
+
+func TestUpdateAppliesAndAudits(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	before, after, err := e.ch.Update(ctx, alice, "standby linux-ci 0", "linux-ci", pool.Settings{Standby: pool.Int(0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before.Standby != 2 || after.Standby != 0 {
+		t.Fatalf("standby %d → %d, want 2 → 0", before.Standby, after.Standby)
+	}
+	cur, err := e.ch.Current(ctx, "linux-ci")
+	if err != nil || cur.Standby != 0 {
+		t.Fatalf("Azure DevOps has standby %d (err %v), want 0", cur.Standby, err)
+	}
+	got, err := e.store.Audit(ctx, pool.AuditQuery{Pool: "linux-ci"})
+	if err != nil || len(got) != 1 {
+		t.Fatalf("audit: %v, %d records", err, len(got))
+	}
+	a := got[0]
+	if a.Actor != "U1" || a.Result != "ok" || !strings.Contains(a.Before, "standby=2") || !strings.Contains(a.After, "standby=0") || a.RequestID != "r1" {
+		t.Fatalf("audit record %+v", a)
+	}
+}
+
+func TestInvalidChangeChangesNothing(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	e.sim.ResetCalls()
+	tests := []struct {
+		name string
+		s    pool.Settings
+		want string
+	}{
+		{"standby above max", pool.Settings{Standby: pool.Int(11)}, "cannot be more than max"},
+		{"negative standby", pool.Settings{Standby: pool.Int(-1)}, "0 or more"},
+		{"max below standby", pool.Settings{Max: pool.Int(1)}, "cannot be more than max"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := e.ch.Update(ctx, alice, "x", "linux-ci", tc.s)
+			if pool.KindOf(err) != pool.KindInvalid || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want KindInvalid with %q", err, tc.want)
+			}
+		})
+	}
+	for route, n := range e.sim.Calls() {
+		if strings.Contains(strings.ToLower(route), "patch") || strings.Contains(strings.ToLower(route), "update") {
+			t.Errorf("an invalid change made %d call(s) to %s", n, route)
+		}
+	}
+	cur, _ := e.ch.Current(ctx, "linux-ci")
+	if cur.Standby != 2 || cur.Max != 10 {
+		t.Fatalf("pool changed to standby %d max %d", cur.Standby, cur.Max)
+	}
+}
+
+func TestUnknownPool(t *testing.T) {
+	e := newEnv(t)
+	_, _, err := e.ch.Update(context.Background(), alice, "x", "nope", pool.Settings{Standby: pool.Int(1)})
+	if pool.KindOf(err) != pool.KindNotFound {
+		t.Fatalf("err = %v, want KindNotFound", err)
+	}
+}
+
+func TestLockNamesHolder(t *testing.T) {
+	e := newEnv(t)
+	unlock, err := e.ch.Lock("linux-ci", alice, "image linux-ci latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = e.ch.Update(context.Background(), change.Actor{ID: "scheduler"}, "schedule", "linux-ci", pool.Settings{Standby: pool.Int(0)})
+	if pool.KindOf(err) != pool.KindBusy || !strings.Contains(err.Error(), "alice") || !strings.Contains(err.Error(), "image linux-ci latest") {
+		t.Fatalf("err = %v, want busy naming alice and her command", err)
+	}
+	if _, err := e.ch.Lock("windows-ci", alice, "x"); err != nil {
+		t.Fatalf("another pool is not locked: %v", err)
+	}
+	unlock()
+	unlock() // a second unlock must not free someone else's lock
+	if _, _, err := e.ch.Update(context.Background(), alice, "standby", "linux-ci", pool.Settings{Standby: pool.Int(1)}); err != nil {
+		t.Fatalf("after unlock: %v", err)
+	}
+}
+
+func TestConcurrentChangesOneAtATime(t *testing.T) {
+	e := newEnv(t)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var ok, busy int
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _, err := e.ch.Update(context.Background(), alice, "standby", "linux-ci", pool.Settings{Standby: pool.Int(i % 3)})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				ok++
+			case pool.KindOf(err) == pool.KindBusy:
+				busy++
+			default:
+				t.Errorf("unexpected error: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	recs, _ := e.store.Audit(context.Background(), pool.AuditQuery{Pool: "linux-ci", Limit: 100})
+	if ok == 0 || ok+busy != 8 || len(recs) != ok {
+		t.Fatalf("%d applied, %d busy, %d audit records", ok, busy, len(recs))
+	}
+}
+
+func TestSetImageRemembersPrevious(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	img, _ := pool.ParseImage("/subscriptions/" + sim.Subscription + "/resourceGroups/rg-agents/providers/Microsoft.Compute/galleries/poolbotgallery/images/ubuntu22")
+	before, after, err := e.ch.SetImage(ctx, alice, "image linux-ci latest", "linux-ci", img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(before.ID, "1.1.0") || !strings.HasSuffix(after.ID, "1.2.0") {
+		t.Fatalf("image %s → %s, want 1.1.0 → 1.2.0", before.Short(), after.Short())
+	}
+	prev, err := e.ch.PreviousImage(ctx, "linux-ci")
+	if err != nil || prev != before {
+		t.Fatalf("previous image %v (err %v), want %v", prev, err, before)
+	}
+	if _, err := e.ch.PreviousImage(ctx, "windows-ci"); !errors.Is(err, pool.ErrNotFound) {
+		t.Fatalf("windows-ci previous image err = %v, want ErrNotFound", err)
+	}
+}
+
+func TestNodesAudited(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	e.sim.Advance(30 * time.Minute)
+	nodes, err := e.svc.Nodes(ctx, "linux-ci")
+	if err != nil || len(nodes) == 0 {
+		t.Fatalf("nodes: %v (%d)", err, len(nodes))
+	}
+	if err := e.ch.Nodes(ctx, alice, "node reimage", "linux-ci", "reimage", []int{nodes[0].ID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ch.Nodes(ctx, alice, "node frob", "linux-ci", "frob", []int{nodes[0].ID}); err == nil {
+		t.Fatal("unknown node operation accepted")
+	}
+	recs, _ := e.store.Audit(ctx, pool.AuditQuery{Pool: "linux-ci"})
+	if len(recs) != 1 || !strings.Contains(recs[0].After, "reimage nodes") {
+		t.Fatalf("audit %+v", recs)
+	}
+}
