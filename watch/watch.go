@@ -1,0 +1,458 @@
+// Package watch polls the agent pools and tells Slack when they fail or cost
+// too much: conditions are evaluated per pool, grouped per pool and condition
+// as Alertmanager does, and posted, updated in place, threaded, repeated and
+// resolved through the store's outbox.
+package watch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/poolbot/poolbot/clock"
+	"github.com/poolbot/poolbot/config"
+	"github.com/poolbot/poolbot/cost"
+	"github.com/poolbot/poolbot/pool"
+)
+
+// Polling cadence of a quiet pool, in cycles. A pool whose list entry
+// changed, whose nodes are in transition or failed, or that has an alert
+// firing is polled every cycle instead.
+const (
+	nodesEvery      = 3  // a pool with agents
+	emptyNodesEvery = 10 // a pool with no agents (desired size 0)
+	logsEvery       = 6
+	scheduleEvery   = 5 // the scheduler's failure record, from the store
+	costEvery       = 5 // cost conditions
+	fetchers        = 8 // pools fetched at once
+)
+
+const (
+	// errorWindow is how long a new error log entry keeps error-logs firing.
+	errorWindow = 15 * time.Minute
+	// defaultResolveAfter is how long a condition must stay clear before its
+	// alert is resolved, so that a pool whose VMs fail one after another
+	// keeps one alert rather than a new one per VM.
+	defaultResolveAfter = 10 * time.Minute
+	// maxDetailLines bounds the detail lines remembered per alert.
+	maxDetailLines = 100
+)
+
+// Options configures a Watcher.
+type Options struct {
+	Service        pool.Service
+	Store          pool.Store
+	Clock          clock.Clock
+	Logger         *slog.Logger
+	Alerts         config.Alerts
+	DefaultChannel string
+	PoolURL        func(p pool.Pool) string // nil: no "open" button
+	Cost           *cost.Tracker            // nil: no cost tracking or cost alerts
+	Owner          string                   // this replica, for Store.Claim
+	// Schedules says whether it is working hours for a pool now; nil when
+	// no schedule is known.
+	Schedules func(pool string) (working bool)
+	// ResolveAfter is how long a condition stays clear before its alert is
+	// resolved (default 10m).
+	ResolveAfter time.Duration
+}
+
+// Watcher polls pools and keeps their alerts.
+type Watcher struct {
+	o                                                     Options
+	interval, repeat, stuck, offline, saturated, resolveA time.Duration
+
+	mu     sync.Mutex // one cycle at a time; guards the maps
+	cycle  int
+	pools  map[string]*poolState
+	alerts map[string]*pool.Alert // by Key
+	loaded bool
+}
+
+// New returns a Watcher; defaults fill unset durations.
+func New(o Options) *Watcher {
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Owner == "" {
+		o.Owner = "poolbot"
+	}
+	w := &Watcher{
+		o:         o,
+		interval:  o.Alerts.Interval.Or(60 * time.Second),
+		repeat:    o.Alerts.RepeatInterval.Or(4 * time.Hour),
+		stuck:     o.Alerts.StuckAfter.Or(20 * time.Minute),
+		offline:   o.Alerts.OfflineAfter.Or(15 * time.Minute),
+		saturated: o.Alerts.SaturatedAfter.Or(10 * time.Minute),
+		resolveA:  o.ResolveAfter,
+		pools:     map[string]*poolState{},
+		alerts:    map[string]*pool.Alert{},
+	}
+	if w.resolveA <= 0 {
+		w.resolveA = defaultResolveAfter
+	}
+	return w
+}
+
+// Run polls every interval until ctx ends.
+func (w *Watcher) Run(ctx context.Context) error {
+	for {
+		if err := w.Cycle(ctx); err != nil && ctx.Err() == nil {
+			w.o.Logger.Warn("watch cycle", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			if w.o.Cost != nil {
+				// A fresh context: the totals must outlive the cancelled one.
+				fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+				if err := w.o.Cost.Flush(fctx); err != nil {
+					w.o.Logger.Warn("save cost totals", "err", err)
+				}
+				cancel()
+			}
+			return nil
+		case <-w.o.Clock.After(w.interval):
+		}
+	}
+}
+
+// Firing returns the alerts firing now, by key.
+func (w *Watcher) Firing() []pool.Alert {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []pool.Alert
+	for _, a := range w.alerts {
+		if a.Firing {
+			out = append(out, *a)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
+}
+
+// poolState is what the watcher remembers of a pool between cycles.
+type poolState struct {
+	name  string
+	phase int
+	fp    string // the list entry's fingerprint
+
+	nodes     []pool.Node
+	counts    pool.Counts
+	haveNodes bool
+	reqs      map[uint64]bool // jobs running at the last look
+	jobs      int             // jobs seen starting since the last cost sample
+
+	queue    int
+	satSince time.Time
+
+	cursor      uint64
+	cursorKnown bool
+	cursorDirty bool
+	newErrors   []pool.LogEntry // not yet evaluated
+	lastError   time.Time
+	errorCount  int
+
+	schedFailure string
+
+	costFindings []cost.Finding
+
+	clearSince map[string]time.Time // condition → first cycle seen clear
+
+	// this cycle's plan and outcome
+	wantNodes, wantLogs, wantQueue, wantSched bool
+	fetchErr                                  error
+}
+
+func phaseOf(name string) int {
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	return int(h.Sum32() % 1024)
+}
+
+func fingerprint(p pool.Pool) string {
+	return fmt.Sprintf("%s|%d|%d|%d|%d|%d", p.State, p.DesiredSize, p.SizingAttempts, p.OfflineSince.Unix(), p.Standby, p.Max)
+}
+
+// Cycle polls once: the pool list, then for each pool what its plan says,
+// evaluates the conditions and brings the alerts up to date.
+func (w *Watcher) Cycle(ctx context.Context) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now := w.o.Clock.Now()
+	w.cycle++
+	if !w.loaded {
+		as, err := w.o.Store.Alerts(ctx)
+		if err != nil {
+			return fmt.Errorf("read alerts: %w", err)
+		}
+		for i := range as {
+			a := as[i]
+			w.alerts[a.Key] = &a
+		}
+		w.loaded = true
+	}
+	pools, err := w.o.Service.List(ctx, pool.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("list pools: %w", err)
+	}
+	mutes, err := w.o.Store.Mutes(ctx)
+	if err != nil {
+		w.o.Logger.Warn("read mutes", "err", err)
+	}
+
+	// Plan and fetch.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(fetchers)
+	seen := make(map[string]bool, len(pools))
+	for i := range pools {
+		p := &pools[i]
+		seen[p.Name] = true
+		ps := w.pools[p.Name]
+		if ps == nil {
+			ps = &poolState{name: p.Name, phase: phaseOf(p.Name), queue: -1, clearSince: map[string]time.Time{}}
+			w.pools[p.Name] = ps
+		}
+		w.plan(p, ps)
+		if ps.wantNodes || ps.wantLogs || ps.wantQueue || ps.wantSched {
+			g.Go(func() error {
+				ps.fetchErr = w.fetch(gctx, now, p, ps)
+				return nil
+			})
+		}
+	}
+	g.Wait()
+
+	var errs []error
+	for i := range pools {
+		p := &pools[i]
+		ps := w.pools[p.Name]
+		if ps.fetchErr != nil {
+			if pool.KindOf(ps.fetchErr) == pool.KindNotFound {
+				continue // deleted since the list
+			}
+			w.o.Logger.Warn("poll pool", "pool", p.Name, "err", ps.fetchErr)
+		}
+		p.Nodes, p.Counts, p.Queue = ps.nodes, ps.counts, ps.queue
+	}
+
+	// Cost accrues from what was seen, before its conditions are read.
+	if w.o.Cost != nil {
+		samples := make([]cost.Sample, 0, len(pools))
+		for i := range pools {
+			ps := w.pools[pools[i].Name]
+			s := cost.Sample{Pool: pools[i], Jobs: ps.jobs}
+			if w.o.Schedules != nil {
+				s.OffHours = !w.o.Schedules(pools[i].Name)
+			}
+			ps.jobs = 0
+			samples = append(samples, s)
+		}
+		w.o.Cost.Observe(ctx, now, samples)
+	}
+
+	for i := range pools {
+		p := &pools[i]
+		ps := w.pools[p.Name]
+		if w.o.Cost != nil && (w.cycle+ps.phase)%costEvery == 0 {
+			ps.costFindings = w.o.Cost.Conditions(ctx, *p, now)
+		}
+		active := w.evaluate(now, p, ps)
+		if err := w.reconcile(ctx, now, *p, ps, active, mutes); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := w.saveCursor(ctx, ps); err != nil {
+			errs = append(errs, err)
+		}
+	}
+
+	// A pool that is gone resolves its alerts.
+	for name, ps := range w.pools {
+		if seen[name] {
+			continue
+		}
+		if err := w.reconcile(ctx, now, pool.Pool{Name: name}, ps, nil, mutes); err != nil {
+			errs = append(errs, err)
+		}
+		if !w.hasFiring(name) {
+			delete(w.pools, name)
+		}
+	}
+
+	if w.o.Cost != nil {
+		if err := w.o.Cost.Tick(ctx); err != nil {
+			w.o.Logger.Warn("cost", "err", err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (w *Watcher) hasFiring(name string) bool {
+	for _, a := range w.alerts {
+		if a.Pool == name && a.Firing {
+			return true
+		}
+	}
+	return false
+}
+
+// nodeConditions are the conditions read from nodes: while one fires, the
+// pool's nodes are read every cycle.
+var nodeConditions = []string{"pool-state", "failed-nodes", "stuck-nodes", "agents-offline", "saturated"}
+
+// plan decides what to fetch of p this cycle: a quiet pool costs well under
+// one Azure DevOps call a cycle, a pool that changed or is failing is read
+// every cycle.
+func (w *Watcher) plan(p *pool.Pool, ps *poolState) {
+	fp := fingerprint(*p)
+	changed := fp != ps.fp
+	ps.fp = fp
+	c := ps.counts
+	unsettled := ps.haveNodes && c.Starting+c.Offline+c.Failed+c.Going > 0
+	firing := false
+	for _, cond := range nodeConditions {
+		if a := w.alerts[p.Name+"/"+cond]; a != nil && a.Firing {
+			firing = true
+			break
+		}
+	}
+	errorsFiring := false
+	if a := w.alerts[p.Name+"/error-logs"]; a != nil && a.Firing {
+		errorsFiring = true
+	}
+	unhealthy := p.State != pool.StateOnline && p.State != ""
+	hot := changed || unsettled || firing || unhealthy || !ps.haveNodes
+	tick := w.cycle + ps.phase
+	every := nodesEvery
+	if p.DesiredSize == 0 && c.Total() == 0 {
+		every = emptyNodesEvery
+	}
+	ps.wantNodes = hot || tick%every == 0
+	ps.wantLogs = changed || unhealthy || errorsFiring || c.Failed > 0 || !ps.cursorKnown || tick%logsEvery == 0
+	// Saturation needs the queue only when every agent is busy at max.
+	ps.wantQueue = ps.haveNodes && p.Max > 0 && c.Busy >= p.Max
+	ps.wantSched = tick%scheduleEvery == 0 || ps.schedFailure != ""
+	ps.fetchErr = nil
+}
+
+// fetch reads what the plan asks. It touches only ps.
+func (w *Watcher) fetch(ctx context.Context, now time.Time, p *pool.Pool, ps *poolState) error {
+	var errs []error
+	if ps.wantNodes {
+		nodes, err := w.o.Service.Nodes(ctx, p.Name)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("nodes: %w", err))
+		} else {
+			ps.setNodes(nodes)
+		}
+	}
+	if ps.wantQueue {
+		q, err := w.o.Service.Queue(ctx, p.Name)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("queue: %w", err))
+		} else {
+			ps.queue = q
+		}
+	} else {
+		ps.queue = 0
+	}
+	if ps.wantLogs {
+		if err := w.fetchLogs(ctx, now, p, ps); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if ps.wantSched {
+		v, err := w.o.Store.Get(ctx, "schedule.failure/"+p.Name)
+		switch {
+		case err == nil:
+			ps.schedFailure = v
+		case errors.Is(err, pool.ErrNotFound):
+			ps.schedFailure = ""
+		default:
+			errs = append(errs, fmt.Errorf("read schedule failure: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (ps *poolState) setNodes(nodes []pool.Node) {
+	ps.nodes, ps.counts, ps.haveNodes = nodes, pool.Count(nodes), true
+	reqs := make(map[uint64]bool, len(nodes))
+	for _, n := range nodes {
+		if n.RequestID == 0 || n.State.Class() != pool.ClassBusy {
+			continue
+		}
+		reqs[n.RequestID] = true
+		// On the first look what runs started before: not counted.
+		if ps.reqs != nil && !ps.reqs[n.RequestID] {
+			ps.jobs++
+		}
+	}
+	ps.reqs = reqs
+}
+
+// fetchLogs reads the Diagnostics entries after the pool's cursor. The
+// cursor is kept in the store so a restart neither misses nor repeats
+// entries; on the very first read only recent errors count.
+func (w *Watcher) fetchLogs(ctx context.Context, now time.Time, p *pool.Pool, ps *poolState) error {
+	first := false
+	if !ps.cursorKnown {
+		v, err := w.o.Store.Get(ctx, "logcursor/"+p.Name)
+		switch {
+		case err == nil:
+			if _, err := fmt.Sscan(v, &ps.cursor); err != nil {
+				ps.cursor = 0
+				first = true
+			}
+		case errors.Is(err, pool.ErrNotFound):
+			first = true
+		default:
+			return fmt.Errorf("read log cursor: %w", err)
+		}
+	}
+	entries, err := w.o.Service.Logs(ctx, p.Name, ps.cursor)
+	if err != nil {
+		return fmt.Errorf("logs: %w", err)
+	}
+	ps.cursorKnown = true
+	cursor := ps.cursor
+	for _, e := range entries {
+		if e.ID > cursor {
+			cursor = e.ID
+		}
+		if e.ID <= ps.cursor || e.Level != "error" {
+			continue
+		}
+		if first && now.Sub(e.Time) > errorWindow {
+			continue
+		}
+		ps.newErrors = append(ps.newErrors, e)
+	}
+	if cursor != ps.cursor || first {
+		// Saved after the alerts are queued (saveCursor), so that a crash
+		// in between reads the entries again rather than losing them.
+		ps.cursor, ps.cursorDirty = cursor, true
+	}
+	return nil
+}
+
+func (w *Watcher) saveCursor(ctx context.Context, ps *poolState) error {
+	if !ps.cursorDirty {
+		return nil
+	}
+	if err := w.o.Store.Put(ctx, "logcursor/"+ps.name, fmt.Sprint(ps.cursor)); err != nil {
+		return fmt.Errorf("save log cursor of %s: %w", ps.name, err)
+	}
+	ps.cursorDirty = false
+	return nil
+}
