@@ -115,6 +115,9 @@ func (p *Poster) Post(ctx context.Context, channel, text string, blocks []slack.
 		opts = append(opts, slack.MsgOptionTS(threadTS))
 	}
 	_, ts, err := p.api.PostMessageContext(ctx, channel, opts...)
+	// Count the second from when Slack had it, not from the slot: a slow
+	// call must not squeeze the next one closer.
+	p.backOff(gate, postSpacing)
 	if err != nil {
 		p.rateLimited(gate, err)
 		return "", fmt.Errorf("post to %s: %w", channel, err)

@@ -36,8 +36,16 @@ type Sender struct {
 	// so that it cannot hold its channel back for ever (default 5).
 	GiveUp int
 
+	mu    sync.Mutex // guards fallback, written by the channel goroutines
 	round sync.Mutex // one round at a time: Run and Flush may overlap
 	wake  chan struct{}
+	// held keeps a channel back until a failed message of it may go again:
+	// the store hides that message until then, and what follows it in the
+	// channel must not overtake it.
+	held map[string]time.Time
+	// fallback remembers messages that an update or reply had to post
+	// because its original was missing, so that later edits go to them.
+	fallback map[string]pool.Sent
 }
 
 // NewSender returns a sender of st's outbox through p.
@@ -49,7 +57,7 @@ func NewSender(st pool.Store, p *Poster, clk clock.Clock, log *slog.Logger) *Sen
 		log = slog.Default()
 	}
 	return &Sender{st: st, p: p, clk: clk, log: log, Batch: 100, Poll: time.Second, GiveUp: 5,
-		wake: make(chan struct{}, 1)}
+		wake: make(chan struct{}, 1), held: map[string]time.Time{}, fallback: map[string]pool.Sent{}}
 }
 
 // Kick makes Run look at the outbox now rather than at its next poll.
@@ -91,7 +99,9 @@ func (s *Sender) Run(ctx context.Context) error {
 }
 
 // Flush sends everything pending, waiting out rate limits, until the outbox
-// is empty or ctx ends. Use it at shutdown.
+// is empty or ctx ends. Use it at shutdown. (Messages held back by a
+// previous process's 429 stay hidden in the store until their time; they
+// go with the next Run.)
 func (s *Sender) Flush(ctx context.Context) error {
 	for {
 		res, err := s.sendRound(ctx)
@@ -101,7 +111,7 @@ func (s *Sender) Flush(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("flush outbox: %w", err)
 		}
-		if res.left == 0 {
+		if res.left == 0 && res.held == 0 {
 			return nil
 		}
 		if res.sent > 0 {
@@ -124,6 +134,7 @@ type roundResult struct {
 	sent    int       // messages that left the outbox
 	left    int       // messages still pending after the round
 	retryAt time.Time // earliest NotBefore of what was held back
+	held    int       // channels held back by a failed message
 }
 
 // sendRound reads one batch and sends it, each channel in its own goroutine
@@ -135,12 +146,24 @@ func (s *Sender) sendRound(ctx context.Context) (roundResult, error) {
 	if err != nil {
 		return roundResult{}, fmt.Errorf("read outbox: %w", err)
 	}
-	if len(msgs) == 0 {
-		return roundResult{}, nil
-	}
-	var order []string
+	var (
+		order   []string
+		held    int
+		heldTil time.Time
+	)
 	byChannel := map[string][]pool.OutboxMessage{}
+	now := s.clk.Now()
 	for _, m := range msgs {
+		if until, ok := s.held[m.Channel]; ok {
+			if until.After(now) {
+				held++
+				if heldTil.IsZero() || until.Before(heldTil) {
+					heldTil = until
+				}
+				continue
+			}
+			delete(s.held, m.Channel)
+		}
 		if _, ok := byChannel[m.Channel]; !ok {
 			order = append(order, m.Channel)
 		}
@@ -148,7 +171,7 @@ func (s *Sender) sendRound(ctx context.Context) (roundResult, error) {
 	}
 	var (
 		mu  sync.Mutex
-		res roundResult
+		res = roundResult{left: held, retryAt: heldTil}
 		wg  sync.WaitGroup
 	)
 	for _, ch := range order {
@@ -158,12 +181,25 @@ func (s *Sender) sendRound(ctx context.Context) (roundResult, error) {
 			defer mu.Unlock()
 			res.sent += sent
 			res.left += len(byChannel[ch]) - sent
-			if !retryAt.IsZero() && (res.retryAt.IsZero() || retryAt.Before(res.retryAt)) {
-				res.retryAt = retryAt
+			if !retryAt.IsZero() {
+				s.held[ch] = retryAt
+				if res.retryAt.IsZero() || retryAt.Before(res.retryAt) {
+					res.retryAt = retryAt
+				}
 			}
 		})
 	}
 	wg.Wait()
+	// The store hides held messages from Pending: count the channels still
+	// held so that Flush waits for them.
+	for _, until := range s.held {
+		if until.After(s.clk.Now()) {
+			res.held++
+			if res.retryAt.IsZero() || until.Before(res.retryAt) {
+				res.retryAt = until
+			}
+		}
+	}
 	if len(msgs) == s.Batch && res.left == 0 {
 		res.left = 1 // a full batch: there may be more
 	}
@@ -224,13 +260,18 @@ func (s *Sender) send(ctx context.Context, m pool.OutboxMessage) (bool, time.Tim
 		done, err = s.post(ctx, m, blocks, "")
 	case "update", "reply":
 		var parent pool.Sent
-		parent, err = s.st.SentMessage(ctx, m.Key)
+		parent, err = s.sentMessage(ctx, m.Key)
 		switch {
 		case errors.Is(err, pool.ErrNotFound) || (err == nil && parent.TS == ""):
 			// Its post never made it (dropped, or posted before this store
 			// existed): post this one instead, so that nothing is lost.
 			log.Warn("outbox: no message to edit or thread under; posting it")
 			done, err = s.post(ctx, m, blocks, "")
+			if err == nil {
+				s.mu.Lock()
+				s.fallback[m.Key] = done
+				s.mu.Unlock()
+			}
 		case err != nil:
 			err = fmt.Errorf("look up sent message %s: %w", m.Key, err)
 		case m.Op == "update":
@@ -255,6 +296,21 @@ func (s *Sender) send(ctx context.Context, m pool.OutboxMessage) (bool, time.Tim
 		return false, time.Time{}
 	}
 	return true, time.Time{}
+}
+
+// sentMessage is the store's record of the message key names, or the one
+// posted in its place.
+func (s *Sender) sentMessage(ctx context.Context, key string) (pool.Sent, error) {
+	sent, err := s.st.SentMessage(ctx, key)
+	if (err == nil && sent.TS != "") || (err != nil && !errors.Is(err, pool.ErrNotFound)) {
+		return sent, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if fb, ok := s.fallback[key]; ok {
+		return fb, nil
+	}
+	return sent, err
 }
 
 func (s *Sender) post(ctx context.Context, m pool.OutboxMessage, blocks []slack.Block, threadTS string) (pool.Sent, error) {
