@@ -135,7 +135,10 @@ func (e *deniedError) Error() string { return e.msg }
 // Handle runs one request and answers it through resp, once or more.
 func (h *Handler) Handle(ctx context.Context, req Request, resp Responder) error {
 	start := time.Now()
-	req.Text = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(req.Text), "/pool"))
+	req.Text = strings.TrimSpace(req.Text)
+	if rest, ok := strings.CutPrefix(req.Text, "/pool"); ok && (rest == "" || rest[0] == ' ' || rest[0] == '\t') {
+		req.Text = strings.TrimSpace(rest) // typed into the console with its slash command
+	}
 	c := &call{h: h, req: req, resp: resp, actor: change.Actor{ID: req.UserID, Name: req.UserName,
 		Channel: req.ChannelID, Source: req.Source, RequestID: req.RequestID}}
 	var err error
@@ -351,7 +354,10 @@ func (c *call) fail(ctx context.Context, err error) error {
 		text = "Sorry, " + de.msg + "."
 	case errors.As(err, &pe):
 		c.result = "error"
-		text = capitalize(pe.Error())
+		text = pe.Error()
+		if first, _, _ := strings.Cut(text, " "); strings.TrimRight(first, ":,;") != pe.Pool {
+			text = capitalize(text) // but never a pool's name
+		}
 		if pe.Kind == pool.KindThrottled && pe.RetryAfter > 0 {
 			text += fmt.Sprintf(" (try again in %s)", pe.RetryAfter.Round(time.Second))
 		}

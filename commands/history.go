@@ -76,7 +76,7 @@ func auditLine(e pool.AuditEntry, loc *time.Location, now time.Time, withPool bo
 		fmt.Fprintf(&b, " [%s]", e.Pool)
 	}
 	if e.Before != "" || e.After != "" {
-		fmt.Fprintf(&b, " — %s → %s", orDash(e.Before), orDash(e.After))
+		fmt.Fprintf(&b, " — %s", diff(e.Before, e.After))
 	}
 	fmt.Fprintf(&b, " — %s", oneLine(e.Result, 160))
 	return b.String()
@@ -87,4 +87,29 @@ func orDash(s string) string {
 		return "—"
 	}
 	return s
+}
+
+// diff renders before → after; when both are key=value lists with the same
+// keys, only the values that changed: "standby 2 → 0".
+func diff(before, after string) string {
+	bf, af := strings.Fields(before), strings.Fields(after)
+	full := fmt.Sprintf("%s → %s", orDash(before), orDash(after))
+	if len(bf) == 0 || len(bf) != len(af) {
+		return full
+	}
+	var parts []string
+	for i := range bf {
+		bk, bv, ok1 := strings.Cut(bf[i], "=")
+		ak, av, ok2 := strings.Cut(af[i], "=")
+		if !ok1 || !ok2 || bk != ak {
+			return full
+		}
+		if bv != av {
+			parts = append(parts, fmt.Sprintf("%s %s → %s", bk, bv, av))
+		}
+	}
+	if len(parts) == 0 {
+		return "no change"
+	}
+	return strings.Join(parts, ", ")
 }

@@ -159,3 +159,18 @@ func TestSuggest(t *testing.T) {
 		}
 	}
 }
+
+func TestDiff(t *testing.T) {
+	tests := []struct{ before, after, want string }{
+		{"standby=2 max=10 ttl=30 recycle=false", "standby=0 max=10 ttl=30 recycle=false", "standby 2 → 0"},
+		{"standby=2 max=10", "standby=3 max=8", "standby 2 → 3, max 10 → 8"},
+		{"standby=2", "standby=2", "no change"},
+		{"/a/images/u/versions/1", "/a/images/u/versions/2", "/a/images/u/versions/1 → /a/images/u/versions/2"},
+		{"", "standby=1 max=4", "— → standby=1 max=4"},
+	}
+	for _, tt := range tests {
+		if got := diff(tt.before, tt.after); got != tt.want {
+			t.Errorf("diff(%q, %q) = %q, want %q", tt.before, tt.after, got, tt.want)
+		}
+	}
+}
