@@ -25,7 +25,7 @@ var simStart = time.Date(2026, 1, 5, 8, 0, 0, 0, time.UTC)
 // stack is poolbot's real stack on loopback: the simulator behind an HTTP
 // server, the Azure client, a SQLite store, a Changer and a Handler.
 type stack struct {
-	t     *testing.T
+	t     testing.TB
 	sim   *sim.Sim
 	svc   *azure.Client
 	store *sqlite.Store
@@ -56,7 +56,7 @@ var testTemplates = []config.Template{{
 	ServiceEndpointScope: "22222222-2222-2222-2222-222222222222",
 }}
 
-func newStack(t *testing.T, mod ...func(*Options)) *stack {
+func newStack(t testing.TB, mod ...func(*Options)) *stack {
 	t.Helper()
 	ctx := context.Background()
 	s := &stack{t: t, sim: sim.New(sim.Options{Start: simStart, Seed: 1})}

@@ -1,0 +1,71 @@
+package commands
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/poolbot/poolbot/pool"
+)
+
+const benchLine = "up linux-* standby=2 max=10 for=3h"
+
+// BenchmarkParse is measured against strings.Fields, the least any parser
+// of the line does.
+func BenchmarkParse(b *testing.B) {
+	b.Run("baseline-fields", func(b *testing.B) {
+		for b.Loop() {
+			_ = strings.Fields(benchLine)
+		}
+	})
+	b.Run("parse", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := Parse(benchLine); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkStatus measures `/pool status` on the real stack against the
+// service calls it cannot avoid (Get and Logs over loopback HTTP): the
+// difference is the command layer, the store reads and the Block Kit reply.
+func BenchmarkStatus(b *testing.B) {
+	s := newStack(b)
+	ctx := context.Background()
+	b.Run("baseline-service", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := s.svc.Get(ctx, "linux-ci"); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := s.svc.Logs(ctx, "linux-ci", 0); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("status", func(b *testing.B) {
+		for b.Loop() {
+			if err := s.h.Handle(ctx, req("U-viewer", "status linux-ci"), discard{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("baseline-list", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := s.svc.List(ctx, pool.ListOptions{Nodes: true}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("list", func(b *testing.B) {
+		for b.Loop() {
+			if err := s.h.Handle(ctx, req("U-viewer", "list"), discard{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+type discard struct{}
+
+func (discard) Respond(context.Context, Reply) error { return nil }
