@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +44,23 @@ type dispatch struct {
 	clk     clock.Clock
 	log     *slog.Logger
 	ids     idGen
+
+	// refusals counts commands turned away since the last warning, so that
+	// an overload logs once a second rather than once a request.
+	refusals     atomic.Int64
+	refusedSince atomic.Int64 // UnixNano of the last warning
+}
+
+// refused records a command turned away because the queue was full.
+func (d *dispatch) refused(id, user string) {
+	n := d.refusals.Add(1)
+	now := time.Now().UnixNano()
+	last := d.refusedSince.Load()
+	if now-last < int64(time.Second) || !d.refusedSince.CompareAndSwap(last, now) {
+		return
+	}
+	n = d.refusals.Swap(0)
+	d.log.Warn("queue full; told users to try again", "refused", n, "last_request_id", id, "last_user", user)
 }
 
 func newDispatch(h Handler, pool *Workers, api *slack.Client, client *http.Client, clk clock.Clock, log *slog.Logger) *dispatch {
@@ -142,7 +160,7 @@ func newIDGen() idGen {
 	return idGen{prefix: hex.EncodeToString(b), n: new(atomic.Uint64)}
 }
 
-func (g idGen) next() string { return fmt.Sprintf("%s-%d", g.prefix, g.n.Add(1)) }
+func (g idGen) next() string { return g.prefix + "-" + strconv.FormatUint(g.n.Add(1), 10) }
 
 // groupCache knows which user groups each user is in, from one
 // usergroups.list call every few minutes.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/slack-go/slack"
 
@@ -103,9 +104,9 @@ func (h *HTTP) command(w http.ResponseWriter, r *http.Request, id string) {
 	defer close(acked)
 	ok := h.d.submit(req, c.ResponseURL, acked)
 	if !ok {
-		h.d.log.Warn("queue full; told the user to try again", "request_id", id, "user", c.UserID)
+		h.d.refused(id, c.UserID)
 	}
-	writeAck(w, ack(ok))
+	writeAck(w, ok)
 }
 
 func (h *HTTP) interaction(w http.ResponseWriter, r *http.Request, id string) {
@@ -122,18 +123,39 @@ func (h *HTTP) interaction(w http.ResponseWriter, r *http.Request, id string) {
 	acked := make(chan struct{})
 	defer close(acked)
 	if !h.d.submit(req, cb.ResponseURL, acked) {
-		h.d.log.Warn("queue full; told the user to try again", "request_id", id, "user", req.UserID)
+		h.d.refused(id, req.UserID)
 		h.d.busy(req, cb.ResponseURL)
 	}
 	// A button press is acknowledged with an empty 200; the answer follows
 	// through response_url.
+	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusOK)
 	flush(w)
 }
 
-func writeAck(w http.ResponseWriter, a ackBody) {
-	b, _ := json.Marshal(a)
-	w.Header().Set("Content-Type", "application/json")
+var (
+	ackWorking = mustJSON(ack(true))
+	ackBusy    = mustJSON(ack(false))
+)
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// writeAck answers a slash command. With its length known the answer goes
+// out in one write when flushed, not as chunks.
+func writeAck(w http.ResponseWriter, accepted bool) {
+	b := ackBusy
+	if accepted {
+		b = ackWorking
+	}
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/json")
+	hdr.Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b)
 	flush(w)

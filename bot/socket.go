@@ -227,7 +227,7 @@ func (s *Socket) event(ctx context.Context, sm *socketmode.Client, evt socketmod
 		defer close(acked)
 		accepted := s.d.submit(commandRequest(c, id), c.ResponseURL, acked)
 		if !accepted {
-			log.Warn("queue full; told the user to try again", "request_id", id, "user", c.UserID)
+			s.d.refused(id, c.UserID)
 		}
 		s.ack(ctx, sm, evt.Request, ack(accepted))
 	case socketmode.EventTypeInteractive:
@@ -247,7 +247,7 @@ func (s *Socket) event(ctx context.Context, sm *socketmode.Client, evt socketmod
 		acked := make(chan struct{})
 		defer close(acked)
 		if !s.d.submit(req, cb.ResponseURL, acked) {
-			log.Warn("queue full; told the user to try again", "request_id", id, "user", req.UserID)
+			s.d.refused(id, req.UserID)
 			s.d.busy(req, cb.ResponseURL)
 		}
 		s.ack(ctx, sm, evt.Request, nil)
