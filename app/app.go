@@ -70,11 +70,13 @@ type App struct {
 
 	// parts is filled by the wiring of each part (see parts.go).
 	parts parts
+	w     wired
 
 	closers []func() error
 
 	stopping chan struct{} // closed when shutdown starts
 	drained  chan struct{} // closed when commands in flight are done
+	leadSem  chan struct{} // held while lead runs
 	stopOnce sync.Once
 }
 
@@ -97,6 +99,7 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		mux:      http.NewServeMux(),
 		stopping: make(chan struct{}),
 		drained:  make(chan struct{}),
+		leadSem:  make(chan struct{}, 1),
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
@@ -150,8 +153,8 @@ func (a *App) Addr() net.Addr {
 	return a.listener.Addr()
 }
 
-// Handler is the app's HTTP handler: Slack's endpoints and the metrics.
-func (a *App) Handler() http.Handler { return a.mux }
+// HTTPHandler is the app's HTTP handler: Slack's endpoints and the metrics.
+func (a *App) HTTPHandler() http.Handler { return a.mux }
 
 // Run serves until ctx ends, then shuts down gracefully: stop taking
 // commands, finish those in flight (bounded by server.shutdown_timeout),
@@ -225,11 +228,11 @@ func (a *App) Run(ctx context.Context) error {
 	close(a.drained)
 	bg.Wait()
 
-	// The leader flushes its outbox before it returns (see lead); then the
-	// lock is released.
+	// The leader flushes its outbox before lead returns; then the lock is
+	// released. Holding leadSem means no lead runs; any later one returns
+	// at once, since stopping is closed.
 	select {
-	case err := <-electDone:
-		electDone <- err
+	case a.leadSem <- struct{}{}:
 	case <-shutCtx.Done():
 		a.log.Warn("leader work did not stop in time")
 	}
@@ -238,6 +241,10 @@ func (a *App) Run(ctx context.Context) error {
 	case <-electDone:
 	case <-time.After(5 * time.Second):
 		a.log.Warn("leader lock not released in time")
+	}
+	select {
+	case <-a.leadSem:
+	default:
 	}
 	if err := a.Close(); err != nil {
 		a.log.Warn("close", "err", err)
@@ -250,6 +257,13 @@ func (a *App) Run(ctx context.Context) error {
 // a stop it waits for the commands in flight and flushes the outbox before
 // returning, so the lock is released only then.
 func (a *App) lead(lctx context.Context) {
+	a.leadSem <- struct{}{}
+	defer func() { <-a.leadSem }()
+	select {
+	case <-a.stopping:
+		return
+	default:
+	}
 	a.log.Info("leader: this replica leads", "work", a.parts.leaderNames())
 	a.metrics.SetLeader(true)
 	defer a.metrics.SetLeader(false)

@@ -4,18 +4,23 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/poolbot/poolbot/bot"
 	"github.com/poolbot/poolbot/config"
+	"github.com/poolbot/poolbot/sim"
+	"github.com/poolbot/poolbot/slackstub"
 )
 
-// writeConfig writes a configuration for a store in dir and Azure DevOps at
-// org, and loads it.
-func writeConfig(t *testing.T, dir, org, extra string) *config.Config {
+// writeConfig writes a configuration for a store in dir, Azure DevOps and
+// Azure at org (the simulator) and Slack at slackAPI (the stub), and loads it.
+func writeConfig(t *testing.T, dir, org, slackAPI, extra string) *config.Config {
 	t.Helper()
 	text := `
 [azure_devops]
@@ -25,6 +30,7 @@ pat = "test-pat"
 
 [azure]
 resource_manager_url = "` + org + `/"
+retail_prices_url = "` + org + `/api/retail/prices"
 subscription = "00000000-0000-0000-0000-000000000000"
 resource_group = "rg-agents"
 auth = "static"
@@ -34,6 +40,7 @@ static_token = "test-token"
 mode = "http"
 signing_secret = "test-signing-secret"
 bot_token = "xoxb-test"
+api_url = "` + slackAPI + `"
 channel = "C0TEST"
 
 [store]
@@ -69,9 +76,11 @@ func httpGet(t *testing.T, url string) (int, string) {
 // stops when its context ends.
 func TestRunServesHealthAndStops(t *testing.T) {
 	dir := t.TempDir()
-	cfg := writeConfig(t, dir, "http://127.0.0.1:1", "")
-	var logs strings.Builder
-	log, _ := NewLogger(&syncWriter{w: &logs}, config.Log{}, "json")
+	stub := slackstub.New()
+	defer stub.Close()
+	cfg := writeConfig(t, dir, "http://127.0.0.1:1", stub.APIURL(), "")
+	var logs logBuffer
+	log, _ := NewLogger(&logs, config.Log{}, "json")
 	a, err := New(context.Background(), Options{Config: cfg, Logger: log, Owner: "test-1"})
 	if err != nil {
 		t.Fatal(err)
@@ -110,5 +119,107 @@ func TestRunServesHealthAndStops(t *testing.T) {
 		if strings.Contains(out, secret) {
 			t.Errorf("a secret (%s) is in the logs", secret)
 		}
+	}
+}
+
+// startSim serves a simulator on loopback, its clock running speed times
+// the wall clock.
+func startSim(t *testing.T, speed float64) (*sim.Sim, string) {
+	t.Helper()
+	s := sim.New(sim.Options{Seed: 1})
+	srv := httptest.NewServer(s)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx, speed); close(done) }()
+	t.Cleanup(func() { cancel(); <-done; srv.Close() })
+	return s, srv.URL
+}
+
+// A signed slash command over HTTP is answered through its response_url,
+// the watcher's figures reach /metrics and the replica becomes ready.
+func TestSlackCommandAndMetricsOnTheSimulator(t *testing.T) {
+	s, simURL := startSim(t, 600)
+	stub := slackstub.New()
+	defer stub.Close()
+	cfg := writeConfig(t, t.TempDir(), simURL, stub.APIURL(), `
+[[roles]]
+name = "viewer"
+channels = ["C0TEST"]
+[alerts]
+interval = "60s"
+[cost.prices]
+Standard_D4s_v5 = 0.192
+Standard_NC4as_T4_v3 = 0.526
+`)
+	var logs logBuffer
+	log, _ := NewLogger(&logs, config.Log{}, "json")
+	a, err := New(context.Background(), Options{Config: cfg, Logger: log, Clock: s, Owner: "test-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	base := "http://" + a.Addr().String()
+
+	form := url.Values{"command": {"/pool"}, "text": {"list"}, "user_id": {"U1"}, "user_name": {"ann"},
+		"channel_id": {"C0TEST"}, "team_id": {"T1"}, "response_url": {stub.ResponseURL("r1")}}
+	body := form.Encode()
+	ts, sig := bot.Sign("test-signing-secret", time.Now(), []byte(body))
+	req, _ := http.NewRequest("POST", base+"/slack/commands", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Slack-Request-Timestamp", ts)
+	req.Header.Set("X-Slack-Signature", sig)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("command acknowledged with %d", resp.StatusCode)
+	}
+	rs, err := stub.WaitForResponses("r1", 1, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := RenderJSON(rs[len(rs)-1].Blocks, rs[len(rs)-1].Text)
+	for _, p := range []string{"linux-ci", "windows-ci", "gpu-nightly"} {
+		if !strings.Contains(got, p) {
+			t.Errorf("list does not show %s", p)
+		}
+	}
+	t.Logf("/pool list:\n%s", got)
+
+	// A bad signature gets 401.
+	req, _ = http.NewRequest("POST", base+"/slack/commands", strings.NewReader(body))
+	req.Header.Set("X-Slack-Request-Timestamp", ts)
+	req.Header.Set("X-Slack-Signature", "v0=00")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 401 {
+		t.Errorf("forged request: %v %v", resp.StatusCode, err)
+	}
+
+	// The watcher's first cycle feeds /metrics; the replica is ready.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		_, m := httpGet(t, base+"/metrics")
+		code, ready := httpGet(t, base+"/readyz")
+		if code == 200 && strings.Contains(m, `poolbot_pool_max{pool="gpu-nightly"} 2`) &&
+			strings.Contains(m, `poolbot_pool_agents{pool="linux-ci",state="idle"}`) &&
+			strings.Contains(m, `poolbot_commands_total{command="list"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready with pool figures: readyz %d %s\n%s", code, ready, m)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.Contains(logs.String(), `"msg":"command"`) || !strings.Contains(logs.String(), `"request_id"`) {
+		t.Errorf("no command log line with a request id:\n%s", logs.String())
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/poolbot/poolbot/azure"
+	"github.com/poolbot/poolbot/leader"
 	"github.com/poolbot/poolbot/metrics"
 	"github.com/poolbot/poolbot/pool"
 	"github.com/poolbot/poolbot/store"
@@ -30,7 +31,7 @@ type parts struct {
 	leader []task // only while leading
 
 	// elect runs lead while this replica holds the leader lock, until ctx
-	// ends; default: always the leader (one replica on SQLite).
+	// ends.
 	elect func(ctx context.Context, lead func(context.Context)) error
 	// shutdownWorkers waits for the commands in flight.
 	shutdownWorkers func(ctx context.Context) error
@@ -52,19 +53,18 @@ func (p *parts) leaderNames() string {
 	return strings.Join(s, ",")
 }
 
-// alwaysLeader is the election of a single replica.
-func alwaysLeader(ctx context.Context, lead func(context.Context)) error {
-	lead(ctx) // returns when the app stops
-	return nil
-}
-
 // build wires every part the configuration asks for.
 func (a *App) build(ctx context.Context, o Options) error {
-	a.parts.elect = alwaysLeader
 	if err := a.buildStore(ctx); err != nil {
 		return err
 	}
+	if err := a.buildElection(); err != nil {
+		return err
+	}
 	if err := a.buildService(ctx); err != nil {
+		return err
+	}
+	if err := a.buildBot(ctx, o); err != nil {
 		return err
 	}
 	for _, m := range a.parts.missing {
@@ -120,4 +120,22 @@ func (a *App) buildService(ctx context.Context) error {
 
 func apiStats(s azure.ServiceStats) metrics.APIStats {
 	return metrics.APIStats{Calls: s.Calls, Errors: s.Errors, Throttled: s.Throttled + s.Slowed, Retries: s.Retries}
+}
+
+// buildElection picks the leader election: a PostgreSQL advisory lock
+// shared by the replicas, or, on SQLite, the one process always leads.
+func (a *App) buildElection() error {
+	if a.cfg.Store.Driver != "postgres" {
+		a.parts.elect = leader.NewSingle().Run
+		return nil
+	}
+	e, err := leader.New(a.cfg.Store.DSN.Value(), leader.DefaultKey, a.owner, leader.Options{
+		Logger: a.log.With("part", "leader"),
+	})
+	if err != nil {
+		return err
+	}
+	a.parts.elect = e.Run
+	a.part("leader-election")
+	return nil
 }

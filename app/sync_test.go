@@ -1,18 +1,24 @@
 package app
 
 import (
-	"io"
+	"strings"
 	"sync"
 )
 
-// syncWriter lets goroutines share a log buffer.
-type syncWriter struct {
+// logBuffer lets goroutines share a log buffer that a test reads.
+type logBuffer struct {
 	mu sync.Mutex
-	w  io.Writer
+	b  strings.Builder
 }
 
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

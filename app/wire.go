@@ -1,0 +1,283 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/poolbot/poolbot/bot"
+	"github.com/poolbot/poolbot/change"
+	"github.com/poolbot/poolbot/clock"
+	"github.com/poolbot/poolbot/commands"
+	"github.com/poolbot/poolbot/config"
+	"github.com/poolbot/poolbot/cost"
+	"github.com/poolbot/poolbot/metrics"
+	"github.com/poolbot/poolbot/pool"
+	"github.com/poolbot/poolbot/scheduler"
+	"github.com/poolbot/poolbot/watch"
+)
+
+// The assembled parts beyond the store and the service.
+type wired struct {
+	changer   *change.Changer
+	handler   *commands.Handler
+	scheduler *scheduler.Scheduler
+	tracker   *cost.Tracker
+	watcher   *watch.Watcher
+	slack     *slack.Client
+	poster    *bot.Poster
+	sender    *bot.Sender
+	http      *bot.HTTP
+	socket    *bot.Socket
+}
+
+func (a *App) part(name string) { a.parts.built = append(a.parts.built, name) }
+
+// buildBot wires everything that stands on the store and the service.
+func (a *App) buildBot(ctx context.Context, o Options) error {
+	w := &a.w
+	cfg := a.cfg
+	logFor := func(part string) *slog.Logger { return a.log.With("part", part) }
+
+	w.changer = change.New(a.service, a.store, a.clock, logFor("change"))
+	a.part("changer")
+
+	// Slack's Web API: posts, updates and user groups. Its calls are
+	// counted for /metrics.
+	slackHTTP := &http.Client{Timeout: 30 * time.Second, Transport: a.metrics.Transport(metrics.Slack, a.http.Transport)}
+	sopts := []slack.Option{slack.OptionHTTPClient(slackHTTP)}
+	if cfg.Slack.APIURL != "" {
+		sopts = append(sopts, slack.OptionAPIURL(cfg.Slack.APIURL))
+	}
+	if cfg.Slack.AppToken.IsSet() {
+		sopts = append(sopts, slack.OptionAppLevelToken(cfg.Slack.AppToken.Value()))
+	}
+	w.slack = slack.New(cfg.Slack.BotToken.Value(), sopts...)
+	w.poster = bot.NewPoster(w.slack, a.clock, logFor("poster"))
+	w.sender = bot.NewSender(a.store, w.poster, a.clock, logFor("outbox"))
+	a.part("outbox")
+
+	if len(cfg.Schedules) > 0 {
+		s, err := scheduler.New(scheduler.Options{
+			Schedules: cfg.Schedules, Service: a.service, Changer: w.changer, Store: a.store,
+			Clock: a.clock, Logger: logFor("scheduler"), DefaultChannel: cfg.Slack.Channel,
+			Owner: a.owner,
+			OnApplied: func(name string, c pool.Change) {
+				a.metrics.ScheduleApplied(name, "ok")
+				w.sender.Kick()
+			},
+		})
+		if err != nil {
+			return fmt.Errorf("scheduler: %w", err)
+		}
+		w.scheduler = s
+		a.part("scheduler")
+	}
+
+	w.tracker = cost.NewTracker(cost.TrackerOptions{
+		Service: a.service, Store: a.store, Clock: a.clock, Logger: logFor("cost"), Config: cfg.Cost,
+		Prices: cost.NewPrices(cfg.Azure.RetailPricesURL, a.http, cfg.Cost.Prices, cfg.Cost.Currency, a.clock),
+		Owner:  a.owner,
+	})
+	a.metrics.SetCurrency(cfg.Cost.Currency)
+	a.part("cost")
+
+	w.watcher = watch.New(watch.Options{
+		Service: a.service, Store: a.store, Clock: a.clock, Logger: logFor("watcher"),
+		Alerts: cfg.Alerts, DefaultChannel: cfg.Slack.Channel, PoolURL: poolURL(cfg.DevOps),
+		Cost: w.tracker, Owner: a.owner, Schedules: a.workingHours(),
+	})
+	a.part("watcher")
+
+	hopts := commands.Options{
+		Service: a.service, Changer: w.changer, Store: a.store, Cost: w.tracker,
+		Roles: cfg.Roles, Templates: cfg.Templates, Azure: cfg.Azure, EveryoneAdmin: o.EveryoneAdmin,
+		Clock: a.clock, Logger: logFor("commands"), Observe: a.metrics.ObserveCommand,
+	}
+	if w.scheduler != nil {
+		hopts.Scheduler = w.scheduler
+	}
+	w.handler = commands.New(hopts)
+	a.part("commands")
+
+	// Slack: the HTTP endpoints, or Socket Mode. The signature's timestamp
+	// is checked against the wall clock whatever clock the bot runs on.
+	workers := bot.NewWorkers(cfg.Slack.Workers, cfg.Slack.Queue, logFor("workers"))
+	a.parts.shutdownWorkers = workers.Shutdown
+	respond := &http.Client{Timeout: 10 * time.Second, Transport: a.metrics.Transport(metrics.Slack, a.http.Transport)}
+	switch cfg.Slack.Mode {
+	case "socket":
+		w.socket = bot.NewSocket(bot.SocketOptions{
+			Slack: w.slack, Handler: a.Handler(), Pool: workers, Clock: clock.Real{}, Logger: logFor("slack"),
+			HTTPClient: respond,
+		})
+		a.parts.always = append(a.parts.always, task{"socket-mode", w.socket.Run})
+		a.part("slack-socket")
+	default:
+		w.http = bot.NewHTTP(bot.HTTPOptions{
+			SigningSecret: cfg.Slack.SigningSecret.Value(), Handler: a.Handler(), Pool: workers,
+			Clock: clock.Real{}, Logger: logFor("slack"), Slack: w.slack, HTTPClient: respond,
+		})
+		a.mux.Handle("/slack/", w.http)
+		a.part("slack-http")
+	}
+	a.metrics.Expect("slack")
+	a.parts.always = append(a.parts.always, task{"slack-check", a.checkSlack})
+
+	// The leader's work.
+	if w.scheduler != nil {
+		a.parts.leader = append(a.parts.leader, task{"scheduler", w.scheduler.Run})
+	}
+	a.parts.leader = append(a.parts.leader,
+		task{"watcher", a.runWatcher},
+		task{"outbox", w.sender.Run},
+		task{"cost-metrics", a.costMetrics})
+	a.parts.flush = w.sender.Flush
+	return nil
+}
+
+// runWatcher runs the watcher and exports its firing alerts while it runs.
+func (a *App) runWatcher(ctx context.Context) error {
+	a.metrics.TrackAlerts(latest(a.w.watcher.Firing, 200*time.Millisecond))
+	defer a.metrics.TrackAlerts(nil)
+	return a.w.watcher.Run(ctx)
+}
+
+// latest returns f's answer when it comes within wait, else its last one:
+// the watcher answers only between cycles, and a scrape must not wait for
+// a cycle stuck on a slow Azure DevOps.
+func latest[T any](f func() T, wait time.Duration) func() T {
+	var (
+		mu      sync.Mutex
+		last    T
+		pending chan struct{}
+	)
+	return func() T {
+		mu.Lock()
+		if pending == nil {
+			done := make(chan struct{})
+			pending = done
+			go func() {
+				v := f()
+				mu.Lock()
+				last, pending = v, nil
+				mu.Unlock()
+				close(done)
+			}()
+		}
+		done := pending
+		mu.Unlock()
+		select {
+		case <-done:
+		case <-time.After(wait):
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return last
+	}
+}
+
+// costMetrics copies each pool's cost so far today to /metrics.
+func (a *App) costMetrics(ctx context.Context) error {
+	for {
+		for _, name := range a.w.tracker.Pools() {
+			if v, _, ok := a.w.tracker.Today(ctx, name); ok {
+				a.metrics.SetCost(name, v)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(15 * time.Second):
+		}
+	}
+}
+
+// checkSlack keeps the "slack" readiness check: auth.test answers, and in
+// Socket Mode a socket was opened.
+func (a *App) checkSlack(ctx context.Context) error {
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		_, err := a.w.slack.AuthTestContext(cctx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case err != nil:
+			err = fmt.Errorf("Slack auth.test: %w", err)
+		case a.w.socket != nil && a.w.socket.Connections() == 0:
+			err = errors.New("Socket Mode not connected yet")
+		}
+		a.metrics.SetCheck("slack", err)
+		wait := time.Minute
+		if err != nil {
+			wait = 5 * time.Second
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+// workingHours tells the watcher whether a pool's schedule has it up now:
+// its next scheduled change is a scale-down to no standby.
+func (a *App) workingHours() func(string) bool {
+	if a.w.scheduler == nil {
+		return nil
+	}
+	return func(name string) bool {
+		next, err := a.w.scheduler.Next(context.Background(), name, 1)
+		if err != nil || len(next) == 0 {
+			return true
+		}
+		// The next change scales down: it is working hours until then.
+		c := next[0]
+		return c.Settings.Standby != nil && *c.Settings.Standby == 0 && !c.Restore
+	}
+}
+
+func poolURL(d config.DevOps) func(pool.Pool) string {
+	pattern := d.PoolURL
+	if pattern == "" {
+		pattern = strings.TrimRight(d.OrganizationURL, "/") + "/_settings/agentpools?poolId={id}"
+	}
+	return func(p pool.Pool) string { return strings.ReplaceAll(pattern, "{id}", strconv.Itoa(p.ID)) }
+}
+
+// Handler is the commands handler as the transports call it: it logs one
+// line per command with its request id.
+func (a *App) Handler() bot.Handler { return loggedHandler{a} }
+
+type loggedHandler struct{ a *App }
+
+func (h loggedHandler) Handle(ctx context.Context, r commands.Request, resp commands.Responder) error {
+	start := time.Now()
+	err := h.a.w.handler.Handle(ctx, r, resp)
+	verb := r.Text
+	if i := strings.IndexByte(verb, ' '); i >= 0 {
+		verb = verb[:i]
+	}
+	if r.Action != nil {
+		verb = "action:" + r.Action.ActionID
+	}
+	attrs := []any{"request_id", r.RequestID, "user", r.UserID, "channel", r.ChannelID, "source", r.Source,
+		"command", path.Clean("/" + verb)[1:], "text", r.Text, "took", time.Since(start).Round(time.Millisecond).String()}
+	if err != nil {
+		h.a.log.Error("command", append(attrs, "err", err)...)
+	} else {
+		h.a.log.Info("command", attrs...)
+	}
+	h.a.w.sender.Kick()
+	return err
+}
