@@ -316,36 +316,37 @@ func parseFilter(f string, sensitive bool) (func(priceItem) bool, error) {
 	if f == "" {
 		return func(priceItem) bool { return true }, nil
 	}
-	var ands []func(priceItem) bool
-	for _, clause := range splitOutsideQuotes(f, " and ") {
-		clause = strings.TrimSpace(clause)
-		for strings.HasPrefix(clause, "(") && strings.HasSuffix(clause, ")") && !strings.HasPrefix(strings.ToLower(clause), "contains(") {
-			clause = strings.TrimSpace(clause[1 : len(clause)-1])
-		}
-		var ors []func(priceItem) bool
-		for _, term := range splitOutsideQuotes(clause, " or ") {
-			m, err := parseTerm(strings.TrimSpace(term), sensitive)
+	// "and" binds tighter than "or".
+	var ors [][]func(priceItem) bool
+	for _, alt := range splitOutsideQuotes(f, " or ") {
+		var ands []func(priceItem) bool
+		for _, term := range splitOutsideQuotes(alt, " and ") {
+			term = strings.TrimSpace(term)
+			var m func(priceItem) bool
+			var err error
+			if wrapped(term) {
+				m, err = parseFilter(term[1:len(term)-1], sensitive)
+			} else {
+				m, err = parseTerm(term, sensitive)
+			}
 			if err != nil {
 				return nil, err
 			}
-			ors = append(ors, m)
+			ands = append(ands, m)
 		}
-		ands = append(ands, func(it priceItem) bool {
-			for _, m := range ors {
-				if m(it) {
-					return true
-				}
-			}
-			return false
-		})
+		ors = append(ors, ands)
 	}
 	return func(it priceItem) bool {
-		for _, m := range ands {
-			if !m(it) {
-				return false
+		for _, ands := range ors {
+			all := true
+			for _, m := range ands {
+				all = all && m(it)
+			}
+			if all {
+				return true
 			}
 		}
-		return true
+		return false
 	}, nil
 }
 
@@ -363,9 +364,8 @@ func parseTerm(t string, sensitive bool) (func(priceItem) bool, error) {
 		}
 		return strings.ReplaceAll(v[1:len(v)-1], "''", "'"), nil
 	}
-	lt := strings.ToLower(t)
 	for _, fn := range []string{"contains(", "startswith(", "endswith("} {
-		if !strings.HasPrefix(lt, fn) || !strings.HasSuffix(t, ")") {
+		if len(t) <= len(fn) || !strings.EqualFold(t[:len(fn)], fn) || !strings.HasSuffix(t, ")") {
 			continue
 		}
 		field, val, ok := strings.Cut(t[len(fn):len(t)-1], ",")
@@ -399,10 +399,32 @@ func parseTerm(t string, sensitive bool) (func(priceItem) bool, error) {
 	return func(it priceItem) bool { x, _ := itemField(it, field); return (norm(x) == norm(v)) != neg }, nil
 }
 
+// wrapped reports whether s is one parenthesized expression.
+func wrapped(s string) bool {
+	if len(s) < 2 || s[0] != '(' || s[len(s)-1] != ')' {
+		return false
+	}
+	depth, quoted := 0, false
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '\'':
+			quoted = !quoted
+		case quoted:
+		case s[i] == '(':
+			depth++
+		case s[i] == ')':
+			depth--
+			if depth == 0 && i < len(s)-1 {
+				return false
+			}
+		}
+	}
+	return depth == 0
+}
+
 func splitOutsideQuotes(s, sep string) []string {
 	var out []string
 	depth, quoted, start := 0, false, 0
-	ls := strings.ToLower(s)
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
 		case '\'':
@@ -416,7 +438,7 @@ func splitOutsideQuotes(s, sep string) []string {
 				depth--
 			}
 		}
-		if !quoted && depth == 0 && strings.HasPrefix(ls[i:], sep) {
+		if !quoted && depth == 0 && i+len(sep) <= len(s) && strings.EqualFold(s[i:i+len(sep)], sep) {
 			out = append(out, s[start:i])
 			start = i + len(sep)
 			i += len(sep) - 1

@@ -144,7 +144,7 @@ func DefaultPools() []PoolSpec {
 		{Name: "linux-ci", OS: pool.Linux, Max: 10, Standby: 2, TTLMinutes: 30, SKU: "Standard_D4s_v5", Region: Region},
 		{Name: "windows-ci", OS: pool.Windows, Max: 6, Standby: 1, TTLMinutes: 30, SKU: "Standard_D4s_v5", Region: Region},
 		{Name: "gpu-nightly", OS: pool.Linux, Max: 2, Standby: 0, TTLMinutes: 30, SKU: "Standard_NC4as_T4_v3", Region: Region,
-			Failure: Failure{Extension: true, Quota: true, QuotaVMs: 1}, Nightly: true, JobsPerHour: 3},
+			Failure: Failure{Extension: true, Quota: true, QuotaVMs: 1}, Nightly: true, JobsPerHour: 6},
 	}
 }
 
