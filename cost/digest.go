@@ -100,7 +100,7 @@ func (t *Tracker) digestIfDue(ctx context.Context, now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("claim digest %s: %w", date, err)
 	}
-	if claimed {
+	if claimed && t.hasData(ctx, day) {
 		text, blocks := t.Digest(ctx, day)
 		if _, err := t.o.Store.Enqueue(ctx, pool.OutboxMessage{Channel: t.o.Config.DigestChannel, Key: key, Op: "post",
 			Text: text, Blocks: blocks, Created: now}); err != nil {
@@ -111,6 +111,22 @@ func (t *Tracker) digestIfDue(ctx context.Context, now time.Time) error {
 		return fmt.Errorf("record digest %s: %w", date, err)
 	}
 	return nil
+}
+
+// hasData reports whether anything was tracked or billed on day: a digest
+// of a day before poolbot ran would be all zeros.
+func (t *Tracker) hasData(ctx context.Context, day string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.day(ctx, day)) > 0 {
+		return true
+	}
+	for name := range t.pools {
+		if _, _, actual, _ := t.dayCost(ctx, name, day); actual {
+			return true
+		}
+	}
+	return false
 }
 
 // DigestLine is one pool's line of the digest.

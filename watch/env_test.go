@@ -30,6 +30,7 @@ type env struct {
 	t      testing.TB
 	ctx    context.Context
 	sim    *sim.Sim
+	url    string // the simulator's base URL
 	az     *azure.Client
 	st     *sqlite.Store
 	path   string
@@ -50,7 +51,7 @@ func newEnv(t testing.TB, o sim.Options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, ctx: ctx, sim: s, az: az, path: filepath.Join(t.TempDir(), "poolbot.db"), log: log}
+	e := &env{t: t, ctx: ctx, sim: s, url: srv.URL, az: az, path: filepath.Join(t.TempDir(), "poolbot.db"), log: log}
 	e.st = e.openStore()
 	e.stub = slackstub.New()
 	e.stub.SetNow(s.Now)
@@ -153,4 +154,14 @@ func (e *env) updates(ts string) []slackstub.Update {
 	return out
 }
 
-var _ = cost.Money
+// tracker returns a cost tracker on the simulator's prices and Cost
+// Management.
+func (e *env) tracker(cfg config.Cost) *cost.Tracker {
+	m, err := cost.NewManagement(cost.ManagementOptions{Credential: azure.StaticCredential("t"), Endpoint: e.url,
+		Subscription: sim.Subscription, Clock: e.sim})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return cost.NewTracker(cost.TrackerOptions{Service: e.az, Store: e.st, Clock: e.sim, Logger: e.log, Config: cfg, Owner: "replica-1", MaxGap: time.Hour,
+		Prices: cost.NewPrices(sim.PricesURL(e.url), nil, cfg.Prices, cfg.Currency, e.sim), Management: m})
+}
