@@ -27,7 +27,7 @@ type env struct {
 	arm *httptest.Server
 }
 
-func newEnv(t *testing.T, o Options) *env {
+func newEnv(t testing.TB, o Options) *env {
 	t.Helper()
 	s := New(o)
 	e := &env{sim: s, ado: httptest.NewServer(s), arm: httptest.NewTLSServer(s)}
@@ -71,7 +71,7 @@ var fastPoll = &runtime.PollUntilDoneOptions{Frequency: time.Millisecond}
 
 var _ azcore.TokenCredential = &azfake.TokenCredential{}
 
-func ctx(t *testing.T) context.Context {
+func ctx(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
 	return c
