@@ -28,8 +28,9 @@ type Poster struct {
 	clk clock.Clock
 	log *slog.Logger
 
-	mu   sync.Mutex
-	next map[string]time.Time // gate key → earliest instant of the next call
+	mu    sync.Mutex
+	next  map[string]time.Time   // gate key → earliest instant of the next call
+	lanes map[string]*sync.Mutex // one post at a time per channel
 }
 
 // NewPoster returns a poster using api (whose API URL may point at a stub).
@@ -40,7 +41,7 @@ func NewPoster(api *slack.Client, clk clock.Clock, log *slog.Logger) *Poster {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Poster{api: api, clk: clk, log: log, next: map[string]time.Time{}}
+	return &Poster{api: api, clk: clk, log: log, next: map[string]time.Time{}, lanes: map[string]*sync.Mutex{}}
 }
 
 // reserve books the next slot of gate and returns when it is; spacing is
@@ -107,6 +108,17 @@ func msgOptions(text string, blocks []slack.Block) []slack.MsgOption {
 // and keeps later posts to the channel back for its Retry-After.
 func (p *Poster) Post(ctx context.Context, channel, text string, blocks []slack.Block, threadTS string) (string, error) {
 	gate := "post:" + channel
+	// Posts to a channel go one after another, each a second after Slack
+	// answered the one before, however many callers there are.
+	p.mu.Lock()
+	lane := p.lanes[channel]
+	if lane == nil {
+		lane = new(sync.Mutex)
+		p.lanes[channel] = lane
+	}
+	p.mu.Unlock()
+	lane.Lock()
+	defer lane.Unlock()
 	if err := p.waitUntil(ctx, p.reserve(gate, postSpacing)); err != nil {
 		return "", fmt.Errorf("post to %s: %w", channel, err)
 	}
