@@ -1,0 +1,26 @@
+package commands
+
+import (
+	"context"
+	"testing"
+)
+
+// FuzzHandle runs arbitrary command lines as an admin against the real
+// stack: whatever the input, the handler answers with text and never panics.
+func FuzzHandle(f *testing.F) {
+	for _, s := range []string{"", "help up", "list l*", "status linux-ci", "up linux-ci standby=1 for=1h",
+		"down [", "standby *-ci 1", "node reimage linux-ci 1,2,x", "image linux-ci rollback", "create x template=",
+		"mute linux-ci a for=1d", "skip linux-ci next", "history [", "ttl linux-ci 99999999999999999999"} {
+		f.Add(s)
+	}
+	s := newStack(f)
+	f.Fuzz(func(t *testing.T, line string) {
+		rec := &replies{}
+		if err := s.h.Handle(context.Background(), req("U-admin", line), rec); err != nil {
+			t.Fatalf("Handle(%q): %v", line, err)
+		}
+		if len(rec.all) == 0 || rec.last().Text == "" {
+			t.Fatalf("Handle(%q) answered %+v", line, rec.all)
+		}
+	})
+}
