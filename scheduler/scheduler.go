@@ -372,16 +372,19 @@ func (s *Scheduler) plan(ctx context.Context, sc *schedule, name string, now tim
 	}
 	pl := plan{last: occ[len(occ)-1]}
 	set, restoreAt := fold(occ)
-	// A restore not applied yet brings back the saved settings; once applied
-	// it constrains nothing more, so that a person's change after it stands.
+	// A restore not applied yet brings back the settings saved before it;
+	// once applied it constrains nothing more, so that a person's change
+	// after it stands. Settings saved after the restore's instant belong to
+	// a later scale-down (a first start after it, for one).
 	var base pool.Settings
 	if !restoreAt.IsZero() && (a == nil || restoreAt.After(a.At)) {
-		pl.restoring = true
 		saved, err := s.o.Store.SavedSettings(ctx, name)
 		switch {
-		case err == nil:
-			base = saved.Settings
-		case !errors.Is(err, pool.ErrNotFound):
+		case err == nil && !saved.Time.After(restoreAt):
+			base, pl.restoring = saved.Settings, true
+		case err == nil, errors.Is(err, pool.ErrNotFound):
+			s.o.Logger.Debug("restore with nothing saved before it", "pool", name, "restore_at", restoreAt)
+		default:
 			return plan{}, false, fmt.Errorf("read saved settings of %s: %w", name, err)
 		}
 	}

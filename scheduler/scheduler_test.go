@@ -208,8 +208,8 @@ func TestReconcileFollowsDemoWeek(t *testing.T) {
 		at           time.Time
 		standby, max int
 	}{
-		{paris(2, 0, 0), 0, 10},   // Monday night: last entry Friday's... none yet saved; standby 0 max 2 from Friday
-		{paris(2, 6, 30), 0, 10},  // restore with nothing saved changes nothing it does not know
+		{paris(2, 0, 0), 0, 10},   // first start on Monday night: Friday's entry, see below
+		{paris(2, 6, 30), 2, 10},  // restore brings back what the first pass saved
 		{paris(2, 7, 0), 2, 10},   // working hours
 		{paris(2, 19, 59), 2, 10}, //
 		{paris(2, 20, 0), 0, 10},  // evening
@@ -225,8 +225,7 @@ func TestReconcileFollowsDemoWeek(t *testing.T) {
 		if st.at.Equal(paris(2, 0, 0)) {
 			// The first pass starts from Friday's entry: standby 0 max 2.
 			h.want("linux-ci", 0, 2)
-			// A person puts max back; nothing is saved to restore, so the
-			// pool stays as they left it until the schedule says otherwise.
+			// A person puts max back; the drift is reported, not corrected.
 			h.svc.set("linux-ci", pool.Settings{Max: pool.Int(10)})
 			h.svc.set("windows-ci", pool.Settings{Max: pool.Int(10)})
 			continue
