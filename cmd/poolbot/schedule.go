@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+	_ "time/tzdata" // schedules name IANA zones; a minimal image may have no zone files
+
+	"github.com/poolbot/poolbot/config"
+	"github.com/poolbot/poolbot/scheduler"
+)
+
+func init() {
+	register(subcommand{name: "schedule", usage: "preview the changes the schedules will make", run: runSchedule})
+}
+
+func runSchedule(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "preview" {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+			fmt.Fprintln(stdout, "Usage: poolbot schedule preview --config FILE [--from RFC3339] [--days N]")
+			return flag.ErrHelp
+		}
+		fmt.Fprintln(stderr, "Usage: poolbot schedule preview --config FILE [--from RFC3339] [--days N]")
+		return errors.New("unknown or missing subcommand (want preview)")
+	}
+	fs := flag.NewFlagSet("schedule preview", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "configuration `file`")
+	from := fs.String("from", "", "first `instant` (RFC 3339, default now)")
+	days := fs.Int("days", 7, "how many `days` to show")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: poolbot schedule preview --config FILE [--from RFC3339] [--days N]\n\nPrints the changes each pool will get, one a line: the instant in the\nschedule's zone, the pool (or glob), the settings and the schedule's name.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *path == "" {
+		fs.Usage()
+		return errors.New("--config is required")
+	}
+	start := time.Now()
+	if *from != "" {
+		t, err := time.Parse(time.RFC3339, *from)
+		if err != nil {
+			return fmt.Errorf("--from %q is not an RFC 3339 instant such as 2026-03-09T00:00:00+01:00", *from)
+		}
+		start = t
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		return err
+	}
+	if errs := scheduler.Validate(cfg); len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	changes, err := scheduler.Preview(cfg.Schedules, nil, start, *days)
+	if err != nil {
+		return err
+	}
+	for _, c := range changes {
+		fmt.Fprintf(stdout, "%s %s %s %s\n", c.At.Format(time.RFC3339), c.Pool, scheduler.Describe(c), c.Schedule)
+	}
+	return nil
+}
