@@ -268,8 +268,14 @@ func (a *App) lead(lctx context.Context) {
 	a.metrics.SetLeader(true)
 	defer a.metrics.SetLeader(false)
 
+	// At a stop, the scheduler and the watcher stop at once; the outbox
+	// sender keeps running until the commands in flight are done and the
+	// outbox is flushed, so that no send is cut between its post and its
+	// record.
 	work, cancel := context.WithCancel(lctx)
 	defer cancel()
+	last, cancelLast := context.WithCancel(lctx)
+	defer cancelLast()
 	go func() {
 		select {
 		case <-a.stopping:
@@ -277,16 +283,22 @@ func (a *App) lead(lctx context.Context) {
 		case <-work.Done():
 		}
 	}()
-	var wg sync.WaitGroup
+	var wg, wgLast sync.WaitGroup
 	for _, t := range a.parts.leader {
-		wg.Add(1)
+		ctx, g := work, &wg
+		if t.last {
+			ctx, g = last, &wgLast
+		}
+		g.Add(1)
 		go func() {
-			defer wg.Done()
-			a.runTask(work, t)
+			defer g.Done()
+			a.runTask(ctx, t)
 		}()
 	}
 	wg.Wait()
 	if lctx.Err() != nil {
+		cancelLast()
+		wgLast.Wait()
 		a.log.Warn("leader: leadership lost, leader work stopped")
 		return
 	}
@@ -302,6 +314,8 @@ func (a *App) lead(lctx context.Context) {
 			a.log.Info("outbox flushed")
 		}
 	}
+	cancelLast()
+	wgLast.Wait()
 	a.log.Info("leader: releasing the lock")
 }
 

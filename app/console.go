@@ -21,6 +21,9 @@ type Console struct {
 	User    string // default U0DEMO
 	Channel string // default C0DEMO
 	Prompt  bool   // print a prompt (an interactive terminal)
+	// Wait, when set, lets a script write "wait 2h": it returns once that
+	// much of the bot's (simulated) time has passed.
+	Wait func(ctx context.Context, d time.Duration) error
 
 	mu  sync.Mutex // serializes writes to Out
 	seq int
@@ -70,9 +73,21 @@ func (c *Console) line(ctx context.Context, line string) {
 	if line == "" || strings.HasPrefix(line, "#") {
 		return
 	}
+	if d, ok := strings.CutPrefix(line, "wait "); ok && c.Wait != nil {
+		dur, err := time.ParseDuration(strings.TrimSpace(d))
+		if err != nil || dur <= 0 {
+			c.printf("(wait takes a duration, like wait 90m)\n")
+			return
+		}
+		c.printf("> wait %s\n", dur)
+		if err := c.Wait(ctx, dur); err != nil {
+			c.printf("error: %v\n", err)
+		}
+		return
+	}
 	text, ok := strings.CutPrefix(line, "/pool")
 	if !ok || (text != "" && text[0] != ' ') {
-		c.printf("(type /pool help; only /pool commands are understood)\n")
+		c.printf("(type /pool help; only /pool commands, and wait DURATION in a script, are understood)\n")
 		return
 	}
 	c.seq++

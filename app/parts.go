@@ -20,6 +20,7 @@ import (
 type task struct {
 	name string
 	run  func(ctx context.Context) error
+	last bool // a leader task stopped only after the outbox is flushed
 }
 
 // parts are the assembled pieces the run loop needs.
@@ -113,7 +114,7 @@ func (a *App) buildService(ctx context.Context) error {
 	if maxAge < 30*time.Second {
 		maxAge = 30 * time.Second
 	}
-	a.parts.always = append(a.parts.always, task{"devops-probe", func(ctx context.Context) error { return obs.keepPolled(ctx, maxAge) }})
+	a.parts.always = append(a.parts.always, task{name: "devops-probe", run: func(ctx context.Context) error { return obs.keepPolled(ctx, maxAge) }})
 	a.parts.built = append(a.parts.built, "azure")
 	return nil
 }

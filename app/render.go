@@ -114,7 +114,18 @@ var (
 	boldRe    = regexp.MustCompile(`\*([^*\n]+)\*`)
 	italicRe  = regexp.MustCompile(`(^|\s)_([^_\n]+)_`)
 	strikeRe  = regexp.MustCompile(`~([^~\n]+)~`)
+	emojiRe   = regexp.MustCompile(`:[a-z0-9_+-]+:`)
 )
+
+// emoji are the Slack emoji codes poolbot's messages use.
+var emoji = map[string]string{
+	"red_circle": "🔴", "large_orange_circle": "🟠", "large_yellow_circle": "🟡", "large_green_circle": "🟢",
+	"large_blue_circle": "🔵", "white_check_mark": "✅", "heavy_check_mark": "✔", "x": "❌", "warning": "⚠️",
+	"alarm_clock": "⏰", "hourglass_flowing_sand": "⏳", "moneybag": "💰", "chart_with_upwards_trend": "📈",
+	"information_source": "ℹ️", "no_entry": "⛔", "zzz": "💤", "sunrise": "🌅", "rotating_light": "🚨",
+	"mute": "🔇", "bell": "🔔", "gear": "⚙️", "arrow_up": "⬆️", "arrow_down": "⬇️",
+	"pushpin": "📌", "calendar": "📅", "hammer_and_wrench": "🛠️", "lock": "🔒", "pause_button": "⏸️",
+}
 
 // plain turns Slack mrkdwn into plain text: links as "label (url)", user
 // and channel mentions as their names, emphasis marks dropped.
@@ -137,6 +148,12 @@ func plain(s string) string {
 	s = boldRe.ReplaceAllString(s, "$1")
 	s = italicRe.ReplaceAllString(s, "$1$2")
 	s = strikeRe.ReplaceAllString(s, "$1")
+	s = emojiRe.ReplaceAllStringFunc(s, func(m string) string {
+		if e, ok := emoji[m[1:len(m)-1]]; ok {
+			return e
+		}
+		return m
+	})
 	s = strings.ReplaceAll(s, "```", "")
 	s = strings.ReplaceAll(s, "&lt;", "<")
 	s = strings.ReplaceAll(s, "&gt;", ">")

@@ -120,7 +120,7 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 			Slack: w.slack, Handler: a.Handler(), Pool: workers, Clock: clock.Real{}, Logger: logFor("slack"),
 			HTTPClient: respond,
 		})
-		a.parts.always = append(a.parts.always, task{"socket-mode", w.socket.Run})
+		a.parts.always = append(a.parts.always, task{name: "socket-mode", run: w.socket.Run})
 		a.part("slack-socket")
 	default:
 		w.http = bot.NewHTTP(bot.HTTPOptions{
@@ -131,16 +131,16 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 		a.part("slack-http")
 	}
 	a.metrics.Expect("slack")
-	a.parts.always = append(a.parts.always, task{"slack-check", a.checkSlack})
+	a.parts.always = append(a.parts.always, task{name: "slack-check", run: a.checkSlack})
 
 	// The leader's work.
 	if w.scheduler != nil {
-		a.parts.leader = append(a.parts.leader, task{"scheduler", w.scheduler.Run})
+		a.parts.leader = append(a.parts.leader, task{name: "scheduler", run: w.scheduler.Run})
 	}
 	a.parts.leader = append(a.parts.leader,
-		task{"watcher", a.runWatcher},
-		task{"outbox", w.sender.Run},
-		task{"cost-metrics", a.costMetrics})
+		task{name: "watcher", run: a.runWatcher},
+		task{name: "outbox", run: w.sender.Run, last: true},
+		task{name: "cost-metrics", run: a.costMetrics})
 	a.parts.flush = w.sender.Flush
 	return nil
 }
@@ -280,4 +280,16 @@ func (h loggedHandler) Handle(ctx context.Context, r commands.Request, resp comm
 	}
 	h.a.w.sender.Kick()
 	return err
+}
+
+// Prime runs one scheduler pass and one watcher cycle before Run, so that a
+// short session (the demo) shows their effects at once. Run's own passes
+// find the work done: changes and alerts are claimed in the store.
+func (a *App) Prime(ctx context.Context) error {
+	if a.w.scheduler != nil {
+		if err := a.w.scheduler.Reconcile(ctx); err != nil {
+			return fmt.Errorf("scheduler: %w", err)
+		}
+	}
+	return a.w.watcher.Cycle(ctx)
 }

@@ -1,0 +1,293 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/poolbot/poolbot/app"
+	"github.com/poolbot/poolbot/config"
+	"github.com/poolbot/poolbot/sim"
+	"github.com/poolbot/poolbot/slackstub"
+)
+
+func init() {
+	register(subcommand{name: "demo", usage: "run poolbot on its built-in simulator, with a console for /pool commands", run: runDemo})
+}
+
+// demoConfig is the demo's configuration: the simulator's three pools, the
+// office-hours schedule of config.example.toml on linux-ci and windows-ci,
+// alerts and the cost digest to #poolbot-demo. Everyone is an admin.
+const demoConfig = `
+[azure_devops]
+organization_url = "{{SIM}}/contoso"
+auth = "pat"
+pat = "demo"
+
+[azure]
+resource_manager_url = "{{SIM}}/"
+retail_prices_url = "{{SIM}}/api/retail/prices"
+subscription = "00000000-0000-0000-0000-000000000000"
+resource_group = "rg-agents"
+auth = "static"
+static_token = "demo"
+
+[slack]
+mode = "http"
+signing_secret = "{{SECRET}}"
+bot_token = "xoxb-demo"
+api_url = "{{SLACK}}"
+channel = "#poolbot-demo"
+
+[[templates]]
+name = "linux"
+os = "linux"
+sku = "Standard_D4s_v5"
+image = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-agents/providers/Microsoft.Compute/galleries/poolbotgallery/images/ubuntu22"
+region = "westeurope"
+resource_group = "rg-agents"
+admin_user = "azureagent"
+ssh_public_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKeyOnlyForTheSimulator poolbot"
+standby = 1
+max = 10
+ttl = 30
+service_endpoint_id = "11111111-1111-1111-1111-111111111111"
+service_endpoint_scope = "22222222-2222-2222-2222-222222222222"
+
+[[schedules]]
+name = "office-hours"
+pools = ["linux-ci", "windows-ci"]
+timezone = "Europe/Paris"
+channel = "#poolbot-demo"
+
+[[schedules.entries]]
+cron = "0 7 * * 1-5"
+standby = 2
+restore = true
+
+[[schedules.entries]]
+cron = "0 20 * * 1-4"
+standby = 0
+
+[[schedules.entries]]
+cron = "0 20 * * 5"
+standby = 0
+max = 2
+
+[[schedules.entries]]
+cron = "30 6 * * 1"
+restore = true
+
+[alerts]
+interval = "60s"
+repeat_interval = "4h"
+
+[cost]
+currency = "USD"
+# Shortly after midnight, so that the demo shows a digest of its first day.
+digest_cron = "5 0 * * *"
+digest_timezone = "Europe/Paris"
+digest_channel = "#poolbot-demo"
+
+[[cost.budgets]]
+pools = ["gpu-*"]
+daily = 5.0
+monthly = 150.0
+
+[store]
+path = "{{DB}}"
+
+[server]
+listen = "{{LISTEN}}"
+shutdown_timeout = "10s"
+
+[log]
+format = "text"
+level = "{{LEVEL}}"
+`
+
+func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	speed := fs.Float64("speed", 60, "simulated seconds per real second")
+	listen := fs.String("listen", "", "also serve Slack's HTTP endpoints, /metrics, /healthz and /readyz on this `address` (e.g. 127.0.0.1:3000)")
+	path := fs.String("config", "", "a configuration `file` whose roles, schedules, alerts and cost settings replace the demo's (Azure DevOps, Azure and Slack stay simulated)")
+	warm := fs.Duration("warm-up", 2*time.Hour, "simulated time run before the console starts, so that pools have agents and failures")
+	verbose := fs.Bool("v", false, "log at info level to standard error")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, `Usage: poolbot demo [--speed N] [--listen 127.0.0.1:3000] [--config FILE]
+
+Runs poolbot on a simulated Azure DevOps organization with three pools
+(linux-ci, windows-ci, gpu-nightly, which fails), a local Slack, and a console:
+type /pool commands (try /pool help); replies and messages posted to channels
+are printed as text. It exits at the end of input:
+
+  printf '/pool list\n/pool up linux-ci\n' | poolbot demo`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *speed <= 0 {
+		return errors.New("--speed must be above 0")
+	}
+
+	dir, err := os.MkdirTemp("", "poolbot-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	// The simulator, on loopback. It starts on Sunday evening: the bot
+	// watches the end of the day, the warm-up takes it past midnight, when
+	// gpu-nightly's jobs start failing and the day's cost digest is due.
+	s := sim.New(sim.Options{Seed: 1, Start: time.Date(2026, 1, 4, 21, 50, 0, 0, time.UTC)})
+	simLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	simSrv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	go simSrv.Serve(simLn)
+	defer simSrv.Close()
+	simURL := "http://" + simLn.Addr().String()
+
+	stub := slackstub.New()
+	defer stub.Close()
+
+	secret := os.Getenv("SLACK_SIGNING_SECRET")
+	if *listen != "" && secret == "" {
+		b := make([]byte, 16)
+		rand.Read(b)
+		secret = hex.EncodeToString(b)
+		fmt.Fprintf(stdout, "Slack signing secret for this demo: %s (set SLACK_SIGNING_SECRET to choose one)\n", secret)
+	}
+	if secret == "" {
+		secret = "demo-signing-secret"
+	}
+	level := "warn"
+	if *verbose {
+		level = "info"
+	}
+	cfg, err := loadDemoConfig(dir, strings.NewReplacer("{{SIM}}", simURL, "{{SLACK}}", stub.APIURL(),
+		"{{SECRET}}", secret, "{{DB}}", filepath.Join(dir, "poolbot.db"), "{{LEVEL}}", level,
+		"{{LISTEN}}", orDefault(*listen, "127.0.0.1:0")).Replace(demoConfig))
+	if err != nil {
+		return fmt.Errorf("demo configuration: %w", err)
+	}
+	if *path != "" {
+		own, err := config.Load(*path)
+		if err != nil {
+			return err
+		}
+		cfg.Roles, cfg.Templates, cfg.Schedules = own.Roles, own.Templates, own.Schedules
+		cfg.Alerts, cfg.Cost = own.Alerts, own.Cost
+		cfg.Cost.CostManagement = false
+	}
+	log, err := app.NewLogger(stderr, cfg.Log, "text")
+	if err != nil {
+		return err
+	}
+
+	a, err := app.New(ctx, app.Options{Config: cfg, Logger: log, Clock: s, Owner: "demo",
+		EveryoneAdmin: *path == "" || len(cfg.Roles) == 0, NoListen: *listen == ""})
+	if err != nil {
+		return err
+	}
+	if addr := a.Addr(); addr != nil {
+		fmt.Fprintf(stdout, "Slack endpoints: http://%s/slack/commands and /slack/interactivity; also /metrics, /healthz, /readyz.\n", addr)
+	}
+
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	// A scheduler pass and a watcher cycle before and after the warm-up:
+	// the schedule's state, the failing gpu-nightly and the digest of
+	// Sunday show at once.
+	if err := a.Prime(runCtx); err != nil {
+		log.Warn("first pass", "err", err)
+	}
+	for step := 5 * time.Minute; *warm > 0; *warm -= step {
+		s.Advance(min(step, *warm))
+		if err := a.Prime(runCtx); err != nil {
+			log.Warn("warm-up pass", "err", err)
+		}
+	}
+	// The simulated clock runs until the bot has stopped: its last messages
+	// are paced on it.
+	simCtx, stopSim := context.WithCancel(context.Background())
+	defer stopSim()
+	simDone := make(chan struct{})
+	go func() { s.Run(simCtx, *speed); close(simDone) }()
+	appDone := make(chan error, 1)
+	go func() { appDone <- a.Run(runCtx) }()
+
+	fmt.Fprintf(stdout, "poolbot demo: simulated Azure DevOps at %s/contoso; it is %s in Europe/Paris, running %g× real time.\n",
+		simURL, s.Now().In(paris()).Format("Mon 2006-01-02 15:04"), *speed)
+	fmt.Fprintln(stdout, "Type /pool help. Messages posted to channels are shown as [#channel].")
+	fmt.Fprintln(stdout)
+	console := &app.Console{Handle: a.Handler().Handle, Out: stdout, Prompt: isTerminal(stdin),
+		Wait: func(ctx context.Context, d time.Duration) error {
+			select {
+			case <-s.After(d):
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}}
+	msgs := &app.Messages{Stub: stub, C: console}
+	msgCtx, stopMsgs := context.WithCancel(context.Background())
+	msgDone := make(chan struct{})
+	go func() { msgs.Run(msgCtx, 200*time.Millisecond); close(msgDone) }()
+
+	cerr := console.Run(runCtx, stdin)
+	// End of input: stop, which flushes the outbox, then show what it sent.
+	stop()
+	err = <-appDone
+	stopSim()
+	<-simDone
+	stopMsgs()
+	<-msgDone
+	msgs.Drain()
+	return errors.Join(cerr, err)
+}
+
+func loadDemoConfig(dir, text string) (*config.Config, error) {
+	p := filepath.Join(dir, "demo.toml")
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		return nil, err
+	}
+	return config.Load(p)
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func paris() *time.Location {
+	if l, err := time.LoadLocation("Europe/Paris"); err == nil {
+		return l
+	}
+	return time.UTC
+}
+
+// isTerminal reports whether r is an interactive terminal, to show a prompt.
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
