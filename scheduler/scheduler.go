@@ -163,14 +163,22 @@ func (s *Scheduler) nextWake(ctx context.Context, now time.Time) time.Time {
 		}
 	}
 	if ovs, err := s.o.Store.Overrides(ctx); err == nil {
+		skips := map[string]*pool.Override{}
+		for i := range ovs {
+			if ovs[i].Kind == "skip" {
+				skips[ovs[i].Pool] = &ovs[i]
+			}
+		}
 		for _, ov := range ovs {
 			if ov.Kind != "hold" {
 				continue
 			}
 			if sc := s.scheduleFor(ov.Pool); sc != nil {
-				if end := sc.holdEnd(ov, nil); end.After(now) {
+				if end := sc.holdEnd(ov, skips[ov.Pool]); end.After(now) {
 					earlier(end)
 				}
+			} else if ov.Until.After(now) {
+				earlier(ov.Until)
 			}
 		}
 	}
@@ -217,12 +225,18 @@ func (s *Scheduler) Reconcile(ctx context.Context) error {
 		return fmt.Errorf("read overrides: %w", err)
 	}
 	var errs []error
+	skips := map[string]*pool.Override{}
+	for i := range all {
+		if all[i].Kind == "skip" {
+			skips[all[i].Pool] = &all[i]
+		}
+	}
 	ovs := map[string]overrides{}
 	for i := range all {
 		ov := &all[i]
 		sc := s.scheduleFor(ov.Pool)
 		switch {
-		case ov.Kind == "hold" && sc != nil && !sc.holdEnd(*ov, nil).After(now),
+		case ov.Kind == "hold" && sc != nil && !sc.holdEnd(*ov, skips[ov.Pool]).After(now),
 			ov.Kind == "hold" && sc == nil && !ov.Until.IsZero() && !ov.Until.After(now),
 			ov.Kind == "skip" && ov.SkipAt.Before(now.Add(-lookback)):
 			// Expired. A skip is kept as long as it is in the folded window,

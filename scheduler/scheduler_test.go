@@ -679,3 +679,73 @@ func TestNewErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestDaytime(t *testing.T) {
+	h := newHarness(t, paris(6, 12, 0), demo("Europe/Paris"))
+	got, ok, err := h.s.Daytime(h.ctx, "linux-ci")
+	if err != nil || !ok || got.String() != "standby=2" {
+		t.Errorf("before any scale-down: %s %t %v", got, ok, err)
+	}
+	h.svc.set("linux-ci", pool.Settings{Standby: pool.Int(3), Max: pool.Int(12)})
+	h.reconcileAt(paris(6, 20, 0)) // saves standby 3 max 12
+	got, ok, err = h.s.Daytime(h.ctx, "linux-ci")
+	if err != nil || !ok || got.String() != "standby=3 max=12 ttl=30 recycle=false" {
+		t.Errorf("after the scale-down: %s %t %v", got, ok, err)
+	}
+	if _, ok, err := h.s.Daytime(h.ctx, "gpu-nightly"); ok || err != nil {
+		t.Errorf("unscheduled pool: %t %v", ok, err)
+	}
+	if next, err := h.s.Next(h.ctx, "gpu-nightly", 3); len(next) != 0 || err != nil {
+		t.Errorf("next of an unscheduled pool: %v %v", next, err)
+	}
+}
+
+// TestHoldUntilNextEntrySkipped: a hold until the next entry outlasts a
+// skipped entry.
+func TestHoldUntilNextEntrySkipped(t *testing.T) {
+	h := newHarness(t, paris(3, 12, 0), demo("Europe/Paris"))
+	h.reconcileAt(paris(3, 12, 0))
+	h.clk.Set(paris(3, 19, 0))
+	if _, err := h.s.Skip(h.ctx, "linux-ci", "U1"); err != nil {
+		t.Fatal(err)
+	}
+	end, err := h.s.Hold(h.ctx, "linux-ci", pool.Settings{Standby: pool.Int(4)}, time.Time{}, "U1")
+	if err != nil || !end.Equal(paris(4, 7, 0)) {
+		t.Fatalf("hold end %s %v, want Wednesday 07:00", end, err)
+	}
+	for _, st := range []struct {
+		at      time.Time
+		standby int
+	}{{paris(3, 19, 1), 4}, {paris(3, 20, 0), 4}, {paris(4, 6, 59), 4}, {paris(4, 7, 0), 2}} {
+		h.reconcileAt(st.at)
+		h.want("linux-ci", st.standby, 10)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	a, b := demo("Europe/Paris"), demo("Local")
+	b.Name, b.Pools = "other", []string{"linux-ci"}
+	b.Entries[0].Cron = "CRON_TZ=UTC 0 7 * * *"
+	cfg := &config.Config{Schedules: []config.Schedule{a, b}}
+	var got []string
+	for _, err := range Validate(cfg) {
+		got = append(got, err.Error())
+	}
+	all := strings.Join(got, "\n")
+	for _, want := range []string{
+		`key schedules[1].timezone: schedule other: timezone "Local"`,
+		`key schedules[1].entries[0].cron: schedule other: entry 1: cron "CRON_TZ=UTC 0 7 * * *"`,
+		`key schedules[1].pools[0]: schedule other: pools "linux-ci" overlaps "linux-ci" of schedule office-hours`,
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("Validate lacks %q:\n%s", want, all)
+		}
+	}
+	if len(got) != 3 {
+		t.Errorf("%d errors, want 3:\n%s", len(got), all)
+	}
+	errs := CheckPools(&config.Config{Schedules: []config.Schedule{demo("UTC")}}, []string{"linux-ci", "gpu"})
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), `"windows-*" matches no pool`) {
+		t.Errorf("CheckPools: %v", errs)
+	}
+}
