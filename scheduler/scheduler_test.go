@@ -749,3 +749,41 @@ func TestValidate(t *testing.T) {
 		t.Errorf("CheckPools: %v", errs)
 	}
 }
+
+// TestReconcileAcrossDST: an entry at 02:30 is applied once on both change
+// days: right after the gap in spring, at its first occurrence in autumn.
+func TestReconcileAcrossDST(t *testing.T) {
+	tests := []struct {
+		zone, day, cron string
+		want            string // the instant standby=1 is applied
+	}{
+		{"Europe/Paris", "2026-03-29", "30 2 * * *", "2026-03-29T03:00:00+02:00"},
+		{"Europe/Paris", "2026-10-25", "30 2 * * *", "2026-10-25T02:30:00+02:00"},
+		{"America/New_York", "2026-03-08", "30 2 * * *", "2026-03-08T03:00:00-04:00"},
+		{"America/New_York", "2026-11-01", "30 1 * * *", "2026-11-01T01:30:00-04:00"}, // 01:00–02:00 repeats there
+		{"America/New_York", "2026-11-01", "30 2 * * *", "2026-11-01T02:30:00-05:00"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.zone+" "+tt.day+" "+tt.cron, func(t *testing.T) {
+			loc, _ := time.LoadLocation(tt.zone)
+			day, _ := time.ParseInLocation("2006-01-02", tt.day, loc)
+			sc := config.Schedule{Name: "night", Pools: []string{"linux-ci"}, TimeZone: tt.zone, Entries: []config.Entry{
+				{Cron: tt.cron, Standby: pool.Int(1)}, {Cron: "0 12 * * *", Standby: pool.Int(0)}}}
+			h := newHarness(t, day, sc)
+			h.loc = loc
+			// Every 5 minutes of real time from midnight to 05:00 local.
+			for at := day; at.Before(day.Add(6 * time.Hour)); at = at.Add(5 * time.Minute) {
+				h.reconcileAt(at)
+			}
+			var ones []string
+			for _, u := range h.svc.updates {
+				if strings.HasSuffix(u, " standby=1") {
+					ones = append(ones, strings.TrimSuffix(u, " standby=1"))
+				}
+			}
+			if len(ones) != 1 || ones[0] != tt.want {
+				t.Errorf("standby=1 applied at %v, want once at %s", ones, tt.want)
+			}
+		})
+	}
+}
