@@ -213,6 +213,9 @@ type overrides struct {
 // Reconcile brings every scheduled pool to its desired settings once. It
 // lists the pools once.
 func (s *Scheduler) Reconcile(ctx context.Context) error {
+	if s.o.Changer == nil || s.o.Service == nil || s.o.Store == nil {
+		return errors.New("scheduler: Reconcile needs Options.Changer and Options.Store")
+	}
 	s.pass.Lock()
 	defer s.pass.Unlock()
 	now := s.o.Clock.Now()
