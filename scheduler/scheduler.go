@@ -58,7 +58,11 @@ var Actor = change.Actor{ID: "scheduler", Name: "scheduler", Source: "scheduler"
 const (
 	appliedPrefix = "schedule.applied/" // the last occurrence applied to a pool, JSON
 	claimedPrefix = "schedule.claimed/" // the last claim key this owner took for a pool
-	driftPrefix   = "schedule.drift/"   // the hand change last reported
+	// claimTimePrefix records when a change was claimed: a claim older than
+	// takeoverAfter whose change never landed was left by a replica that died.
+	claimTimePrefix = "schedule.claimtime/"
+	takeoverAfter   = 2 * time.Minute
+	driftPrefix     = "schedule.drift/" // the hand change last reported
 	// FailurePrefix + pool holds the message of a change that keeps
 	// failing, "" once it succeeds; the watcher alerts on it.
 	FailurePrefix = "schedule.failure/"
@@ -458,8 +462,34 @@ func (s *Scheduler) reconcilePool(ctx context.Context, sc *schedule, p pool.Pool
 			return s.putApplied(ctx, name, rec)
 		}
 		mine, err := s.claim(ctx, name, key)
-		if err != nil || !mine {
+		if err != nil {
 			return err
+		}
+		if !mine {
+			// Another replica claimed this change. Only the leader schedules,
+			// so if the pool still is not as the entry wants, that replica died
+			// between its claim and the change: take it over, once.
+			if p, err = s.o.Changer.Current(ctx, name); err != nil {
+				return fmt.Errorf("read %s: %w", name, err)
+			}
+			if d = diff(pl.desired, p); d.Empty() {
+				return s.putApplied(ctx, name, rec)
+			}
+			v, err := s.o.Store.Get(ctx, claimTimePrefix+key)
+			if errors.Is(err, pool.ErrNotFound) {
+				// The claimant has not recorded its time yet: count from now.
+				return s.o.Store.Put(ctx, claimTimePrefix+key, s.o.Clock.Now().UTC().Format(time.RFC3339Nano))
+			}
+			if err != nil {
+				return fmt.Errorf("read claim time %s: %w", key, err)
+			}
+			if at, perr := time.Parse(time.RFC3339Nano, v); perr == nil && s.o.Clock.Now().Sub(at) < takeoverAfter {
+				return nil // the claimant may still be at work
+			}
+			if mine, err = s.claim(ctx, name, key+"/takeover"); err != nil || !mine {
+				return err
+			}
+			s.o.Logger.Warn("taking over a scheduled change claimed by a replica that did not finish it", "pool", name, "key", key)
 		}
 		clearSaved := pl.restoring || (newOcc && pl.hold == "" && raisesOnly(d, p))
 		return s.apply(ctx, sc, p, d, pl, rec, key, note, clearSaved)
@@ -515,6 +545,9 @@ func (s *Scheduler) claim(ctx context.Context, name, key string) (bool, error) {
 	}
 	mark := key + " " + s.o.Owner
 	if ok {
+		if err := s.o.Store.Put(ctx, claimTimePrefix+key, s.o.Clock.Now().UTC().Format(time.RFC3339Nano)); err != nil {
+			return false, fmt.Errorf("record claim time %s: %w", key, err)
+		}
 		if err := s.o.Store.Put(ctx, claimedPrefix+name, mark); err != nil {
 			return false, fmt.Errorf("record claim %s: %w", key, err)
 		}

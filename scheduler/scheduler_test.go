@@ -787,3 +787,32 @@ func TestReconcileAcrossDST(t *testing.T) {
 		})
 	}
 }
+
+// TestTakeOverAbandonedClaim: a replica that claimed a change and died before
+// applying it does not make the change be lost; a fresh claim is left alone.
+func TestTakeOverAbandonedClaim(t *testing.T) {
+	h := newHarness(t, paris(3, 12, 0), demo("Europe/Paris"))
+	h.reconcileAt(paris(3, 12, 0))
+	// replica-b claims the 20:00 change of linux-ci, then dies.
+	at := paris(3, 20, 0)
+	key := claimKey("linux-ci", at)
+	b, err := New(Options{Schedules: h.scs, Changer: h.ch, Store: h.st, Clock: h.clk, Owner: "replica-b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.clk.Set(at)
+	if ok, err := b.claim(h.ctx, "linux-ci", key); err != nil || !ok {
+		t.Fatalf("claim: %v %v", ok, err)
+	}
+	if err := h.s.Reconcile(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.want("linux-ci", 2, 10) // just claimed: the claimant may still be at work
+	h.want("windows-ci", 0, 10)
+	h.reconcileAt(at.Add(takeoverAfter + time.Minute))
+	h.want("linux-ci", 0, 10)
+	h.reconcileAt(at.Add(2*takeoverAfter + time.Minute))
+	if n := h.svc.nUpdates(); n != 2 {
+		t.Errorf("%d updates, want 2 (each pool once): %v", n, h.svc.updates)
+	}
+}
