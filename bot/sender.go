@@ -289,7 +289,12 @@ func (s *Sender) send(ctx context.Context, m pool.OutboxMessage) (bool, time.Tim
 	if err != nil {
 		return false, s.retry(ctx, log, m, err)
 	}
-	if err := s.st.MarkSent(ctx, m.ID, done); err != nil {
+	// Slack has the message now: record it even if ctx was cancelled
+	// meanwhile (a lost leader lock, a shutdown), or a restart would send it
+	// again.
+	markCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := s.st.MarkSent(markCtx, m.ID, done); err != nil {
 		// Slack has it but the store does not know: the one window in which
 		// a restart could send it twice. Stop this channel for the round.
 		log.Error("outbox: mark sent", "err", err)
