@@ -25,11 +25,11 @@ func ParseImage(s string) (Image, error) {
 	case s == "":
 		return Image{}, fmt.Errorf("empty image")
 	case strings.HasPrefix(s, "/"):
-		l := strings.ToLower(s)
-		if !strings.HasPrefix(l, "/subscriptions/") || !(strings.Contains(l, "/providers/microsoft.compute/galleries/") || strings.Contains(l, "/providers/microsoft.compute/images/")) {
+		id := strings.TrimSuffix(s, "/")
+		if !isImageID(id) {
 			return Image{}, fmt.Errorf("image %q is not a compute gallery image or managed image resource id", s)
 		}
-		return Image{ID: strings.TrimSuffix(s, "/")}, nil
+		return Image{ID: id}, nil
 	default:
 		p := strings.Split(s, ":")
 		if len(p) != 4 {
@@ -70,4 +70,28 @@ func (i Image) Short() string {
 		}
 	}
 	return p[len(p)-1]
+}
+
+// isImageID reports whether id names a gallery image, a gallery image version
+// or a managed image:
+// /subscriptions/S/resourceGroups/RG/providers/Microsoft.Compute/galleries/G/images/I[/versions/V]
+// /subscriptions/S/resourceGroups/RG/providers/Microsoft.Compute/images/I
+func isImageID(id string) bool {
+	p := strings.Split(id, "/")
+	for _, seg := range p[1:] {
+		if seg == "" {
+			return false
+		}
+	}
+	is := func(i int, word string) bool { return i < len(p) && strings.EqualFold(p[i], word) }
+	if !(is(1, "subscriptions") && is(3, "resourceGroups") && is(5, "providers") && is(6, "Microsoft.Compute")) {
+		return false
+	}
+	switch {
+	case is(7, "galleries") && is(9, "images"):
+		return len(p) == 11 || (len(p) == 13 && is(11, "versions"))
+	case is(7, "images"):
+		return len(p) == 9
+	}
+	return false
 }
