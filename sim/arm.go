@@ -567,7 +567,7 @@ func (s *Sim) armInstances(w http.ResponseWriter, r *http.Request, name string, 
 			s.reimage(ss.pool, n)
 		default:
 			if n.job != nil {
-				s.finishJob(ss.pool, n, "failed")
+				s.finishJob(ss.pool, n, "failed", s.now)
 			}
 			s.setState(n, pool.NodeDeletingCompute, "deleting", "none", 2*time.Minute)
 		}

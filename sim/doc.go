@@ -61,25 +61,37 @@
 //
 // Time is simulated: Advance runs the model at every whole simulated minute
 // and wakes After waiters in order; Run advances with the wall clock at a
-// speed. Each minute, per pool: running jobs that are due finish (the agent
-// goes idle, or is reimaged when recycleAfterEachUse is set); nodes walk
-// new (1 min) → creatingCompute (2 min) → startingAgent (2 min) → idle;
+// speed. Each run of the model covers the minute since the previous one,
+// and what happens within it keeps its own instant, so that waits and state
+// durations are not rounded to whole minutes. Per pool: running jobs that
+// are due finish at the instant their duration ends (the agent goes idle
+// then, or is reimaged when recycleAfterEachUse is set); nodes walk
+// new (1 min) → creatingCompute (2 min) → startingAgent (2 min) → idle,
+// each state ending exactly its duration after it began;
 // reimagingCompute (3 min) → startingAgent; deletingCompute (2 min) → gone;
 // jobs arrive (a Poisson process seeded by Options.Seed; the peak rate is
-// PoolSpec.JobsPerHour, default 2.4×max, negative for none) at full rate on
-// weekdays 08:00–18:00 Europe/Paris, 30% at 07:00 and 18:00–20:00, 4% at
-// night and 3% at weekends; Nightly pools get their jobs 00:00–05:00 every day
-// and 5% otherwise. A job runs 5–25 minutes (nightly 30–60) and waits until
-// an agent is idle; its wait is recorded (Stats.JobWaits); after 6 hours
-// waiting it is canceled. Every 5 simulated minutes the service samples each
-// pool: when idle plus starting agents fall short of standby plus waiting
-// jobs it adds VMs, at most 25% of max (at least 1) at a time and never
-// beyond max, logging the sizing (info, increaseCapacity); when no job waits
-// and idle agents exceed standby it deletes the surplus that has been idle
-// for timeToLiveMinutes, oldest idle first (info, deleteVMs). It never
-// deletes a busy agent: a node set to pendingDelete while busy shows
-// assignedPendingDelete and goes when its job ends. Failed nodes are deleted
-// 5 minutes after failing.
+// PoolSpec.JobsPerHour, default 2.4×max, negative for none), each at a
+// random instant within the minute (drawn apart from the load, so the jobs
+// and their durations do not depend on it), at full rate on weekdays
+// 08:00–18:00 Europe/Paris, 30% at 07:00 and 18:00–20:00, 4% at night and
+// 3% at weekends; Nightly pools get their jobs 00:00–05:00 every day and 5%
+// otherwise. A job runs 5–25 minutes (nightly 30–60) and waits until an
+// agent is idle: jobs, oldest first, start at the later of their arrival
+// and the instant an agent became idle, taking the agent that lets them
+// start first. Each wait is recorded (Stats.JobWaits) to the nanosecond;
+// after 6 hours waiting a job is canceled. A job shows in jobrequests from
+// the end of the minute it arrived in. Every 5 simulated minutes (on
+// minutes divisible by 5) the service samples each pool: when idle plus
+// starting agents fall short of standby plus waiting jobs it adds VMs, at
+// most 25% of max (at least 1) at a time and never beyond max, logging the
+// sizing (info, increaseCapacity); so a job that finds no idle agent waits
+// for the next sample and 5 more minutes for a new VM, unless a busy agent
+// frees up first. When no job waits and idle agents exceed standby it
+// deletes the surplus that has been idle for timeToLiveMinutes, oldest idle
+// first (info, deleteVMs); when max was lowered below the VM count, idle
+// VMs above it go at once. It never deletes a busy agent: a node set to
+// pendingDelete while busy shows assignedPendingDelete and goes when its
+// job ends. Failed nodes are deleted 5 minutes after failing.
 //
 // # Failures
 //
@@ -118,5 +130,6 @@
 // # Cost
 //
 // Each VM (any state after new) accrues its SKU's hourly retail price per
-// simulated minute; Stats counts idle, busy and other VM-hours per pool.
+// simulated minute; Stats counts idle, busy and other VM-hours per pool by
+// each VM's state at the end of every minute.
 package sim

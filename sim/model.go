@@ -99,30 +99,39 @@ func (s *Sim) logf(p *spool, level, op, format string, a ...any) {
 }
 
 func (s *Sim) setState(n *node, st pool.NodeState, compute, agent string, due time.Duration) {
+	s.setStateAt(n, st, compute, agent, s.now, due)
+}
+
+// setStateAt changes n's state as of at (at most now): the model runs once
+// a minute, but what it finds has happened since its previous run keeps the
+// instant it happened at, so that state durations and job waits do not
+// round up to whole minutes.
+func (s *Sim) setStateAt(n *node, st pool.NodeState, compute, agent string, at time.Time, due time.Duration) {
 	n.state = st
-	n.changed = s.now
+	n.changed = at
 	if compute != "" {
 		n.computeState = compute
 	}
 	if agent != "" {
 		n.agentState = agent
 	}
-	n.due = s.now.Add(due)
+	n.due = at.Add(due)
 }
 
-// tick runs one simulated minute.
+// tick runs the model for the minute since its previous run.
 func (s *Sim) tick() {
 	sample := (s.now.Unix()/60)%sampleEvery == 0
 	for _, p := range s.pools {
 		s.tickPool(p, sample)
 	}
+	s.lastTick = s.now
 }
 
 func (s *Sim) tickPool(p *spool, sample bool) {
 	// Jobs that finished free their agents.
 	for _, n := range p.nodes {
 		if n.job != nil && !n.job.finish.After(s.now) {
-			s.finishJob(p, n, "succeeded")
+			s.finishJob(p, n, "succeeded", n.job.finish)
 		}
 	}
 	// Nodes walk through their states.
@@ -146,7 +155,7 @@ func (s *Sim) tickPool(p *spool, sample bool) {
 	for len(p.queue) > 0 && s.now.Sub(p.queue[0].queued) >= cancelAfter {
 		j := p.queue[0]
 		p.queue = p.queue[1:]
-		j.result, j.finished = "canceled", s.now
+		j.result, j.finished = "canceled", j.queued.Add(cancelAfter)
 		p.stats.Canceled++
 		s.remember(p, j)
 	}
@@ -159,10 +168,11 @@ func (s *Sim) remember(p *spool, j *job) {
 	}
 }
 
-func (s *Sim) finishJob(p *spool, n *node, result string) {
+// finishJob ends n's job at the instant at (at most now).
+func (s *Sim) finishJob(p *spool, n *node, result string, at time.Time) {
 	j := n.job
 	n.job = nil
-	j.finished, j.result = s.now, result
+	j.finished, j.result = at, result
 	s.remember(p, j)
 	if result == "succeeded" {
 		p.stats.Completed++
@@ -172,14 +182,14 @@ func (s *Sim) finishJob(p *spool, n *node, result string) {
 	}
 	switch {
 	case n.desired == pool.NodePendingDelete || n.state == pool.NodeAssignedPendingDelete:
-		s.setState(n, pool.NodePendingDelete, "", "enabled", 0)
+		s.setStateAt(n, pool.NodePendingDelete, "", "enabled", at, 0)
 	case n.desired == pool.NodePendingReimage || p.recycle:
-		s.setState(n, pool.NodePendingReimage, "", "enabled", 0)
+		s.setStateAt(n, pool.NodePendingReimage, "", "enabled", at, 0)
 	case n.desired == pool.NodeSaved:
-		s.setState(n, pool.NodeSaved, "", "enabled", 0)
+		s.setStateAt(n, pool.NodeSaved, "", "enabled", at, 0)
 	default:
-		s.setState(n, pool.NodeIdle, "", "online", 0)
-		n.idleSince = s.now
+		s.setStateAt(n, pool.NodeIdle, "", "online", at, 0)
+		n.idleSince = at
 	}
 	n.desired = ""
 }
@@ -189,18 +199,19 @@ func (s *Sim) advanceNode(p *spool, n *node) bool {
 	if s.now.Before(n.due) {
 		return true
 	}
+	at := n.due // the instant the state ended, since the previous run
 	switch n.state {
 	case pool.NodeNew:
-		s.setState(n, pool.NodeCreatingCompute, "creating", "none", 2*time.Minute)
+		s.setStateAt(n, pool.NodeCreatingCompute, "creating", "none", at, 2*time.Minute)
 	case pool.NodeCreatingCompute:
 		if p.failure.Extension {
-			s.setState(n, pool.NodeFailedVMPendingDelete, "failed", "none", failedLinger)
+			s.setStateAt(n, pool.NodeFailedVMPendingDelete, "failed", "none", at, failedLinger)
 			s.logf(p, "error", "configurationJob",
 				"Failed to provision VM %s: the VM extension Microsoft.Azure.DevOps.Pipelines.Agent failed with exit code 1 (enableagent: failed to download the agent). The VM will be deleted.", n.name)
 			return true
 		}
-		s.setState(n, pool.NodeStartingAgent, "healthy", "enabled", 2*time.Minute)
-		n.startedAgent, n.agentCreated = s.now, s.now
+		s.setStateAt(n, pool.NodeStartingAgent, "healthy", "enabled", at, 2*time.Minute)
+		n.startedAgent, n.agentCreated = at, at
 	case pool.NodeStartingAgent:
 		if p.failure.NeverOnline {
 			if s.now.Sub(n.startedAgent) >= neverOnline {
@@ -210,11 +221,11 @@ func (s *Sim) advanceNode(p *spool, n *node) bool {
 			}
 			return true
 		}
-		s.setState(n, pool.NodeIdle, "", "online", 0)
-		n.idleSince = s.now
+		s.setStateAt(n, pool.NodeIdle, "", "online", at, 0)
+		n.idleSince = at
 	case pool.NodeReimagingCompute:
-		s.setState(n, pool.NodeStartingAgent, "healthy", "enabled", 2*time.Minute)
-		n.startedAgent = s.now
+		s.setStateAt(n, pool.NodeStartingAgent, "healthy", "enabled", at, 2*time.Minute)
+		n.startedAgent = at
 	case pool.NodeDeletingCompute:
 		s.removeInstance(p.ss, n.inst)
 		return false
@@ -227,6 +238,11 @@ func (s *Sim) arrivals(p *spool) {
 	if lam <= 0 {
 		return
 	}
+	// Each job arrives at a random instant since the model's previous run
+	// (a minute), drawn apart from the load so that the jobs and their
+	// durations are the same as when arrivals were stamped with the minute.
+	span := s.now.Sub(s.lastTick)
+	var arrived []*job
 	for k := poisson(s.rng.Float64, lam); k > 0; k-- {
 		var d time.Duration
 		if p.nightly {
@@ -234,8 +250,17 @@ func (s *Sim) arrivals(p *spool) {
 		} else {
 			d = time.Duration(5+s.rng.Intn(21)) * time.Minute
 		}
+		at := s.now
+		if span > 0 {
+			at = s.now.Add(-time.Duration(s.arrRng.Int63n(int64(span))))
+		}
+		arrived = append(arrived, &job{dur: d, queued: at})
+	}
+	sort.SliceStable(arrived, func(i, j int) bool { return arrived[i].queued.Before(arrived[j].queued) })
+	for _, j := range arrived {
 		s.nextReq++
-		p.queue = append(p.queue, &job{id: s.nextReq, name: jobName(s.nextReq), queued: s.now, dur: d})
+		j.id, j.name = s.nextReq, jobName(s.nextReq)
+		p.queue = append(p.queue, j)
 	}
 }
 
@@ -378,7 +403,7 @@ func (s *Sim) sample(p *spool) {
 
 func (s *Sim) reimage(p *spool, n *node) {
 	if n.job != nil {
-		s.finishJob(p, n, "failed")
+		s.finishJob(p, n, "failed", s.now)
 	}
 	s.setState(n, pool.NodeReimagingCompute, "reimaging", "none", 3*time.Minute)
 	if n.inst != nil {
@@ -398,23 +423,40 @@ func (s *Sim) addNode(p *spool) *node {
 	return n
 }
 
+// assign gives waiting jobs, oldest first, idle agents. A job starts at the
+// later of its arrival and the instant its agent became idle, both since
+// the previous run at the latest; of the agents, it takes the one that
+// lets it start first (the first listed among those already idle when it
+// arrived).
 func (s *Sim) assign(p *spool) {
 	if len(p.queue) == 0 {
 		return
 	}
+	var idle []*node
 	for _, n := range p.nodes {
-		if len(p.queue) == 0 {
-			return
+		if n.state == pool.NodeIdle {
+			idle = append(idle, n)
 		}
-		if n.state != pool.NodeIdle {
-			continue
-		}
+	}
+	for len(p.queue) > 0 && len(idle) > 0 {
 		j := p.queue[0]
 		p.queue = p.queue[1:]
-		j.assigned, j.finish, j.node, j.agentID = s.now, s.now.Add(j.dur), n, n.agentID
+		best, start := 0, time.Time{}
+		for i, n := range idle {
+			at := j.queued
+			if n.idleSince.After(at) {
+				at = n.idleSince
+			}
+			if i == 0 || at.Before(start) {
+				best, start = i, at
+			}
+		}
+		n := idle[best]
+		idle = append(idle[:best], idle[best+1:]...)
+		j.assigned, j.finish, j.node, j.agentID = start, start.Add(j.dur), n, n.agentID
 		n.job, n.lastReq = j, j.id
-		s.setState(n, pool.NodeAssigned, "", "assigned", 0)
-		w := s.now.Sub(j.queued)
+		s.setStateAt(n, pool.NodeAssigned, "", "assigned", start, 0)
+		w := start.Sub(j.queued)
 		p.stats.Jobs++
 		p.stats.JobWaits = append(p.stats.JobWaits, w)
 		if w > p.stats.MaxWait {

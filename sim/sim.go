@@ -103,6 +103,8 @@ type Sim struct {
 	org       string
 	now       time.Time
 	rng       *rand.Rand
+	arrRng    *rand.Rand // instants of arrivals within a minute, apart from rng so the load does not depend on them
+	lastTick  time.Time  // the model's previous run; arrivals fall after it
 	costLag   time.Duration
 	pools     []*spool
 	byID      map[int]*spool
@@ -163,6 +165,8 @@ func New(o Options) *Sim {
 		org:       o.Org,
 		now:       o.Start,
 		rng:       rand.New(rand.NewSource(o.Seed)),
+		arrRng:    rand.New(rand.NewSource(o.Seed + 2)),
+		lastTick:  o.Start,
 		costLag:   o.CostLag,
 		byID:      map[int]*spool{},
 		byName:    map[string]*spool{},
