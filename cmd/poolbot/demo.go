@@ -73,20 +73,24 @@ channel = "#poolbot-demo"
 [[schedules.entries]]
 cron = "0 7 * * 1-5"
 standby = 2
+ttl = 13
 restore = true
 
 [[schedules.entries]]
-cron = "0 20 * * 1-4"
-standby = 0
+cron = "0 18 * * 1-5"
+standby = 1
+ttl = 5
 
 [[schedules.entries]]
 cron = "0 20 * * 5"
 standby = 0
 max = 2
+ttl = 1
 
 [[schedules.entries]]
-cron = "30 6 * * 1"
-restore = true
+cron = "0 20 * * 1-4"
+standby = 0
+ttl = 1
 
 [alerts]
 interval = "60s"

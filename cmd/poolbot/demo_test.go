@@ -30,7 +30,7 @@ func TestDemoScript(t *testing.T) {
 		{"up raises standby", `> /pool up linux-ci\n.*set linux-ci standby 0 → 2`},
 		{"down lowers it", `> /pool down linux-ci\n.*set linux-ci standby 2 → 0`},
 		{"failure alert posted", `\[#poolbot-demo\] 🔴 gpu-nightly · .*failed-nodes.* · CRITICAL`},
-		{"schedule change posted", `\[#poolbot-demo\] ⏰ linux-ci: standby 2 → 0, max 10 → 2 \(schedule office-hours\)`},
+		{"schedule change posted", `\[#poolbot-demo\] ⏰ linux-ci: standby 2 → 0, max 10 → 2, ttl 30 → 1 \(schedule office-hours\)`},
 		{"cost digest posted", `\[#poolbot-demo\] AGENT POOL COST FOR SUN 4 JAN 2026`},
 	}
 	for _, c := range checks {
