@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -29,14 +28,7 @@ func runCheck(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		fmt.Fprintln(stderr, "Usage: poolbot check --config FILE [--offline]\n\nValidates the configuration: syntax, keys, cron expressions, time zones,\noverlapping schedules and, when Azure DevOps is reachable, globs that match\nno pool. Exits non-zero naming the file, line and reason of each problem.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *path == "" {
-		fs.Usage()
-		return errors.New("--config is required")
-	}
-	cfg, err := config.Load(*path)
+	cfg, err := parseConfig(fs, args, path)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/poolbot/poolbot/config"
 )
 
 // A subcommand of poolbot. Each lives in its own file beside this one.
@@ -54,6 +56,19 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fmt.Fprintf(stderr, "poolbot: unknown command %q\n\n", args[0])
 	usage(stderr)
 	return 2
+}
+
+// parseConfig parses a subcommand's flags and loads the file its required
+// --config flag names.
+func parseConfig(fs *flag.FlagSet, args []string, path *string) (*config.Config, error) {
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if *path == "" {
+		fs.Usage()
+		return nil, errors.New("--config is required")
+	}
+	return config.Load(*path)
 }
 
 func usage(w io.Writer) {

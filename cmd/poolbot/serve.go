@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/poolbot/poolbot/app"
 	"github.com/poolbot/poolbot/clock"
-	"github.com/poolbot/poolbot/config"
 )
 
 func init() {
@@ -31,14 +29,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		fmt.Fprintln(stderr, "Usage: poolbot serve --config FILE\n\nRuns poolbot: Slack over HTTP or Socket Mode, and, on the leader replica,\nthe scheduler, the watcher and the outbox sender. Stops gracefully on SIGTERM.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *path == "" {
-		fs.Usage()
-		return errors.New("--config is required")
-	}
-	cfg, err := config.Load(*path)
+	cfg, err := parseConfig(fs, args, path)
 	if err != nil {
 		return err
 	}
