@@ -98,6 +98,16 @@ type Sent struct {
 	TS      string
 }
 
+// Lease is a time-limited hold on a key, shared by every replica on the
+// store: the per-pool change lock. It lapses at Until unless its owner renews
+// it, so a replica that dies frees what it held.
+type Lease struct {
+	Key   string
+	Owner string    // who holds it: unique per holder (a replica id and a token)
+	Info  string    // what others are told about the holder; opaque to the store
+	Until time.Time // the lease lapses at this instant
+}
+
 // ErrNotFound is returned by Store lookups that find nothing.
 var ErrNotFound = errors.New("not found")
 
@@ -144,6 +154,21 @@ type Store interface {
 	// reports whether this call claimed it. It makes a scheduled change or an
 	// alert happen once across replicas.
 	Claim(ctx context.Context, key, owner string) (bool, error)
+
+	// TakeLease takes the lease on key for owner until the given instant, in
+	// one atomic step across replicas, if it is free, lapsed, or already
+	// owner's (then it is renewed and its Info replaced). It reports whether
+	// owner holds it now, and the lease as it stands: owner's, or the current
+	// holder's. A lease has lapsed when its Until is not after the store
+	// clock's now, so replicas' clocks must agree to well within a lease's
+	// length.
+	TakeLease(ctx context.Context, key, owner, info string, until time.Time) (held bool, current Lease, err error)
+	// ReleaseLease ends owner's lease on key at once. Releasing a lease that
+	// owner does not hold (lapsed and taken, or never taken) does nothing.
+	ReleaseLease(ctx context.Context, key, owner string) error
+	// CurrentLease returns the lease held on key, or ErrNotFound when there
+	// is none or it has lapsed.
+	CurrentLease(ctx context.Context, key string) (Lease, error)
 
 	Close() error
 }

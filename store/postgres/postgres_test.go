@@ -49,8 +49,8 @@ func TestMigratesOnceAcrossReplicas(t *testing.T) {
 	if err := last.DB().QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_migrations").Scan(&n); err != nil {
 		t.Fatal(err)
 	}
-	if n != 1 {
-		t.Fatalf("%d migration rows, want 1", n)
+	if n != 2 {
+		t.Fatalf("%d migration rows, want 2", n)
 	}
 }
 
@@ -63,4 +63,13 @@ func TestErrorsHideThePassword(t *testing.T) {
 	if strings.Contains(err.Error(), "hunter2") {
 		t.Fatalf("error shows the password: %v", err)
 	}
+}
+
+func BenchmarkLease(b *testing.B) {
+	s, err := postgres.Open(context.Background(), pgtest.DSN(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchLease(b, s)
 }

@@ -2,14 +2,18 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
+	"io/fs"
 	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/poolbot/poolbot/clock"
 	"github.com/poolbot/poolbot/pool"
+	"github.com/poolbot/poolbot/store/internal/sqlstore"
 	"github.com/poolbot/poolbot/store/sqlite"
 	"github.com/poolbot/poolbot/store/storetest"
 )
@@ -49,7 +53,7 @@ func TestOpenIsWALAndMigratesOnce(t *testing.T) {
 		if err := s.DB().QueryRowContext(ctx, "SELECT COUNT(*), MAX(version) FROM schema_migrations").Scan(&n, &version); err != nil {
 			t.Fatal(err)
 		}
-		if n != 1 || version != 1 {
+		if n != 2 || version != 2 {
 			t.Fatalf("open %d: %d migrations, version %d", i, n, version)
 		}
 		s.Close()
@@ -142,6 +146,79 @@ func BenchmarkEnqueueMarkSent(b *testing.B) {
 		if err := s.MarkSent(ctx, id, pool.Sent{TS: "1"}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func BenchmarkLease(b *testing.B) {
+	s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "b.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchLease(b, s)
+}
+
+// A lease lapses by the store's clock.
+func TestLeaseLapsesByClock(t *testing.T) {
+	ctx := context.Background()
+	start := time.Date(2025, 6, 2, 7, 0, 0, 0, time.UTC)
+	clk := clock.NewFake(start)
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "l.db"), sqlite.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if held, _, err := s.TakeLease(ctx, "k", "a", "", start.Add(2*time.Minute)); err != nil || !held {
+		t.Fatalf("take: %t, %v", held, err)
+	}
+	steps := []struct {
+		advance time.Duration
+		bTakes  bool
+	}{{0, false}, {119 * time.Second, false}, {time.Second, true}}
+	for _, st := range steps {
+		clk.Advance(st.advance)
+		held, cur, err := s.TakeLease(ctx, "k", "b", "", clk.Now().Add(time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if held != st.bTakes {
+			t.Fatalf("at %v: b took the lease %t, want %t (holder %+v)", clk.Now(), held, st.bTakes, cur)
+		}
+	}
+}
+
+// A database made before leases existed is brought up to date, its data kept.
+func TestUpgradesFromVersion1(t *testing.T) {
+	ctx := context.Background()
+	p := filepath.Join(t.TempDir(), "old.db")
+	v1, err := fs.ReadFile(sqlite.Dialect().Migrations, "0001_init.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := sqlite.Dialect()
+	d.Migrations = fstest.MapFS{"0001_init.sql": {Data: v1}}
+	db, err := sql.Open("sqlite", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := sqlstore.New(db, d, sqlstore.Apply(nil))
+	if err := old.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Put(ctx, "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	s, err := sqlite.Open(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if v, err := s.Get(ctx, "k"); err != nil || v != "v" {
+		t.Fatalf("after the upgrade k = %q, %v", v, err)
+	}
+	if held, _, err := s.TakeLease(ctx, "k", "a", "", time.Now().Add(time.Minute)); err != nil || !held {
+		t.Fatalf("lease after the upgrade: %t, %v", held, err)
 	}
 }
 

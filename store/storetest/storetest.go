@@ -37,6 +37,8 @@ func Run(t *testing.T, open Open) {
 		{"Retry", testRetry},
 		{"KeyValue", testKeyValue},
 		{"Claim", testClaim},
+		{"Lease", testLease},
+		{"LeaseRace", testLeaseRace},
 		{"NotFound", testNotFound},
 		{"Restart", testRestart},
 		{"Concurrency", testConcurrency},
@@ -601,4 +603,199 @@ func testConcurrency(t *testing.T, open Open) {
 	audit, err := s.Audit(ctx, pool.AuditQuery{Pool: "concurrent", Limit: 1000})
 	must(t, err)
 	eq(t, "audit", len(audit), workers*keys)
+}
+
+// testLease walks one key through take, refusal, renewal, release and lapse.
+// The stores run on the wall clock, so leases end an hour from now or a
+// second ago.
+func testLease(t *testing.T, open Open) {
+	ctx := context.Background()
+	s := open(t)
+	t.Cleanup(func() { s.Close() }) // the store open at the end
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	live, later, lapsed := now.Add(time.Hour), now.Add(2*time.Hour), now.Add(-time.Second)
+	const key = "change/linux-ci"
+	type want struct {
+		held  bool
+		owner string
+		info  string
+		until time.Time
+	}
+	steps := []struct {
+		name        string
+		do          func() (bool, pool.Lease, error)
+		want        want
+		currentFrom string // owner CurrentLease should report after the step; "" none
+	}{
+		{"free key is taken", take(ctx, s, key, "a/1", "ana image", live), want{true, "a/1", "ana image", live}, "a/1"},
+		{"another owner is told the holder", take(ctx, s, key, "b/1", "bob standby", live), want{false, "a/1", "ana image", live}, "a/1"},
+		{"the owner renews and replaces info", take(ctx, s, key, "a/1", "ana image 50%", later), want{true, "a/1", "ana image 50%", later}, "a/1"},
+		{"a release by another owner does nothing", release(ctx, s, key, "b/1"), want{}, "a/1"},
+		{"the owner releases", release(ctx, s, key, "a/1"), want{}, ""},
+		{"a released key is free", take(ctx, s, key, "b/1", "bob standby", lapsed), want{true, "b/1", "bob standby", lapsed}, ""},
+		{"a lapsed lease is taken over", take(ctx, s, key, "c/1", "cid max", live), want{true, "c/1", "cid max", live}, "c/1"},
+		{"its old owner cannot renew it", take(ctx, s, key, "b/1", "bob standby", later), want{false, "c/1", "cid max", live}, "c/1"},
+		{"another key is independent", take(ctx, s, "change/windows-ci", "b/1", "bob", live), want{true, "b/1", "bob", live}, "c/1"},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			held, cur, err := st.do()
+			must(t, err)
+			if st.want.owner != "" {
+				eq(t, "held", held, st.want.held)
+				eq(t, "lease", cur, pool.Lease{Key: cur.Key, Owner: st.want.owner, Info: st.want.info, Until: st.want.until})
+				if cur.Key != key && cur.Key != "change/windows-ci" {
+					t.Errorf("lease key %q", cur.Key)
+				}
+			}
+			got, err := s.CurrentLease(ctx, key)
+			if st.currentFrom == "" {
+				if !errors.Is(err, pool.ErrNotFound) {
+					t.Fatalf("CurrentLease = %+v, %v; want ErrNotFound", got, err)
+				}
+				return
+			}
+			must(t, err)
+			eq(t, "current owner", got.Owner, st.currentFrom)
+		})
+	}
+	t.Run("bad arguments", func(t *testing.T) {
+		for _, args := range [][2]string{{"", "a"}, {key, ""}} {
+			if _, _, err := s.TakeLease(ctx, args[0], args[1], "", live); err == nil {
+				t.Errorf("TakeLease(%q, %q) took a lease", args[0], args[1])
+			}
+		}
+		if _, _, err := s.TakeLease(ctx, key, "a", "", time.Time{}); err == nil {
+			t.Error("TakeLease with no end took a lease")
+		}
+	})
+	// The lease survives a restart of the store.
+	must(t, s.Close())
+	s = open(t)
+	held, cur, err := s.TakeLease(ctx, key, "d/1", "dan", live)
+	must(t, err)
+	if held || cur.Owner != "c/1" {
+		t.Fatalf("after a restart d/1 held=%t, holder %q; want c/1 still holding", held, cur.Owner)
+	}
+}
+
+func take(ctx context.Context, s pool.Store, key, owner, info string, until time.Time) func() (bool, pool.Lease, error) {
+	return func() (bool, pool.Lease, error) { return s.TakeLease(ctx, key, owner, info, until) }
+}
+
+func release(ctx context.Context, s pool.Store, key, owner string) func() (bool, pool.Lease, error) {
+	return func() (bool, pool.Lease, error) { return false, pool.Lease{}, s.ReleaseLease(ctx, key, owner) }
+}
+
+// testLeaseRace has owners race for free and for lapsed keys: each round
+// has exactly one winner, and every loser is told who won.
+func testLeaseRace(t *testing.T, open Open) {
+	ctx := context.Background()
+	s := opened(t, open)
+	const workers, rounds = 8, 6
+	for r := 0; r < rounds; r++ {
+		key := fmt.Sprintf("change/pool-%d", r%2)
+		// Rounds 0, 1 race for free keys. Rounds 2, 3 for keys whose
+		// holder released them; 4, 5 for keys whose holder let them lapse.
+		switch {
+		case r >= 2 && r < 4:
+			cur, err := s.CurrentLease(ctx, key)
+			must(t, err)
+			must(t, s.ReleaseLease(ctx, key, cur.Owner))
+		case r >= 4:
+			cur, err := s.CurrentLease(ctx, key)
+			must(t, err)
+			held, _, err := s.TakeLease(ctx, key, cur.Owner, cur.Info, time.Now().Add(-time.Second))
+			must(t, err)
+			if !held {
+				t.Fatalf("%s could not cut its own lease short", cur.Owner)
+			}
+		}
+		until := time.Now().Add(time.Hour)
+		type result struct {
+			owner string
+			held  bool
+			cur   pool.Lease
+			err   error
+		}
+		results := make(chan result, workers)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func(owner string) {
+				defer wg.Done()
+				<-start
+				held, cur, err := s.TakeLease(ctx, key, owner, "info "+owner, until)
+				results <- result{owner, held, cur, err}
+			}(fmt.Sprintf("replica-%d/round-%d", w, r))
+		}
+		close(start)
+		wg.Wait()
+		close(results)
+		var winners []string
+		var losers []result
+		for res := range results {
+			if res.err != nil {
+				t.Errorf("round %d %s: %v", r, res.owner, res.err)
+				continue
+			}
+			if res.held {
+				winners = append(winners, res.owner)
+			} else {
+				losers = append(losers, res)
+			}
+		}
+		if len(winners) != 1 {
+			t.Fatalf("round %d on %s: winners %v, want exactly one", r, key, winners)
+		}
+		for _, l := range losers {
+			if l.cur.Owner != winners[0] || l.cur.Info != "info "+winners[0] {
+				t.Errorf("round %d: %s was told %q (%q) holds it, want %s", r, l.owner, l.cur.Owner, l.cur.Info, winners[0])
+			}
+		}
+	}
+}
+
+// BenchLease measures lease round trips on s beside a baseline in the same
+// run: Put, one upsert of a small value. TakeRenew is the renewal a holder
+// makes every 30 s; TakeRelease a whole lock and unlock; Refused a take
+// while another holds the key (the upsert, then the read of the holder).
+func BenchLease(b *testing.B, s pool.Store) {
+	ctx := context.Background()
+	until := time.Now().Add(time.Hour)
+	b.Run("Put(baseline)", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if err := s.Put(ctx, "bench/put", "v"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("TakeRenew", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if held, _, err := s.TakeLease(ctx, "bench/renew", "a", "info", until); err != nil || !held {
+				b.Fatal(held, err)
+			}
+		}
+	})
+	b.Run("TakeRelease", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if held, _, err := s.TakeLease(ctx, "bench/release", "a", "info", until); err != nil || !held {
+				b.Fatal(held, err)
+			}
+			if err := s.ReleaseLease(ctx, "bench/release", "a"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Refused", func(b *testing.B) {
+		if _, _, err := s.TakeLease(ctx, "bench/refused", "a", "info", until); err != nil {
+			b.Fatal(err)
+		}
+		for i := 0; i < b.N; i++ {
+			if held, cur, err := s.TakeLease(ctx, "bench/refused", "b", "info", until); err != nil || held || cur.Owner != "a" {
+				b.Fatal(held, cur, err)
+			}
+		}
+	})
 }

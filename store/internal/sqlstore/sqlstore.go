@@ -250,11 +250,24 @@ const (
 	qPut = `INSERT INTO kv (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v`
 
 	qClaim = `INSERT INTO claims (claim_key, owner, claimed_at) VALUES (?, ?, ?) ON CONFLICT (claim_key) DO NOTHING`
+
+	// One statement takes a free key, a lapsed lease or the owner's own. On
+	// PostgreSQL the conflicting row is locked and the WHERE re-checked on
+	// its newest version, so of replicas racing for a key exactly one wins;
+	// SQLite runs one writer at a time. A refused update returns no row.
+	qTakeLease = `INSERT INTO leases (lease_key, owner, info, until_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (lease_key) DO UPDATE SET owner = excluded.owner, info = excluded.info, until_at = excluded.until_at
+		WHERE leases.owner = excluded.owner OR leases.until_at <= ?
+		RETURNING until_at`
+	qLease        = `SELECT owner, info, until_at FROM leases WHERE lease_key = ?`
+	qLiveLease    = `SELECT owner, info, until_at FROM leases WHERE lease_key = ? AND until_at > ?`
+	qReleaseLease = `DELETE FROM leases WHERE lease_key = ? AND owner = ?`
 )
 
 var allQueries = []string{qAddAudit, qAuditAll, qAuditPool, qSaveSettings, qSavedSettings, qClearSavedSettings,
 	qPutOverride, qDeleteOverride, qOverrides, qPutMute, qMutes, qDeleteMute, qPutAlert, qAlerts,
-	qEnqueue, qPending, qTakeOutbox, qRecordSent, qRetry, qSentMessage, qGet, qPut, qClaim}
+	qEnqueue, qPending, qTakeOutbox, qRecordSent, qRetry, qSentMessage, qGet, qPut, qClaim,
+	qTakeLease, qLease, qLiveLease, qReleaseLease}
 
 func (s *Store) now() time.Time { return s.clk.Now().UTC() }
 
@@ -617,6 +630,60 @@ func (s *Store) Claim(ctx context.Context, key, owner string) (bool, error) {
 		return false, fmt.Errorf("claim %s: %w", key, err)
 	}
 	return n == 1, nil
+}
+
+// TakeLease takes, renews, or reports who holds the lease on key; see
+// pool.Store. "Now" is the store clock's.
+func (s *Store) TakeLease(ctx context.Context, key, owner, info string, until time.Time) (bool, pool.Lease, error) {
+	if key == "" || owner == "" || until.IsZero() {
+		return false, pool.Lease{}, fmt.Errorf("take lease %q: a key, an owner and an end are needed", key)
+	}
+	// A holder that releases between the refused upsert and the read
+	// leaves nothing to report: try again, a few times at most.
+	for range 3 {
+		var at nullTime
+		err := s.db.QueryRowContext(ctx, s.q(qTakeLease), key, owner, info, s.d.BindTime(until.UTC()), s.d.BindTime(s.now())).Scan(&at)
+		if err == nil {
+			return true, pool.Lease{Key: key, Owner: owner, Info: info, Until: at.t}, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return false, pool.Lease{}, fmt.Errorf("take lease %s: %w", key, err)
+		}
+		cur := pool.Lease{Key: key}
+		err = s.db.QueryRowContext(ctx, s.q(qLease), key).Scan(&cur.Owner, &cur.Info, &at)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return false, pool.Lease{}, fmt.Errorf("take lease %s: read holder: %w", key, err)
+		}
+		cur.Until = at.t
+		return false, cur, nil
+	}
+	return false, pool.Lease{}, fmt.Errorf("take lease %s: taken and released repeatedly while trying", key)
+}
+
+// ReleaseLease ends owner's lease on key, if owner holds it.
+func (s *Store) ReleaseLease(ctx context.Context, key, owner string) error {
+	if _, err := s.db.ExecContext(ctx, s.q(qReleaseLease), key, owner); err != nil {
+		return fmt.Errorf("release lease %s: %w", key, err)
+	}
+	return nil
+}
+
+// CurrentLease returns the unlapsed lease on key, or pool.ErrNotFound.
+func (s *Store) CurrentLease(ctx context.Context, key string) (pool.Lease, error) {
+	l := pool.Lease{Key: key}
+	var at nullTime
+	err := s.db.QueryRowContext(ctx, s.q(qLiveLease), key, s.d.BindTime(s.now())).Scan(&l.Owner, &l.Info, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return pool.Lease{}, fmt.Errorf("lease %s: %w", key, pool.ErrNotFound)
+	}
+	if err != nil {
+		return pool.Lease{}, fmt.Errorf("lease %s: %w", key, err)
+	}
+	l.Until = at.t
+	return l, nil
 }
 
 // nullTime scans a time stored as a time, as text, or NULL (the zero time),
