@@ -27,6 +27,9 @@ type Message struct {
 	Text     string
 	Blocks   json.RawMessage // as posted; nil when none
 	ThreadTS string
+	// Metadata is the message metadata as posted ({"event_type":…,
+	// "event_payload":{…}}); nil when none.
+	Metadata json.RawMessage
 	Time     time.Time
 }
 
@@ -86,7 +89,8 @@ type Stub struct {
 
 	limitN     int // the next limitN API calls get 429
 	limitAfter time.Duration
-	limitOnly  string // method the limit applies to; "" for every method
+	limitOnly  string            // method the limit applies to; "" for every method
+	refuse     map[string]string // method → error code it answers with
 
 	openErrN   int // the next openErrN apps.connections.open calls fail
 	openErr    string
@@ -103,6 +107,7 @@ func New() *Stub {
 		now:       time.Now,
 		responses: map[string][]Response{},
 		calls:     map[string]int{},
+		refuse:    map[string]string{},
 		// slack-go sends Origin: https://api.slack.com, which the default
 		// same-origin check would refuse.
 		wsUpgrader: websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }},
@@ -320,6 +325,10 @@ func (s *Stub) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusTooManyRequests, apiResponse{"ok": false, "error": "ratelimited"})
 		return
 	}
+	if code := s.refuse[method]; code != "" {
+		refuseWith(w, method, code)
+		return
+	}
 	want := s.botToken
 	if method == "apps.connections.open" {
 		want = s.appToken
@@ -340,7 +349,11 @@ func (s *Stub) serveAPI(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		m := Message{Channel: ch, TS: s.nextTS(), Text: form.Get("text"), ThreadTS: form.Get("thread_ts"),
-			Blocks: rawOrNil(form.Get("blocks")), Time: s.now()}
+			Blocks: rawOrNil(form.Get("blocks")), Metadata: rawOrNil(form.Get("metadata")), Time: s.now()}
+		if m.Metadata != nil && !validMetadata(m.Metadata) {
+			slackError(w, "invalid_metadata_format")
+			return
+		}
 		s.messages = append(s.messages, m)
 		writeJSON(w, http.StatusOK, apiResponse{"ok": true, "channel": ch, "ts": m.TS,
 			"message": apiResponse{"text": m.Text, "ts": m.TS, "thread_ts": m.ThreadTS}})
@@ -362,6 +375,10 @@ func (s *Stub) serveAPI(w http.ResponseWriter, r *http.Request) {
 		}
 		s.ephemerals = append(s.ephemerals, e)
 		writeJSON(w, http.StatusOK, apiResponse{"ok": true, "message_ts": s.nextTS()})
+	case "conversations.history":
+		s.serveHistory(w, form)
+	case "conversations.replies":
+		s.serveReplies(w, form)
 	case "usergroups.list":
 		var out []apiResponse
 		for _, g := range s.groups {
