@@ -230,20 +230,18 @@ func (a *App) checkSlack(ctx context.Context) error {
 	}
 }
 
-// workingHours tells the watcher whether a pool's schedule has it up now:
-// its next scheduled change is a scale-down to no standby.
+// workingHours tells the watcher whether a pool is inside its schedule's
+// working hours, where idle agents are the standby asked for, not waste.
 func (a *App) workingHours() func(string) bool {
 	if a.w.scheduler == nil {
 		return nil
 	}
 	return func(name string) bool {
-		next, err := a.w.scheduler.Next(context.Background(), name, 1)
-		if err != nil || len(next) == 0 {
-			return true
+		ok, err := a.w.scheduler.Working(context.Background(), name)
+		if err != nil {
+			a.log.Debug("working hours", "pool", name, "err", err)
 		}
-		// The next change scales down: it is working hours until then.
-		c := next[0]
-		return c.Settings.Standby != nil && *c.Settings.Standby == 0 && !c.Restore
+		return ok
 	}
 }
 
@@ -281,6 +279,10 @@ func (h loggedHandler) Handle(ctx context.Context, r commands.Request, resp comm
 	h.a.w.sender.Kick()
 	return err
 }
+
+// FlushOutbox sends every pending Slack message, as shutdown does; the
+// demo uses it to deliver what its warm-up queued.
+func (a *App) FlushOutbox(ctx context.Context) error { return a.w.sender.Flush(ctx) }
 
 // Prime runs one scheduler pass and one watcher cycle before Run, so that a
 // short session (the demo) shows their effects at once. Run's own passes
