@@ -161,6 +161,46 @@ func (m *Messages) Drain() {
 	m.posted, m.updated = len(msgs), len(ups)
 }
 
+// Backlog prints the channels as they stand now, the way someone opening
+// Slack sees them: each message in its latest version with the number of
+// replies in its thread, rather than every post and edit that led there.
+// Drain then prints only what comes after.
+func (m *Messages) Backlog() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	msgs, ups := m.Stub.Messages(), m.Stub.Updates()
+	latest := map[string]slackstub.Update{}
+	for _, u := range ups {
+		latest[u.Channel+" "+u.TS] = u
+	}
+	replies := map[string]int{}
+	for _, msg := range msgs {
+		if msg.ThreadTS != "" {
+			replies[msg.Channel+" "+msg.ThreadTS]++
+		}
+	}
+	for _, msg := range msgs {
+		if msg.ThreadTS != "" {
+			continue
+		}
+		k := msg.Channel + " " + msg.TS
+		text, blocks := msg.Text, msg.Blocks
+		if u, ok := latest[k]; ok {
+			text, blocks = u.Text, u.Blocks
+		}
+		out := strings.TrimRight(RenderJSON(blocks, text), "\n")
+		switch n := replies[k]; n {
+		case 0:
+		case 1:
+			out += "\n(1 reply in thread)"
+		default:
+			out += fmt.Sprintf("\n(%d replies in thread)", n)
+		}
+		m.C.printf("[%s] %s", msg.Channel, indentAfterFirst(out))
+	}
+	m.posted, m.updated = len(msgs), len(ups)
+}
+
 func indentAfterFirst(s string) string {
 	s = strings.TrimRight(s, "\n")
 	return strings.ReplaceAll(s, "\n", "\n    ") + "\n"
