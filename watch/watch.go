@@ -232,6 +232,11 @@ func (w *Watcher) Cycle(ctx context.Context) error {
 	}
 	g.Wait()
 
+	if err := ctx.Err(); err != nil {
+		// Stopping (shutdown, a lost lead): what was fetched is partial, and
+		// alerts judged on it could resolve wrongly.
+		return err
+	}
 	var errs []error
 	for i := range pools {
 		p := &pools[i]
@@ -290,7 +295,7 @@ func (w *Watcher) Cycle(ctx context.Context) error {
 	}
 
 	if w.o.Cost != nil {
-		if err := w.o.Cost.Tick(ctx); err != nil {
+		if err := w.o.Cost.Tick(ctx); err != nil && ctx.Err() == nil {
 			w.o.Logger.Warn("cost", "err", err)
 		}
 	}
