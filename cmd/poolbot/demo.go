@@ -126,7 +126,7 @@ func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	speed := fs.Float64("speed", 60, "simulated seconds per real second")
 	listen := fs.String("listen", "", "also serve Slack's HTTP endpoints, /metrics, /healthz and /readyz on this `address` (e.g. 127.0.0.1:3000)")
 	path := fs.String("config", "", "a configuration `file` whose roles, schedules, alerts and cost settings replace the demo's (Azure DevOps, Azure and Slack stay simulated)")
-	warm := fs.Duration("warm-up", 2*time.Hour, "simulated time run before the console starts, so that pools have agents and failures")
+	warm := fs.Duration("warm-up", 26*time.Hour, "simulated time run before the console starts, so that the channel holds a day's schedule changes, alerts and cost digest")
 	verbose := fs.Bool("v", false, "log at info level to standard error")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, `Usage: poolbot demo [--speed N] [--listen 127.0.0.1:3000] [--config FILE]
@@ -152,9 +152,10 @@ are printed as text. It exits at the end of input:
 	}
 	defer os.RemoveAll(dir)
 
-	// The simulator, on loopback. It starts on Sunday evening: the bot
-	// watches the end of the day, the warm-up takes it past midnight, when
-	// gpu-nightly's jobs start failing and the day's cost digest is due.
+	// The simulator, on loopback. It starts on Sunday evening; the warm-up
+	// runs the bot through Monday, a working day, to just past Monday
+	// midnight: the channel then holds the night's scale-down, Monday's
+	// restore, gpu-nightly's failures and the digests of Sunday and Monday.
 	s := sim.New(sim.Options{Seed: 1, Start: time.Date(2026, 1, 4, 21, 50, 0, 0, time.UTC)})
 	simLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -213,16 +214,19 @@ are printed as text. It exits at the end of input:
 
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	// A scheduler pass and a watcher cycle before and after the warm-up:
-	// the schedule's state, the failing gpu-nightly and the digest of
-	// Sunday show at once.
+	// A scheduler pass and a watcher cycle every 5 simulated minutes of the
+	// warm-up: what they post is shown below as the channel stands.
 	if err := a.Prime(runCtx); err != nil {
 		log.Warn("first pass", "err", err)
 	}
-	for step := 5 * time.Minute; *warm > 0; *warm -= step {
-		s.Advance(min(step, *warm))
+	end := s.Now().Add(*warm)
+	for now := s.Now(); now.Before(end); now = s.Now() {
+		s.Advance(min(5*time.Minute, end.Sub(now)))
 		if err := a.Prime(runCtx); err != nil {
 			log.Warn("warm-up pass", "err", err)
+		}
+		if err := deliver(runCtx, a, s); err != nil {
+			return err
 		}
 	}
 	// The simulated clock runs until the bot has stopped: its last messages
@@ -248,6 +252,12 @@ are printed as text. It exits at the end of input:
 			}
 		}}
 	msgs := &app.Messages{Stub: stub, C: console}
+	if *warm > 0 {
+		d := strings.TrimSuffix(strings.TrimSuffix(warm.String(), "0s"), "0m")
+		fmt.Fprintf(stdout, "The channels after %s of simulated time (each message as it stands now):\n", d)
+		msgs.Backlog()
+		fmt.Fprintln(stdout)
+	}
 	msgCtx, stopMsgs := context.WithCancel(context.Background())
 	msgDone := make(chan struct{})
 	go func() { msgs.Run(msgCtx, 200*time.Millisecond); close(msgDone) }()
@@ -262,6 +272,26 @@ are printed as text. It exits at the end of input:
 	<-msgDone
 	msgs.Drain()
 	return errors.Join(cerr, err)
+}
+
+// deliver sends what a warm-up step queued for Slack. The poster paces
+// each channel on the simulated clock, so the clock moves on a second at a
+// time while messages wait their turn.
+func deliver(ctx context.Context, a *app.App, s *sim.Sim) error {
+	done := make(chan error, 1)
+	go func() { done <- a.FlushOutbox(ctx) }()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-tick.C:
+			if s.Waiters() > 0 {
+				s.Advance(time.Second)
+			}
+		}
+	}
 }
 
 func loadDemoConfig(dir, text string) (*config.Config, error) {
