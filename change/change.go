@@ -5,6 +5,10 @@ package change
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -29,7 +33,19 @@ type Holder struct {
 	Actor   Actor
 	Command string
 	Since   time.Time
+	Replica string // the replica holding it, when the lock is shared through the store
 }
+
+// How long a pool's lease in the store lasts unrenewed, and how often its
+// holder renews it: a replica that dies frees its pools within the TTL.
+const (
+	DefaultLeaseTTL   = 2 * time.Minute
+	DefaultLeaseRenew = 30 * time.Second
+)
+
+// storeTimeout bounds a renewal or a release, which run on no caller's
+// context.
+const storeTimeout = 10 * time.Second
 
 // Changer applies changes to pools.
 type Changer struct {
@@ -38,55 +54,221 @@ type Changer struct {
 	clock clock.Clock
 	log   *slog.Logger
 
+	replica    string // "": the lock is this process's alone
+	ttl, renew time.Duration
+
 	mu      sync.Mutex
 	holders map[string]Holder
 }
 
+// Option changes how New sets up a Changer.
+type Option func(*Changer)
+
+// WithReplica makes the pool lock hold across every replica on the store:
+// Lock also takes a lease on the pool in the store, owned by id and a token
+// of the lock's own, and renews it while the change lasts. id names the
+// replica (hostname-pid). Without it the lock is this process's alone.
+func WithReplica(id string) Option { return func(c *Changer) { c.replica = id } }
+
+// WithLeaseTiming sets how long a pool's lease lasts unrenewed and how
+// often its holder renews it; renew must be well below ttl. The defaults
+// are DefaultLeaseTTL and DefaultLeaseRenew.
+func WithLeaseTiming(ttl, renew time.Duration) Option {
+	return func(c *Changer) { c.ttl, c.renew = ttl, renew }
+}
+
 // New returns a Changer over svc that audits to st.
-func New(svc pool.Service, st pool.Store, clk clock.Clock, log *slog.Logger) *Changer {
+func New(svc pool.Service, st pool.Store, clk clock.Clock, log *slog.Logger, opts ...Option) *Changer {
 	if clk == nil {
 		clk = clock.Real{}
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Changer{svc: svc, store: st, clock: clk, log: log, holders: map[string]Holder{}}
+	c := &Changer{svc: svc, store: st, clock: clk, log: log, holders: map[string]Holder{},
+		ttl: DefaultLeaseTTL, renew: DefaultLeaseRenew}
+	for _, o := range opts {
+		o(c)
+	}
+	if c.ttl <= 0 {
+		c.ttl = DefaultLeaseTTL
+	}
+	if c.renew <= 0 || c.renew >= c.ttl {
+		c.renew = c.ttl / 4
+	}
+	return c
 }
 
 // Service is the pool service changes are applied to.
 func (c *Changer) Service() pool.Service { return c.svc }
 
+// LeaseKey is the store key of a pool's lease.
+func LeaseKey(name string) string { return "change/" + name }
+
 // Lock takes the named pool for a change. While it is held, a second Lock of
-// the same pool fails with a KindBusy error that says who holds it.
-func (c *Changer) Lock(name string, a Actor, command string) (unlock func(), err error) {
+// the same pool fails with a KindBusy error that says who holds it: on this
+// replica, or with WithReplica on any replica sharing the store. If the
+// store does not answer, Lock fails with KindUnavailable rather than let a
+// change go ahead unlocked.
+func (c *Changer) Lock(ctx context.Context, name string, a Actor, command string) (unlock func(), err error) {
+	h := Holder{Actor: a, Command: command, Since: c.clock.Now(), Replica: c.replica}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if h, ok := c.holders[name]; ok {
-		who := h.Actor.Name
-		if who == "" {
-			who = h.Actor.ID
-		}
-		return nil, &pool.Error{Kind: pool.KindBusy, Pool: name,
-			Msg: fmt.Sprintf("%s is being changed by %s (%q since %s); try again when it is done",
-				name, who, h.Command, h.Since.UTC().Format("15:04:05 MST"))}
+	if cur, ok := c.holders[name]; ok {
+		c.mu.Unlock()
+		return nil, busy(name, cur)
 	}
-	c.holders[name] = Holder{Actor: a, Command: command, Since: c.clock.Now()}
+	c.holders[name] = h
+	c.mu.Unlock()
+
+	var l *lease
+	if c.replica != "" {
+		if l, err = c.takeLease(ctx, name, h); err != nil {
+			c.forget(name)
+			return nil, err
+		}
+	}
 	var once sync.Once
 	return func() {
 		once.Do(func() {
-			c.mu.Lock()
-			delete(c.holders, name)
-			c.mu.Unlock()
+			if l != nil {
+				c.release(l)
+			}
+			c.forget(name)
 		})
 	}, nil
 }
 
-// Holder reports who holds the named pool, if anyone.
-func (c *Changer) Holder(name string) (Holder, bool) {
+func busy(name string, h Holder) error {
+	who := h.Actor.Name
+	if who == "" {
+		who = h.Actor.ID
+	}
+	return &pool.Error{Kind: pool.KindBusy, Pool: name,
+		Msg: fmt.Sprintf("%s is being changed by %s (%q since %s); try again when it is done",
+			name, who, h.Command, h.Since.UTC().Format("15:04:05 MST"))}
+}
+
+func (c *Changer) forget(name string) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	delete(c.holders, name)
+	c.mu.Unlock()
+}
+
+// lease is a pool's lease in the store while this replica holds it.
+type lease struct {
+	key, owner, info string
+	stop, done       chan struct{}
+}
+
+// leaseInfo is what a lease tells other replicas about its holder.
+type leaseInfo struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name,omitempty"`
+	Channel   string    `json:"channel,omitempty"`
+	Source    string    `json:"source,omitempty"`
+	RequestID string    `json:"request_id,omitempty"`
+	Command   string    `json:"command"`
+	Since     time.Time `json:"since"`
+	Replica   string    `json:"replica"`
+}
+
+func (c *Changer) takeLease(ctx context.Context, name string, h Holder) (*lease, error) {
+	info, err := json.Marshal(leaseInfo{ID: h.Actor.ID, Name: h.Actor.Name, Channel: h.Actor.Channel, Source: h.Actor.Source,
+		RequestID: h.Actor.RequestID, Command: h.Command, Since: h.Since, Replica: h.Replica})
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", name, err)
+	}
+	l := &lease{key: LeaseKey(name), owner: c.replica + "/" + token(), info: string(info),
+		stop: make(chan struct{}), done: make(chan struct{})}
+	held, cur, err := c.store.TakeLease(ctx, l.key, l.owner, l.info, h.Since.Add(c.ttl))
+	if err != nil {
+		c.log.Error("pool lock: store unreachable", "pool", name, "err", err)
+		return nil, &pool.Error{Kind: pool.KindUnavailable, Op: "lock", Pool: name, Err: err,
+			Msg: "poolbot's store did not answer, so the pool cannot be locked against other replicas; nothing was changed"}
+	}
+	if !held {
+		return nil, busy(name, holderOf(cur))
+	}
+	go c.renewLease(name, l)
+	return l, nil
+}
+
+// renewLease keeps l alive until it is stopped, so that a change longer than
+// the TTL keeps its pool.
+func (c *Changer) renewLease(name string, l *lease) {
+	defer close(l.done)
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-c.clock.After(c.renew):
+		}
+		select {
+		case <-l.stop:
+			return
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+		held, cur, err := c.store.TakeLease(ctx, l.key, l.owner, l.info, c.clock.Now().Add(c.ttl))
+		cancel()
+		switch {
+		case err != nil:
+			c.log.Warn("pool lock: renewal failed; the lease lapses unless a later one succeeds", "pool", name, "err", err)
+		case !held:
+			// It lapsed and another replica took it: two changes may now
+			// overlap. Renewing further cannot undo that.
+			c.log.Error("pool lock: lease lost to another replica", "pool", name, "holder", cur.Owner, "until", cur.Until)
+			return
+		}
+	}
+}
+
+// release stops l's renewals, then gives the lease up. A failed release
+// only delays the next change until the lease lapses.
+func (c *Changer) release(l *lease) {
+	close(l.stop)
+	<-l.done // no renewal may take the lease again after the release
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	if err := c.store.ReleaseLease(ctx, l.key, l.owner); err != nil {
+		c.log.Warn("pool lock: release failed; the lease lapses by itself", "key", l.key, "err", err)
+	}
+}
+
+// holderOf reads who holds a lease from its Info.
+func holderOf(l pool.Lease) Holder {
+	var in leaseInfo
+	if err := json.Unmarshal([]byte(l.Info), &in); err != nil || in.ID == "" {
+		return Holder{Actor: Actor{ID: l.Owner}, Command: "unknown", Replica: l.Owner}
+	}
+	return Holder{Actor: Actor{ID: in.ID, Name: in.Name, Channel: in.Channel, Source: in.Source, RequestID: in.RequestID},
+		Command: in.Command, Since: in.Since, Replica: in.Replica}
+}
+
+func token() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Holder reports who holds the named pool, if anyone: on this replica, or
+// with WithReplica on another. A store that does not answer reports no
+// holder from other replicas.
+func (c *Changer) Holder(ctx context.Context, name string) (Holder, bool) {
+	c.mu.Lock()
 	h, ok := c.holders[name]
-	return h, ok
+	c.mu.Unlock()
+	if ok || c.replica == "" {
+		return h, ok
+	}
+	l, err := c.store.CurrentLease(ctx, LeaseKey(name))
+	if err != nil {
+		if !errors.Is(err, pool.ErrNotFound) {
+			c.log.Warn("pool lock: cannot read the holder", "pool", name, "err", err)
+		}
+		return Holder{}, false
+	}
+	return holderOf(l), true
 }
 
 // Current returns the pool's settings as Azure DevOps has them now, without
@@ -107,7 +289,7 @@ func (c *Changer) Current(ctx context.Context, name string) (pool.Pool, error) {
 // Update changes the pool's settings. An invalid change is refused before any
 // call; the change, or its failure, is audited before Update returns.
 func (c *Changer) Update(ctx context.Context, a Actor, command, name string, s pool.Settings) (before, after pool.Pool, err error) {
-	unlock, err := c.Lock(name, a, command)
+	unlock, err := c.Lock(ctx, name, a, command)
 	if err != nil {
 		return pool.Pool{}, pool.Pool{}, err
 	}
@@ -137,7 +319,7 @@ func (c *Changer) UpdateLocked(ctx context.Context, a Actor, command, name strin
 // SetImage changes the pool's image and remembers the one it replaced, for
 // rollback.
 func (c *Changer) SetImage(ctx context.Context, a Actor, command, name string, img pool.Image) (before, after pool.Image, err error) {
-	unlock, err := c.Lock(name, a, command)
+	unlock, err := c.Lock(ctx, name, a, command)
 	if err != nil {
 		return pool.Image{}, pool.Image{}, err
 	}
@@ -169,7 +351,7 @@ func PreviousImageKey(name string) string { return "image.previous/" + name }
 
 // Create creates a scale set and links it as an elastic pool.
 func (c *Changer) Create(ctx context.Context, a Actor, command string, spec pool.CreateSpec) (pool.Pool, error) {
-	unlock, err := c.Lock(spec.Name, a, command)
+	unlock, err := c.Lock(ctx, spec.Name, a, command)
 	if err != nil {
 		return pool.Pool{}, err
 	}
@@ -187,7 +369,7 @@ func (c *Changer) Create(ctx context.Context, a Actor, command string, spec pool
 
 // Nodes reimages ("reimage") or deletes ("delete") nodes of a pool.
 func (c *Changer) Nodes(ctx context.Context, a Actor, command, name, op string, ids []int) error {
-	unlock, err := c.Lock(name, a, command)
+	unlock, err := c.Lock(ctx, name, a, command)
 	if err != nil {
 		return err
 	}

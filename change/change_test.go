@@ -111,7 +111,7 @@ func TestUnknownPool(t *testing.T) {
 
 func TestLockNamesHolder(t *testing.T) {
 	e := newEnv(t)
-	unlock, err := e.ch.Lock("linux-ci", alice, "image linux-ci latest")
+	unlock, err := e.ch.Lock(context.Background(), "linux-ci", alice, "image linux-ci latest")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestLockNamesHolder(t *testing.T) {
 	if pool.KindOf(err) != pool.KindBusy || !strings.Contains(err.Error(), "alice") || !strings.Contains(err.Error(), "image linux-ci latest") {
 		t.Fatalf("err = %v, want busy naming alice and her command", err)
 	}
-	if _, err := e.ch.Lock("windows-ci", alice, "x"); err != nil {
+	if _, err := e.ch.Lock(context.Background(), "windows-ci", alice, "x"); err != nil {
 		t.Fatalf("another pool is not locked: %v", err)
 	}
 	unlock()

@@ -392,7 +392,7 @@ func TestStatusShowsErrorsAndBusyPool(t *testing.T) {
 		t.Errorf("status of a failing pool shows no errors:\n%s", rep.Text)
 	}
 	// A pool held by another change says who holds it.
-	unlock, err := s.ch.Lock("linux-ci", change.Actor{ID: "scheduler", Name: "scheduler"}, "schedule office")
+	unlock, err := s.ch.Lock(context.Background(), "linux-ci", change.Actor{ID: "scheduler", Name: "scheduler"}, "schedule office")
 	if err != nil {
 		t.Fatal(err)
 	}

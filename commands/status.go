@@ -52,7 +52,7 @@ func runStatus(ctx context.Context, c *call) error {
 	plainLines = append(plainLines, "nodes: "+nodes)
 
 	var extra []string
-	if h, ok := c.h.o.Changer.Holder(name); ok {
+	if h, ok := c.h.o.Changer.Holder(ctx, name); ok {
 		extra = append(extra, fmt.Sprintf(":hourglass: being changed by %s (`%s`)", esc(nameOf(h.Actor.Name, h.Actor.ID)), esc(h.Command)))
 	}
 	if ovs, err := c.h.o.Store.Overrides(ctx); err == nil {

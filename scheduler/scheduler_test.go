@@ -494,7 +494,7 @@ func TestFailureRetried(t *testing.T) {
 func TestBusyPool(t *testing.T) {
 	h := newHarness(t, paris(3, 12, 0), demo("Europe/Paris"))
 	h.reconcileAt(paris(3, 12, 0))
-	unlock, err := h.ch.Lock("linux-ci", change.Actor{ID: "U1", Name: "ana"}, "image linux-ci latest")
+	unlock, err := h.ch.Lock(h.ctx, "linux-ci", change.Actor{ID: "U1", Name: "ana"}, "image linux-ci latest")
 	if err != nil {
 		t.Fatal(err)
 	}
