@@ -48,7 +48,7 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 	cfg := a.cfg
 	logFor := func(part string) *slog.Logger { return a.log.With("part", part) }
 
-	w.changer = change.New(a.service, a.store, a.clock, logFor("change"))
+	w.changer = change.New(a.service, a.store, a.clock, logFor("change"), change.WithReplica(a.owner))
 	a.part("changer")
 
 	// Slack's Web API: posts, updates and user groups. Its calls are
