@@ -107,6 +107,14 @@ func msgOptions(text string, blocks []slack.Block) []slack.MsgOption {
 // returns its ts. A 429 is returned (errors.As finds *slack.RateLimitedError)
 // and keeps later posts to the channel back for its Retry-After.
 func (p *Poster) Post(ctx context.Context, channel, text string, blocks []slack.Block, threadTS string) (string, error) {
+	return p.post(ctx, channel, text, blocks, threadTS, nil, nil)
+}
+
+// post is Post with meta, when set, as the message's metadata, and before,
+// when set, run once the channel's slot has come and just before Slack is
+// called: an error from it stops the post (Slack is not called).
+func (p *Poster) post(ctx context.Context, channel, text string, blocks []slack.Block, threadTS string,
+	meta *slack.SlackMetadata, before func() error) (string, error) {
 	gate := "post:" + channel
 	// Posts to a channel go one after another, each a second after Slack
 	// answered the one before, however many callers there are.
@@ -122,9 +130,17 @@ func (p *Poster) Post(ctx context.Context, channel, text string, blocks []slack.
 	if err := p.waitUntil(ctx, p.reserve(gate, postSpacing)); err != nil {
 		return "", fmt.Errorf("post to %s: %w", channel, err)
 	}
+	if before != nil {
+		if err := before(); err != nil {
+			return "", fmt.Errorf("post to %s: %w", channel, err)
+		}
+	}
 	opts := msgOptions(text, blocks)
 	if threadTS != "" {
 		opts = append(opts, slack.MsgOptionTS(threadTS))
+	}
+	if meta != nil {
+		opts = append(opts, slack.MsgOptionMetadata(*meta))
 	}
 	_, ts, err := p.api.PostMessageContext(ctx, channel, opts...)
 	// Count the second from when Slack had it, not from the slot: a slow

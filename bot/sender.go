@@ -19,8 +19,10 @@ import (
 // posts (by Key) and replies in their threads. Each channel's messages go in
 // outbox order; a 429 puts the message back with its Retry-After and holds
 // the rest of that channel behind it, so nothing is lost or reordered. A
-// message leaves the outbox only when Slack has it (MarkSent), so after a
-// restart nothing already sent is sent again.
+// message leaves the outbox only when Slack has it (MarkSent). Every post
+// carries its outbox id in Slack message metadata, so that a run that
+// inherits a post possibly made by a process that died before MarkSent
+// finds it in Slack instead of posting it again (recovery.go).
 type Sender struct {
 	st  pool.Store
 	p   *Poster
@@ -36,7 +38,7 @@ type Sender struct {
 	// so that it cannot hold its channel back for ever (default 5).
 	GiveUp int
 
-	mu    sync.Mutex // guards fallback, written by the channel goroutines
+	mu    sync.Mutex // guards fallback and term, used by the channel goroutines
 	round sync.Mutex // one round at a time: Run and Flush may overlap
 	wake  chan struct{}
 	// held keeps a channel back until a failed message of it may go again:
@@ -46,6 +48,8 @@ type Sender struct {
 	// fallback remembers messages that an update or reply had to post
 	// because its original was missing, so that later edits go to them.
 	fallback map[string]pool.Sent
+	// term is this run's record of its own attempts (recovery.go).
+	term *term
 }
 
 // NewSender returns a sender of st's outbox through p.
@@ -70,6 +74,7 @@ func (s *Sender) Kick() {
 
 // Run sends until ctx ends; it returns nil then.
 func (s *Sender) Run(ctx context.Context) error {
+	s.beginTerm(true)
 	for {
 		res, err := s.sendRound(ctx)
 		if ctx.Err() != nil {
@@ -103,6 +108,7 @@ func (s *Sender) Run(ctx context.Context) error {
 // previous process's 429 stay hidden in the store until their time; they
 // go with the next Run.)
 func (s *Sender) Flush(ctx context.Context) error {
+	s.beginTerm(false)
 	for {
 		res, err := s.sendRound(ctx)
 		if ctx.Err() != nil {
@@ -257,7 +263,7 @@ func (s *Sender) send(ctx context.Context, m pool.OutboxMessage) (bool, time.Tim
 	var done pool.Sent
 	switch m.Op {
 	case "post":
-		done, err = s.post(ctx, m, blocks, "")
+		done, err = s.post(ctx, log, m, m.Channel, blocks, "")
 	case "update", "reply":
 		var parent pool.Sent
 		parent, err = s.sentMessage(ctx, m.Key)
@@ -266,7 +272,7 @@ func (s *Sender) send(ctx context.Context, m pool.OutboxMessage) (bool, time.Tim
 			// Its post never made it (dropped, or posted before this store
 			// existed): post this one instead, so that nothing is lost.
 			log.Warn("outbox: no message to edit or thread under; posting it")
-			done, err = s.post(ctx, m, blocks, "")
+			done, err = s.post(ctx, log, m, m.Channel, blocks, "")
 			if err == nil {
 				s.mu.Lock()
 				s.fallback[m.Key] = done
@@ -278,7 +284,7 @@ func (s *Sender) send(ctx context.Context, m pool.OutboxMessage) (bool, time.Tim
 			err = s.p.Update(ctx, parent.Channel, parent.TS, m.Text, blocks)
 			done = parent
 		default:
-			_, err = s.post(ctx, pool.OutboxMessage{Channel: parent.Channel, Key: m.Key, Text: m.Text}, blocks, parent.TS)
+			_, err = s.post(ctx, log, m, parent.Channel, blocks, parent.TS)
 			done = parent // the thread's parent stays what Key names
 		}
 	default:
@@ -295,11 +301,13 @@ func (s *Sender) send(ctx context.Context, m pool.OutboxMessage) (bool, time.Tim
 	markCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := s.st.MarkSent(markCtx, m.ID, done); err != nil {
-		// Slack has it but the store does not know: the one window in which
-		// a restart could send it twice. Stop this channel for the round.
+		// Slack has it but the store does not know. This run remembers the
+		// ts and only marks it next round; a restart finds the post by its
+		// metadata (recovery.go). Stop this channel for the round.
 		log.Error("outbox: mark sent", "err", err)
 		return false, time.Time{}
 	}
+	s.currentTerm().forget(m.ID)
 	return true, time.Time{}
 }
 
@@ -318,15 +326,17 @@ func (s *Sender) sentMessage(ctx context.Context, key string) (pool.Sent, error)
 	return sent, err
 }
 
-func (s *Sender) post(ctx context.Context, m pool.OutboxMessage, blocks []slack.Block, threadTS string) (pool.Sent, error) {
-	ts, err := s.p.Post(ctx, m.Channel, m.Text, blocks, threadTS)
+// post posts m to channel (in the thread of threadTS when set) once,
+// whatever earlier runs did.
+func (s *Sender) post(ctx context.Context, log *slog.Logger, m pool.OutboxMessage, channel string, blocks []slack.Block, threadTS string) (pool.Sent, error) {
+	ts, err := s.postOutbox(ctx, log, m, channel, m.Text, blocks, threadTS)
 	if err != nil && len(blocks) > 0 && slackCode(err) == "invalid_blocks" {
-		ts, err = s.p.Post(ctx, m.Channel, m.Text, nil, threadTS)
+		ts, err = s.postOutbox(ctx, log, m, channel, m.Text, nil, threadTS)
 	}
 	if err != nil {
 		return pool.Sent{}, err
 	}
-	return pool.Sent{Key: m.Key, Channel: m.Channel, TS: ts}, nil
+	return pool.Sent{Key: m.Key, Channel: channel, TS: ts}, nil
 }
 
 // retry puts m back in the outbox and returns when it may go again.

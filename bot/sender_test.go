@@ -242,6 +242,10 @@ func TestSenderRestart(t *testing.T) {
 	if before != 2 {
 		t.Fatalf("%d messages before the restart, want 2", before)
 	}
+	// Stopped cleanly, nothing was in doubt: no lookup in Slack.
+	if n := r.stub.Calls("conversations.history") + r.stub.Calls("conversations.replies"); n != 0 {
+		t.Fatalf("%d history lookups after a clean stop, want 0", n)
+	}
 }
 
 func TestParseBlocks(t *testing.T) {
