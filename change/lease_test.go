@@ -261,3 +261,33 @@ func TestInProcessLockWritesNoLease(t *testing.T) {
 		t.Fatalf("holder %+v, %t", h, ok)
 	}
 }
+
+// BenchmarkLock: a Lock and its unlock, in-process only (the baseline) and
+// shared through each store.
+func BenchmarkLock(b *testing.B) {
+	ctx := context.Background()
+	run := func(b *testing.B, ch *change.Changer) {
+		for i := 0; i < b.N; i++ {
+			unlock, err := ch.Lock(ctx, "linux-ci", ana, "standby linux-ci 1")
+			if err != nil {
+				b.Fatal(err)
+			}
+			unlock()
+		}
+	}
+	sq, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "b.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sq.Close()
+	b.Run("in-process(baseline)", func(b *testing.B) { run(b, change.New(nil, sq, nil, nil)) })
+	b.Run("sqlite", func(b *testing.B) { run(b, change.New(nil, sq, nil, nil, change.WithReplica("r"))) })
+	b.Run("postgres", func(b *testing.B) {
+		pg, err := postgres.Open(ctx, pgtest.DSN(b))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer pg.Close()
+		run(b, change.New(nil, pg, nil, nil, change.WithReplica("r")))
+	})
+}
