@@ -417,3 +417,35 @@ func TestMetadataID(t *testing.T) {
 }
 
 func itoa(id int64) string { return strconv.FormatInt(id, 10) }
+
+// BenchmarkOutboxStoreCost is the store's work per outbox post on a real
+// SQLite file: enqueue and MarkSent (the baseline), and the same with the
+// in-flight marker written before the post.
+func BenchmarkOutboxStoreCost(b *testing.B) {
+	for _, marker := range []bool{false, true} {
+		name := "baseline"
+		if marker {
+			name = "with-inflight-marker"
+		}
+		b.Run(name, func(b *testing.B) {
+			r := newSenderRig(b)
+			ctx := context.Background()
+			n := int64(0)
+			for b.Loop() {
+				n++
+				id, err := r.st.Enqueue(ctx, pool.OutboxMessage{Channel: "C1", Op: "post", Key: "k" + itoa(n), Text: "x"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if marker {
+					if err := r.st.Put(ctx, inflightKey("C1"), itoa(id)); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := r.st.MarkSent(ctx, id, pool.Sent{TS: "1.000001"}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

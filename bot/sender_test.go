@@ -24,7 +24,7 @@ type senderRig struct {
 	t0   time.Time
 }
 
-func newSenderRig(t *testing.T) *senderRig {
+func newSenderRig(t testing.TB) *senderRig {
 	t.Helper()
 	t0 := time.Date(2026, 3, 30, 9, 0, 0, 0, time.UTC)
 	r := &senderRig{stub: slackstub.New(), fake: clock.NewFake(t0), path: filepath.Join(t.TempDir(), "poolbot.db"), t0: t0}
@@ -35,7 +35,7 @@ func newSenderRig(t *testing.T) *senderRig {
 	return r
 }
 
-func (r *senderRig) open(t *testing.T) {
+func (r *senderRig) open(t testing.TB) {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), r.path, sqlite.WithClock(r.fake))
 	if err != nil {
