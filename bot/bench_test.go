@@ -4,10 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
+	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -64,61 +68,105 @@ func (h *statusHandler) Handle(ctx context.Context, req commands.Request, resp c
 	return err
 }
 
-type loadResult struct {
-	lat     []time.Duration
-	elapsed time.Duration
-	busy    int
+// labelledServer serves h with every connection's goroutine labelled
+// side=name, so that a -cpuprofile of the benchmark splits by side
+// everything the server does (reading, routing, writing), not only h.
+func labelledServer(name string, h http.Handler) *httptest.Server {
+	srv := httptest.NewUnstartedServer(h)
+	labels := pprof.WithLabels(context.Background(), pprof.Labels("side", name))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		// StateActive is reported from the connection's own goroutine.
+		if s == http.StateActive {
+			pprof.SetGoroutineLabels(labels)
+		}
+	}
+	srv.Start()
+	return srv
 }
 
-// load sends n signed `/pool status` requests to u from conc goroutines.
-func load(b *testing.B, client *http.Client, u, secret, responseURL string, n, conc int) loadResult {
-	bodies := make([]string, n)
-	sigs := make([][2]string, n)
-	now := time.Now()
-	for i := range bodies {
-		bodies[i] = url.Values{"command": {"/pool"}, "text": {"status linux-ci"}, "user_id": {"U1"},
+// ackLoad is the one load generator both sides get: the same signed
+// `/pool status` requests, built once before anything is timed, sent by the
+// same code with the same concurrency. What it allocates per request (the
+// http.Request, the client's own buffers) is the same for both sides.
+type ackLoad struct {
+	secret, responseURL string
+	conc                int
+	bodies              []string
+	headers             []http.Header // read-only once built; the client never writes them
+	signed              time.Time
+}
+
+func newAckLoad(secret, responseURL string, n, conc int) *ackLoad {
+	l := &ackLoad{secret: secret, responseURL: responseURL, conc: conc,
+		bodies: make([]string, n), headers: make([]http.Header, n)}
+	for i := range n {
+		l.bodies[i] = url.Values{"command": {"/pool"}, "text": {"status linux-ci"}, "user_id": {"U1"},
 			"user_name": {"ann"}, "channel_id": {"C1"}, "team_id": {"T1"}, "response_url": {responseURL},
-			"trigger_id": {fmt.Sprintf("%d.1.abc", i)}}.Encode()
-		ts, sig := Sign(secret, now, []byte(bodies[i]))
-		sigs[i] = [2]string{ts, sig}
+			"trigger_id": {strconv.Itoa(i) + ".1.abc"}}.Encode()
 	}
-	lat := make([]time.Duration, n)
-	var next atomic.Int64
-	var busy atomic.Int64
+	l.sign()
+	return l
+}
+
+// sign (re)signs every request at the current time, so that a long run stays
+// inside the 5-minute window.
+func (l *ackLoad) sign() {
+	l.signed = time.Now()
+	for i, body := range l.bodies {
+		ts, sig := Sign(l.secret, l.signed, []byte(body))
+		l.headers[i] = http.Header{"Content-Type": {"application/x-www-form-urlencoded"},
+			"X-Slack-Request-Timestamp": {ts}, "X-Slack-Signature": {sig}}
+	}
+}
+
+// legResult is one side's share of a round.
+type legResult struct {
+	p50, p99 time.Duration
+	rps      float64
+	refused  int // answered "busy, try again"
+}
+
+// run sends every request once to u; lat is filled and sorted.
+func (l *ackLoad) run(b *testing.B, client *http.Client, u *url.URL, lat []time.Duration) legResult {
+	var next, refused atomic.Int64
 	var wg sync.WaitGroup
+	n := len(l.bodies)
 	start := time.Now()
-	for range conc {
+	for range l.conc {
 		wg.Go(func() {
+			buf := make([]byte, 512)
 			for {
 				i := int(next.Add(1)) - 1
 				if i >= n {
 					return
 				}
-				req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(bodies[i]))
-				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-				req.Header.Set("X-Slack-Request-Timestamp", sigs[i][0])
-				req.Header.Set("X-Slack-Signature", sigs[i][1])
+				req := &http.Request{Method: http.MethodPost, URL: u, Host: u.Host, Header: l.headers[i],
+					Body: io.NopCloser(strings.NewReader(l.bodies[i])), ContentLength: int64(len(l.bodies[i]))}
 				t0 := time.Now()
 				resp, err := client.Do(req)
 				if err != nil {
 					b.Error(err)
 					return
 				}
-				body, _ := io.ReadAll(resp.Body)
+				m, _ := io.ReadFull(resp.Body, buf)
+				_, _ = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 				lat[i] = time.Since(t0)
 				if resp.StatusCode != http.StatusOK {
 					b.Errorf("status %d", resp.StatusCode)
 					return
 				}
-				if strings.Contains(string(body), busyText) {
-					busy.Add(1)
+				if strings.Contains(string(buf[:m]), busyText) {
+					refused.Add(1)
 				}
 			}
 		})
 	}
 	wg.Wait()
-	return loadResult{lat: lat, elapsed: time.Since(start), busy: int(busy.Load())}
+	elapsed := time.Since(start)
+	slices.Sort(lat)
+	return legResult{p50: percentile(lat, 0.50), p99: percentile(lat, 0.99),
+		rps: float64(n) / elapsed.Seconds(), refused: int(refused.Load())}
 }
 
 func percentile(sorted []time.Duration, p float64) time.Duration {
@@ -134,84 +182,136 @@ func median(v []float64) float64 {
 	}
 	s := slices.Clone(v)
 	slices.Sort(s)
+	if len(s)%2 == 0 {
+		return (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
 	return s[len(s)/2]
 }
 
+func TestMedianPercentile(t *testing.T) {
+	for _, c := range []struct {
+		in   []float64
+		want float64
+	}{{nil, 0}, {[]float64{3}, 3}, {[]float64{3, 1, 2}, 2}, {[]float64{4, 1, 3, 2}, 2.5}} {
+		if got := median(c.in); got != c.want {
+			t.Errorf("median(%v) = %v, want %v", c.in, got, c.want)
+		}
+	}
+	lat := make([]time.Duration, 100)
+	for i := range lat {
+		lat[i] = time.Duration(i+1) * time.Millisecond
+	}
+	if p50, p99 := percentile(lat, 0.5), percentile(lat, 0.99); p50 != 51*time.Millisecond || p99 != 100*time.Millisecond {
+		t.Errorf("p50 %v p99 %v, want 51ms 100ms", p50, p99)
+	}
+}
+
 // BenchmarkAck measures the acknowledgement latency and throughput of signed
-// `/pool status` requests over loopback: poolbot's HTTP endpoint (its
-// workers busy with what it acknowledged) against a bare slack-go handler,
-// alternating in the same run.
+// `/pool status` requests over loopback: poolbot's HTTP endpoint, its
+// workers busy with the commands it acknowledged, against a bare slack-go
+// handler that only verifies and parses.
+//
+// One op is one round: the same requests sent to each side in turn, the
+// order alternating (A B, B A, …) so that drift in the machine's load hits
+// both. Each leg starts from a collected heap, so neither side pays for the
+// other's garbage, and poolbot's workers finish the commands of its leg
+// before the bare handler's leg starts, so their work is charged to
+// poolbot. Figures are medians over rounds; ratios are the medians of each
+// round's ratio. Run with -benchtime 30x for 30 rounds.
 func BenchmarkAck(b *testing.B) {
-	const secret = "bench-signing-secret"
-	const conc = 16
+	const (
+		secret  = "bench-signing-secret"
+		conc    = 16
+		perLeg  = 2000
+		workers = 8
+		queue   = 64
+	)
 	stub := slackstub.New()
 	defer stub.Close()
 	h := &statusHandler{}
-	pb := NewHTTP(HTTPOptions{SigningSecret: secret, Handler: h, Workers: 8, Queue: 64, Logger: discardLog})
-	poolSrv := httptest.NewServer(pb)
+	pb := NewHTTP(HTTPOptions{SigningSecret: secret, Handler: h, Workers: workers, Queue: queue, Logger: discardLog})
+	poolSrv := labelledServer("poolbot", pb)
 	defer poolSrv.Close()
-	bareSrv := httptest.NewServer(bareHandler(secret))
+	bareSrv := labelledServer("bare", bareHandler(secret))
 	defer bareSrv.Close()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConns: 2 * conc, MaxIdleConnsPerHost: 2 * conc}}
-	defer client.CloseIdleConnections()
-	responseURL := stub.ResponseURL("bench")
-
-	// Warm both servers and the connection pool.
-	load(b, client, poolSrv.URL+"/slack/commands", secret, responseURL, 200, conc)
-	load(b, client, bareSrv.URL+"/slack/commands", secret, responseURL, 200, conc)
-
-	// Many short alternating rounds: the machine's load drifts, and each
-	// round's pair sees the same drift. The median of the per-round ratios
-	// is the figure least moved by it.
-	const rounds = 20
-	per := max(b.N/rounds, 200)
-	var pl, bl []time.Duration
-	var pt, bt time.Duration
-	var p99Ratios, rpsRatios []float64
-	busy, total := 0, 0
-	b.ResetTimer()
-	for r := range rounds {
-		// Alternate which goes first so drift in the machine's load hits both.
-		order := []bool{true, false}
-		if r%2 == 1 {
-			order = []bool{false, true}
-		}
-		var pr, br loadResult
-		for _, poolbot := range order {
-			if poolbot {
-				pr = load(b, client, poolSrv.URL+"/slack/commands", secret, responseURL, per, conc)
-				pl, pt = append(pl, pr.lat...), pt+pr.elapsed
-				busy += pr.busy
-				total += per
-			} else {
-				br = load(b, client, bareSrv.URL+"/slack/commands", secret, responseURL, per, conc)
-				bl, bt = append(bl, br.lat...), bt+br.elapsed
-			}
-		}
-		slices.Sort(pr.lat)
-		slices.Sort(br.lat)
-		p99Ratios = append(p99Ratios, float64(percentile(pr.lat, 0.99))/float64(percentile(br.lat, 0.99)))
-		rpsRatios = append(rpsRatios, br.elapsed.Seconds()/pr.elapsed.Seconds())
+	// One transport per side, configured alike, so that neither side's
+	// connections are evicted from a shared idle pool by the other's.
+	newClient := func() *http.Client {
+		return &http.Client{Transport: &http.Transport{MaxIdleConns: conc, MaxIdleConnsPerHost: conc}}
 	}
+	poolClient, bareClient := newClient(), newClient()
+	defer poolClient.CloseIdleConnections()
+	defer bareClient.CloseIdleConnections()
+	poolURL, _ := url.Parse(poolSrv.URL + "/slack/commands")
+	bareURL, _ := url.Parse(bareSrv.URL + "/slack/commands")
+
+	gen := newAckLoad(secret, stub.ResponseURL("bench"), perLeg, conc)
+	lat := make([]time.Duration, perLeg)
+	drain := func() {
+		// Busy and Queued can both read 0 for the instant between a worker
+		// taking a job and starting it; two quiet looks in a row rule it out.
+		for quiet := 0; quiet < 2; {
+			if pb.Workers().Busy() == 0 && pb.Workers().Queued() == 0 {
+				quiet++
+			} else {
+				quiet = 0
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	var poolLegs, bareLegs []legResult
+	leg := func(poolbot bool) {
+		runtime.GC()
+		if poolbot {
+			b.StartTimer()
+			poolLegs = append(poolLegs, gen.run(b, poolClient, poolURL, lat))
+			b.StopTimer()
+			drain()
+		} else {
+			b.StartTimer()
+			bareLegs = append(bareLegs, gen.run(b, bareClient, bareURL, lat))
+			b.StopTimer()
+		}
+	}
+
+	// Warm both servers and both connection pools; not counted.
 	b.StopTimer()
+	leg(true)
+	leg(false)
+	poolLegs, bareLegs = poolLegs[:0], bareLegs[:0]
+	b.ResetTimer()
+	for r := range b.N {
+		if time.Since(gen.signed) > time.Minute {
+			gen.sign()
+		}
+		leg(r%2 == 0)
+		leg(r%2 == 1)
+	}
 	if err := pb.Shutdown(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	slices.Sort(pl)
-	slices.Sort(bl)
-	pRPS := float64(len(pl)) / pt.Seconds()
-	bRPS := float64(len(bl)) / bt.Seconds()
-	us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
-	b.ReportMetric(us(percentile(pl, 0.50)), "poolbot-p50-µs")
-	b.ReportMetric(us(percentile(pl, 0.99)), "poolbot-p99-µs")
-	b.ReportMetric(us(percentile(bl, 0.50)), "bare-p50-µs")
-	b.ReportMetric(us(percentile(bl, 0.99)), "bare-p99-µs")
-	b.ReportMetric(pRPS, "poolbot-req/s")
-	b.ReportMetric(bRPS, "bare-req/s")
-	b.ReportMetric(us(percentile(pl, 0.99))/us(percentile(bl, 0.99)), "p99-ratio")
-	b.ReportMetric(pRPS/bRPS, "throughput-ratio")
-	b.ReportMetric(median(p99Ratios), "p99-ratio-median")
-	b.ReportMetric(median(rpsRatios), "throughput-ratio-median")
-	b.ReportMetric(float64(total-busy)/float64(total), "accepted-fraction")
+
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	var pp50, pp99, prps, bp50, bp99, brps, r50, r99, rrps []float64
+	refused := 0
+	for i := range poolLegs {
+		p, q := poolLegs[i], bareLegs[i]
+		pp50, pp99, prps = append(pp50, ms(p.p50)), append(pp99, ms(p.p99)), append(prps, p.rps)
+		bp50, bp99, brps = append(bp50, ms(q.p50)), append(bp99, ms(q.p99)), append(brps, q.rps)
+		r50 = append(r50, float64(p.p50)/float64(q.p50))
+		r99 = append(r99, float64(p.p99)/float64(q.p99))
+		rrps = append(rrps, p.rps/q.rps)
+		refused += p.refused
+	}
+	b.ReportMetric(median(pp50), "poolbot-p50_ms")
+	b.ReportMetric(median(pp99), "poolbot-p99_ms")
+	b.ReportMetric(median(prps), "poolbot-req/s")
+	b.ReportMetric(median(bp50), "bare-p50_ms")
+	b.ReportMetric(median(bp99), "bare-p99_ms")
+	b.ReportMetric(median(brps), "bare-req/s")
+	b.ReportMetric(median(r50), "p50-ratio")
+	b.ReportMetric(median(r99), "p99-ratio")
+	b.ReportMetric(median(rrps), "throughput-ratio")
+	b.ReportMetric(1-float64(refused)/float64(len(poolLegs)*perLeg), "accepted-fraction")
 	b.ReportMetric(float64(h.done.Load()), "commands-run")
 }
