@@ -53,14 +53,30 @@ type dispatch struct {
 
 // refused records a command turned away because the queue was full.
 func (d *dispatch) refused(id, user string) {
-	n := d.refusals.Add(1)
+	if n, ok := d.refusalDue(); ok {
+		d.log.Warn("queue full; told users to try again", "refused", n, "last_request_id", id, "last_user", user)
+	}
+}
+
+// refusedSeq is refused for a request whose id was not formatted yet: it
+// is formatted only for the once-a-second warning.
+func (d *dispatch) refusedSeq(seq uint64, user string) {
+	if n, ok := d.refusalDue(); ok {
+		d.log.Warn("queue full; told users to try again", "refused", n, "last_request_id", d.ids.format(seq),
+			"last_user", user)
+	}
+}
+
+// refusalDue counts a refusal and, at most once a second, reports how many
+// there were since the last warning.
+func (d *dispatch) refusalDue() (int64, bool) {
+	d.refusals.Add(1)
 	now := time.Now().UnixNano()
 	last := d.refusedSince.Load()
 	if now-last < int64(time.Second) || !d.refusedSince.CompareAndSwap(last, now) {
-		return
+		return 0, false
 	}
-	n = d.refusals.Swap(0)
-	d.log.Warn("queue full; told users to try again", "refused", n, "last_request_id", id, "last_user", user)
+	return d.refusals.Swap(0), true
 }
 
 func newDispatch(h Handler, pool *Workers, api *slack.Client, client *http.Client, clk clock.Clock, log *slog.Logger) *dispatch {
@@ -69,10 +85,20 @@ func newDispatch(h Handler, pool *Workers, api *slack.Client, client *http.Clien
 }
 
 // submit queues a command. The job waits for acked to close (the
-// acknowledgement written) so that "working on it" never arrives after the
-// answer. It reports false when the queue is full.
+// acknowledgement handed to the transport, which sends it at once) so that
+// "working on it" does not arrive after the answer. It reports false when
+// the queue is full.
 func (d *dispatch) submit(req commands.Request, responseURL string, acked <-chan struct{}) bool {
+	return d.queue(req, 0, responseURL, acked)
+}
+
+// queue is submit for a request numbered seq (when not 0) whose id the
+// worker formats, off the acknowledgement path.
+func (d *dispatch) queue(req commands.Request, seq uint64, responseURL string, acked <-chan struct{}) bool {
 	return d.pool.Submit(func(ctx context.Context) {
+		if seq != 0 {
+			req.RequestID = d.ids.format(seq)
+		}
 		select {
 		case <-acked:
 		case <-time.After(ackWait):
@@ -160,7 +186,12 @@ func newIDGen() idGen {
 	return idGen{prefix: hex.EncodeToString(b), n: new(atomic.Uint64)}
 }
 
-func (g idGen) next() string { return g.prefix + "-" + strconv.FormatUint(g.n.Add(1), 10) }
+func (g idGen) next() string { return g.format(g.take()) }
+
+// take numbers a request; format makes its id when one is needed.
+func (g idGen) take() uint64 { return g.n.Add(1) }
+
+func (g idGen) format(seq uint64) string { return g.prefix + "-" + strconv.FormatUint(seq, 10) }
 
 // groupCache knows which user groups each user is in, from one
 // usergroups.list call every few minutes.

@@ -7,7 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
+	"net/url"
+	"strings"
 
 	"github.com/slack-go/slack"
 
@@ -72,24 +73,49 @@ func (h *HTTP) Workers() *Workers { return h.d.pool }
 // Shutdown stops taking commands and waits for the acknowledged ones.
 func (h *HTTP) Shutdown(ctx context.Context) error { return h.d.pool.Shutdown(ctx) }
 
-// verified wraps next with the signature check.
-func (h *HTTP) verified(next func(w http.ResponseWriter, r *http.Request, id string)) http.HandlerFunc {
+// verified wraps next with the signature check, then parses the verified
+// form once. next gets the request's number; its id is formatted off the
+// acknowledgement path, when something needs it.
+func (h *HTTP) verified(next func(w http.ResponseWriter, r *http.Request, seq uint64)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		id := h.d.ids.next()
+		seq := h.d.ids.take()
 		body, err := verifyRequest(r, h.secret, h.d.clk.Now())
 		if err != nil {
 			// The reason is logged, never echoed: it would help a forger.
-			h.d.log.Warn("refused unsigned or badly signed request", "request_id", id, "path", r.URL.Path,
-				"remote", r.RemoteAddr, "reason", err)
+			h.d.log.Warn("refused unsigned or badly signed request", "request_id", h.d.ids.format(seq),
+				"path", r.URL.Path, "remote", r.RemoteAddr, "reason", err)
 			http.Error(w, "invalid request signature", http.StatusUnauthorized)
 			return
 		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		next(w, r, id)
+		if !parseForm(r, body) {
+			http.Error(w, "malformed request body", http.StatusBadRequest)
+			return
+		}
+		next(w, r, seq)
 	}
 }
 
-func (h *HTTP) command(w http.ResponseWriter, r *http.Request, id string) {
+// parseForm gives r the form of its verified body. Parsed here, straight
+// from the bytes the signature covered, it is parsed once: ParseForm (and so
+// slack-go's parsers) would read it again from a new reader and copy it into
+// r.Form. Slack posts only urlencoded forms; anything else is left to
+// ParseForm as before.
+func parseForm(r *http.Request, body []byte) bool {
+	ct := r.Header.Get("Content-Type")
+	if ct != "application/x-www-form-urlencoded" && !strings.HasPrefix(ct, "application/x-www-form-urlencoded;") {
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		return true
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return false
+	}
+	// Nothing reads the URL's query of a Slack request, so Form is PostForm.
+	r.PostForm, r.Form, r.Body = form, form, http.NoBody
+	return true
+}
+
+func (h *HTTP) command(w http.ResponseWriter, r *http.Request, seq uint64) {
 	c, err := slack.SlashCommandParse(r)
 	if err != nil {
 		http.Error(w, "malformed slash command", http.StatusBadRequest)
@@ -99,38 +125,41 @@ func (h *HTTP) command(w http.ResponseWriter, r *http.Request, id string) {
 		w.WriteHeader(http.StatusOK) // Slack checking the certificate
 		return
 	}
-	req := commandRequest(c, id)
-	acked := make(chan struct{})
-	defer close(acked)
-	ok := h.d.submit(req, c.ResponseURL, acked)
+	// With the queue full nothing is built for the workers: the refusal is
+	// the cheapest answer, and the one an overload gives most.
+	ok := false
+	if !h.d.pool.Full() {
+		acked := make(chan struct{})
+		defer close(acked)
+		ok = h.d.queue(commandRequest(c, ""), seq, c.ResponseURL, acked)
+	}
 	if !ok {
-		h.d.refused(id, c.UserID)
+		h.d.refusedSeq(seq, c.UserID)
 	}
 	writeAck(w, ok)
 }
 
-func (h *HTTP) interaction(w http.ResponseWriter, r *http.Request, id string) {
+func (h *HTTP) interaction(w http.ResponseWriter, r *http.Request, seq uint64) {
 	cb, err := slack.InteractionCallbackParse(r)
 	if err != nil {
 		http.Error(w, "malformed interaction payload", http.StatusBadRequest)
 		return
 	}
-	req, ok := interactionRequest(cb, id)
+	req, ok := interactionRequest(cb, "")
 	if !ok {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
 	acked := make(chan struct{})
 	defer close(acked)
-	if !h.d.submit(req, cb.ResponseURL, acked) {
-		h.d.refused(id, req.UserID)
+	if !h.d.queue(req, seq, cb.ResponseURL, acked) {
+		req.RequestID = h.d.ids.format(seq)
+		h.d.refused(req.RequestID, req.UserID)
 		h.d.busy(req, cb.ResponseURL)
 	}
 	// A button press is acknowledged with an empty 200; the answer follows
 	// through response_url.
-	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusOK)
-	flush(w)
 }
 
 var (
@@ -146,23 +175,18 @@ func mustJSON(v any) []byte {
 	return b
 }
 
-// writeAck answers a slash command. With its length known the answer goes
-// out in one write when flushed, not as chunks.
+// jsonType is the acknowledgement's Content-Type, shared rather than
+// built per request (net/http copies the header map before writing it).
+var jsonType = []string{"application/json"}[:1:1]
+
+// writeAck answers a slash command. It is not flushed: net/http writes it
+// whole, with its length, as the handler returns, which is also when the
+// queued command may start (acked closes).
 func writeAck(w http.ResponseWriter, accepted bool) {
 	b := ackBusy
 	if accepted {
 		b = ackWorking
 	}
-	hdr := w.Header()
-	hdr.Set("Content-Type", "application/json")
-	hdr.Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(http.StatusOK)
+	w.Header()["Content-Type"] = jsonType
 	_, _ = w.Write(b)
-	flush(w)
-}
-
-func flush(w http.ResponseWriter) {
-	if f, ok := w.(http.Flusher); ok {
-		f.Flush()
-	}
 }

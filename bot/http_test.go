@@ -369,3 +369,63 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// TestVerifiedForm: the verified body is parsed once, as a form when Slack
+// says it is one; a body that is not a valid form is refused after the
+// signature check and reaches nothing.
+func TestVerifiedForm(t *testing.T) {
+	const secret = "s3cret"
+	good := "command=%2Fpool&text=status+linux-ci&user_id=U1&channel_id=C1&trigger_id=1.2.3"
+	tests := []struct {
+		name, contentType, body string
+		want                    int
+		handled                 string // user id the handler sees; "" for none
+		text                    string
+	}{
+		{"form", "application/x-www-form-urlencoded", good, 200, "U1", "status linux-ci"},
+		{"form with charset", "application/x-www-form-urlencoded; charset=utf-8", good, 200, "U1", "status linux-ci"},
+		{"bad escape", "application/x-www-form-urlencoded", "user_id=U1&text=%zz", 400, "", ""},
+		// Not a form: as with ParseForm, no fields; the command is empty.
+		{"not a form", "text/plain", good, 200, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := &fakeHandler{}
+			fake := clock.NewFake(time.Now())
+			bh := NewHTTP(HTTPOptions{SigningSecret: secret, Handler: h, Workers: 1, Queue: 4, Clock: fake,
+				Logger: discardLog, HTTPClient: loopbackOnly()})
+			srv := httptest.NewServer(bh)
+			defer srv.Close()
+			ts, sig := Sign(secret, fake.Now(), []byte(tt.body))
+			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/slack/commands", strings.NewReader(tt.body))
+			req.Header.Set("Content-Type", tt.contentType)
+			req.Header.Set("X-Slack-Request-Timestamp", ts)
+			req.Header.Set("X-Slack-Signature", sig)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.want {
+				t.Fatalf("status %d (%s), want %d", resp.StatusCode, got, tt.want)
+			}
+			if tt.want == 200 {
+				if ct, cl := resp.Header.Get("Content-Type"), resp.Header.Get("Content-Length"); ct != "application/json" ||
+					cl != strconv.Itoa(len(got)) {
+					t.Errorf("ack Content-Type %q, Content-Length %q for %d bytes", ct, cl, len(got))
+				}
+			}
+			if err := bh.Shutdown(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			reqs := h.requests()
+			switch {
+			case tt.want != 200 && len(reqs) != 0:
+				t.Fatalf("a refused request reached the handler: %+v", reqs)
+			case tt.want == 200 && (len(reqs) != 1 || reqs[0].UserID != tt.handled || reqs[0].Text != tt.text):
+				t.Fatalf("handler saw %+v, want one request from %q with text %q", reqs, tt.handled, tt.text)
+			}
+		})
+	}
+}

@@ -85,6 +85,10 @@ func (w *Workers) Submit(job func(context.Context)) bool {
 	}
 }
 
+// Full reports whether the queue is full, so that a refusal costs nothing
+// (no job built): it is only a hint, Submit still decides.
+func (w *Workers) Full() bool { return cap(w.jobs) > 0 && len(w.jobs) == cap(w.jobs) }
+
 // Busy is how many jobs are running.
 func (w *Workers) Busy() int { return int(w.busy.Load()) }
 
