@@ -41,14 +41,14 @@ func TestLoadExample(t *testing.T) {
 		t.Fatalf("schedules = %+v", c.Schedules)
 	}
 	s := c.Schedules[0]
-	if s.Name != "office-hours" || s.TimeZone != "Europe/Paris" || len(s.Entries) != 4 || len(s.Skip) == 0 {
+	if s.Name != "office-hours" || s.TimeZone != "Europe/Paris" || len(s.Entries) != 5 || len(s.Skip) == 0 {
 		t.Errorf("schedule = %+v", s)
 	}
-	if e := s.Entries[0]; e.Cron != "0 7 * * 1-5" || e.Standby == nil || *e.Standby != 2 || !e.Restore {
+	if e := s.Entries[0]; e.Cron != "45 6 * * 1-5" || e.Standby == nil || *e.Standby != 1 || !e.Restore {
 		t.Errorf("entry 0 = %+v", e)
 	}
-	if e := s.Entries[2]; e.Max == nil || *e.Max != 2 {
-		t.Errorf("entry 2 = %+v", e)
+	if e := s.Entries[3]; e.Max == nil || *e.Max != 2 {
+		t.Errorf("entry 3 = %+v", e)
 	}
 	if c.Cost.DigestCron != "0 8 * * *" || len(c.Cost.Budgets) != 2 || c.Cost.Prices["Standard_D4s_v5"] == 0 {
 		t.Errorf("cost = %+v", c.Cost)
@@ -262,8 +262,8 @@ func TestKeyError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := c.KeyError("schedules[0].entries[2].cron", "bad cron %q", "x").Error()
-	if !regexp.MustCompile(`^\.\./config\.example\.toml:\d+: key schedules\[0\]\.entries\[2\]\.cron: bad cron "x"$`).MatchString(got) {
+	got := c.KeyError("schedules[0].entries[3].cron", "bad cron %q", "x").Error()
+	if !regexp.MustCompile(`^\.\./config\.example\.toml:\d+: key schedules\[0\]\.entries\[3\]\.cron: bad cron "x"$`).MatchString(got) {
 		t.Errorf("KeyError = %q", got)
 	}
 	data, _ := os.ReadFile(filepath.Join("..", "config.example.toml"))

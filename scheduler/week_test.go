@@ -4,11 +4,15 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/pelletier/go-toml/v2"
 
 	"github.com/poolbot/poolbot/azure"
 	"github.com/poolbot/poolbot/change"
@@ -39,18 +43,30 @@ var parisZone = func() *time.Location {
 	return loc
 }()
 
-// officeHours is the demo's schedule, as in config.example.toml (see
-// TestOfficeHoursIsTheExample): weekdays 07:00 what was saved before the
-// evening, standby 2 and ttl 13; 18:00 standby 1, ttl 5; Monday–Thursday
+// officeHours is the demo's schedule, read from config.example.toml, so
+// that the schedule measured is the one shipped (cmd/poolbot's demo asserts
+// it has the same): weekdays 06:45 what was saved before the evening with
+// standby 1 and ttl 3; 07:45 standby 3; 18:00 standby 1; Monday–Thursday
 // 20:00 standby 0, ttl 1; Friday 20:00 standby 0, max 2, ttl 1.
-func officeHours() config.Schedule {
-	return config.Schedule{Name: "office-hours", Pools: []string{"linux-ci", "windows-ci"}, TimeZone: "Europe/Paris", Channel: "C-OPS",
-		Entries: []config.Entry{
-			{Cron: "0 7 * * 1-5", Standby: pool.Int(2), TTL: pool.Int(13), Restore: true},
-			{Cron: "0 18 * * 1-5", Standby: pool.Int(1), TTL: pool.Int(5)},
-			{Cron: "0 20 * * 5", Standby: pool.Int(0), Max: pool.Int(2), TTL: pool.Int(1)},
-			{Cron: "0 20 * * 1-4", Standby: pool.Int(0), TTL: pool.Int(1)},
-		}}
+func officeHours(t testing.TB) config.Schedule {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "config.example.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		Schedules []config.Schedule `toml:"schedules"`
+	}
+	if err := toml.Unmarshal(data, &c); err != nil {
+		t.Fatalf("config.example.toml: %v", err)
+	}
+	for _, sc := range c.Schedules {
+		if sc.Name == "office-hours" {
+			return sc
+		}
+	}
+	t.Fatal("config.example.toml has no office-hours schedule")
+	return config.Schedule{}
 }
 
 // expected is what officeHours says a pool's standby, max and ttl are at
@@ -63,11 +79,13 @@ func expected(t time.Time, initial pool.Settings) (standby, max, ttl int) {
 	wd := l.Weekday()
 	weekday := wd >= time.Monday && wd <= time.Friday
 	switch {
-	case weekday && hm >= 7*60 && hm < 18*60:
-		return 2, *initial.Max, 13
+	case weekday && hm >= 6*60+45 && hm < 7*60+45:
+		return 1, *initial.Max, 3
+	case weekday && hm >= 7*60+45 && hm < 18*60:
+		return 3, *initial.Max, 3
 	case weekday && hm >= 18*60 && hm < 20*60:
-		return 1, *initial.Max, 5
-	case wd == time.Friday && hm >= 20*60, wd == time.Saturday, wd == time.Sunday, wd == time.Monday && hm < 7*60:
+		return 1, *initial.Max, 3
+	case wd == time.Friday && hm >= 20*60, wd == time.Saturday, wd == time.Sunday, wd == time.Monday && hm < 6*60+45:
 		return 0, 2, 1
 	default:
 		return 0, *initial.Max, 1
@@ -140,10 +158,10 @@ func runWeek(t testing.TB, s *sim.Sim, pools []string, step func(now time.Time))
 // scheduledWeek runs the schedule against the simulator through the week
 // on the simulator's clock. With check, every scheduled pool's standby and
 // max are compared with expected at every simulated minute.
-func scheduledWeek(t testing.TB, sc config.Schedule, pools []string, check bool) (map[string]weekStats, []pool.OutboxMessage) {
+func scheduledWeek(t testing.TB, scs []config.Schedule, pools []string, seed int64, check bool) (map[string]weekStats, []pool.OutboxMessage) {
 	t.Helper()
 	ctx := context.Background()
-	s := sim.New(sim.Options{Start: weekStart, Seed: 7})
+	s := sim.New(sim.Options{Start: weekStart, Seed: seed})
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 	client, err := azure.New(ctx, azure.Options{OrganizationURL: srv.URL + "/contoso", PAT: "x",
@@ -166,7 +184,7 @@ func scheduledWeek(t testing.TB, sc config.Schedule, pools []string, check bool)
 	gpu, _ := s.Settings("gpu-nightly")
 	// Passes run at every entry's instant; the periodic pass, which only
 	// catches what those missed, runs hourly to keep the week quick.
-	sch, err := New(Options{Schedules: []config.Schedule{sc}, Changer: change.New(client, st, s, nil),
+	sch, err := New(Options{Schedules: scs, Changer: change.New(client, st, s, nil),
 		Store: st, Clock: s, Owner: "week", DefaultChannel: "C-OPS", Interval: time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -223,67 +241,99 @@ func scheduledWeek(t testing.TB, sc config.Schedule, pools []string, check bool)
 	return stats, msgs
 }
 
+// weekSeeds are the workloads the week is measured on; -short runs one.
+func weekSeeds() []int64 {
+	if testing.Short() {
+		return []int64{7}
+	}
+	return []int64{1, 2, 3, 4, 5}
+}
+
+// seedWeek is one workload's week without and with a schedule.
+type seedWeek struct {
+	seed          int64
+	without, with map[string]weekStats
+}
+
+// weeks runs each seed's week without a schedule (the pools' own settings)
+// and with scs; with check, every scheduled pool's settings are compared
+// with expected at every simulated minute.
+func weeks(t testing.TB, scs []config.Schedule, pools []string, seeds []int64, check bool) []seedWeek {
+	t.Helper()
+	var out []seedWeek
+	for _, seed := range seeds {
+		without := runWeek(t, sim.New(sim.Options{Start: weekStart, Seed: seed}), pools, nil)
+		with, _ := scheduledWeek(t, scs, pools, seed, check)
+		out = append(out, seedWeek{seed: seed, without: without, with: with})
+	}
+	return out
+}
+
+// Per-seed bounds. Over seeds 1–8 the demo's schedule gives 61.5–63.3%
+// fewer idle VM-hours and a p95 ratio of 0.89–1.05×, around 62.4% and
+// 0.97× for all their jobs together; a seed below 58% or above 1.15× is a
+// schedule that meets the targets only on average, not a different draw.
+const (
+	seedIdleSavedMin = 0.58
+	seedP95RatioMax  = 1.15
+)
+
 // TestWeekOnSimulator runs the demo's schedule against the simulator
-// through a whole week on the simulator's clock, checks every scheduled
-// pool's standby, max and ttl at every simulated minute, and compares idle
-// VM-hours, cost and working-hours job waits with the same week without a
-// schedule (the pools' own settings). The issue's targets: at least 60%
-// fewer idle VM-hours, the 95th percentile of waits in working hours
-// (weekdays 07:00–20:00 Paris, both pools' jobs together) at most 10% worse.
+// through a whole week on the simulator's clock for several workloads
+// (seeds), checks every scheduled pool's standby, max and ttl at every
+// simulated minute, and compares idle VM-hours, cost and working-hours job
+// waits with the same weeks without a schedule (the pools' own settings).
+// The issue's targets, on all seeds' jobs together (idle VM-hours summed,
+// the 95th percentile of waits in working hours — weekdays 07:00–20:00
+// Paris — over both pools' jobs of every seed): at least 60% fewer idle
+// VM-hours, p95 at most 10% worse; and each seed within seedIdleSavedMin
+// and seedP95RatioMax. It logs the table of figures:
 //
 //	go test ./scheduler -run TestWeekOnSimulator -v
 func TestWeekOnSimulator(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a simulated week")
-	}
 	pools := []string{"linux-ci", "windows-ci"}
-	without := runWeek(t, sim.New(sim.Options{Start: weekStart, Seed: 7}), pools, nil)
-	with, msgs := scheduledWeek(t, officeHours(), pools, true)
-	r := report(t, pools, without, with)
-	t.Logf("%d changes posted, e.g. %q", len(msgs), msgs[0].Text)
-	if r.idleSaved < 0.60 {
-		t.Errorf("%.1f%% fewer idle VM-hours, want at least 60%%", 100*r.idleSaved)
-	}
-	if r.p95Ratio > 1.10 {
-		t.Errorf("p95 wait in working hours %.3f× without the schedule, want at most 1.10×", r.p95Ratio)
-	}
-}
-
-// TestOfficeHoursIsTheExample: the schedule measured is the one in
-// config.example.toml.
-func TestOfficeHoursIsTheExample(t *testing.T) {
-	t.Setenv("AZDO_PAT", "x")
-	t.Setenv("SLACK_SIGNING_SECRET", "x")
-	t.Setenv("SLACK_BOT_TOKEN", "x")
-	c, err := config.Load(filepath.Join("..", "config.example.toml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(c.Schedules) != 1 {
-		t.Fatalf("%d schedules", len(c.Schedules))
-	}
-	got, want := c.Schedules[0], officeHours()
-	if got.Name != want.Name || got.TimeZone != want.TimeZone || fmt.Sprint(got.Pools) != fmt.Sprint(want.Pools) || len(got.Entries) != len(want.Entries) {
-		t.Fatalf("example schedule %+v, want %+v", got, want)
-	}
-	for i, e := range want.Entries {
-		if g := got.Entries[i]; g.Cron != e.Cron || g.Restore != e.Restore || ptr(g.Standby) != ptr(e.Standby) || ptr(g.Max) != ptr(e.Max) || ptr(g.TTL) != ptr(e.TTL) {
-			t.Errorf("entry %d: %s standby %s max %s ttl %s restore %t, want %s standby %s max %s ttl %s restore %t", i,
-				g.Cron, ptr(g.Standby), ptr(g.Max), ptr(g.TTL), g.Restore, e.Cron, ptr(e.Standby), ptr(e.Max), ptr(e.TTL), e.Restore)
+	ws := weeks(t, []config.Schedule{officeHours(t)}, pools, weekSeeds(), true)
+	all, per := table(t, pools, ws)
+	for i, r := range per {
+		if r.idleSaved < seedIdleSavedMin {
+			t.Errorf("seed %d: %.1f%% fewer idle VM-hours, want at least %.0f%%", ws[i].seed, 100*r.idleSaved, 100*seedIdleSavedMin)
+		}
+		if r.p95Ratio > seedP95RatioMax {
+			t.Errorf("seed %d: p95 wait in working hours %.3f× without the schedule, want at most %.2f×", ws[i].seed, r.p95Ratio, seedP95RatioMax)
 		}
 	}
-}
-
-func ptr(p *int) string {
-	if p == nil {
-		return "-"
+	if all.idleSaved < 0.60 {
+		t.Errorf("all seeds: %.1f%% fewer idle VM-hours, want at least 60%%", 100*all.idleSaved)
 	}
-	return fmt.Sprint(*p)
+	if all.p95Ratio > 1.10 {
+		t.Errorf("all seeds: p95 wait in working hours %.3f× without the schedule, want at most 1.10×", all.p95Ratio)
+	}
 }
 
-// BenchmarkWeek measures a simulated week with the demo's schedule and
-// with the earlier demo schedule (standby only) against the same week
-// without one, as ratios (with/without): idle VM-hours, cost, and the 95th
+// TestWeekChangesPosted: the week's changes are posted, one line each.
+func TestWeekChangesPosted(t *testing.T) {
+	_, msgs := scheduledWeek(t, []config.Schedule{officeHours(t)}, []string{"linux-ci", "windows-ci"}, 7, false)
+	// Per pool: the weekend's scale-down (Monday 01:00 finds Friday's in
+	// place), 06:45, 07:45, 18:00 and 20:00 on five weekdays, and the next
+	// Monday's 06:45 and 07:45 before noon: none missed, none twice.
+	if want := 2 * (1 + 4*5 + 2); len(msgs) != want {
+		t.Errorf("%d changes posted, want %d", len(msgs), want)
+	}
+	for _, m := range msgs {
+		if strings.Contains(m.Text, "\n") || !strings.Contains(m.Text, "(schedule office-hours") {
+			t.Errorf("change posted as %q", m.Text)
+		}
+	}
+	if len(msgs) > 0 {
+		t.Logf("e.g. %q", msgs[0].Text)
+	}
+}
+
+// BenchmarkWeek measures the simulated weeks of seeds 1–5 with the demo's
+// schedule, with the earlier office-hours schedule (standby restored at
+// 07:00 with a 13-minute ttl, one agent from 18:00) and with the first
+// demo schedule (standby only), against the same weeks without one, as
+// ratios (with/without) over all seeds: idle VM-hours, cost, and the 95th
 // percentile of job waits in working hours, both pools together.
 //
 //	go test ./scheduler -run '^$' -bench Week -benchtime 1x -v
@@ -292,18 +342,28 @@ func BenchmarkWeek(b *testing.B) {
 	for _, c := range []struct {
 		name string
 		sc   config.Schedule
-	}{{"office-hours", officeHours()}, {"standby-only", demo("Europe/Paris")}} {
+	}{{"office-hours", officeHours(b)}, {"earlier", earlierOfficeHours()}, {"standby-only", demo("Europe/Paris")}} {
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
-				without := runWeek(b, sim.New(sim.Options{Start: weekStart, Seed: 7}), pools, nil)
-				with, _ := scheduledWeek(b, c.sc, pools, false)
-				r := report(b, pools, without, with)
-				b.ReportMetric(r.idleRatio, "idle-ratio")
-				b.ReportMetric(r.costRatio, "cost-ratio")
-				b.ReportMetric(r.p95Ratio, "p95-ratio")
+				all, _ := table(b, pools, weeks(b, []config.Schedule{c.sc}, pools, []int64{1, 2, 3, 4, 5}, false))
+				b.ReportMetric(all.idleRatio, "idle-ratio")
+				b.ReportMetric(all.costRatio, "cost-ratio")
+				b.ReportMetric(all.p95Ratio, "p95-ratio")
 			}
 		})
 	}
+}
+
+// earlierOfficeHours is the demo's schedule before it warmed up ahead of
+// the jobs: it met the targets at one seed only.
+func earlierOfficeHours() config.Schedule {
+	return config.Schedule{Name: "office-hours", Pools: []string{"linux-ci", "windows-ci"}, TimeZone: "Europe/Paris", Channel: "C-OPS",
+		Entries: []config.Entry{
+			{Cron: "0 7 * * 1-5", Standby: pool.Int(2), TTL: pool.Int(13), Restore: true},
+			{Cron: "0 18 * * 1-5", Standby: pool.Int(1), TTL: pool.Int(5)},
+			{Cron: "0 20 * * 5", Standby: pool.Int(0), Max: pool.Int(2), TTL: pool.Int(1)},
+			{Cron: "0 20 * * 1-4", Standby: pool.Int(0), TTL: pool.Int(1)},
+		}}
 }
 
 // ratios are with/without figures of a week.
@@ -311,36 +371,63 @@ type ratios struct {
 	idleSaved, idleRatio, costRatio, p95Ratio float64
 }
 
-// report logs each pool's and both pools' figures with and without the
-// schedule and returns the ratios of both pools together.
-func report(t testing.TB, pools []string, without, with map[string]weekStats) ratios {
-	t.Helper()
-	var tw, tb weekStats
-	for _, p := range pools {
-		t.Logf("%-10s without: %s", p, without[p])
-		t.Logf("%-10s with:    %s", p, with[p])
-		t.Logf("%-10s ratios:  idle %.3f, cost %.3f, p95 %.3f", p, with[p].idleVMHours/without[p].idleVMHours,
-			with[p].cost/without[p].cost, float64(with[p].p95Work)/float64(without[p].p95Work))
-		for _, x := range []struct {
-			sum *weekStats
-			w   weekStats
-		}{{&tw, with[p]}, {&tb, without[p]}} {
-			x.sum.idleVMHours += x.w.idleVMHours
-			x.sum.idleWork += x.w.idleWork
-			x.sum.cost += x.w.cost
-			x.sum.jobs += x.w.jobs
-			x.sum.waits = append(x.sum.waits, x.w.waits...)
-		}
-	}
-	for _, x := range []*weekStats{&tw, &tb} {
-		sort.Slice(x.waits, func(i, j int) bool { return x.waits[i] < x.waits[j] })
-		x.p50Work, x.p95Work = percentile(x.waits, 0.50), percentile(x.waits, 0.95)
-	}
-	r := ratios{idleRatio: tw.idleVMHours / tb.idleVMHours, costRatio: tw.cost / tb.cost, p95Ratio: float64(tw.p95Work) / float64(tb.p95Work)}
+func ratiosOf(without, with weekStats) ratios {
+	r := ratios{idleRatio: with.idleVMHours / without.idleVMHours, costRatio: with.cost / without.cost,
+		p95Ratio: float64(with.p95Work) / float64(without.p95Work)}
 	r.idleSaved = 1 - r.idleRatio
-	t.Logf("%-10s without: %s", "total", tb)
-	t.Logf("%-10s with:    %s", "total", tw)
-	t.Logf("total: idle VM-hours %.1f → %.1f (%.1f%% fewer); cost $%.2f → $%.2f (%.1f%% less); p95 wait %.1fs → %.1fs (%.3f×)",
-		tb.idleVMHours, tw.idleVMHours, 100*r.idleSaved, tb.cost, tw.cost, 100*(1-r.costRatio), tb.p95Work.Seconds(), tw.p95Work.Seconds(), r.p95Ratio)
 	return r
+}
+
+// sum adds weeks' figures up: VM-hours and cost summed, waits pooled.
+func sum(ws ...weekStats) weekStats {
+	var s weekStats
+	for _, w := range ws {
+		s.idleVMHours += w.idleVMHours
+		s.idleWork += w.idleWork
+		s.cost += w.cost
+		s.jobs += w.jobs
+		s.waits = append(s.waits, w.waits...)
+	}
+	sort.Slice(s.waits, func(i, j int) bool { return s.waits[i] < s.waits[j] })
+	s.p50Work, s.p95Work = percentile(s.waits, 0.50), percentile(s.waits, 0.95)
+	return s
+}
+
+// table logs, as a Markdown table, each pool's and both pools' figures
+// without and with the schedule, for all seeds together and for each
+// seed, and returns the ratios of both pools: all seeds', and each seed's.
+func table(t testing.TB, pools []string, ws []seedWeek) (all ratios, per []ratios) {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("\n| seeds | pool | idle VM-h without → with | cost without → with | p50 wait | p95 wait | idle | p95 |\n|---|---|---|---|---|---|---|---|\n")
+	row := func(label, name string, without, with weekStats) ratios {
+		r := ratiosOf(without, with)
+		fmt.Fprintf(&b, "| %s | %s | %.1f → %.1f | $%.2f → $%.2f | %.0fs → %.0fs | %.0fs → %.0fs | %.1f%% fewer | %.3f× |\n",
+			label, name, without.idleVMHours, with.idleVMHours, without.cost, with.cost,
+			without.p50Work.Seconds(), with.p50Work.Seconds(), without.p95Work.Seconds(), with.p95Work.Seconds(), 100*r.idleSaved, r.p95Ratio)
+		return r
+	}
+	block := func(label string, ws []seedWeek) ratios {
+		var tw, tb []weekStats
+		for _, p := range pools {
+			var pw, pb []weekStats
+			for _, w := range ws {
+				pw, pb = append(pw, w.with[p]), append(pb, w.without[p])
+			}
+			row(label, p, sum(pb...), sum(pw...))
+			tw, tb = append(tw, pw...), append(tb, pb...)
+		}
+		return row(label, "total", sum(tb...), sum(tw...))
+	}
+	if len(ws) > 1 {
+		all = block(fmt.Sprintf("%d–%d", ws[0].seed, ws[len(ws)-1].seed), ws)
+	}
+	for _, w := range ws {
+		per = append(per, block(fmt.Sprint(w.seed), []seedWeek{w}))
+	}
+	if len(ws) == 1 {
+		all = per[0]
+	}
+	t.Log(b.String())
+	return all, per
 }

@@ -71,15 +71,20 @@ timezone = "Europe/Paris"
 channel = "#poolbot-demo"
 
 [[schedules.entries]]
-cron = "0 7 * * 1-5"
-standby = 2
-ttl = 13
+cron = "45 6 * * 1-5"
+standby = 1
+ttl = 3
 restore = true
+
+[[schedules.entries]]
+cron = "45 7 * * 1-5"
+standby = 3
+ttl = 3
 
 [[schedules.entries]]
 cron = "0 18 * * 1-5"
 standby = 1
-ttl = 5
+ttl = 3
 
 [[schedules.entries]]
 cron = "0 20 * * 5"

@@ -27,8 +27,8 @@ func TestDemoScript(t *testing.T) {
 		re   string
 	}{
 		{"list shows 3 pools", `(?s)> /pool list\n3 pools\n.*gpu-nightly · .*linux-ci · .*windows-ci · `},
-		{"up raises standby", `> /pool up linux-ci\n.*set linux-ci standby 0 → 2`},
-		{"down lowers it", `> /pool down linux-ci\n.*set linux-ci standby 2 → 0`},
+		{"up raises standby", `> /pool up linux-ci\n.*set linux-ci standby 0 → 3`},
+		{"down lowers it", `> /pool down linux-ci\n.*set linux-ci standby 3 → 0`},
 		{"failure alert posted", `\[#poolbot-demo\] 🔴 gpu-nightly · .*failed-nodes.* · CRITICAL`},
 		{"schedule change posted", `\[#poolbot-demo\] ⏰ linux-ci: standby 2 → 0, max 10 → 2, ttl 30 → 1 \(schedule office-hours\)`},
 		{"digest of the quiet Sunday", `\[#poolbot-demo\] AGENT POOL COST FOR SUN 4 JAN 2026\n    3 pools: \$0\.00 in all`},
