@@ -53,7 +53,16 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 
 	// Slack's Web API: posts, updates and user groups. Its calls are
 	// counted for /metrics.
-	slackHTTP := &http.Client{Timeout: 30 * time.Second, Transport: a.metrics.Transport(metrics.Slack, a.http.Transport)}
+	slackBase := a.http.Transport
+	if slackBase == nil {
+		// Every worker may answer a response_url at once: keep a warm
+		// connection each rather than Go's default two per host, so that
+		// answers do not wait for TLS handshakes.
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = max(cfg.Slack.Workers, 8) + 2
+		slackBase = t
+	}
+	slackHTTP := &http.Client{Timeout: 30 * time.Second, Transport: a.metrics.Transport(metrics.Slack, slackBase)}
 	sopts := []slack.Option{slack.OptionHTTPClient(slackHTTP)}
 	if cfg.Slack.APIURL != "" {
 		sopts = append(sopts, slack.OptionAPIURL(cfg.Slack.APIURL))
@@ -113,7 +122,7 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 	// is checked against the wall clock whatever clock the bot runs on.
 	workers := bot.NewWorkers(cfg.Slack.Workers, cfg.Slack.Queue, logFor("workers"))
 	a.parts.shutdownWorkers = workers.Shutdown
-	respond := &http.Client{Timeout: 10 * time.Second, Transport: a.metrics.Transport(metrics.Slack, a.http.Transport)}
+	respond := &http.Client{Timeout: 10 * time.Second, Transport: a.metrics.Transport(metrics.Slack, slackBase)}
 	switch cfg.Slack.Mode {
 	case "socket":
 		w.socket = bot.NewSocket(bot.SocketOptions{
