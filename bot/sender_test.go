@@ -214,6 +214,21 @@ func TestSenderUpdatesAndReplies(t *testing.T) {
 	if ups := r.stub.Updates(); len(ups) != 2 || ups[1].TS != orphan.TS {
 		t.Fatalf("updates %+v, want the orphan's message edited", ups)
 	}
+
+	// So does one after a restart: the store, not the sender's memory,
+	// knows the message posted in the orphan's place.
+	if err := r.st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r.open(t)
+	r.enqueue(t, pool.OutboxMessage{Channel: "C2", Op: "update", Key: "never-posted", Text: "orphan, closed"})
+	flushOutbox(t, r.sender(t))
+	if ups := r.stub.Updates(); len(ups) != 3 || ups[2].TS != orphan.TS || ups[2].Text != "orphan, closed" {
+		t.Fatalf("updates %+v, want the orphan's message edited after the restart", ups)
+	}
+	if n := len(r.stub.Messages()); n != 3 {
+		t.Fatalf("%d messages after the restart, want still 3", n)
+	}
 }
 
 // TestSenderRestart stops a sender mid-way (one message out, the next

@@ -139,7 +139,10 @@ type Store interface {
 	// whose Op and Key equal a pending one's may be merged by the sender.
 	Enqueue(ctx context.Context, m OutboxMessage) (int64, error)
 	Pending(ctx context.Context, limit int) ([]OutboxMessage, error) // unsent, ID order
-	// MarkSent removes m from the outbox; for a post it records s.
+	// MarkSent removes m from the outbox. For a post it records s as the
+	// message Key names; for an update or reply it records s only when Key
+	// names no message yet (it was posted in place of a missing original),
+	// so that later edits go to it after a restart.
 	MarkSent(ctx context.Context, id int64, s Sent) error
 	// Retry records a failed attempt and when to try again.
 	Retry(ctx context.Context, id int64, notBefore time.Time) error

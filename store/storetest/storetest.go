@@ -329,6 +329,8 @@ func testMarkSent(t *testing.T, open Open) {
 	update := enq(pool.OutboxMessage{Channel: "C1", Key: "alert:1", Op: "update", Text: "resolved"})
 	reply := enq(pool.OutboxMessage{Channel: "C1", Key: "alert:1", Op: "reply", Text: "details"})
 	defaults := enq(pool.OutboxMessage{Channel: "C7", Key: "digest:1", Op: "post", Text: "digest"})
+	orphan := enq(pool.OutboxMessage{Channel: "C2", Key: "alert:9", Op: "update", Text: "resolved"})
+	orphanLater := enq(pool.OutboxMessage{Channel: "C2", Key: "alert:9", Op: "update", Text: "resolved again"})
 
 	steps := []struct {
 		name     string
@@ -341,6 +343,8 @@ func testMarkSent(t *testing.T, open Open) {
 		{"update keeps the post's ts", update, pool.Sent{Key: "alert:1", Channel: "C1", TS: "1700000000.000200"}, "alert:1", pool.Sent{Key: "alert:1", Channel: "C1", TS: "1700000000.000100"}},
 		{"reply keeps the post's ts", reply, pool.Sent{TS: "1700000000.000300"}, "alert:1", pool.Sent{Key: "alert:1", Channel: "C1", TS: "1700000000.000100"}},
 		{"key and channel default to the message's", defaults, pool.Sent{TS: "1700000001.000001"}, "digest:1", pool.Sent{Key: "digest:1", Channel: "C7", TS: "1700000001.000001"}},
+		{"an update posted in place of a missing original records that post", orphan, pool.Sent{Key: "alert:9", Channel: "C2", TS: "1700000002.000001"}, "alert:9", pool.Sent{Key: "alert:9", Channel: "C2", TS: "1700000002.000001"}},
+		{"a later update keeps it", orphanLater, pool.Sent{Key: "alert:9", Channel: "C2", TS: "1700000002.000009"}, "alert:9", pool.Sent{Key: "alert:9", Channel: "C2", TS: "1700000002.000001"}},
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {

@@ -243,6 +243,10 @@ const (
 	qTakeOutbox = `DELETE FROM outbox WHERE id = ? RETURNING channel, message_key, op`
 	qRecordSent = `INSERT INTO sent (message_key, channel, ts) VALUES (?, ?, ?)
 		ON CONFLICT (message_key) DO UPDATE SET channel = excluded.channel, ts = excluded.ts`
+	// An update or reply whose original was never recorded was posted in
+	// its place: that post becomes the key's message, unless one exists.
+	qRecordSentIfNone = `INSERT INTO sent (message_key, channel, ts) VALUES (?, ?, ?)
+		ON CONFLICT (message_key) DO NOTHING`
 	qRetry       = `UPDATE outbox SET attempts = attempts + 1, not_before = ? WHERE id = ?`
 	qSentMessage = `SELECT message_key, channel, ts FROM sent WHERE message_key = ?`
 
@@ -559,14 +563,18 @@ func (s *Store) MarkSent(ctx context.Context, id int64, sent pool.Sent) error {
 	if err != nil {
 		return fmt.Errorf("mark message %d sent: %w", id, err)
 	}
-	if op == "post" {
+	if op == "post" || sent.TS != "" {
 		if sent.Key == "" {
 			sent.Key = key
 		}
 		if sent.Channel == "" {
 			sent.Channel = channel
 		}
-		if _, err := tx.ExecContext(ctx, s.q(qRecordSent), sent.Key, sent.Channel, sent.TS); err != nil {
+		q := qRecordSent
+		if op != "post" {
+			q = qRecordSentIfNone
+		}
+		if _, err := tx.ExecContext(ctx, s.q(q), sent.Key, sent.Channel, sent.TS); err != nil {
 			return fmt.Errorf("mark message %d sent: record %s: %w", id, sent.Key, err)
 		}
 	}
