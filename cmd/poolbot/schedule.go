@@ -9,7 +9,6 @@ import (
 	"time"
 	_ "time/tzdata" // schedules name IANA zones; a minimal image may have no zone files
 
-	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/scheduler"
 )
 
@@ -35,12 +34,9 @@ func runSchedule(_ context.Context, args []string, _ io.Reader, stdout, stderr i
 		fmt.Fprintln(stderr, "Usage: poolbot schedule preview --config FILE [--from RFC3339] [--days N]\n\nPrints the changes each pool will get, one a line: the instant in the\nschedule's zone, the pool (or glob), the settings and the schedule's name.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args[1:]); err != nil {
+	cfg, err := parseConfig(fs, args[1:], path)
+	if err != nil {
 		return err
-	}
-	if *path == "" {
-		fs.Usage()
-		return errors.New("--config is required")
 	}
 	start := time.Now()
 	if *from != "" {
@@ -49,10 +45,6 @@ func runSchedule(_ context.Context, args []string, _ io.Reader, stdout, stderr i
 			return fmt.Errorf("--from %q is not an RFC 3339 instant such as 2026-03-09T00:00:00+01:00", *from)
 		}
 		start = t
-	}
-	cfg, err := config.Load(*path)
-	if err != nil {
-		return err
 	}
 	if errs := scheduler.Validate(cfg); len(errs) > 0 {
 		return errors.Join(errs...)
