@@ -1,23 +1,54 @@
 package sim
 
 import (
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/costmanagement/armcostmanagement"
+	"github.com/google/uuid"
 )
+
+// DefaultCostPageSize is how many rows a Cost Management query answer holds
+// at most, as Azure answers (the rest behind properties.nextLink).
+const DefaultCostPageSize = 1000
 
 // costQuery serves the Cost Management Query API (QueryClient.Usage): rows
 // of Cost, UsageDate (yyyymmdd, with Daily granularity), ResourceId (when
 // grouped by it) and Currency, from the simulator's accrued cost, filtered by
 // ResourceId dimensions (matched case-insensitively; ids come back lower-case
 // as the real service returns them).
+//
+// Answers are paged as Azure pages them: at most Options.CostPageSize rows
+// (or $top, if smaller), and properties.nextLink the same URL with an opaque
+// $skiptoken; the next page is a POST of the same query definition to it.
 func (s *Sim) costQuery(w http.ResponseWriter, r *http.Request) {
+	skip := 0
+	if tok := r.URL.Query().Get("$skiptoken"); tok != "" {
+		n, ok := decodeSkipToken(tok)
+		if !ok {
+			armError(w, http.StatusBadRequest, "BadRequest", "Invalid query definition: the skiptoken is not valid.")
+			return
+		}
+		skip = n
+	}
+	page := s.costPageSize()
+	if top := r.URL.Query().Get("$top"); top != "" {
+		n, err := strconv.Atoi(top)
+		if err != nil || n < 1 {
+			armError(w, http.StatusBadRequest, "BadRequest", "Invalid query definition: $top must be a positive number.")
+			return
+		}
+		page = min(page, n)
+	}
 	var q armcostmanagement.QueryDefinition
 	if err := json.NewDecoder(r.Body).Decode(&q); err != nil {
 		armError(w, http.StatusBadRequest, "BadRequest", "Invalid query definition: "+err.Error())
@@ -114,8 +145,10 @@ func (s *Sim) costQuery(w http.ResponseWriter, r *http.Request) {
 		cols = append(cols, &armcostmanagement.QueryColumn{Name: ptr("ResourceId"), Type: ptr("String")})
 	}
 	cols = append(cols, &armcostmanagement.QueryColumn{Name: ptr("Currency"), Type: ptr("String")})
-	rows := make([][]any, 0, len(keys))
-	for _, k := range keys {
+	end := min(skip+page, len(keys))
+	rows := make([][]any, 0, max(end-skip, 0))
+	for i := skip; i < end; i++ {
+		k := keys[i]
 		row := []any{sums[k]}
 		if daily {
 			row = append(row, k.date)
@@ -125,11 +158,66 @@ func (s *Sim) costQuery(w http.ResponseWriter, r *http.Request) {
 		}
 		rows = append(rows, append(row, "USD"))
 	}
+	var next *string
+	if end < len(keys) {
+		next = ptr(nextCostLink(r, end))
+	}
+	id := uuid.NewString()
 	writeJSON(w, http.StatusOK, armcostmanagement.QueryResult{
-		ID:   ptr(scope + "/providers/Microsoft.CostManagement/query/" + strconv.Itoa(len(rows))),
-		Name: ptr(strconv.Itoa(len(rows))), Type: ptr("Microsoft.CostManagement/query"),
-		Properties: &armcostmanagement.QueryProperties{Columns: cols, Rows: rows},
+		ID:   ptr(scope + "/providers/Microsoft.CostManagement/query/" + id),
+		Name: ptr(id), Type: ptr("Microsoft.CostManagement/query"),
+		Properties: &armcostmanagement.QueryProperties{Columns: cols, Rows: rows, NextLink: next},
 	})
+}
+
+func (s *Sim) costPageSize() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.costPage > 0 {
+		return s.costPage
+	}
+	return DefaultCostPageSize
+}
+
+// nextCostLink is the request's URL with $skiptoken set to resume at row
+// offset, written as Azure writes it ("$skiptoken=AQAAAA%3D%3D").
+func nextCostLink(r *http.Request, offset int) string {
+	var keep []string
+	for _, kv := range strings.Split(r.URL.RawQuery, "&") {
+		if k, _, _ := strings.Cut(kv, "="); kv != "" && !strings.EqualFold(k, "$skiptoken") && !strings.EqualFold(k, "%24skiptoken") {
+			keep = append(keep, kv)
+		}
+	}
+	b := make([]byte, 4)
+	binary.LittleEndian.PutUint32(b, uint32(offset))
+	keep = append(keep, "$skiptoken="+url.QueryEscape(base64.StdEncoding.EncodeToString(b)))
+	return baseURL(r) + r.URL.EscapedPath() + "?" + strings.Join(keep, "&")
+}
+
+func decodeSkipToken(tok string) (int, bool) {
+	b, err := base64.StdEncoding.DecodeString(tok)
+	if err != nil || len(b) != 4 {
+		return 0, false
+	}
+	n := binary.LittleEndian.Uint32(b)
+	return int(n), n <= math.MaxInt32
+}
+
+// AddCost records usd as accrued by the named pool's scale set on day
+// (YYYY-MM-DD, UTC), as if its VMs had run then: long histories for tests
+// and demos without simulating every minute.
+func (s *Sim) AddCost(name, day string, usd float64) error {
+	if _, err := time.Parse("2006-01-02", day); err != nil {
+		return fmt.Errorf("add cost: day %q is not YYYY-MM-DD", day)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.byName[strings.ToLower(name)]
+	if p == nil {
+		return fmt.Errorf("add cost: no pool %q", name)
+	}
+	p.costByDay[day] += usd
+	return nil
 }
 
 func collectResourceIDs(f *armcostmanagement.QueryFilter, ids map[string]bool) {

@@ -35,6 +35,9 @@ type Options struct {
 	// CostLag delays the Cost Management query's data, as the real service
 	// lags 8–24 h. Zero shows cost up to the current simulated minute.
 	CostLag time.Duration
+	// CostPageSize is the most rows one Cost Management query answer holds;
+	// the rest follow its nextLink, as Azure pages them. Default 1000.
+	CostPageSize int
 }
 
 // PoolSpec describes a pool and the scale set behind it.
@@ -106,6 +109,7 @@ type Sim struct {
 	arrRng    *rand.Rand // instants of arrivals within a minute, apart from rng so the load does not depend on them
 	lastTick  time.Time  // the model's previous run; arrivals fall after it
 	costLag   time.Duration
+	costPage  int // rows per Cost Management query answer
 	pools     []*spool
 	byID      map[int]*spool
 	byName    map[string]*spool // lower-cased
@@ -168,6 +172,7 @@ func New(o Options) *Sim {
 		arrRng:    rand.New(rand.NewSource(o.Seed + 2)),
 		lastTick:  o.Start,
 		costLag:   o.CostLag,
+		costPage:  o.CostPageSize,
 		byID:      map[int]*spool{},
 		byName:    map[string]*spool{},
 		scaleSets: map[string]*scaleSet{},
