@@ -247,71 +247,94 @@ func BenchmarkAck(b *testing.B) {
 
 	gen := newAckLoad(secret, stub.ResponseURL("bench"), perLeg, conc)
 	lat := make([]time.Duration, perLeg)
-	drain := func() {
-		// Busy and Queued can both read 0 for the instant between a worker
-		// taking a job and starting it; two quiet looks in a row rule it out.
-		for quiet := 0; quiet < 2; {
-			if pb.Workers().Busy() == 0 && pb.Workers().Queued() == 0 {
-				quiet++
-			} else {
-				quiet = 0
-			}
-			time.Sleep(2 * time.Millisecond)
-		}
-	}
-	var poolLegs, bareLegs []legResult
-	leg := func(poolbot bool) {
-		runtime.GC()
-		if poolbot {
-			b.StartTimer()
-			poolLegs = append(poolLegs, gen.run(b, poolClient, poolURL, lat))
-			b.StopTimer()
-			drain()
-		} else {
-			b.StartTimer()
-			bareLegs = append(bareLegs, gen.run(b, bareClient, bareURL, lat))
-			b.StopTimer()
-		}
-	}
-
-	// Warm both servers and both connection pools; not counted.
-	b.StopTimer()
-	leg(true)
-	leg(false)
-	poolLegs, bareLegs = poolLegs[:0], bareLegs[:0]
-	b.ResetTimer()
-	for r := range b.N {
+	poolLegs, bareLegs := pairedRounds(b, pb.Workers(), func(r int) {
 		if time.Since(gen.signed) > time.Minute {
 			gen.sign()
 		}
-		leg(r%2 == 0)
-		leg(r%2 == 1)
-	}
+	}, func(poolbot bool) legResult {
+		if poolbot {
+			return gen.run(b, poolClient, poolURL, lat)
+		}
+		return gen.run(b, bareClient, bareURL, lat)
+	})
 	if err := pb.Shutdown(context.Background()); err != nil {
 		b.Fatal(err)
 	}
+	reportPaired(b, poolLegs, bareLegs, perLeg, time.Millisecond, "ms", "req/s")
+	b.ReportMetric(float64(h.done.Load()), "commands-run")
+}
 
-	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+// pairedRounds runs a warm-up round (not counted), then b.N rounds of a
+// poolbot leg and a bare leg, order alternating. Each leg starts from a
+// collected heap; after poolbot's, its workers finish the leg's commands
+// (w drained) before the next leg starts, so their work is charged to
+// poolbot. before, when set, runs ahead of each round, untimed.
+func pairedRounds(b *testing.B, w *Workers, before func(round int), leg func(poolbot bool) legResult) (poolLegs, bareLegs []legResult) {
+	one := func(poolbot bool) {
+		runtime.GC()
+		b.StartTimer()
+		r := leg(poolbot)
+		b.StopTimer()
+		if poolbot {
+			poolLegs = append(poolLegs, r)
+			drainWorkers(w)
+		} else {
+			bareLegs = append(bareLegs, r)
+		}
+	}
+	b.StopTimer()
+	one(true)
+	one(false)
+	poolLegs, bareLegs = poolLegs[:0], bareLegs[:0]
+	b.ResetTimer()
+	for r := range b.N {
+		if before != nil {
+			before(r)
+		}
+		one(r%2 == 0)
+		one(r%2 == 1)
+	}
+	return poolLegs, bareLegs
+}
+
+// drainWorkers waits until w has nothing running or queued. Busy and
+// Queued can both read 0 for the instant between a worker taking a job and
+// starting it; two quiet looks in a row rule it out.
+func drainWorkers(w *Workers) {
+	for quiet := 0; quiet < 2; {
+		if w.Busy() == 0 && w.Queued() == 0 {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// reportPaired reports the medians over rounds of each side's p50, p99 (in
+// unit, named unitName) and rate (named rateName), the medians of each
+// round's ratios, and the fraction of poolbot's commands it accepted.
+func reportPaired(b *testing.B, poolLegs, bareLegs []legResult, perLeg int, unit time.Duration, unitName, rateName string) {
+	in := func(d time.Duration) float64 { return float64(d) / float64(unit) }
 	var pp50, pp99, prps, bp50, bp99, brps, r50, r99, rrps []float64
 	refused := 0
 	for i := range poolLegs {
 		p, q := poolLegs[i], bareLegs[i]
-		pp50, pp99, prps = append(pp50, ms(p.p50)), append(pp99, ms(p.p99)), append(prps, p.rps)
-		bp50, bp99, brps = append(bp50, ms(q.p50)), append(bp99, ms(q.p99)), append(brps, q.rps)
+		pp50, pp99, prps = append(pp50, in(p.p50)), append(pp99, in(p.p99)), append(prps, p.rps)
+		bp50, bp99, brps = append(bp50, in(q.p50)), append(bp99, in(q.p99)), append(brps, q.rps)
 		r50 = append(r50, float64(p.p50)/float64(q.p50))
 		r99 = append(r99, float64(p.p99)/float64(q.p99))
 		rrps = append(rrps, p.rps/q.rps)
 		refused += p.refused
 	}
-	b.ReportMetric(median(pp50), "poolbot-p50_ms")
-	b.ReportMetric(median(pp99), "poolbot-p99_ms")
-	b.ReportMetric(median(prps), "poolbot-req/s")
-	b.ReportMetric(median(bp50), "bare-p50_ms")
-	b.ReportMetric(median(bp99), "bare-p99_ms")
-	b.ReportMetric(median(brps), "bare-req/s")
+	b.ReportMetric(median(pp50), "poolbot-p50_"+unitName)
+	b.ReportMetric(median(pp99), "poolbot-p99_"+unitName)
+	b.ReportMetric(median(prps), "poolbot-"+rateName)
+	b.ReportMetric(median(bp50), "bare-p50_"+unitName)
+	b.ReportMetric(median(bp99), "bare-p99_"+unitName)
+	b.ReportMetric(median(brps), "bare-"+rateName)
 	b.ReportMetric(median(r50), "p50-ratio")
 	b.ReportMetric(median(r99), "p99-ratio")
 	b.ReportMetric(median(rrps), "throughput-ratio")
-	b.ReportMetric(1-float64(refused)/float64(len(poolLegs)*perLeg), "accepted-fraction")
-	b.ReportMetric(float64(h.done.Load()), "commands-run")
+	b.ReportMetric(1-float64(refused)/float64(max(len(poolLegs)*perLeg, 1)), "accepted-fraction")
 }

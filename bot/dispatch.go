@@ -51,15 +51,8 @@ type dispatch struct {
 	refusedSince atomic.Int64 // UnixNano of the last warning
 }
 
-// refused records a command turned away because the queue was full.
-func (d *dispatch) refused(id, user string) {
-	if n, ok := d.refusalDue(); ok {
-		d.log.Warn("queue full; told users to try again", "refused", n, "last_request_id", id, "last_user", user)
-	}
-}
-
-// refusedSeq is refused for a request whose id was not formatted yet: it
-// is formatted only for the once-a-second warning.
+// refusedSeq records a command turned away because the queue was full. Its
+// id is formatted only for the once-a-second warning.
 func (d *dispatch) refusedSeq(seq uint64, user string) {
 	if n, ok := d.refusalDue(); ok {
 		d.log.Warn("queue full; told users to try again", "refused", n, "last_request_id", d.ids.format(seq),
@@ -84,16 +77,34 @@ func newDispatch(h Handler, pool *Workers, api *slack.Client, client *http.Clien
 		groups: &groupCache{api: api, clk: clk, log: log, ttl: groupsTTL}, ids: newIDGen()}
 }
 
-// submit queues a command. The job waits for acked to close (the
-// acknowledgement handed to the transport, which sends it at once) so that
-// "working on it" does not arrive after the answer. It reports false when
-// the queue is full.
-func (d *dispatch) submit(req commands.Request, responseURL string, acked <-chan struct{}) bool {
-	return d.queue(req, 0, responseURL, acked)
+// accept hands a request numbered seq (its id formatted by the worker) to
+// the workers, unless the queue is full: then nothing is built, the refusal
+// is counted and, for a button press, whose acknowledgement carries no
+// text, the user is told through response_url. It returns the channel to
+// close once the acknowledgement is handed to the transport (the job waits
+// for it), or nil when the request was refused. Both transports take
+// requests through here, so that the acknowledgement path is the same thin
+// one.
+func (d *dispatch) accept(req commands.Request, seq uint64, responseURL string) chan struct{} {
+	if !d.pool.Full() {
+		acked := make(chan struct{})
+		if d.queue(req, seq, responseURL, acked) {
+			return acked
+		}
+	}
+	d.refusedSeq(seq, req.UserID)
+	if req.Action != nil {
+		req.RequestID = d.ids.format(seq)
+		d.busy(req, responseURL)
+	}
+	return nil
 }
 
-// queue is submit for a request numbered seq (when not 0) whose id the
-// worker formats, off the acknowledgement path.
+// queue queues a command numbered seq (when not 0) whose id the worker
+// formats, off the acknowledgement path. The job waits for acked to close
+// (the acknowledgement handed to the transport, which sends it at once) so
+// that "working on it" does not arrive after the answer. It reports false
+// when the queue is full.
 func (d *dispatch) queue(req commands.Request, seq uint64, responseURL string, acked <-chan struct{}) bool {
 	return d.pool.Submit(func(ctx context.Context) {
 		if seq != 0 {
@@ -185,8 +196,6 @@ func newIDGen() idGen {
 	_, _ = rand.Read(b)
 	return idGen{prefix: hex.EncodeToString(b), n: new(atomic.Uint64)}
 }
-
-func (g idGen) next() string { return g.format(g.take()) }
 
 // take numbers a request; format makes its id when one is needed.
 func (g idGen) take() uint64 { return g.n.Add(1) }

@@ -127,16 +127,11 @@ func (h *HTTP) command(w http.ResponseWriter, r *http.Request, seq uint64) {
 	}
 	// With the queue full nothing is built for the workers: the refusal is
 	// the cheapest answer, and the one an overload gives most.
-	ok := false
-	if !h.d.pool.Full() {
-		acked := make(chan struct{})
+	acked := h.d.accept(commandRequest(c, ""), seq, c.ResponseURL)
+	if acked != nil {
 		defer close(acked)
-		ok = h.d.queue(commandRequest(c, ""), seq, c.ResponseURL, acked)
 	}
-	if !ok {
-		h.d.refusedSeq(seq, c.UserID)
-	}
-	writeAck(w, ok)
+	writeAck(w, acked != nil)
 }
 
 func (h *HTTP) interaction(w http.ResponseWriter, r *http.Request, seq uint64) {
@@ -150,12 +145,8 @@ func (h *HTTP) interaction(w http.ResponseWriter, r *http.Request, seq uint64) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	acked := make(chan struct{})
-	defer close(acked)
-	if !h.d.queue(req, seq, cb.ResponseURL, acked) {
-		req.RequestID = h.d.ids.format(seq)
-		h.d.refused(req.RequestID, req.UserID)
-		h.d.busy(req, cb.ResponseURL)
+	if acked := h.d.accept(req, seq, cb.ResponseURL); acked != nil {
+		defer close(acked)
 	}
 	// A button press is acknowledged with an empty 200; the answer follows
 	// through response_url.

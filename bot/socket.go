@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -219,38 +220,19 @@ func (s *Socket) event(ctx context.Context, sm *socketmode.Client, evt socketmod
 		if !ok || evt.Request == nil {
 			return
 		}
-		if s.redelivered(ctx, sm, evt.Request, "trigger:"+c.TriggerID, c.TriggerID != "") {
-			return
-		}
-		id := s.d.ids.next()
-		acked := make(chan struct{})
-		defer close(acked)
-		accepted := s.d.submit(commandRequest(c, id), c.ResponseURL, acked)
-		if !accepted {
-			s.d.refused(id, c.UserID)
-		}
-		s.ack(ctx, sm, evt.Request, ack(accepted))
+		s.take(ctx, sm, evt.Request, c.TriggerID, commandRequest(c, ""), c.ResponseURL)
 	case socketmode.EventTypeInteractive:
 		cb, ok := evt.Data.(slack.InteractionCallback)
 		if !ok || evt.Request == nil {
 			return
 		}
-		if s.redelivered(ctx, sm, evt.Request, "trigger:"+cb.TriggerID, cb.TriggerID != "") {
-			return
-		}
-		id := s.d.ids.next()
-		req, ok := interactionRequest(cb, id)
+		req, ok := interactionRequest(cb, "")
 		if !ok {
+			// Not a button press (a view submission, say): not poolbot's.
 			s.ack(ctx, sm, evt.Request, nil)
 			return
 		}
-		acked := make(chan struct{})
-		defer close(acked)
-		if !s.d.submit(req, cb.ResponseURL, acked) {
-			s.d.refused(id, req.UserID)
-			s.d.busy(req, cb.ResponseURL)
-		}
-		s.ack(ctx, sm, evt.Request, nil)
+		s.take(ctx, sm, evt.Request, cb.TriggerID, req, cb.ResponseURL)
 	case socketmode.EventTypeEventsAPI:
 		// poolbot subscribes to no events; ack so Slack does not resend.
 		if evt.Request != nil {
@@ -259,20 +241,38 @@ func (s *Socket) event(ctx context.Context, sm *socketmode.Client, evt socketmod
 	}
 }
 
-// redelivered acks a redelivered envelope again (the first ack may have
-// been lost, which is why Slack resent it) and reports it, so that it is
-// not run twice. A second key (the trigger id) catches a resend under a new
-// envelope id.
-func (s *Socket) redelivered(ctx context.Context, sm *socketmode.Client, r *socketmode.Request, key string, useKey bool) bool {
-	dup := !s.seen.add(r.EnvelopeID)
-	if useKey && !s.seen.add(key) {
-		dup = true
-	}
-	if dup {
-		s.d.log.Info("redelivered envelope ignored", "envelope_id", r.EnvelopeID, "retry_attempt", r.RetryAttempt)
+// ackPayloads are a slash command's acknowledgements, refused and accepted,
+// marshalled once (the HTTP path's bytes) and boxed once, so that an ack
+// costs neither.
+var ackPayloads = [2]any{json.RawMessage(ackBusy), json.RawMessage(ackWorking)}
+
+// take acks an envelope and hands its request to the workers, as the HTTP
+// path does: between reading the envelope and its ack there is only the
+// de-duplication and the queue's answer; the request id is formatted by
+// the worker and the job starts once the ack is handed to slack-go.
+// Slack resends an envelope whose ack was late or lost, and may resend a
+// command under a new envelope id; the trigger id catches that. A resend
+// is acked again, never run.
+func (s *Socket) take(ctx context.Context, sm *socketmode.Client, r *socketmode.Request, trigger string,
+	req commands.Request, responseURL string) {
+	if !s.seen.first(r.EnvelopeID, trigger) {
 		s.ack(ctx, sm, r, nil)
+		s.d.log.Info("redelivered envelope ignored", "envelope_id", r.EnvelopeID, "retry_attempt", r.RetryAttempt,
+			"retry_reason", r.RetryReason)
+		return
 	}
-	return dup
+	acked := s.d.accept(req, s.d.ids.take(), responseURL)
+	var payload any // a button press is acked empty; its answer follows through response_url
+	if req.Action == nil {
+		payload = ackPayloads[0]
+		if acked != nil {
+			payload = ackPayloads[1]
+		}
+	}
+	s.ack(ctx, sm, r, payload)
+	if acked != nil {
+		close(acked)
+	}
 }
 
 func (s *Socket) ack(ctx context.Context, sm *socketmode.Client, r *socketmode.Request, payload any) {
@@ -313,39 +313,59 @@ func (c *watchedConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// dedupe remembers ids for a while.
+// dedupe remembers envelope and trigger ids for ttl. It keeps two
+// generations, each at most ttl long: a new one replaces the older when the
+// current is ttl old, so forgetting is dropping a map, never a sweep on the
+// way to an ack.
 type dedupe struct {
 	clk   clock.Clock
 	ttl   time.Duration
 	mu    sync.Mutex
-	seen  map[string]time.Time
-	swept time.Time
+	cur   map[dedupeKey]time.Time // recorded since `since`
+	old   map[dedupeKey]time.Time // the generation before
+	since time.Time
+}
+
+// dedupeKey keeps envelope and trigger ids apart without building a string.
+type dedupeKey struct {
+	trigger bool
+	id      string
 }
 
 func newDedupe(clk clock.Clock, ttl time.Duration) *dedupe {
-	return &dedupe{clk: clk, ttl: ttl, seen: map[string]time.Time{}}
+	return &dedupe{clk: clk, ttl: ttl, cur: map[dedupeKey]time.Time{}, old: map[dedupeKey]time.Time{},
+		since: clk.Now()}
 }
 
-// add records id and reports whether it is new.
-func (d *dedupe) add(id string) bool {
-	if id == "" {
-		return true
-	}
+// first records an envelope id and its trigger id (either may be empty)
+// and reports whether neither was seen in the last ttl.
+func (d *dedupe) first(envelope, trigger string) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	now := d.clk.Now()
-	if now.Sub(d.swept) > d.ttl/10 {
-		for k, t := range d.seen {
-			if now.Sub(t) > d.ttl {
-				delete(d.seen, k)
-			}
-		}
-		d.swept = now
+	if now.Sub(d.since) >= d.ttl {
+		// Whatever old holds was recorded before since, over ttl ago.
+		d.old, d.cur, d.since = d.cur, make(map[dedupeKey]time.Time, len(d.cur)), now
 	}
-	if t, ok := d.seen[id]; ok && now.Sub(t) <= d.ttl {
+	fresh := d.record(dedupeKey{id: envelope}, now)
+	if !d.record(dedupeKey{trigger: true, id: trigger}, now) {
+		fresh = false
+	}
+	return fresh
+}
+
+// record adds k unless it was seen within ttl; d.mu held.
+func (d *dedupe) record(k dedupeKey, now time.Time) bool {
+	if k.id == "" {
+		return true
+	}
+	if t, ok := d.cur[k]; ok && now.Sub(t) <= d.ttl {
 		return false
 	}
-	d.seen[id] = now
+	if t, ok := d.old[k]; ok && now.Sub(t) <= d.ttl {
+		return false
+	}
+	d.cur[k] = now
 	return true
 }
 

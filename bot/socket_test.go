@@ -3,10 +3,14 @@ package bot
 import (
 	"context"
 	"encoding/json"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/socketmode"
 
 	"github.com/poolbot/poolbot/clock"
 	"github.com/poolbot/poolbot/commands"
@@ -247,4 +251,188 @@ func TestSocketRetriesAfterAuthFailure(t *testing.T) {
 	if n := r.stub.Calls("apps.connections.open"); n < 4 {
 		t.Fatalf("apps.connections.open called %d times, want at least 4", n)
 	}
+}
+
+func TestDedupe(t *testing.T) {
+	type step struct {
+		at                time.Duration // since the start
+		envelope, trigger string
+		want              bool
+	}
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"new, then the same envelope", []step{{0, "e1", "t1", true}, {time.Minute, "e1", "t1", false}}},
+		{"same trigger, new envelope", []step{{0, "e1", "t1", true}, {time.Second, "e2", "t1", false}}},
+		{"no trigger", []step{{0, "e1", "", true}, {0, "e2", "", true}, {0, "e1", "", false}}},
+		{"no ids at all", []step{{0, "", "", true}, {0, "", "", true}}},
+		{"remembered for the whole ttl across a new generation",
+			[]step{{9 * time.Minute, "e1", "", true}, {11 * time.Minute, "x", "", true}, {19 * time.Minute, "e1", "", false}}},
+		{"forgotten after ttl", []step{{0, "e1", "t1", true}, {10*time.Minute + time.Second, "e1", "t1", true}}},
+		{"forgotten after ttl, in the older generation",
+			[]step{{0, "e1", "", true}, {5 * time.Minute, "e2", "", true}, {10 * time.Minute, "x", "", true},
+				{15*time.Minute + time.Second, "e2", "", true}}},
+		{"a clock that jumps far", []step{{0, "e1", "", true}, {time.Hour, "e1", "", true}, {time.Hour, "e1", "", false}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			start := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
+			fake := clock.NewFake(start)
+			d := newDedupe(fake, 10*time.Minute)
+			for i, s := range tt.steps {
+				fake.Set(start.Add(s.at))
+				if got := d.first(s.envelope, s.trigger); got != s.want {
+					t.Fatalf("step %d (%v %q %q): first = %v, want %v", i, s.at, s.envelope, s.trigger, got, s.want)
+				}
+			}
+		})
+	}
+}
+
+// TestDedupeForgets: memory is bounded by two generations, however many
+// envelopes pass.
+func TestDedupeForgets(t *testing.T) {
+	start := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
+	fake := clock.NewFake(start)
+	d := newDedupe(fake, 10*time.Minute)
+	for i := range 3000 {
+		fake.Set(start.Add(time.Duration(i) * time.Second))
+		if !d.first("e"+strconv.Itoa(i), "t"+strconv.Itoa(i)) {
+			t.Fatalf("envelope %d taken for a resend", i)
+		}
+	}
+	// 20 minutes of envelopes at most (two generations of ttl), two keys each.
+	if n := len(d.cur) + len(d.old); n > 2*2*1200 || n < 2*600 {
+		t.Fatalf("%d ids remembered after 3000 s of one envelope a second", n)
+	}
+}
+
+// socketLeg pushes n slash command envelopes to stub, window at a time,
+// and measures each one's time from push to the ack the stub read.
+func socketLeg(b *testing.B, stub *slackstub.Stub, cmds []slack.SlashCommand, window, leg int, lat []time.Duration) legResult {
+	n := len(cmds)
+	base := len(stub.Acks())
+	sent := make(map[string]time.Time, n)
+	ids := make([]string, n)
+	for i := range n {
+		ids[i] = "leg" + strconv.Itoa(leg) + "-" + strconv.Itoa(i)
+	}
+	start := time.Now()
+	pushed, acked := 0, 0
+	var acks []slackstub.Ack
+	for acked < n {
+		for pushed < n && pushed-acked < window {
+			sent[ids[pushed]] = time.Now()
+			if err := stub.PushSlashCommand(ids[pushed], cmds[pushed]); err != nil {
+				b.Fatal(err)
+			}
+			pushed++
+		}
+		var err error
+		if acks, err = stub.WaitForAcks(base+acked+1, wait); err != nil {
+			b.Fatal(err)
+		}
+		acked = len(acks) - base
+	}
+	elapsed := time.Since(start)
+	refused := 0
+	for i, a := range acks[base:] {
+		t0, ok := sent[a.EnvelopeID]
+		if !ok {
+			b.Fatalf("ack for %q, not pushed in this leg", a.EnvelopeID)
+		}
+		lat[i] = a.Time.Sub(t0)
+		if strings.Contains(string(a.Payload), busyText) {
+			refused++
+		}
+	}
+	slices.Sort(lat)
+	return legResult{p50: percentile(lat, 0.50), p99: percentile(lat, 0.99), rps: float64(n) / elapsed.Seconds(),
+		refused: refused}
+}
+
+// BenchmarkSocketAck measures how long a slash command envelope waits for
+// its ack over Socket Mode (from the stub's push to the stub's read of the
+// ack), poolbot against a bare slack-go client that acks every envelope
+// with a fixed payload and does nothing else, in paired rounds of
+// alternating order. poolbot's workers run every command it acknowledged
+// (`/pool status`: 40 ms of "Azure", then a response_url post) and finish
+// a leg's commands before the bare leg starts. Medians over rounds; ratios
+// are the medians of each round's ratio. -benchtime 7x for 7 rounds.
+func BenchmarkSocketAck(b *testing.B) {
+	const (
+		perLeg  = 200
+		window  = 8
+		workers = 8
+		queue   = 256 // every envelope of a leg is taken: the ack path, not the refusal, is measured
+	)
+	newStub := func() *slackstub.Stub {
+		s := slackstub.New()
+		s.RequireTokens("xoxb-bot", "xapp-app")
+		return s
+	}
+	client := func(s *slackstub.Stub) *slack.Client {
+		return slack.New("xoxb-bot", slack.OptionAPIURL(s.APIURL()), slack.OptionAppLevelToken("xapp-app"))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	poolStub, bareStub := newStub(), newStub()
+	defer poolStub.Close()
+	defer bareStub.Close()
+	h := &statusHandler{}
+	sock := NewSocket(SocketOptions{Slack: client(poolStub), Handler: h, Workers: workers, Queue: queue,
+		Logger: discardLog, HTTPClient: loopbackOnly()})
+	sockDone := make(chan error, 1)
+	go func() { sockDone <- sock.Run(ctx) }()
+
+	sm := socketmode.New(client(bareStub))
+	go func() { _ = sm.RunContext(ctx) }()
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case evt := <-sm.Events:
+				if evt.Type == socketmode.EventTypeSlashCommand && evt.Request != nil {
+					_ = sm.Ack(*evt.Request, ack(true))
+				}
+			}
+		}
+	}()
+	for _, s := range []*slackstub.Stub{poolStub, bareStub} {
+		if err := s.WaitForConnections(1, wait); err != nil {
+			b.Fatal(err)
+		}
+	}
+
+	cmds := make([]slack.SlashCommand, perLeg)
+	for i := range cmds {
+		cmds[i] = slack.SlashCommand{Command: "/pool", Text: "status linux-ci", UserID: "U1", UserName: "ann",
+			ChannelID: "C1", TeamID: "T1", ResponseURL: poolStub.ResponseURL("bench"), TriggerID: strconv.Itoa(i) + ".1.abc"}
+	}
+	lat := make([]time.Duration, perLeg)
+	legs := 0 // envelope ids are new in every leg
+	poolLegs, bareLegs := pairedRounds(b, sock.Workers(), func(r int) {
+		// So are trigger ids, which poolbot de-duplicates too.
+		for i := range cmds {
+			cmds[i].TriggerID = strconv.Itoa(r) + "." + strconv.Itoa(i)
+		}
+	}, func(poolbot bool) legResult {
+		legs++
+		if poolbot {
+			return socketLeg(b, poolStub, cmds, window, legs, lat)
+		}
+		return socketLeg(b, bareStub, cmds, window, legs, lat)
+	})
+	cancel()
+	if err := <-sockDone; err != nil {
+		b.Fatal(err)
+	}
+	if err := sock.Shutdown(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	reportPaired(b, poolLegs, bareLegs, perLeg, time.Microsecond, "us", "env/s")
+	b.ReportMetric(float64(h.done.Load()), "commands-run")
 }
