@@ -248,8 +248,9 @@ var ackPayloads = [2]any{json.RawMessage(ackBusy), json.RawMessage(ackWorking)}
 
 // take acks an envelope and hands its request to the workers, as the HTTP
 // path does: between reading the envelope and its ack there is only the
-// de-duplication and the queue's answer; the request id is formatted by
-// the worker and the job starts once the ack is handed to slack-go.
+// de-duplication and, for a slash command, whose ack says whether it was
+// taken, the queue's answer; the request id is formatted by the worker and
+// the job starts once the ack is handed to slack-go.
 // Slack resends an envelope whose ack was late or lost, and may resend a
 // command under a new envelope id; the trigger id catches that. A resend
 // is acked again, never run.
@@ -261,18 +262,23 @@ func (s *Socket) take(ctx context.Context, sm *socketmode.Client, r *socketmode.
 			"retry_reason", r.RetryReason)
 		return
 	}
-	acked := s.d.accept(req, s.d.ids.take(), responseURL)
-	var payload any // a button press is acked empty; its answer follows through response_url
-	if req.Action == nil {
-		payload = ackPayloads[0]
-		if acked != nil {
-			payload = ackPayloads[1]
+	if req.Action != nil {
+		// A button press is acked empty whatever the queue says (a refusal
+		// is told through response_url): ack, then hand it off.
+		s.ack(ctx, sm, r, nil)
+		if acked := s.d.accept(req, s.d.ids.take(), responseURL); acked != nil {
+			close(acked)
 		}
+		return
 	}
-	s.ack(ctx, sm, r, payload)
-	if acked != nil {
-		close(acked)
+	// A slash command's ack says whether it was taken.
+	acked := s.d.accept(req, s.d.ids.take(), responseURL)
+	if acked == nil {
+		s.ack(ctx, sm, r, ackPayloads[0])
+		return
 	}
+	s.ack(ctx, sm, r, ackPayloads[1])
+	close(acked)
 }
 
 func (s *Socket) ack(ctx context.Context, sm *socketmode.Client, r *socketmode.Request, payload any) {

@@ -190,6 +190,28 @@ func TestSocketBusy(t *testing.T) {
 	if err := json.Unmarshal(acks[2].Payload, &a); err != nil || a.Text != busyText {
 		t.Fatalf("third ack %s, want %q", acks[2].Payload, busyText)
 	}
+
+	// A button press is acked empty all the same; "busy" follows through
+	// its response_url.
+	cb := slack.InteractionCallback{Type: slack.InteractionTypeBlockActions, TriggerID: "t-press", User: slack.User{ID: "U1"},
+		ResponseURL:    r.stub.ResponseURL("press"),
+		ActionCallback: slack.ActionCallbacks{BlockActions: []*slack.BlockAction{{ActionID: "confirm", Value: "7"}}}}
+	if err := r.stub.PushInteractive("e4", cb); err != nil {
+		t.Fatal(err)
+	}
+	acks, err := r.stub.WaitForAcks(4, wait)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acks[3].EnvelopeID != "e4" || len(acks[3].Payload) != 0 {
+		t.Fatalf("press acked %+v %s, want an empty ack", acks[3], acks[3].Payload)
+	}
+	if resp, err := r.stub.WaitForResponses("press", 1, wait); err != nil || resp[0].Text != busyText {
+		t.Fatalf("press answered %+v %v, want %q", resp, err, busyText)
+	}
+	if n := len(h.requests()); n != 1 {
+		t.Fatalf("handler ran %d requests, want only the first command", n)
+	}
 }
 
 func TestSocketReconnects(t *testing.T) {
