@@ -198,6 +198,7 @@ func (r *socketApp) command(t *testing.T, envelope, text, user, respID string) (
 	if rs[0].Time.Before(a.Time) {
 		t.Errorf("/pool %s answered at %v, before its ack at %v", text, rs[0].Time, a.Time)
 	}
+	t.Logf("/pool %s: acked in %v, answered in %v", text, a.Time.Sub(pushed), rs[0].Time.Sub(pushed))
 	return a, rs[0]
 }
 
