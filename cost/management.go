@@ -2,8 +2,11 @@ package cost
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"sort"
 	"strconv"
@@ -15,6 +18,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/costmanagement/armcostmanagement"
 
@@ -25,19 +29,59 @@ import (
 // 8–24 h and refreshes about every 4 h, and its quotas are per tenant.
 const DefaultManagementEvery = 4 * time.Hour
 
+// DefaultMaxPages bounds the pages one Refresh reads. Azure answers at most
+// 1000 rows (some report 5000) and a row is a scale set's day: 64 pages hold
+// about 1000 pools over the two months a refresh covers.
+const DefaultMaxPages = 64
+
+// DefaultMaxThrottleWait is the longest throttling wait a page is given; a
+// longer Retry-After ends the read with what it has.
+const DefaultMaxThrottleWait = 5 * time.Minute
+
+// throttleRetries is how many 429 answers one page waits out.
+const throttleRetries = 4
+
+// ErrPageLimit reports that a query had more pages than MaxPages.
+var ErrPageLimit = errors.New("cost management: page limit reached")
+
 // Management reads actual daily costs of scale sets from the Azure Cost
 // Management Query API, at most once every Every.
+//
+// The Query API answers a page of rows and puts the rest behind
+// properties.nextLink, which the SDK does not follow (the operation is not
+// pageable in the REST spec): Management POSTs the same query to each
+// nextLink through the same authenticated pipeline, waits out 429s as
+// Cost Management's throttling headers ask, and keeps what it read when a
+// later page fails, so that only the pools it could not read fall back to
+// the estimate.
 type Management struct {
 	client       *armcostmanagement.QueryClient
+	pipeline     runtime.Pipeline // the same credential and options, for nextLink
+	endpoint     *url.URL
+	retry        policy.RetryOptions // the pipeline's, with 429 left to Management
 	subscription string
 	clock        clock.Clock
 	every        time.Duration
+	maxPages     int
+	maxWait      time.Duration
+	log          *slog.Logger
 
 	mu       sync.Mutex
 	last     time.Time
 	lastErr  error
+	read     ReadStats
 	daily    map[string]map[string]float64 // lower-case resource id → YYYY-MM-DD → cost
 	currency string
+}
+
+// ReadStats describe a Refresh's reading of Cost Management.
+type ReadStats struct {
+	Calls     int           // requests sent, throttled ones included
+	Pages     int           // answers read
+	Rows      int           // rows in them
+	Throttled int           // 429 answers waited out
+	Waited    time.Duration // waiting on the clock for them
+	Complete  bool          // the last page was read
 }
 
 // ManagementOptions configures NewManagement.
@@ -51,6 +95,12 @@ type ManagementOptions struct {
 	Subscription string
 	Clock        clock.Clock
 	Every        time.Duration // default DefaultManagementEvery
+	// MaxPages bounds the pages one Refresh reads (default DefaultMaxPages).
+	MaxPages int
+	// MaxThrottleWait is the longest 429 wait honoured (default
+	// DefaultMaxThrottleWait); waits are on Clock.
+	MaxThrottleWait time.Duration
+	Logger          *slog.Logger
 }
 
 // NewManagement returns a Cost Management reader for a subscription.
@@ -75,13 +125,69 @@ func NewManagement(o ManagementOptions) (*Management, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cost management client: %w", err)
 	}
+	// The pipeline the nextLinks go through: the same credential, options
+	// and policies (bearer token, retries, logging) as the query client's.
+	pc, err := arm.NewClient("poolbot.cost.Management", "v1.0.0", o.Credential, opts)
+	if err != nil {
+		return nil, fmt.Errorf("cost management pipeline: %w", err)
+	}
+	ep, err := url.Parse(pc.Endpoint())
+	if err != nil || ep.Host == "" {
+		return nil, fmt.Errorf("cost management: resource manager url %q is not a URL", pc.Endpoint())
+	}
+	var retry policy.RetryOptions
+	if opts != nil {
+		retry = opts.Retry
+	}
 	if o.Clock == nil {
 		o.Clock = clock.Real{}
 	}
 	if o.Every <= 0 {
 		o.Every = DefaultManagementEvery
 	}
-	return &Management{client: c, subscription: o.Subscription, clock: o.Clock, every: o.Every, daily: map[string]map[string]float64{}}, nil
+	if o.MaxPages <= 0 {
+		o.MaxPages = DefaultMaxPages
+	}
+	if o.MaxThrottleWait <= 0 {
+		o.MaxThrottleWait = DefaultMaxThrottleWait
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Management{
+		client: c, pipeline: pc.Pipeline(), endpoint: ep, retry: without429(retry),
+		subscription: o.Subscription, clock: o.Clock, every: o.Every,
+		maxPages: o.MaxPages, maxWait: o.MaxThrottleWait, log: o.Logger,
+		daily: map[string]map[string]float64{},
+	}, nil
+}
+
+// without429 leaves 429 answers to Management, which waits them out on its
+// clock as Cost Management's own headers ask (azcore's retry policy reads
+// only Retry-After, Retry-After-Ms and x-ms-retry-after-ms, and gives up
+// after 60 s); other transient failures are retried by azcore as configured.
+func without429(r policy.RetryOptions) policy.RetryOptions {
+	codes := r.StatusCodes
+	if codes == nil { // azcore's defaults
+		codes = []int{http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,
+			http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout}
+	}
+	kept := []int{}
+	for _, c := range codes {
+		if c != http.StatusTooManyRequests {
+			kept = append(kept, c)
+		}
+	}
+	r.StatusCodes = kept
+	if should := r.ShouldRetry; should != nil {
+		r.ShouldRetry = func(resp *http.Response, err error) bool {
+			if resp != nil && resp.StatusCode == http.StatusTooManyRequests {
+				return false
+			}
+			return should(resp, err)
+		}
+	}
+	return r
 }
 
 // Refresh queries the daily costs of the scale sets ids from the first day
@@ -123,27 +229,214 @@ func (m *Management) Refresh(ctx context.Context, ids []string, loc *time.Locati
 			}},
 		},
 	}
-	resp, err := m.client.Usage(ctx, "/subscriptions/"+m.subscription, q, nil)
-	if err != nil {
-		m.mu.Lock()
-		m.lastErr = err
-		m.mu.Unlock()
-		return true, fmt.Errorf("query cost management: %w", err)
-	}
-	daily, cur, err := parseQuery(resp.QueryResult, ids)
-	if err != nil {
-		return true, err
-	}
+	daily, cur, st, err := m.query(ctx, q, ids)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.lastErr = nil
-	for id, days := range daily {
-		m.daily[id] = days
+	m.lastErr, m.read = err, st
+	if st.Complete {
+		for id, days := range daily {
+			m.daily[id] = days
+		}
+	} else {
+		// Only the days read replace what an earlier refresh left; the
+		// pools and days not read keep it, or fall back to the estimate.
+		for id, days := range daily {
+			if m.daily[id] == nil {
+				m.daily[id] = map[string]float64{}
+			}
+			for day, v := range days {
+				m.daily[id][day] = v
+			}
+		}
 	}
 	if cur != "" {
 		m.currency = cur
 	}
-	return true, nil
+	return true, err
+}
+
+// LastRead describes the last Refresh's reading of Cost Management.
+func (m *Management) LastRead() ReadStats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.read
+}
+
+// query reads every page of q, at most maxPages, and returns the daily costs
+// of the rows it read, even when a page fails.
+func (m *Management) query(ctx context.Context, q armcostmanagement.QueryDefinition, ids []string) (map[string]map[string]float64, string, ReadStats, error) {
+	ctx = policy.WithRetryOptions(ctx, m.retry)
+	daily := map[string]map[string]float64{}
+	var st ReadStats
+	var cols []*armcostmanagement.QueryColumn
+	currency, next := "", ""
+	for {
+		res, err := m.page(ctx, next, q, &st)
+		if err != nil {
+			return daily, currency, st, m.partial(st, fmt.Errorf("query cost management, page %d: %w", st.Pages+1, err))
+		}
+		st.Pages++
+		var p armcostmanagement.QueryProperties
+		if res.Properties != nil {
+			p = *res.Properties
+		}
+		if len(p.Columns) > 0 {
+			cols = p.Columns
+		}
+		if len(p.Rows) > 0 {
+			cur, err := parseRows(cols, p.Rows, ids, daily)
+			if err != nil {
+				return daily, currency, st, m.partial(st, fmt.Errorf("page %d: %w", st.Pages, err))
+			}
+			st.Rows += len(p.Rows)
+			if cur != "" {
+				currency = cur
+			}
+		}
+		next = ""
+		if p.NextLink != nil {
+			next = strings.TrimSpace(*p.NextLink)
+		}
+		if next == "" {
+			st.Complete = true
+			return daily, currency, st, nil
+		}
+		if err := m.sameService(next); err != nil {
+			return daily, currency, st, m.partial(st, err)
+		}
+		if st.Pages >= m.maxPages {
+			return daily, currency, st, m.partial(st, fmt.Errorf("%w: %d pages, %d rows read, more remain", ErrPageLimit, st.Pages, st.Rows))
+		}
+	}
+}
+
+func (m *Management) partial(st ReadStats, err error) error {
+	m.log.Warn("cost: Cost Management's answer is incomplete; pools and days not read fall back to the estimate",
+		"pages", st.Pages, "rows", st.Rows, "throttled", st.Throttled, "err", err)
+	return err
+}
+
+// sameService refuses a nextLink to another host than the one queried, which
+// would be sent the bearer token.
+func (m *Management) sameService(next string) error {
+	u, err := url.Parse(next)
+	if err != nil || !strings.EqualFold(u.Scheme, m.endpoint.Scheme) || !strings.EqualFold(u.Host, m.endpoint.Host) {
+		return fmt.Errorf("cost management: nextLink %q is not on %s", redactQuery(next), m.endpoint.Host)
+	}
+	return nil
+}
+
+func redactQuery(s string) string {
+	if i := strings.IndexByte(s, '?'); i >= 0 {
+		return s[:i] + "?…"
+	}
+	return s
+}
+
+// page asks for one page: the query itself when next is empty, else a POST
+// of the same definition to next. A 429 is waited out on the clock, for the
+// longest of the throttling headers' delays.
+func (m *Management) page(ctx context.Context, next string, q armcostmanagement.QueryDefinition, st *ReadStats) (armcostmanagement.QueryResult, error) {
+	for attempt := 0; ; attempt++ {
+		st.Calls++
+		var res armcostmanagement.QueryResult
+		var err error
+		if next == "" {
+			var r armcostmanagement.QueryClientUsageResponse
+			r, err = m.client.Usage(ctx, "/subscriptions/"+m.subscription, q, nil)
+			res = r.QueryResult
+		} else {
+			res, err = m.post(ctx, next, q)
+		}
+		var re *azcore.ResponseError
+		if err == nil || !errors.As(err, &re) || re.StatusCode != http.StatusTooManyRequests || attempt >= throttleRetries {
+			return res, err
+		}
+		var h http.Header
+		if re.RawResponse != nil {
+			h = re.RawResponse.Header
+		}
+		d := throttleDelay(h, m.clock.Now(), attempt)
+		if d > m.maxWait {
+			return res, fmt.Errorf("throttled for %s, longer than %s: %w", d, m.maxWait, err)
+		}
+		st.Throttled++
+		st.Waited += d
+		m.log.Info("cost: Cost Management throttled the query; waiting", "wait", d, "page", st.Pages+1)
+		select {
+		case <-m.clock.After(d):
+		case <-ctx.Done():
+			return res, ctx.Err()
+		}
+	}
+}
+
+// post sends q to a nextLink through the query client's pipeline.
+func (m *Management) post(ctx context.Context, next string, q armcostmanagement.QueryDefinition) (armcostmanagement.QueryResult, error) {
+	var res armcostmanagement.QueryResult
+	req, err := runtime.NewRequest(ctx, http.MethodPost, next)
+	if err != nil {
+		return res, err
+	}
+	req.Raw().Header["Accept"] = []string{"application/json"}
+	if err := runtime.MarshalAsJSON(req, q); err != nil {
+		return res, err
+	}
+	resp, err := m.pipeline.Do(req)
+	if err != nil {
+		return res, err
+	}
+	if !runtime.HasStatusCode(resp, http.StatusOK, http.StatusNoContent) {
+		return res, runtime.NewResponseError(resp)
+	}
+	if resp.StatusCode == http.StatusNoContent {
+		_ = resp.Body.Close()
+		return res, nil
+	}
+	return res, runtime.UnmarshalAsJSON(resp, &res)
+}
+
+// throttleDelay is how long a 429 asks to wait: the longest of Cost
+// Management's x-ms-ratelimit-microsoft.costmanagement-*-retry-after (and
+// the older consumption one) in seconds, Retry-After (seconds or an HTTP
+// date) and Retry-After-Ms / x-ms-retry-after-ms; without any, 10 s doubling
+// with each attempt.
+func throttleDelay(h http.Header, now time.Time, attempt int) time.Duration {
+	var d time.Duration
+	longer := func(x time.Duration) {
+		if x > d {
+			d = x
+		}
+	}
+	secs := func(v string) time.Duration {
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil || f <= 0 || f > 86400 || f != f {
+			return 0
+		}
+		return time.Duration(f * float64(time.Second))
+	}
+	for k, vs := range h {
+		if len(vs) == 0 {
+			continue
+		}
+		v := vs[0]
+		switch k = strings.ToLower(k); {
+		case strings.HasPrefix(k, "x-ms-ratelimit-microsoft.") && strings.HasSuffix(k, "retry-after"):
+			longer(secs(v))
+		case k == "retry-after":
+			if x := secs(v); x > 0 {
+				longer(x)
+			} else if t, err := http.ParseTime(v); err == nil && t.Sub(now) <= 24*time.Hour {
+				longer(t.Sub(now))
+			}
+		case k == "retry-after-ms" || k == "x-ms-retry-after-ms":
+			longer(secs(v) / 1000)
+		}
+	}
+	if d > 0 {
+		return d
+	}
+	return 10 * time.Second << min(attempt, 4)
 }
 
 // Daily returns the actual cost of the scale set id on day (YYYY-MM-DD).
@@ -163,8 +456,18 @@ func parseQuery(r armcostmanagement.QueryResult, ids []string) (map[string]map[s
 	if r.Properties == nil {
 		return out, "", nil
 	}
+	cur, err := parseRows(r.Properties.Columns, r.Properties.Rows, ids, out)
+	if err != nil {
+		return nil, "", err
+	}
+	return out, cur, nil
+}
+
+// parseRows adds the rows' costs, read by the columns cols, to out and
+// returns their currency.
+func parseRows(cols []*armcostmanagement.QueryColumn, rows [][]any, ids []string, out map[string]map[string]float64) (string, error) {
 	col := map[string]int{}
-	for i, c := range r.Properties.Columns {
+	for i, c := range cols {
 		if c != nil && c.Name != nil {
 			col[strings.ToLower(*c.Name)] = i
 		}
@@ -173,21 +476,21 @@ func parseQuery(r armcostmanagement.QueryResult, ids []string) (map[string]map[s
 	if !ok {
 		if ci, ok = col["pretaxcost"]; !ok {
 			if ci, ok = col["totalcost"]; !ok {
-				return nil, "", fmt.Errorf("cost management: no cost column in the answer")
+				return "", fmt.Errorf("cost management: no cost column in the answer")
 			}
 		}
 	}
 	di, ok := col["usagedate"]
 	if !ok {
-		return nil, "", fmt.Errorf("cost management: no UsageDate column in the answer")
+		return "", fmt.Errorf("cost management: no UsageDate column in the answer")
 	}
 	ri, hasID := col["resourceid"]
 	if !hasID && len(ids) != 1 {
-		return nil, "", fmt.Errorf("cost management: no ResourceId column in the answer")
+		return "", fmt.Errorf("cost management: no ResourceId column in the answer")
 	}
 	cu, hasCur := col["currency"]
 	currency := ""
-	for _, row := range r.Properties.Rows {
+	for _, row := range rows {
 		cost, ok1 := number(at(row, ci))
 		date, ok2 := number(at(row, di))
 		if !ok1 || !ok2 {
@@ -212,7 +515,7 @@ func parseQuery(r armcostmanagement.QueryResult, ids []string) (map[string]map[s
 			}
 		}
 	}
-	return out, currency, nil
+	return currency, nil
 }
 
 func at(row []any, i int) any {
