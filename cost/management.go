@@ -436,7 +436,7 @@ func throttleDelay(h http.Header, now time.Time, attempt int) time.Duration {
 	if d > 0 {
 		return d
 	}
-	return 10 * time.Second << min(attempt, 4)
+	return 10 * time.Second << max(0, min(attempt, 4))
 }
 
 // Daily returns the actual cost of the scale set id on day (YYYY-MM-DD).

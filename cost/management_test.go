@@ -405,6 +405,7 @@ func FuzzThrottleDelay(f *testing.F) {
 	for _, s := range []string{"3", "0.5", "-1", "NaN", "1e300", "Mon, 09 Feb 2026 12:00:30 GMT", ""} {
 		f.Add(s, 0)
 	}
+	f.Add("0", -76) // a negative shift once
 	now := time.Date(2026, 2, 9, 12, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, v string, attempt int) {
 		for _, k := range []string{"Retry-After", "Retry-After-Ms", "x-ms-ratelimit-microsoft.costmanagement-qpu-retry-after"} {
