@@ -192,7 +192,10 @@ func without429(r policy.RetryOptions) policy.RetryOptions {
 
 // Refresh queries the daily costs of the scale sets ids from the first day
 // of last month (or 8 days back, if earlier) until now, unless it did so less
-// than Every ago. It reports whether it asked.
+// than Every ago. It reports whether it asked. Every page of the answer is
+// read, up to MaxPages; when one fails or the limit is reached, the days read
+// are kept, the others keep what an earlier refresh read or fall back to the
+// estimate, and the error says so (ErrPageLimit for the limit).
 func (m *Management) Refresh(ctx context.Context, ids []string, loc *time.Location) (bool, error) {
 	now := m.clock.Now()
 	m.mu.Lock()
