@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/poolbot/poolbot/azure"
 	"github.com/poolbot/poolbot/clock"
 	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/metrics"
@@ -64,6 +65,7 @@ type App struct {
 
 	store   pool.Store
 	service pool.Service
+	azure   *azure.Client // the service when it is Azure's, for Cost Management
 
 	listener net.Listener
 	mux      *http.ServeMux

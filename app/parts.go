@@ -105,6 +105,7 @@ func (a *App) buildService(ctx context.Context) error {
 			return fmt.Errorf("azure: %w", err)
 		}
 		a.service = c
+		a.azure = c
 		a.metrics.TrackAPI(metrics.DevOps, func() metrics.APIStats { return apiStats(c.Stats().DevOps) })
 		a.metrics.TrackAPI(metrics.ARM, func() metrics.APIStats { return apiStats(c.Stats().ResourceManager) })
 	}

@@ -92,10 +92,26 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 		a.part("scheduler")
 	}
 
+	// Actual costs from Cost Management where the identity may read them;
+	// estimates from retail prices always.
+	var mgmt *cost.Management
+	if cfg.Cost.CostManagement {
+		if a.azure == nil || a.azure.ARMCredential() == nil {
+			return fmt.Errorf("cost: cost_management = true needs [azure] with a credential")
+		}
+		m, err := cost.NewManagement(cost.ManagementOptions{Credential: a.azure.ARMCredential(),
+			Endpoint: cfg.Azure.ResourceManagerURL, Subscription: cfg.Azure.Subscription, Clock: a.clock,
+			Logger: logFor("cost")})
+		if err != nil {
+			return fmt.Errorf("cost: %w", err)
+		}
+		mgmt = m
+	}
 	w.tracker = cost.NewTracker(cost.TrackerOptions{
 		Service: a.service, Store: a.store, Clock: a.clock, Logger: logFor("cost"), Config: cfg.Cost,
-		Prices: cost.NewPrices(cfg.Azure.RetailPricesURL, a.http, cfg.Cost.Prices, cfg.Cost.Currency, a.clock),
-		Owner:  a.owner,
+		Prices:     cost.NewPrices(cfg.Azure.RetailPricesURL, a.http, cfg.Cost.Prices, cfg.Cost.Currency, a.clock),
+		Management: mgmt,
+		Owner:      a.owner,
 	})
 	a.metrics.SetCurrency(cfg.Cost.Currency)
 	a.part("cost")

@@ -200,6 +200,11 @@ func (s Stats) ByService() map[string]ServiceStats {
 }
 
 // Stats returns the call counts so far.
+// ARMCredential is the credential the client uses for Azure Resource
+// Manager, for other ARM readers (Cost Management) to share; nil when the
+// client has none.
+func (c *Client) ARMCredential() azcore.TokenCredential { return c.opts.ARMCredential }
+
 func (c *Client) Stats() Stats {
 	return Stats{DevOps: c.devStats.snapshot(), ResourceManager: c.armStats.snapshot()}
 }

@@ -103,6 +103,8 @@ repeat_interval = "4h"
 
 [cost]
 currency = "USD"
+# The simulator serves Cost Management's query as Azure does.
+cost_management = true
 # Shortly after midnight, so that the demo shows a digest of its first day.
 digest_cron = "5 0 * * *"
 digest_timezone = "Europe/Paris"

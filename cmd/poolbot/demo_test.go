@@ -33,6 +33,7 @@ func TestDemoScript(t *testing.T) {
 		{"schedule change posted", `\[#poolbot-demo\] ⏰ linux-ci: standby 2 → 0, max 10 → 2, ttl 30 → 1 \(schedule office-hours\)`},
 		{"digest of the quiet Sunday", `\[#poolbot-demo\] AGENT POOL COST FOR SUN 4 JAN 2026\n    3 pools: \$0\.00 in all`},
 		{"digest of the working Monday", `\[#poolbot-demo\] AGENT POOL COST FOR MON 5 JAN 2026\n    3 pools: \$[1-9][0-9]*\.[0-9]{2} in all, [0-9.]+ idle and [1-9][0-9.]* busy agent-hours, [1-9][0-9]* jobs`},
+		{"Monday's actual cost from Cost Management", `linux-ci \$[1-9][0-9]*\.[0-9]{2} · idle`},
 		{"threads folded", `\(\d+ replies in thread\)`},
 	}
 	for _, c := range checks {
