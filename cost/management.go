@@ -191,7 +191,8 @@ func without429(r policy.RetryOptions) policy.RetryOptions {
 }
 
 // Refresh queries the daily costs of the scale sets ids from the first day
-// of last month (or 8 days back, if earlier) until now, unless it did so less
+// of this month (or 8 days back, if earlier: the digest's week) until now —
+// at most 31 days, which keeps the answer and its cost in query units small, unless it did so less
 // than Every ago. It reports whether it asked. Every page of the answer is
 // read, up to MaxPages; when one fails or the limit is reached, the days read
 // are kept, the others keep what an earlier refresh read or fall back to the
@@ -209,8 +210,8 @@ func (m *Management) Refresh(ctx context.Context, ids []string, loc *time.Locati
 	}
 	sort.Strings(ids)
 	n := now.In(loc)
-	from := time.Date(n.Year(), n.Month()-1, 1, 0, 0, 0, 0, loc)
-	if week := n.AddDate(0, 0, -8); week.Before(from) {
+	from := time.Date(n.Year(), n.Month(), 1, 0, 0, 0, 0, loc)
+	if week := time.Date(n.Year(), n.Month(), n.Day()-8, 0, 0, 0, 0, loc); week.Before(from) {
 		from = week
 	}
 	values := make([]*string, len(ids))

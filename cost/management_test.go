@@ -42,7 +42,7 @@ type faultFunc func(c *costSim, call int, w http.ResponseWriter, r *http.Request
 // days before the simulator's start (and today too when today is set).
 func newCostSim(t testing.TB, pools, days, pageSize int, today bool) *costSim {
 	t.Helper()
-	start := time.Date(2026, 2, 9, 12, 0, 0, 0, time.UTC)
+	start := time.Date(2026, 3, 31, 12, 0, 0, 0, time.UTC)
 	s := sim.New(sim.Options{Pools: []sim.PoolSpec{}, Start: start, CostPageSize: pageSize})
 	s.AddPools(pools, sim.PoolSpec{Name: "cost"})
 	first := 1
@@ -130,7 +130,7 @@ func armError(w http.ResponseWriter, status int, h map[string]string, code strin
 	fmt.Fprintf(w, `{"error":{"code":%q,"message":"injected"}}`, code)
 }
 
-// TestManagementReadsEveryPage: 60 pools over 39 days are more rows than one
+// TestManagementReadsEveryPage: 80 pools over 30 days are more rows than one
 // answer holds; every pool's every day is read, whatever the page size.
 func TestManagementReadsEveryPage(t *testing.T) {
 	for _, tc := range []struct {
@@ -143,20 +143,20 @@ func TestManagementReadsEveryPage(t *testing.T) {
 		{"100 rows", 100, 24},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := newCostSim(t, 60, 39, tc.pageSize, false)
+			c := newCostSim(t, 80, 30, tc.pageSize, false)
 			m := c.management(t, clock.NewFake(c.start), ManagementOptions{})
 			if asked, err := m.Refresh(context.Background(), c.ids(), time.UTC); !asked || err != nil {
 				t.Fatalf("Refresh: asked %v, %v", asked, err)
 			}
-			for p := 1; p <= 60; p++ {
-				for d := 1; d <= 39; d++ {
+			for p := 1; p <= 80; p++ {
+				for d := 1; d <= 30; d++ {
 					if v, cur, ok := m.Daily(setID(p), dayBefore(c.start, d)); !ok || !near(v, costOf(p, d)) || cur != "USD" {
 						t.Fatalf("pool %d, %s: %v %q %v, want %v", p, dayBefore(c.start, d), v, cur, ok, costOf(p, d))
 					}
 				}
 			}
 			st := m.LastRead()
-			if st != (ReadStats{Calls: tc.wantPages, Pages: tc.wantPages, Rows: 60 * 39, Complete: true}) || c.callCount() != tc.wantPages {
+			if st != (ReadStats{Calls: tc.wantPages, Pages: tc.wantPages, Rows: 80 * 30, Complete: true}) || c.callCount() != tc.wantPages {
 				t.Errorf("read %+v, %d calls; want %d pages", st, c.callCount(), tc.wantPages)
 			}
 		})
@@ -166,7 +166,7 @@ func TestManagementReadsEveryPage(t *testing.T) {
 // TestManagementPageLimit: a query with more pages than MaxPages keeps the
 // pages read and says so, in the error and the log.
 func TestManagementPageLimit(t *testing.T) {
-	c := newCostSim(t, 60, 39, 0, false)
+	c := newCostSim(t, 80, 30, 0, false)
 	var logs bytes.Buffer
 	m := c.management(t, clock.NewFake(c.start), ManagementOptions{MaxPages: 2, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	_, err := m.Refresh(context.Background(), c.ids(), time.UTC)
@@ -179,7 +179,7 @@ func TestManagementPageLimit(t *testing.T) {
 	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "rows=2000") {
 		t.Errorf("log: %s", logs.String())
 	}
-	checkPartial(t, m, c.start, 60, 1, 39, 1000, 2)
+	checkPartial(t, m, c.start, 80, 1, 30, 1000, 2)
 }
 
 // checkPartial: every (pool, day) on the first read pages has its actual cost,
@@ -214,7 +214,7 @@ func checkPartial(t *testing.T, m *Management, start time.Time, pools, newest, o
 // long as its headers ask (Cost Management's own headers included), then the
 // read goes on; a wait beyond MaxThrottleWait ends it with page 1 kept.
 func TestManagementThrottled(t *testing.T) {
-	start := time.Date(2026, 2, 9, 12, 0, 0, 0, time.UTC)
+	start := time.Date(2026, 3, 31, 12, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
 		name    string
 		headers map[string]string
@@ -230,7 +230,7 @@ func TestManagementThrottled(t *testing.T) {
 		{"longer than MaxThrottleWait", map[string]string{"x-ms-ratelimit-microsoft.costmanagement-qpu-retry-after": "3600"}, 0, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := newCostSim(t, 60, 39, 0, false)
+			c := newCostSim(t, 80, 30, 0, false)
 			c.setFault(func(_ *costSim, n int, w http.ResponseWriter, r *http.Request) bool {
 				if n != 2 {
 					return false
@@ -246,7 +246,7 @@ func TestManagementThrottled(t *testing.T) {
 				if err := wait(t, done); err == nil || !strings.Contains(err.Error(), "page 2") {
 					t.Fatalf("Refresh: %v, want page 2 to fail", err)
 				}
-				checkPartial(t, m, start, 60, 1, 39, 1000, 1)
+				checkPartial(t, m, start, 80, 1, 30, 1000, 1)
 				return
 			}
 			waitOnClock(t, clk, done)
@@ -262,10 +262,10 @@ func TestManagementThrottled(t *testing.T) {
 				t.Fatal(err)
 			}
 			st := m.LastRead()
-			if st != (ReadStats{Calls: 4, Pages: 3, Rows: 2340, Throttled: 1, Waited: tc.wait, Complete: true}) {
+			if st != (ReadStats{Calls: 4, Pages: 3, Rows: 2400, Throttled: 1, Waited: tc.wait, Complete: true}) {
 				t.Errorf("read %+v", st)
 			}
-			checkPartial(t, m, start, 60, 1, 39, 1000, 3)
+			checkPartial(t, m, start, 80, 1, 30, 1000, 3)
 		})
 	}
 }
@@ -330,7 +330,7 @@ func TestManagementFailureKeepsPagesRead(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			c := newCostSim(t, 60, 39, 0, true) // 60 × 40 days: page 3 holds days 34–40, today's among them
+			c := newCostSim(t, 80, 30, 0, true) // 80 × 31 days: page 3 holds the newest days, today's among them
 			c.setFault(tc.fault)
 			clk := clock.NewFake(c.start)
 			m := c.management(t, clk, ManagementOptions{})
@@ -350,7 +350,7 @@ func TestManagementFailureKeepsPagesRead(t *testing.T) {
 				t.Errorf("%d calls, want %d", c.callCount(), tc.wantCalls)
 			}
 			if tc.wantErr != "" {
-				checkPartial(t, m, c.start, 60, 0, 39, 1000, 2)
+				checkPartial(t, m, c.start, 80, 0, 30, 1000, 2)
 			}
 			line := func(day string) DigestLine {
 				for _, l := range tr.DigestLines(ctx, day) {
@@ -361,7 +361,7 @@ func TestManagementFailureKeepsPagesRead(t *testing.T) {
 				t.Fatalf("no line for a on %s", day)
 				return DigestLine{}
 			}
-			if l := line(dayBefore(c.start, 39)); !l.Actual || !near(l.Cost, costOf(1, 39)) {
+			if l := line(dayBefore(c.start, 30)); !l.Actual || !near(l.Cost, costOf(1, 30)) {
 				t.Errorf("a on page 1: %+v", l)
 			}
 			today := line(dayBefore(c.start, 0))
@@ -378,7 +378,7 @@ func TestManagementFailureKeepsPagesRead(t *testing.T) {
 }
 
 func TestThrottleDelay(t *testing.T) {
-	now := time.Date(2026, 2, 9, 12, 0, 0, 0, time.UTC)
+	now := time.Date(2026, 3, 31, 12, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
 		h       http.Header
 		attempt int
@@ -406,7 +406,7 @@ func FuzzThrottleDelay(f *testing.F) {
 		f.Add(s, 0)
 	}
 	f.Add("0", -76) // a negative shift once
-	now := time.Date(2026, 2, 9, 12, 0, 0, 0, time.UTC)
+	now := time.Date(2026, 3, 31, 12, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, v string, attempt int) {
 		for _, k := range []string{"Retry-After", "Retry-After-Ms", "x-ms-ratelimit-microsoft.costmanagement-qpu-retry-after"} {
 			d := throttleDelay(http.Header{http.CanonicalHeaderKey(k): {v}}, now, attempt)
@@ -417,7 +417,7 @@ func FuzzThrottleDelay(f *testing.F) {
 	})
 }
 
-// BenchmarkManagementRead500Pools reads 500 pools × 39 days (19,500 rows)
+// BenchmarkManagementRead500Pools reads 500 pools × 30 days (15,000 rows)
 // from the simulator in Azure's pages of 1000 rows, against one answer
 // holding them all.
 func BenchmarkManagementRead500Pools(b *testing.B) {
@@ -426,9 +426,10 @@ func BenchmarkManagementRead500Pools(b *testing.B) {
 		size int
 	}{{"one-answer", 100000}, {"pages-of-1000", 0}} {
 		b.Run(bc.name, func(b *testing.B) {
-			c := newCostSim(b, 500, 39, bc.size, false)
+			c := newCostSim(b, 500, 30, bc.size, false)
 			clk := clock.NewFake(c.start)
-			m := c.management(b, clk, ManagementOptions{MaxPages: 100})
+			// Every read may ask again at once: the clock stays in the month.
+			m := c.management(b, clk, ManagementOptions{MaxPages: 100, Every: time.Millisecond})
 			ids := c.ids()
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -436,11 +437,46 @@ func BenchmarkManagementRead500Pools(b *testing.B) {
 				if _, err := m.Refresh(context.Background(), ids, time.UTC); err != nil {
 					b.Fatal(err)
 				}
-				clk.Advance(DefaultManagementEvery)
+				clk.Advance(time.Millisecond)
 			}
 			st := m.LastRead()
 			b.ReportMetric(float64(st.Calls), "calls/op")
 			b.ReportMetric(float64(st.Rows), "rows/op")
+		})
+	}
+}
+
+// TestManagementWindow: a read asks for this month, or the digest's week
+// when the month is younger: never more than 31 days, whatever is older.
+func TestManagementWindow(t *testing.T) {
+	cases := []struct {
+		name   string
+		at     time.Duration // after the simulator's start, Tuesday 31 March 12:00 UTC
+		oldest string        // the oldest day read
+		rows   int
+	}{
+		{"end of the month: the month", 0, "2026-03-01", 2 * 30},
+		{"start of the month: 8 days", 48 * time.Hour, "2026-03-25", 2 * 6}, // 2 April: 25–30 March are seeded
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCostSim(t, 2, 45, 0, false) // seeded back to mid-February
+			clk := clock.NewFake(c.start.Add(tc.at))
+			m := c.management(t, clk, ManagementOptions{})
+			if _, err := m.Refresh(context.Background(), c.ids(), time.UTC); err != nil {
+				t.Fatal(err)
+			}
+			if st := m.LastRead(); st.Rows != tc.rows {
+				t.Errorf("read %d rows, want %d", st.Rows, tc.rows)
+			}
+			old, _ := time.Parse("2006-01-02", tc.oldest)
+			if _, _, ok := m.Daily(setID(1), tc.oldest); !ok {
+				t.Errorf("%s not read", tc.oldest)
+			}
+			before := old.AddDate(0, 0, -1).Format("2006-01-02")
+			if _, _, ok := m.Daily(setID(1), before); ok {
+				t.Errorf("%s read: the window is too wide", before)
+			}
 		})
 	}
 }
