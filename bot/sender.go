@@ -38,16 +38,13 @@ type Sender struct {
 	// so that it cannot hold its channel back for ever (default 5).
 	GiveUp int
 
-	mu    sync.Mutex // guards fallback and term, used by the channel goroutines
+	mu    sync.Mutex // guards term, used by the channel goroutines
 	round sync.Mutex // one round at a time: Run and Flush may overlap
 	wake  chan struct{}
 	// held keeps a channel back until a failed message of it may go again:
 	// the store hides that message until then, and what follows it in the
 	// channel must not overtake it.
 	held map[string]time.Time
-	// fallback remembers messages that an update or reply had to post
-	// because its original was missing, so that later edits go to them.
-	fallback map[string]pool.Sent
 	// term is this run's record of its own attempts (recovery.go).
 	term *term
 }
@@ -61,7 +58,7 @@ func NewSender(st pool.Store, p *Poster, clk clock.Clock, log *slog.Logger) *Sen
 		log = slog.Default()
 	}
 	return &Sender{st: st, p: p, clk: clk, log: log, Batch: 100, Poll: time.Second, GiveUp: 5,
-		wake: make(chan struct{}, 1), held: map[string]time.Time{}, fallback: map[string]pool.Sent{}}
+		wake: make(chan struct{}, 1), held: map[string]time.Time{}}
 }
 
 // Kick makes Run look at the outbox now rather than at its next poll.
@@ -266,18 +263,14 @@ func (s *Sender) send(ctx context.Context, m pool.OutboxMessage) (bool, time.Tim
 		done, err = s.post(ctx, log, m, m.Channel, blocks, "")
 	case "update", "reply":
 		var parent pool.Sent
-		parent, err = s.sentMessage(ctx, m.Key)
+		parent, err = s.st.SentMessage(ctx, m.Key)
 		switch {
 		case errors.Is(err, pool.ErrNotFound) || (err == nil && parent.TS == ""):
 			// Its post never made it (dropped, or posted before this store
 			// existed): post this one instead, so that nothing is lost.
 			log.Warn("outbox: no message to edit or thread under; posting it")
+			// MarkSent records it as the key's message for later edits.
 			done, err = s.post(ctx, log, m, m.Channel, blocks, "")
-			if err == nil {
-				s.mu.Lock()
-				s.fallback[m.Key] = done
-				s.mu.Unlock()
-			}
 		case err != nil:
 			err = fmt.Errorf("look up sent message %s: %w", m.Key, err)
 		case m.Op == "update":
@@ -309,21 +302,6 @@ func (s *Sender) send(ctx context.Context, m pool.OutboxMessage) (bool, time.Tim
 	}
 	s.currentTerm().forget(m.ID)
 	return true, time.Time{}
-}
-
-// sentMessage is the store's record of the message key names, or the one
-// posted in its place.
-func (s *Sender) sentMessage(ctx context.Context, key string) (pool.Sent, error) {
-	sent, err := s.st.SentMessage(ctx, key)
-	if (err == nil && sent.TS != "") || (err != nil && !errors.Is(err, pool.ErrNotFound)) {
-		return sent, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if fb, ok := s.fallback[key]; ok {
-		return fb, nil
-	}
-	return sent, err
 }
 
 // post posts m to channel (in the thread of threadTS when set) once,
