@@ -100,7 +100,7 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 			return fmt.Errorf("cost: cost_management = true needs [azure] with a credential")
 		}
 		m, err := cost.NewManagement(cost.ManagementOptions{Credential: a.azure.ARMCredential(),
-			Endpoint: cfg.Azure.ResourceManagerURL, Subscription: cfg.Azure.Subscription, Clock: a.clock,
+			Client: a.azure.ARMOptions(), Subscription: cfg.Azure.Subscription, Clock: a.clock,
 			Logger: logFor("cost")})
 		if err != nil {
 			return fmt.Errorf("cost: %w", err)

@@ -205,6 +205,11 @@ func (s Stats) ByService() map[string]ServiceStats {
 // client has none.
 func (c *Client) ARMCredential() azcore.TokenCredential { return c.opts.ARMCredential }
 
+// ARMOptions are the client's Azure Resource Manager options — endpoint,
+// retries, its concurrency limit and call counters — for other ARM readers
+// to share, so that their calls are limited and counted with the client's.
+func (c *Client) ARMOptions() *arm.ClientOptions { return c.armOpts }
+
 func (c *Client) Stats() Stats {
 	return Stats{DevOps: c.devStats.snapshot(), ResourceManager: c.armStats.snapshot()}
 }

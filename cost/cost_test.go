@@ -358,7 +358,7 @@ func TestManagement(t *testing.T) {
 	}))
 	defer srv.Close()
 	clk := clock.NewFake(time.Date(2026, 1, 5, 12, 0, 0, 0, time.UTC))
-	m, err := NewManagement(ManagementOptions{Credential: staticCred("tok"), Endpoint: srv.URL, Subscription: "sub", Clock: clk})
+	m, err := NewManagement(ManagementOptions{Credential: staticCred("tok"), Client: armOptions(srv.URL), Subscription: "sub", Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}

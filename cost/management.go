@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"sort"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
@@ -87,10 +85,8 @@ type ReadStats struct {
 // ManagementOptions configures NewManagement.
 type ManagementOptions struct {
 	Credential azcore.TokenCredential
-	// Endpoint is Azure Resource Manager's URL (default Azure's public
-	// cloud); plain http is allowed only to a loopback address (the simulator).
-	Endpoint string
-	// Client, when set, is used as it is instead of one built from Endpoint.
+	// Client are the ARM options to share (azure.Client.ARMOptions: its
+	// endpoint, limit and counters); nil means Azure's public cloud.
 	Client       *arm.ClientOptions
 	Subscription string
 	Clock        clock.Clock
@@ -109,18 +105,6 @@ func NewManagement(o ManagementOptions) (*Management, error) {
 		return nil, fmt.Errorf("cost management: no subscription")
 	}
 	opts := o.Client
-	if opts == nil && o.Endpoint != "" {
-		u, err := url.Parse(o.Endpoint)
-		if err != nil || u.Host == "" {
-			return nil, fmt.Errorf("cost management: resource manager url %q is not a URL", o.Endpoint)
-		}
-		opts = &arm.ClientOptions{ClientOptions: policy.ClientOptions{
-			Cloud: cloud.Configuration{Services: map[cloud.ServiceName]cloud.ServiceConfiguration{
-				cloud.ResourceManager: {Endpoint: strings.TrimRight(o.Endpoint, "/"), Audience: "https://management.core.windows.net/"},
-			}},
-			InsecureAllowCredentialWithHTTP: u.Scheme == "http" && isLoopback(u.Hostname()),
-		}, DisableRPRegistration: true}
-	}
 	c, err := armcostmanagement.NewQueryClient(o.Credential, opts)
 	if err != nil {
 		return nil, fmt.Errorf("cost management client: %w", err)
@@ -542,12 +526,4 @@ func number(v any) (float64, bool) {
 		return f, err == nil
 	}
 	return 0, false
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -107,18 +107,24 @@ func page(p, d, pools, oldest, size int) int { return ((oldest-d)*pools+p-1)/siz
 func (c *costSim) management(t testing.TB, clk clock.Clock, o ManagementOptions) *Management {
 	t.Helper()
 	o.Credential, o.Subscription, o.Clock = staticCred("tok"), sim.Subscription, clk
-	o.Client = &arm.ClientOptions{ClientOptions: policy.ClientOptions{
-		Cloud: cloud.Configuration{Services: map[cloud.ServiceName]cloud.ServiceConfiguration{
-			cloud.ResourceManager: {Endpoint: c.srv.URL, Audience: "https://management.core.windows.net/"},
-		}},
-		InsecureAllowCredentialWithHTTP: true,
-		Retry:                           policy.RetryOptions{RetryDelay: time.Millisecond, MaxRetryDelay: 2 * time.Millisecond},
-	}, DisableRPRegistration: true}
+	o.Client = armOptions(c.srv.URL)
 	m, err := NewManagement(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// armOptions point ARM clients at a loopback server, with azcore's retries
+// kept to milliseconds.
+func armOptions(url string) *arm.ClientOptions {
+	return &arm.ClientOptions{ClientOptions: policy.ClientOptions{
+		Cloud: cloud.Configuration{Services: map[cloud.ServiceName]cloud.ServiceConfiguration{
+			cloud.ResourceManager: {Endpoint: url, Audience: "https://management.core.windows.net/"},
+		}},
+		InsecureAllowCredentialWithHTTP: true,
+		Retry:                           policy.RetryOptions{RetryDelay: time.Millisecond, MaxRetryDelay: 2 * time.Millisecond},
+	}, DisableRPRegistration: true}
 }
 
 func armError(w http.ResponseWriter, status int, h map[string]string, code string) {

@@ -157,7 +157,7 @@ func (e *env) updates(ts string) []slackstub.Update {
 // tracker returns a cost tracker on the simulator's prices and Cost
 // Management.
 func (e *env) tracker(cfg config.Cost) *cost.Tracker {
-	m, err := cost.NewManagement(cost.ManagementOptions{Credential: azure.StaticCredential("t"), Endpoint: e.url,
+	m, err := cost.NewManagement(cost.ManagementOptions{Credential: e.az.ARMCredential(), Client: e.az.ARMOptions(),
 		Subscription: sim.Subscription, Clock: e.sim})
 	if err != nil {
 		e.t.Fatal(err)
