@@ -69,6 +69,13 @@ type UserGroup struct {
 	Users  []string
 }
 
+// User is a Slack user the stub knows, for users.info.
+type User struct {
+	ID   string
+	Name string
+	TZ   string // IANA zone, e.g. "America/New_York"; "" answers Slack's default
+}
+
 // Stub is a running local Slack. Its zero value is not usable; call New.
 type Stub struct {
 	srv *httptest.Server
@@ -86,6 +93,7 @@ type Stub struct {
 	responses  map[string][]Response
 	calls      map[string]int
 	groups     []UserGroup
+	users      map[string]User
 
 	limitN     int // the next limitN API calls get 429
 	limitAfter time.Duration
@@ -107,6 +115,7 @@ func New() *Stub {
 		now:       time.Now,
 		responses: map[string][]Response{},
 		calls:     map[string]int{},
+		users:     map[string]User{},
 		refuse:    map[string]string{},
 		// slack-go sends Origin: https://api.slack.com, which the default
 		// same-origin check would refuse.
@@ -168,6 +177,13 @@ func (s *Stub) AddUserGroup(id, handle string, users ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.groups = append(s.groups, UserGroup{ID: id, Handle: handle, Users: users})
+}
+
+// AddUser adds a user for users.info, or replaces one.
+func (s *Stub) AddUser(u User) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.users[u.ID] = u
 }
 
 // Calls is how many times method was called, 429s included.
@@ -398,6 +414,13 @@ func (s *Stub) serveAPI(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		slackError(w, "no_such_subteam")
+	case "users.info":
+		u, ok := s.users[form.Get("user")]
+		if !ok {
+			slackError(w, "user_not_found")
+			return
+		}
+		writeJSON(w, http.StatusOK, apiResponse{"ok": true, "user": userInfo(u, s.now())})
 	case "apps.connections.open":
 		if s.openErrN > 0 {
 			s.openErrN--
@@ -410,6 +433,22 @@ func (s *Stub) serveAPI(w http.ResponseWriter, r *http.Request) {
 	default:
 		slackError(w, "unknown_method")
 	}
+}
+
+// userInfo is a users.info user as Slack answers it: the zone's name, label
+// and offset now. A user without a zone gets Slack's default, Los Angeles.
+func userInfo(u User, now time.Time) apiResponse {
+	tz := u.TZ
+	if tz == "" {
+		tz = "America/Los_Angeles"
+	}
+	label, offset := tz, 0
+	if loc, err := time.LoadLocation(tz); err == nil {
+		label, offset = now.In(loc).Zone()
+	}
+	return apiResponse{"id": u.ID, "team_id": "T0STUB", "name": u.Name, "real_name": u.Name,
+		"tz": tz, "tz_label": label, "tz_offset": offset,
+		"profile": apiResponse{"display_name": u.Name, "real_name": u.Name}}
 }
 
 // posted reports whether a message with ts was posted in channel; s.mu held.

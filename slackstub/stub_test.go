@@ -231,3 +231,30 @@ func TestSocketMode(t *testing.T) {
 type discard struct{}
 
 func (discard) Output(int, string) error { return nil }
+
+func TestUsersInfo(t *testing.T) {
+	s := New()
+	defer s.Close()
+	s.SetNow(func() time.Time { return time.Date(2026, 1, 5, 12, 0, 0, 0, time.UTC) })
+	s.AddUser(User{ID: "U1", Name: "ana", TZ: "America/New_York"})
+	s.AddUser(User{ID: "U2", Name: "bo"})
+	tests := []struct {
+		id, tz, label string
+		offset        int
+	}{
+		{"U1", "America/New_York", "EST", -5 * 3600},
+		{"U2", "America/Los_Angeles", "PST", -8 * 3600},
+	}
+	for _, tt := range tests {
+		u, err := client(s).GetUserInfoContext(context.Background(), tt.id)
+		if err != nil || u.TZ != tt.tz || u.TZLabel != tt.label || u.TZOffset != tt.offset {
+			t.Errorf("users.info %s: %+v %v; want tz %s (%s, %d)", tt.id, u, err, tt.tz, tt.label, tt.offset)
+		}
+	}
+	if _, err := client(s).GetUserInfoContext(context.Background(), "U9"); err == nil || err.Error() != "user_not_found" {
+		t.Errorf("users.info of an unknown user: %v", err)
+	}
+	if n := s.Calls("users.info"); n != 3 {
+		t.Errorf("%d users.info calls recorded, want 3", n)
+	}
+}
