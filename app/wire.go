@@ -127,6 +127,9 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 		Service: a.service, Changer: w.changer, Store: a.store, Cost: w.tracker,
 		Roles: cfg.Roles, Templates: cfg.Templates, Azure: cfg.Azure, EveryoneAdmin: o.EveryoneAdmin,
 		Clock: a.clock, Logger: logFor("commands"), Observe: a.metrics.ObserveCommand,
+		// Readers' zones are cached for hours of real time, whatever clock
+		// the bot runs on.
+		Zones: commands.NewSlackZones(w.slack, clock.Real{}), Conditions: watch.Conditions,
 	}
 	if w.scheduler != nil {
 		hopts.Scheduler = w.scheduler

@@ -2,8 +2,11 @@ package commands
 
 import (
 	"strings"
+	"unicode/utf8"
 
 	"github.com/slack-go/slack"
+
+	"github.com/poolbot/poolbot/slackmsg"
 )
 
 // Slack refuses a message with more than 50 blocks or a section text over
@@ -14,10 +17,23 @@ const (
 )
 
 func mrkdwn(s string) *slack.TextBlockObject {
-	if len(s) > maxSectionText {
-		s = s[:maxSectionText-1] + "…"
+	return slack.NewTextBlockObject(slack.MarkdownType, cut(s, maxSectionText), false, false)
+}
+
+// cut shortens mrkdwn to at most n bytes, never inside a rune or an escape
+// such as &lt;.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	return slack.NewTextBlockObject(slack.MarkdownType, s, false, false)
+	s = s[:n-len("…")]
+	for !utf8.ValidString(s[max(0, len(s)-utf8.UTFMax):]) {
+		s = s[:len(s)-1]
+	}
+	if amp := strings.LastIndexByte(s, '&'); amp >= 0 && !strings.Contains(s[amp:], ";") {
+		s = s[:amp]
+	}
+	return s + "…"
 }
 
 func plain(s string) *slack.TextBlockObject {
@@ -48,5 +64,21 @@ func textBlocks(text string) []slack.Block {
 	return []slack.Block{section(text)}
 }
 
-// esc escapes the three characters Slack's mrkdwn gives meaning to.
-var esc = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace
+// esc escapes text poolbot did not write for a message: see slackmsg.
+var esc = slackmsg.Escape
+
+// sayf formats a message, escaping every argument but a slackmsg.Mrkdwn.
+var sayf = slackmsg.Sprintf
+
+// say is a reply of mrkdwn text built with esc or sayf: the blocks show it,
+// the fallback drops its emphasis and keeps its escapes.
+func say(text string) Reply {
+	return Reply{Text: fallback(text), Blocks: textBlocks(text)}
+}
+
+// announce is say in the channel.
+func announce(text string) Reply {
+	r := say(text)
+	r.InChannel = true
+	return r
+}

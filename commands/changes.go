@@ -17,6 +17,12 @@ type settingsChange struct {
 	danger bool
 	// settings returns the settings for a pool as it is now.
 	settings func(ctx context.Context, cur pool.Pool) (pool.Settings, error)
+	// effect reports whether the command does something to a pool whose
+	// settings it leaves as they are (a hold, a release); nil: nothing.
+	effect func(ctx context.Context, cur pool.Pool) bool
+	// confirm, when it returns a reason (mrkdwn), asks for confirmation
+	// even for one pool: a hold of over 12 hours, say.
+	confirm func(ctx context.Context) string
 	// before runs just before the change, e.g. to save settings.
 	before func(ctx context.Context, cur pool.Pool) error
 	// after runs once the pool is changed and returns a note for the reply.
@@ -29,11 +35,13 @@ type planned struct {
 }
 
 // applySettings plans the change for every pool of the call, refusing it
-// whole if any pool would refuse it; asks for confirmation when it touches
-// several pools; then changes each pool through the Changer and reports in
-// the channel.
+// whole if any pool would refuse it; says so and stops when it would change
+// nothing; asks for confirmation when it names a pattern (or sc.confirm
+// says so); then changes each pool it changes through the Changer and
+// reports in the channel.
 func (c *call) applySettings(ctx context.Context, sc settingsChange) error {
 	plans := make([]planned, 0, len(c.pools))
+	var unchanged []string
 	for _, name := range c.pools {
 		cur, err := c.h.o.Changer.Current(ctx, name)
 		if err != nil {
@@ -46,18 +54,40 @@ func (c *call) applySettings(ctx context.Context, sc settingsChange) error {
 		if err := s.Validate(cur); err != nil {
 			return &pool.Error{Kind: pool.KindInvalid, Pool: name, Msg: fmt.Sprintf("%s: %v; nothing was changed", name, err)}
 		}
+		if sameSettings(s.Apply(cur), cur) && (sc.effect == nil || !sc.effect(ctx, cur)) {
+			unchanged = append(unchanged, sayf("*%s* (%s)", name, describe(cur, cur, s)))
+			continue
+		}
 		plans = append(plans, planned{cur: cur, s: s})
+	}
+	if len(plans) == 0 {
+		c.result = "ok"
+		return c.respond(ctx, say("Nothing to change: "+strings.Join(unchanged, ", ")+"."))
+	}
+	glob := isGlob(c.args.Pos[c.cmd.poolAt])
+	why := ""
+	if sc.confirm != nil {
+		why = sc.confirm(ctx)
 	}
 	// A pattern is confirmed even when it matches one pool: the requester
 	// sees what it matched before anything changes.
-	if (len(plans) > 1 || isGlob(c.args.Pos[c.cmd.poolAt])) && !c.confirmed {
+	if (len(c.pools) > 1 || glob || why != "") && !c.confirmed {
 		var lines []string
 		for _, p := range plans {
-			lines = append(lines, fmt.Sprintf("• *%s*: %s", esc(p.cur.Name), describe(p.cur, p.s.Apply(p.cur), p.s)))
+			lines = append(lines, sayf("• *%s*: %s", p.cur.Name, describe(p.cur, p.s.Apply(p.cur), p.s)))
 		}
-		q := fmt.Sprintf("%s %s matching `%s`?\n%s", capitalize(sc.verb), plural(len(plans), "pool"),
-			esc(c.args.Pos[c.cmd.poolAt]), strings.Join(lines, "\n"))
-		return c.askConfirm(ctx, q, capitalize(sc.verb), sc.danger)
+		if len(unchanged) > 0 {
+			lines = append(lines, "• unchanged: "+strings.Join(unchanged, ", "))
+		}
+		q := sayf("%s %s", capitalize(sc.verb), plural(len(plans), "pool"))
+		if glob {
+			q += sayf(" matching `%s`", c.args.Pos[c.cmd.poolAt])
+		}
+		q += "?"
+		if why != "" {
+			q += " " + why
+		}
+		return c.askConfirm(ctx, q+"\n"+strings.Join(lines, "\n"), capitalize(sc.verb), sc.danger)
 	}
 	var done []string
 	var failed error
@@ -73,14 +103,14 @@ func (c *call) applySettings(ctx context.Context, sc settingsChange) error {
 			failed = err
 			break
 		}
-		line := fmt.Sprintf("set *%s* %s", esc(after.Name), describe(before, after, p.s))
+		line := sayf("set *%s* %s", after.Name, describe(before, after, p.s))
 		if sc.after != nil {
 			note, err := sc.after(ctx, before, after, p.s)
 			if note != "" {
-				line += " " + note
+				line += " " + esc(note)
 			}
 			if err != nil {
-				line += fmt.Sprintf(" (but: %v)", err)
+				line += sayf(" (but: %v)", err)
 			}
 		}
 		done = append(done, line)
@@ -88,11 +118,20 @@ func (c *call) applySettings(ctx context.Context, sc settingsChange) error {
 	if len(done) == 0 {
 		return failed
 	}
-	text := c.who() + " " + strings.Join(done, "\n"+c.who()+" ")
-	if failed != nil {
-		text += fmt.Sprintf("\nStopped there: %v", failed)
+	who := string(c.who())
+	text := who + " " + strings.Join(done, "\n"+who+" ")
+	if len(unchanged) > 0 {
+		text += "\nUnchanged: " + strings.Join(unchanged, ", ")
 	}
-	return c.respond(ctx, Reply{Text: slackToPlain(text), Blocks: textBlocks(text), InChannel: true})
+	if failed != nil {
+		text += sayf("\nStopped there: %v", failed)
+	}
+	return c.respond(ctx, announce(text))
+}
+
+// sameSettings reports whether a and b have the same settings.
+func sameSettings(a, b pool.Pool) bool {
+	return a.Standby == b.Standby && a.Max == b.Max && a.TTLMinutes == b.TTLMinutes && a.Recycle == b.Recycle
 }
 
 // describe says what s changes: "standby 2 → 0, max 10".
@@ -123,19 +162,18 @@ func fmtMinutes(m int) string { return fmt.Sprintf("%dm", m) }
 // bold is mrkdwn emphasis: *word*, not a glob's star.
 var bold = regexp.MustCompile(`\*([^*\s][^*\n]*?)\*`)
 
-// slackToPlain renders mrkdwn as plain text for the fallback: emphasis and
-// code marks go, escapes are undone, and what is inside code stays as is.
-func slackToPlain(s string) string {
+// fallback renders mrkdwn as a message's fallback text: emphasis and code
+// marks go, what is inside code stays as is, and escapes stay, since Slack
+// reads the fallback as mrkdwn too.
+func fallback(s string) string {
 	parts := strings.Split(s, "`")
 	for i := range parts {
 		if i%2 == 0 {
 			parts[i] = bold.ReplaceAllString(parts[i], "$1")
 		}
 	}
-	return unescape(strings.Join(parts, ""))
+	return strings.Join(parts, "")
 }
-
-var unescape = strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">").Replace
 
 // holdUntil reads for= and until= (until in the pool's schedule time zone);
 // zero means until the next scheduled change.
@@ -151,7 +189,7 @@ func (c *call) holdUntil(ctx context.Context, name string) (time.Time, error) {
 		return c.now().Add(d), nil
 	}
 	if v, ok := c.args.Get("until"); ok {
-		return parseUntil(v, c.now(), c.zone(ctx, name))
+		return parseUntil(v, c.now(), c.scheduleZone(ctx, name))
 	}
 	return time.Time{}, nil
 }
@@ -172,8 +210,9 @@ func (c *call) checkHold(ctx context.Context) error {
 	return nil
 }
 
-// zone is the time zone of the pool's schedule, else UTC.
-func (c *call) zone(ctx context.Context, name string) *time.Location {
+// scheduleZone is the time zone of the pool's schedule, else UTC: where
+// until= is read.
+func (c *call) scheduleZone(ctx context.Context, name string) *time.Location {
 	if c.h.o.Scheduler == nil {
 		return time.UTC
 	}
@@ -201,30 +240,82 @@ func (c *call) hold(ctx context.Context, name string, s pool.Settings) (string, 
 	if end.IsZero() {
 		return "", nil
 	}
-	return "until " + fmtWhen(end, c.zone(ctx, name), c.now()), nil
+	return "until " + fmtWhen(end, c.readerZone(ctx, name), c.now()), nil
 }
 
-// fmtWhen renders t in loc: "18:00 CET" today, "Tue 07:00 CET" within a
-// week, else the date.
+// longHold is how long a hold may last before it is confirmed: longer is
+// usually an until= meant for today that fell on tomorrow.
+const longHold = 12 * time.Hour
+
+// confirmLongHold asks for confirmation of a for= or until= hold of over
+// 12 hours, saying until when (mrkdwn); "" when there is none.
+func (c *call) confirmLongHold(ctx context.Context) string {
+	if c.h.o.Scheduler == nil {
+		return ""
+	}
+	for _, name := range c.pools {
+		end, err := c.holdUntil(ctx, name)
+		if err != nil || end.IsZero() || end.Sub(c.now()) <= longHold {
+			continue
+		}
+		return sayf("It would be held until %s, %s from now.", fmtWhen(end, c.readerZone(ctx, name), c.now()),
+			fmtDuration(end.Sub(c.now())))
+	}
+	return ""
+}
+
+// fmtDuration renders d in hours and minutes: "23 h 40 min".
+func fmtDuration(d time.Duration) string {
+	d = d.Round(time.Minute)
+	h, m := int(d.Hours()), int(d.Minutes())%60
+	switch {
+	case h == 0:
+		return fmt.Sprintf("%d min", m)
+	case m == 0:
+		return fmt.Sprintf("%d h", h)
+	}
+	return fmt.Sprintf("%d h %d min", h, m)
+}
+
+// fmtWhen renders t in loc, always naming the zone: "18:00 CET" today,
+// "tomorrow 00:30 CET", "Tue 07:00 CET" within a week, else the date.
 func fmtWhen(t time.Time, loc *time.Location, now time.Time) string {
 	t = t.In(loc)
 	n := now.In(loc)
+	day := func(x time.Time) time.Time { return time.Date(x.Year(), x.Month(), x.Day(), 0, 0, 0, 0, time.UTC) }
+	days := int(day(t).Sub(day(n)).Hours() / 24)
 	switch {
-	case t.Year() == n.Year() && t.YearDay() == n.YearDay():
-		return t.Format("15:04 MST")
-	case t.Sub(n) < 6*24*time.Hour && t.After(n):
-		return t.Format("Mon 15:04 MST")
+	case days == 0:
+		return t.Format("15:04 ") + zoneName(t)
+	case days == 1:
+		return t.Format("tomorrow 15:04 ") + zoneName(t)
+	case days == -1:
+		return t.Format("yesterday 15:04 ") + zoneName(t)
+	case days > 0 && days < 6:
+		return t.Format("Mon 15:04 ") + zoneName(t)
 	}
-	return t.Format("2006-01-02 15:04 MST")
+	return t.Format("2006-01-02 15:04 ") + zoneName(t)
 }
 
-// changeLine renders a scheduled change: "Tue 07:00 CET → standby=2 max=10".
-func changeLine(ch pool.Change, now time.Time) string {
+// zoneName names t's zone: its abbreviation, or the zone's name where it
+// has none ("+04" says less than "Asia/Dubai").
+func zoneName(t time.Time) string {
+	abbr, _ := t.Zone()
+	if abbr == "" || abbr[0] == '+' || abbr[0] == '-' {
+		if n := t.Location().String(); n != "" && n != "Local" {
+			return n
+		}
+	}
+	return abbr
+}
+
+// changeLine renders a scheduled change in loc: "Tue 07:00 CET → standby=2 max=10".
+func changeLine(ch pool.Change, loc *time.Location, now time.Time) string {
 	what := ch.Settings.String()
 	if ch.Restore {
 		what = "restore saved settings"
 	}
-	s := fmt.Sprintf("%s → %s", fmtWhen(ch.At, ch.At.Location(), now), what)
+	s := fmt.Sprintf("%s → %s", fmtWhen(ch.At, loc, now), what)
 	if ch.Skipped {
 		s += " (skipped)"
 	}

@@ -5,25 +5,39 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/google/uuid"
 	"github.com/slack-go/slack"
 
+	"github.com/poolbot/poolbot/change"
 	"github.com/poolbot/poolbot/pool"
+	"github.com/poolbot/poolbot/slackmsg"
 )
 
 // confirmTTL is how long a confirmation can be pressed.
 const confirmTTL = 15 * time.Minute
 
 // pending is a request waiting for its confirm button, kept in the store
-// under "confirm/<id>" so that any replica can take the press.
+// under "confirm/<id>" so that any replica can take the press. It holds what
+// was shown: the command and its arguments, the pools they matched, and who
+// asked with what grants them roles (user, groups, channel), so that a press
+// runs exactly that, under the asker's grant as well as the presser's.
 type pending struct {
 	ID            string    `json:"id"`
 	Requester     string    `json:"requester"`
 	RequesterName string    `json:"requester_name,omitempty"`
+	Groups        []string  `json:"groups,omitempty"`
 	Channel       string    `json:"channel,omitempty"`
-	Command       string    `json:"command"`
+	Source        string    `json:"source,omitempty"`
+	Command       string    `json:"command"` // the command line, as shown
+	Name          string    `json:"name,omitempty"`
+	Args          Args      `json:"args"`
+	Pools         []string  `json:"pools,omitempty"`
 	Created       time.Time `json:"created"`
 	Expires       time.Time `json:"expires"`
 }
@@ -33,11 +47,41 @@ func confirmKey(id string) string { return "confirm/" + id }
 // claimKey marks a confirmation as used, so that it runs once.
 func claimKey(id string) string { return "confirm.used/" + id }
 
+// asker is the request as its asker made it, for their roles.
+func (p *pending) asker() Request {
+	return Request{UserID: p.Requester, UserName: p.RequesterName, Groups: p.Groups, ChannelID: p.Channel, Source: p.Source}
+}
+
+func (p *pending) name() string { return nameOf(p.RequesterName, p.Requester) }
+
+// auditText is the command as the audit trail records a confirmed run: it
+// names who confirmed when that was not the asker, who is the actor.
+func (p *pending) auditText(presser Request) string {
+	if presser.UserID == p.Requester {
+		return p.Command
+	}
+	return fmt.Sprintf("%s (confirmed by %s)", p.Command, nameOf(presser.UserName, presser.UserID))
+}
+
 // askConfirm saves the call as pending and answers with confirm and cancel
 // buttons. A dangerous change gets a red button and a confirm dialog.
+// question is mrkdwn.
 func (c *call) askConfirm(ctx context.Context, question, confirmLabel string, danger bool) error {
-	p := pending{ID: uuid.NewString(), Requester: c.req.UserID, RequesterName: c.req.UserName,
-		Channel: c.req.ChannelID, Command: c.text, Created: c.now(), Expires: c.now().Add(confirmTTL)}
+	asker := c.req
+	if c.pending != nil { // asked again: it stays the first asker's
+		asker = c.pending.asker()
+	}
+	if c.rematch != "" {
+		question = c.rematch + "\n" + question
+	}
+	cmdName := ""
+	if c.cmd != nil {
+		cmdName = c.cmd.name
+	}
+	command := strings.TrimSpace(cmdName + " " + c.args.String())
+	p := pending{ID: uuid.NewString(), Requester: asker.UserID, RequesterName: asker.UserName, Groups: asker.Groups,
+		Channel: asker.ChannelID, Source: asker.Source, Command: command, Name: cmdName, Args: c.args,
+		Pools: c.pools, Created: c.now(), Expires: c.now().Add(confirmTTL)}
 	b, err := json.Marshal(p)
 	if err != nil {
 		return fmt.Errorf("encode confirmation: %w", err)
@@ -45,9 +89,8 @@ func (c *call) askConfirm(ctx context.Context, question, confirmLabel string, da
 	if err := c.h.o.Store.Put(ctx, confirmKey(p.ID), string(b)); err != nil {
 		return fmt.Errorf("save confirmation: %w", err)
 	}
-	if err := c.h.o.Changer.Audit(ctx, c.actor, c.text, c.auditPool(), "pending"); err != nil {
-		return err
-	}
+	// Not audited: the audit trail records what was done (the confirmed
+	// change, or its cancellation), not what was offered.
 	c.result = "pending"
 	ok := slack.NewButtonBlockElement("confirm", p.ID, plain(confirmLabel))
 	if danger {
@@ -58,11 +101,11 @@ func (c *call) askConfirm(ctx context.Context, question, confirmLabel string, da
 		ok = ok.WithStyle(slack.StylePrimary)
 	}
 	cancel := slack.NewButtonBlockElement("cancel", p.ID, plain("Cancel"))
-	text := slackToPlain(question) + "\n(confirm within 15 minutes)"
+	text := fallback(question) + "\n(confirm within 15 minutes)"
 	return c.respond(ctx, Reply{Text: text, Blocks: []slack.Block{
 		section(question),
 		slack.NewActionBlock("confirm-"+p.ID, ok, cancel),
-		contextBlock("Only you or an admin can confirm; this expires in 15 minutes."),
+		contextBlock(sayf("Only %s or an admin can confirm; this expires in 15 minutes.", nameOf(asker.UserName, asker.UserID))),
 	}})
 }
 
@@ -83,27 +126,29 @@ func (h *Handler) action(ctx context.Context, c *call) error {
 	a := c.req.Action
 	switch a.ActionID {
 	case "run":
-		// Buttons on alerts carry a command line: run it as if typed.
-		return h.dispatch(ctx, c, a.Value)
+		return h.runButton(ctx, c, a.Value)
 	case "confirm", "cancel":
 	default:
 		c.result = "invalid"
-		return c.respond(ctx, Reply{Text: fmt.Sprintf("I don't know the button %q.", a.ActionID)})
+		return c.respond(ctx, say(sayf("I don't know the button `%s`.", a.ActionID)))
 	}
 	c.replace = true
-	p, err := h.loadPending(ctx, a.Value)
+	p, err := h.loadPending(ctx, c, a.Value)
 	if err != nil {
 		return err
 	}
 	c.pending = &p
-	if a.ActionID == "confirm" {
-		c.confirmed = true
+	if a.ActionID == "cancel" {
+		return h.cancel(ctx, c, p)
+	}
+	c.confirmed = true
+	if p.Name == "" { // saved before confirmations kept their arguments
 		return h.dispatch(ctx, c, p.Command)
 	}
-	return h.cancel(ctx, c, p)
+	return h.run(ctx, c, p.Name, p.Args)
 }
 
-func (h *Handler) loadPending(ctx context.Context, id string) (pending, error) {
+func (h *Handler) loadPending(ctx context.Context, c *call, id string) (pending, error) {
 	gone := &pool.Error{Kind: pool.KindNotFound, Msg: "this confirmation is unknown or was already used; run the command again"}
 	if id == "" {
 		return pending{}, gone
@@ -119,9 +164,9 @@ func (h *Handler) loadPending(ctx context.Context, id string) (pending, error) {
 	if err := json.Unmarshal([]byte(v), &p); err != nil {
 		return pending{}, fmt.Errorf("read confirmation %s: %w", id, err)
 	}
-	if !h.o.Clock.Now().Before(p.Expires) {
+	if now := h.o.Clock.Now(); !now.Before(p.Expires) {
 		return pending{}, &pool.Error{Kind: pool.KindInvalid,
-			Msg: fmt.Sprintf("this confirmation expired at %s; run `/pool %s` again", p.Expires.UTC().Format("15:04 MST"), p.Command)}
+			Msg: fmt.Sprintf("this confirmation expired at %s; run `/pool %s` again", fmtWhen(p.Expires, c.readerZone(ctx, ""), now), p.Command)}
 	}
 	return p, nil
 }
@@ -138,45 +183,66 @@ func (h *Handler) mayDecide(ctx context.Context, c *call, p pending) error {
 	}
 	for _, t := range targets {
 		if h.roleFor(c.req, t) < RoleAdmin {
-			who := p.RequesterName
-			if who == "" {
-				who = p.Requester
-			}
 			if err := h.o.Changer.Audit(ctx, c.actor, "confirm "+p.Command, t, "denied"); err != nil {
 				h.o.Logger.Error("audit denial", "err", err)
 			}
-			return &deniedError{msg: fmt.Sprintf("only %s or an admin can confirm this", who)}
+			return &deniedError{msg: fmt.Sprintf("only %s or an admin can confirm this", p.name())}
 		}
 	}
 	return nil
 }
 
-// claim makes the press the only one that runs its confirmation.
+// claim makes the press the only one that runs its confirmation. A confirm
+// then runs as the asker's change, its audit naming who confirmed.
 func (h *Handler) claim(ctx context.Context, c *call) error {
-	if err := h.mayDecide(ctx, c, *c.pending); err != nil {
+	p := c.pending
+	if err := h.mayDecide(ctx, c, *p); err != nil {
 		return err
 	}
-	ok, err := h.o.Store.Claim(ctx, claimKey(c.pending.ID), c.req.UserID)
+	ok, err := h.o.Store.Claim(ctx, claimKey(p.ID), c.req.UserID)
 	if err != nil {
 		return fmt.Errorf("claim confirmation: %w", err)
 	}
 	if !ok {
 		return &pool.Error{Kind: pool.KindConflict, Msg: "this was already confirmed or cancelled"}
 	}
+	if c.confirmed {
+		c.text = p.auditText(c.req)
+		c.actor = change.Actor{ID: p.Requester, Name: p.RequesterName, Channel: p.Channel, Source: c.req.Source,
+			RequestID: c.req.RequestID}
+	}
 	return nil
 }
 
+// sameMatch checks that the command matches the pools it matched when it
+// was asked: a pool created, renamed or deleted since is not changed
+// unseen. When they differ nothing runs; the command asks again, showing
+// what it matches now.
+func (h *Handler) sameMatch(_ context.Context, c *call) error {
+	then := slices.Sorted(slices.Values(c.pending.Pools))
+	now := slices.Sorted(slices.Values(c.pools))
+	if !c.confirmed || slices.Equal(then, now) {
+		return nil
+	}
+	c.confirmed = false
+	c.rematch = sayf(":warning: Nothing was changed: `%s` now matches %s, not %s as when it was asked.",
+		c.pending.Command, listOrNone(now), listOrNone(then))
+	return nil
+}
+
+func listOrNone(names []string) string {
+	if len(names) == 0 {
+		return "no pool"
+	}
+	return strings.Join(names, ", ")
+}
+
 func (h *Handler) cancel(ctx context.Context, c *call, p pending) error {
-	// Resolve the command's pools so that an admin of them may cancel.
+	// The command's pools, so that an admin of them may cancel.
 	c.text = p.Command
-	if args, err := Parse(p.Command); err == nil && len(args.Pos) > 0 {
-		if cmd, ok := table[args.Pos[0]]; ok {
-			c.cmd = cmd
-			c.args = Args{Pos: args.Pos[1:], Opts: args.Opts}
-			if err := h.resolvePools(ctx, c); err != nil {
-				c.pools = nil
-			}
-		}
+	c.pools = p.Pools
+	if cmd, ok := table[p.Name]; ok {
+		c.cmd, c.args = cmd, p.Args
 	}
 	if err := h.claim(ctx, c); err != nil {
 		return err
@@ -185,6 +251,47 @@ func (h *Handler) cancel(ctx context.Context, c *call, p pending) error {
 		return err
 	}
 	c.result = "cancelled"
-	text := fmt.Sprintf("Cancelled `/pool %s`; nothing was changed.", p.Command)
-	return c.respond(ctx, Reply{Text: text, Blocks: textBlocks(text)})
+	return c.respond(ctx, say(sayf("Cancelled `/pool %s`; nothing was changed.", p.Command)))
+}
+
+// runButton runs a button of an alert: a command and its arguments
+// (slackmsg.Command), or a command line from an older message, as if typed.
+func (h *Handler) runButton(ctx context.Context, c *call, value string) error {
+	cmd, err := slackmsg.ParseValue(value)
+	if errors.Is(err, slackmsg.ErrNotCommand) {
+		return h.dispatch(ctx, c, value)
+	}
+	var args Args
+	if err == nil {
+		args, err = buttonArgs(cmd)
+	}
+	if err != nil {
+		c.result = "invalid"
+		return c.respond(ctx, say(sayf("I cannot read this button: %s", err)))
+	}
+	return h.run(ctx, c, cmd.Name, args)
+}
+
+// buttonArgs checks a button's arguments as Parse checks typed ones.
+func buttonArgs(cmd slackmsg.Command) (Args, error) {
+	a := Args{Pos: cmd.Args}
+	size := len(cmd.Name)
+	for _, p := range cmd.Args {
+		if p == "" || strings.ContainsFunc(p, unicode.IsControl) {
+			return Args{}, fmt.Errorf("argument %q", p)
+		}
+		size += len(p)
+	}
+	for _, k := range slices.Sorted(maps.Keys(cmd.Opts)) {
+		v := cmd.Opts[k]
+		if !validKey(k) || v == "" || strings.ContainsFunc(v, unicode.IsControl) {
+			return Args{}, fmt.Errorf("option %q=%q", k, v)
+		}
+		a.Opts = append(a.Opts, Opt{Key: k, Value: v})
+		size += len(k) + len(v)
+	}
+	if size > maxInput {
+		return Args{}, fmt.Errorf("the command is too long")
+	}
+	return a, nil
 }

@@ -51,19 +51,17 @@ func runCreate(ctx context.Context, c *call) error {
 	summary := fmt.Sprintf("%s %s in %s (%s), image %s, standby %d, max %d, ttl %d min",
 		spec.OS, spec.SKU, spec.Region, spec.ResourceGroup, spec.Image.Short(), spec.Standby, spec.Max, spec.TTLMinutes)
 	if !c.confirmed {
-		q := fmt.Sprintf("Create pool *%s* from template %s?\n%s", esc(name), esc(t.Name), esc(summary))
+		q := sayf("Create pool *%s* from template %s?\n%s", name, t.Name, summary)
 		return c.askConfirm(ctx, q, "Create", false)
 	}
-	msg := fmt.Sprintf("Creating %s: %s…", name, summary)
-	if err := c.respond(ctx, Reply{Text: msg, Blocks: textBlocks(":hourglass: " + esc(msg))}); err != nil {
+	if err := c.respond(ctx, say(sayf(":hourglass: Creating %s: %s…", name, summary))); err != nil {
 		return err
 	}
 	p, err := c.h.o.Changer.Create(ctx, c.actor, c.text, spec)
 	if err != nil {
 		return err
 	}
-	text := fmt.Sprintf("%s created pool *%s* (%s): standby %d, max %d", c.who(), esc(p.Name), esc(summary), p.Standby, p.Max)
-	return c.respond(ctx, Reply{Text: slackToPlain(text), Blocks: textBlocks(text), InChannel: true})
+	return c.respond(ctx, announce(sayf("%s created pool *%s* (%s): standby %d, max %d", c.who(), p.Name, summary, p.Standby, p.Max)))
 }
 
 // template picks the template= named, or the only one, or one named
@@ -135,9 +133,13 @@ func (h *Handler) createSpec(name string, t config.Template, a Args) (pool.Creat
 	if spec.Image, err = pool.ParseImage(img); err != nil {
 		return spec, usagef("%v", err)
 	}
-	for key, dst := range map[string]*int{"standby": &spec.Standby, "max": &spec.Max} {
-		if v, ok := a.Get(key); ok {
-			if *dst, err = parseCount(key, v); err != nil {
+	for _, o := range []struct {
+		key string
+		dst *int
+		lo  int
+	}{{"standby", &spec.Standby, 0}, {"max", &spec.Max, 1}} {
+		if v, ok := a.Get(o.key); ok {
+			if *o.dst, err = parseCount(o.key, v, o.lo, maxAgents); err != nil {
 				return spec, err
 			}
 		}

@@ -28,8 +28,14 @@ func runDown(ctx context.Context, c *call) error {
 	_, hasFor := c.args.Get("for")
 	_, hasUntil := c.args.Get("until")
 	return c.applySettings(ctx, settingsChange{
-		verb:   "scale down",
-		danger: true,
+		verb:    "scale down",
+		danger:  true,
+		confirm: c.confirmLongHold,
+		// A pool already at standby 0 is still held down (for=, until=),
+		// or released from an earlier hold.
+		effect: func(ctx context.Context, cur pool.Pool) bool {
+			return c.h.o.Scheduler != nil && (hasFor || hasUntil || c.held(ctx, cur.Name))
+		},
 		settings: func(context.Context, pool.Pool) (pool.Settings, error) {
 			return pool.Settings{Standby: pool.Int(0)}, nil
 		},
@@ -64,6 +70,20 @@ func runDown(ctx context.Context, c *call) error {
 			return note, nil
 		},
 	})
+}
+
+// held reports whether the pool is held against its schedule.
+func (c *call) held(ctx context.Context, name string) bool {
+	ovs, err := c.h.o.Store.Overrides(ctx)
+	if err != nil {
+		return true // cannot tell: do the release
+	}
+	for _, o := range ovs {
+		if o.Pool == name && o.Kind == "hold" {
+			return true
+		}
+	}
+	return false
 }
 
 func plural(n int, what string) string {

@@ -13,6 +13,7 @@ import (
 	"github.com/poolbot/poolbot/clock"
 	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/pool"
+	"github.com/poolbot/poolbot/slackmsg"
 )
 
 // CostEstimator tells what a pool has cost today.
@@ -31,8 +32,14 @@ type Options struct {
 	Templates     []config.Template
 	Azure         config.Azure // subscription and resource group defaults for create
 	EveryoneAdmin bool         // the demo
-	Clock         clock.Clock
-	Logger        *slog.Logger
+	// Zones tells each reader's time zone (Slack's users.info); nil, or a
+	// user it cannot tell, falls back to the schedule's zone.
+	Zones Zones
+	// Conditions are the alert conditions mute and unmute take; nil takes
+	// any well-formed name.
+	Conditions []string
+	Clock      clock.Clock
+	Logger     *slog.Logger
 	// Observe, when set, is told each request's command, result ("ok",
 	// "denied", "invalid", "error", "pending", "cancelled") and duration.
 	Observe func(command, result string, d time.Duration)
@@ -111,9 +118,12 @@ type call struct {
 	pools []string // resolved pool names
 	actor change.Actor
 
-	confirmed bool     // running a request someone confirmed
-	pending   *pending // the confirmation being pressed, if any
-	replace   bool     // replies edit the message the request came from
+	confirmed bool           // running a request someone confirmed
+	pending   *pending       // the confirmation being pressed, if any
+	rematch   string         // mrkdwn: why a confirmation is asked again
+	userZone  *time.Location // the reader's, once looked up
+	zoneAsked bool
+	replace   bool // replies edit the message the request came from
 	result    string
 	responses int
 }
@@ -160,32 +170,54 @@ func (h *Handler) Handle(ctx context.Context, req Request, resp Responder) error
 	return err
 }
 
-// dispatch parses text, resolves its pools, authorizes and runs it.
+// dispatch parses text, then runs it.
 func (h *Handler) dispatch(ctx context.Context, c *call, text string) error {
 	c.text = text
 	name, rest, _ := strings.Cut(text, " ")
+	args, err := Parse(rest)
+	if err != nil {
+		if cmd, ok := table[strings.ToLower(name)]; ok {
+			c.cmd = cmd
+		}
+		return &usageError{msg: err.Error()}
+	}
+	return h.run(ctx, c, name, args)
+}
+
+// run looks the command up, resolves its pools, authorizes and runs it.
+func (h *Handler) run(ctx context.Context, c *call, name string, args Args) error {
 	name = strings.ToLower(name)
 	if name == "" {
 		name = "help"
 	}
 	cmd, ok := table[name]
 	if !ok {
-		msg := fmt.Sprintf("I don't know the command %q.", name)
+		msg := sayf("I don't know the command `%s`.", name)
 		if s, ok := suggest(name, h.visibleCommands(c.req)); ok {
-			msg += fmt.Sprintf(" Did you mean `/pool %s`?", s)
+			msg += sayf(" Did you mean `/pool %s`?", s)
 		}
 		c.result = "invalid"
-		return c.respond(ctx, Reply{Text: msg + " Try `/pool help`."})
+		return c.respond(ctx, say(msg+" Try `/pool help`."))
 	}
 	c.cmd = cmd
-	args, err := Parse(rest)
-	if err != nil {
-		return &usageError{msg: err.Error()}
-	}
 	c.args = args
 	c.text = strings.TrimSpace(cmd.name + " " + args.String())
+	if c.pending != nil {
+		c.text = "confirm " + c.text // until the press is authorized and claimed
+	}
 	if err := checkArgs(cmd, args); err != nil {
 		return err
+	}
+	// Authorize before revealing: someone who may run the command nowhere
+	// learns nothing of the pools, not even a "did you mean"; the denial
+	// repeats the name they typed, whether a pool has it or not.
+	if h.roleFor(c.req, "") < cmd.role {
+		msg, typed := fmt.Sprintf("you need role %s for %s", cmd.role, cmd.name), ""
+		if cmd.pool != noPool && cmd.poolAt < len(args.Pos) {
+			typed = args.Pos[cmd.poolAt]
+			msg += " on " + typed
+		}
+		return h.deny(ctx, c, msg, typed)
 	}
 	if err := h.resolvePools(ctx, c); err != nil {
 		return err
@@ -195,6 +227,9 @@ func (h *Handler) dispatch(ctx context.Context, c *call, text string) error {
 	}
 	if c.pending != nil {
 		if err := h.claim(ctx, c); err != nil {
+			return err
+		}
+		if err := h.sameMatch(ctx, c); err != nil {
 			return err
 		}
 	}
@@ -213,10 +248,14 @@ func checkArgs(cmd *command, a Args) error {
 		}
 	}
 	switch n := len(a.Pos); {
+	case n < cmd.min && cmd.min == cmd.max:
+		return usagef("%s takes %s, not %d", cmd.name, plural(cmd.min, "argument"), n)
 	case n < cmd.min:
-		return usagef("%s needs more arguments", cmd.name)
+		return usagef("%s takes at least %s, not %d", cmd.name, plural(cmd.min, "argument"), n)
+	case n > cmd.max && cmd.min == cmd.max:
+		return usagef("%s takes %s; %q is one too many", cmd.name, plural(cmd.max, "argument"), a.Pos[cmd.max])
 	case n > cmd.max:
-		return usagef("%s takes at most %d arguments; %q is one too many", cmd.name, cmd.max, a.Pos[cmd.max])
+		return usagef("%s takes at most %s; %q is one too many", cmd.name, plural(cmd.max, "argument"), a.Pos[cmd.max])
 	}
 	return nil
 }
@@ -255,14 +294,22 @@ func (h *Handler) resolvePools(ctx context.Context, c *call) error {
 		}
 		return nil
 	}
+	// A pool the requester may not see is answered as one that does not
+	// exist, and only pools they may see are suggested.
+	visible := names[:0:0]
 	for _, n := range names {
+		if h.roleFor(c.req, n) >= RoleViewer {
+			visible = append(visible, n)
+		}
+	}
+	for _, n := range visible {
 		if strings.EqualFold(n, arg) {
 			c.pools = []string{n}
 			return nil
 		}
 	}
-	msg := fmt.Sprintf("no pool named %q.", arg)
-	if s, ok := suggest(arg, names); ok {
+	msg := fmt.Sprintf("no pool named %q that you may see.", arg)
+	if s, ok := suggest(arg, visible); ok {
 		msg += fmt.Sprintf(" Did you mean %s?", s)
 	}
 	return &pool.Error{Kind: pool.KindNotFound, Pool: arg, Msg: msg}
@@ -277,20 +324,42 @@ func (h *Handler) authorize(ctx context.Context, c *call, r Role) error {
 		// pools the requester may see.
 		targets = []string{""}
 	}
+	var denied, hidden []string
 	for _, p := range targets {
-		if h.roleFor(c.req, p) >= r {
+		if h.roleFor(c.req, p) < r {
+			if p == "" || h.roleFor(c.req, p) >= RoleViewer {
+				denied = append(denied, p)
+			} else {
+				hidden = append(hidden, p)
+			}
 			continue
 		}
-		msg := fmt.Sprintf("you need role %s for %s", r, c.cmd.name)
-		if p != "" {
-			msg += " on " + p
+		// A confirmation runs under the grant of whoever asked for it as
+		// well as the presser's: never beyond what the asker may do.
+		if c.pending != nil && h.roleFor(c.pending.asker(), p) < r {
+			return h.deny(ctx, c, fmt.Sprintf("%s, who asked for this, no longer has role %s for %s on %s",
+				c.pending.name(), r, c.cmd.name, p), p)
 		}
-		if err := h.o.Changer.Audit(ctx, c.actor, c.text, p, "denied"); err != nil {
-			h.o.Logger.Error("audit denial", "err", err)
-		}
-		return &deniedError{msg: msg}
+	}
+	msg := fmt.Sprintf("you need role %s for %s", r, c.cmd.name)
+	switch {
+	case len(denied) > 0 && denied[0] != "":
+		return h.deny(ctx, c, msg+" on "+denied[0], denied[0])
+	case len(denied) > 0:
+		return h.deny(ctx, c, msg, "")
+	case len(hidden) > 0:
+		// Never name a pool the requester may not see.
+		return h.deny(ctx, c, fmt.Sprintf("%s on every pool %s matches", msg, c.args.Pos[c.cmd.poolAt]), c.auditPool())
 	}
 	return nil
+}
+
+// deny audits a denial and returns it.
+func (h *Handler) deny(ctx context.Context, c *call, msg, poolName string) error {
+	if err := h.o.Changer.Audit(ctx, c.actor, c.text, poolName, "denied"); err != nil {
+		h.o.Logger.Error("audit denial", "err", err)
+	}
+	return &deniedError{msg: msg}
 }
 
 // visibleCommands are the names of the commands the requester may run
@@ -341,14 +410,15 @@ func (c *call) fail(ctx context.Context, err error) error {
 	var ue *usageError
 	var de *deniedError
 	var pe *pool.Error
+	// Error texts quote what was typed and what Azure said: every one is
+	// escaped, whatever its kind.
 	var text string
+	usage := false
 	switch {
 	case errors.As(err, &ue):
 		c.result = "invalid"
 		text = ue.msg + "."
-		if c.cmd != nil {
-			text += "\nUsage: `/pool " + c.cmd.usage + "`"
-		}
+		usage = true
 	case errors.As(err, &de):
 		c.result = "denied"
 		text = "Sorry, " + de.msg + "."
@@ -361,9 +431,7 @@ func (c *call) fail(ctx context.Context, err error) error {
 		if pe.Kind == pool.KindThrottled && pe.RetryAfter > 0 {
 			text += fmt.Sprintf(" (try again in %s)", pe.RetryAfter.Round(time.Second))
 		}
-		if pe.Kind == pool.KindInvalid && c.cmd != nil {
-			text += "\nUsage: `/pool " + c.cmd.usage + "`"
-		}
+		usage = pe.Kind == pool.KindInvalid
 	default:
 		c.result = "error"
 		text = "Something went wrong: " + err.Error()
@@ -371,8 +439,11 @@ func (c *call) fail(ctx context.Context, err error) error {
 	if c.result == "error" {
 		c.h.o.Logger.Warn("command failed", "command", c.text, "user", c.req.UserID, "err", err)
 	}
-	text = strings.TrimSuffix(text, "..")
-	if rerr := c.respond(ctx, Reply{Text: text, Blocks: textBlocks(text)}); rerr != nil {
+	text = esc(strings.TrimSuffix(text, ".."))
+	if usage && c.cmd != nil {
+		text += "\nUsage: " + c.cmd.usageLine()
+	}
+	if rerr := c.respond(ctx, say(text)); rerr != nil {
 		return fmt.Errorf("reply to %q: %w", c.text, rerr)
 	}
 	return nil
@@ -385,19 +456,37 @@ func capitalize(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-// who names the requester in a message the channel sees.
-func (c *call) who() string {
-	if c.req.Source == "slack" && c.req.UserID != "" {
-		return "<@" + c.req.UserID + ">"
+// who names the requester in a message the channel sees, as mrkdwn: the
+// person who asked, and who confirmed when that was someone else.
+func (c *call) who() slackmsg.Mrkdwn {
+	if p := c.pending; p != nil && p.Requester != c.req.UserID {
+		return slackmsg.Mrkdwn(mention(p.asker()) + " (confirmed by " + mention(c.req) + ")")
 	}
-	if c.req.UserName != "" {
-		return "@" + c.req.UserName
-	}
-	return "@" + c.req.UserID
+	return slackmsg.Mrkdwn(mention(c.req))
 }
 
-// by is how the requester is recorded in holds, mutes and saved settings.
+func mention(r Request) string {
+	switch {
+	case r.Source == "slack" && r.UserID != "":
+		return "<@" + esc(r.UserID) + ">"
+	case r.UserName != "":
+		return "@" + esc(r.UserName)
+	}
+	return "@" + esc(r.UserID)
+}
+
+// usageLine is the command's usage as mrkdwn code: its <…> and | escaped,
+// so that Slack reads them as text, not as a link.
+func (cmd *command) usageLine() string {
+	return "`/pool " + esc(cmd.usage) + "`"
+}
+
+// by is how the requester is recorded in holds, mutes and saved settings:
+// for a confirmed change, who asked for it.
 func (c *call) by() string {
+	if c.pending != nil && c.confirmed {
+		return c.pending.Requester
+	}
 	if c.req.UserID != "" {
 		return c.req.UserID
 	}

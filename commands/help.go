@@ -32,23 +32,36 @@ func runHelp(ctx context.Context, c *call) error {
 			}
 			return usagef("%s", msg)
 		}
-		text := fmt.Sprintf("`/pool %s`\n%s\n_Needs role %s._", cmd.usage, cmd.help, cmd.role)
-		return c.respond(ctx, Reply{Text: slackToPlain(text), Blocks: textBlocks(text)})
+		text := cmd.usageLine() + sayf("\n%s\n_Needs role %s._", cmd.help, cmd.role)
+		return c.respond(ctx, say(text))
 	}
 	var lines []string
 	for _, n := range c.h.visibleCommands(c.req) {
 		cmd := table[n]
-		lines = append(lines, fmt.Sprintf("`/pool %s` — %s", cmd.usage, firstSentence(cmd.help)))
+		lines = append(lines, cmd.usageLine()+sayf(" — %s", firstSentence(cmd.help)))
 	}
-	text := fmt.Sprintf("*What you can do* (role %s):\n%s", role, strings.Join(lines, "\n"))
-	blocks := textBlocks(text)
-	blocks = append(blocks, contextBlock("`/pool help <command>` explains one. Patterns such as linux-* work where a pool is named."))
-	return c.respond(ctx, Reply{Text: slackToPlain(text), Blocks: blocks})
+	text := sayf("*What you can do* (role %s):\n", role) + strings.Join(lines, "\n")
+	r := say(text)
+	foot := sayf("`/pool help %s` explains one. Patterns such as linux-* work where a pool is named.", "<command>")
+	r.Blocks = append(r.Blocks, contextBlock(foot))
+	r.Text += "\n" + fallback(foot)
+	return c.respond(ctx, r)
 }
 
+// firstSentence is the help's first sentence: up to a full stop followed
+// by a space, but not that of an abbreviation such as "e.g.".
 func firstSentence(s string) string {
-	if i := strings.Index(s, ". "); i >= 0 {
-		return s[:i+1]
+	from := 0
+	for {
+		i := strings.Index(s[from:], ". ")
+		if i < 0 {
+			return s
+		}
+		end := from + i + 1
+		word := s[strings.LastIndexByte(s[:end], ' ')+1 : end]
+		if !strings.Contains(word[:len(word)-1], ".") { // "e.g." has a stop inside
+			return s[:end]
+		}
+		from = end
 	}
-	return s
 }

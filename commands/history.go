@@ -39,6 +39,7 @@ func runHistory(ctx context.Context, c *call) error {
 		return fmt.Errorf("read the audit trail: %w", err)
 	}
 	now := c.now()
+	zones := map[string]*time.Location{}
 	var lines []string
 	for _, e := range entries {
 		if len(lines) == historyLen {
@@ -50,18 +51,21 @@ func runHistory(ctx context.Context, c *call) error {
 		if q.Pool == "" && c.h.roleFor(c.req, e.Pool) < RoleViewer {
 			continue
 		}
-		lines = append(lines, auditLine(e, time.UTC, now, q.Pool == ""))
+		loc, ok := zones[e.Pool]
+		if !ok {
+			loc = c.readerZone(ctx, e.Pool)
+			zones[e.Pool] = loc
+		}
+		lines = append(lines, auditLine(e, loc, now, q.Pool == ""))
 	}
 	if len(lines) == 0 {
-		text := "Nothing in the audit trail yet."
-		return c.respond(ctx, Reply{Text: text, Blocks: textBlocks(text)})
+		return c.respond(ctx, say("Nothing in the audit trail yet."))
 	}
 	title := "Last changes"
 	if len(c.args.Pos) == 1 {
 		title += " of " + c.args.Pos[0]
 	}
-	text := fmt.Sprintf("*%s* (newest first, UTC)\n%s", esc(title), esc(strings.Join(lines, "\n")))
-	return c.respond(ctx, Reply{Text: slackToPlain(text), Blocks: textBlocks(text)})
+	return c.respond(ctx, say(sayf("*%s* (newest first)\n%s", title, strings.Join(lines, "\n"))))
 }
 
 // auditLine renders one audit entry: when, who, what, before → after, result.

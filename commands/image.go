@@ -51,7 +51,7 @@ func runImage(ctx context.Context, c *call) error {
 	}
 	idle := idleNodes(p.Nodes)
 	if !c.confirmed {
-		q := fmt.Sprintf("Change the image of *%s*?\n`%s` → `%s`", esc(name), esc(cur.Short()), esc(target.Short()))
+		q := sayf("Change the image of *%s*?\n`%s` → `%s`", name, cur.Short(), target.Short())
 		if c.args.Pos[1] == "latest" {
 			q += " (its newest version)"
 		}
@@ -60,15 +60,14 @@ func runImage(ctx context.Context, c *call) error {
 		}
 		return c.askConfirm(ctx, q, "Change image", true)
 	}
-	if err := c.respond(ctx, Reply{Text: fmt.Sprintf("Changing the image of %s: %s → %s…", name, cur.Short(), target.Short()),
-		Blocks: textBlocks(fmt.Sprintf(":hourglass: Changing the image of *%s*: `%s` → `%s`…", esc(name), esc(cur.Short()), esc(target.Short())))}); err != nil {
+	if err := c.respond(ctx, say(sayf(":hourglass: Changing the image of *%s*: `%s` → `%s`…", name, cur.Short(), target.Short()))); err != nil {
 		return err
 	}
 	before, after, err := c.h.o.Changer.SetImage(ctx, c.actor, c.text, name, target)
 	if err != nil {
 		return err
 	}
-	text := fmt.Sprintf("%s changed the image of *%s*: `%s` → `%s`", c.who(), esc(name), esc(before.Short()), esc(after.Short()))
+	text := sayf("%s changed the image of *%s*: `%s` → `%s`", c.who(), name, before.Short(), after.Short())
 	if reimageIdle {
 		// Nodes may have changed while the image did.
 		nodes, err := c.h.o.Service.Nodes(ctx, name)
@@ -77,12 +76,12 @@ func runImage(ctx context.Context, c *call) error {
 		}
 		idle = idleNodes(nodes)
 		if len(idle) > 0 {
-			msg := fmt.Sprintf("Image of %s changed; reimaging %s…", name, plural(len(idle), "idle agent"))
-			if err := c.respond(ctx, Reply{Text: msg, Blocks: textBlocks(":hourglass: " + esc(msg))}); err != nil {
+			msg := sayf(":hourglass: Image of %s changed; reimaging %s…", name, plural(len(idle), "idle agent"))
+			if err := c.respond(ctx, say(msg)); err != nil {
 				return err
 			}
 			if err := c.h.o.Changer.Nodes(ctx, c.actor, c.text, name, "reimage", idle); err != nil {
-				text += fmt.Sprintf("; reimaging idle agents failed: %v", err)
+				text += sayf("; reimaging idle agents failed: %v", err)
 			} else {
 				text += fmt.Sprintf("; reimaging %s", plural(len(idle), "idle agent"))
 			}
@@ -90,7 +89,9 @@ func runImage(ctx context.Context, c *call) error {
 			text += "; no agent was idle to reimage"
 		}
 	}
-	return c.respond(ctx, Reply{Text: slackToPlain(text), Blocks: textBlocks(text), InChannel: true, ReplaceOriginal: c.replace})
+	r := announce(text)
+	r.ReplaceOriginal = c.replace
+	return c.respond(ctx, r)
 }
 
 // targetImage reads the image argument against the pool's current image.

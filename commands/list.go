@@ -40,9 +40,9 @@ func runList(ctx context.Context, c *call) error {
 	if len(shown) == 0 {
 		text := "No pools to show."
 		if len(c.args.Pos) == 1 {
-			text = fmt.Sprintf("No pool you may see matches %q.", c.args.Pos[0])
+			text = sayf("No pool you may see matches `%s`.", c.args.Pos[0])
 		}
-		return c.respond(ctx, Reply{Text: text, Blocks: textBlocks(text)})
+		return c.respond(ctx, say(text))
 	}
 	blocks := []slack.Block{section(fmt.Sprintf("*%s*", plural(len(shown), "pool")))}
 	var lines []string
@@ -50,13 +50,13 @@ func runList(ctx context.Context, c *call) error {
 		fields, line := c.poolSummary(ctx, p)
 		lines = append(lines, line)
 		if i < maxBlocks-2 {
-			blocks = append(blocks, section(fmt.Sprintf("*%s* · %s", esc(p.Name), stateWord(p)), fields...))
+			blocks = append(blocks, section(sayf("*%s* · %s", p.Name, c.stateWord(ctx, p)), fields...))
 		}
 	}
 	if more := len(shown) - (maxBlocks - 2); more > 0 {
 		blocks = append(blocks, contextBlock(fmt.Sprintf("and %d more: narrow it with `/pool list <pattern>`", more)))
 	}
-	return c.respond(ctx, Reply{Text: strings.Join(lines, "\n"), Blocks: blocks})
+	return c.respond(ctx, Reply{Text: esc(strings.Join(lines, "\n")), Blocks: blocks})
 }
 
 // poolSummary is a pool's list entry: Block Kit fields and a plain line.
@@ -70,7 +70,7 @@ func (c *call) poolSummary(ctx context.Context, p pool.Pool) ([]string, string) 
 		"*Agents*\n" + agents,
 		fmt.Sprintf("*Standby / max*\n%d / %d", p.Standby, p.Max),
 	}
-	line := fmt.Sprintf("%s: %s; agents %s; standby %d, max %d", p.Name, stateWord(p), agents, p.Standby, p.Max)
+	line := fmt.Sprintf("%s: %s; agents %s; standby %d, max %d", p.Name, c.stateWord(ctx, p), agents, p.Standby, p.Max)
 	if p.ScaleSet != nil && !p.ScaleSet.Image.IsZero() {
 		fields = append(fields, "*Image*\n"+esc(p.ScaleSet.Image.Short()))
 		line += "; image " + p.ScaleSet.Image.Short()
@@ -84,7 +84,7 @@ func (c *call) poolSummary(ctx context.Context, p pool.Pool) ([]string, string) 
 	}
 	if c.h.o.Scheduler != nil {
 		if next, err := c.h.o.Scheduler.Next(ctx, p.Name, 1); err == nil && len(next) > 0 {
-			s := changeLine(next[0], c.now())
+			s := changeLine(next[0], c.readerZone(ctx, p.Name), c.now())
 			fields = append(fields, "*Next*\n"+esc(s))
 			line += "; next " + s
 		}
@@ -93,12 +93,12 @@ func (c *call) poolSummary(ctx context.Context, p pool.Pool) ([]string, string) 
 }
 
 // stateWord is a pool's state, with the reason a person looks for.
-func stateWord(p pool.Pool) string {
+func (c *call) stateWord(ctx context.Context, p pool.Pool) string {
 	switch {
 	case p.State == "":
 		return "unknown"
 	case p.State == pool.StateOffline && !p.OfflineSince.IsZero():
-		return "offline since " + p.OfflineSince.UTC().Format("Jan 2 15:04 MST")
+		return "offline since " + fmtWhen(p.OfflineSince, c.readerZone(ctx, p.Name), c.now())
 	}
 	return string(p.State)
 }

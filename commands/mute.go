@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/poolbot/poolbot/pool"
@@ -30,23 +31,34 @@ func init() {
 	})
 }
 
-func muteCondition(a Args) (string, error) {
-	if len(a.Pos) < 2 {
+// muteCondition reads the condition of mute and unmute: "" (or "all") for
+// every alert, else one of the conditions the watcher raises.
+func (c *call) muteCondition() (string, error) {
+	if len(c.args.Pos) < 2 {
 		return "", nil
 	}
-	cond := strings.ToLower(a.Pos[1])
-	if !validKey(cond) || cond == "all" {
-		if cond == "all" {
-			return "", nil
-		}
-		return "", usagef("%q is not a condition: conditions are words like failed-nodes", a.Pos[1])
+	cond := strings.ToLower(c.args.Pos[1])
+	known := c.h.o.Conditions
+	switch {
+	case cond == "all":
+		return "", nil
+	case known == nil && validKey(cond), slices.Contains(known, cond):
+		return cond, nil
+	case known == nil:
+		return "", usagef("%q is not a condition: conditions are words like failed-nodes", c.args.Pos[1])
 	}
-	return cond, nil
+	msg := fmt.Sprintf("%q is not a condition", c.args.Pos[1])
+	if s, ok := suggest(cond, known); ok {
+		msg += fmt.Sprintf("; did you mean %s? The conditions are", s)
+	} else {
+		msg += "; the conditions are"
+	}
+	return "", usagef("%s %s, or all", msg, strings.Join(known, ", "))
 }
 
 func runMute(ctx context.Context, c *call) error {
 	name := c.pools[0]
-	cond, err := muteCondition(c.args)
+	cond, err := c.muteCondition()
 	if err != nil {
 		return err
 	}
@@ -66,13 +78,13 @@ func runMute(ctx context.Context, c *call) error {
 	if err != nil {
 		return fmt.Errorf("mute %s: %w", name, err)
 	}
-	text := fmt.Sprintf("%s muted %s of *%s* until %s", c.who(), alertsWord(cond), esc(name), fmtWhen(until, c.zone(ctx, name), c.now()))
-	return c.respond(ctx, Reply{Text: slackToPlain(text), Blocks: textBlocks(text), InChannel: true})
+	return c.respond(ctx, announce(sayf("%s muted %s of *%s* until %s", c.who(), alertsWord(cond), name,
+		fmtWhen(until, c.readerZone(ctx, name), c.now()))))
 }
 
 func runUnmute(ctx context.Context, c *call) error {
 	name := c.pools[0]
-	cond, err := muteCondition(c.args)
+	cond, err := c.muteCondition()
 	if err != nil {
 		return err
 	}
@@ -86,8 +98,7 @@ func runUnmute(ctx context.Context, c *call) error {
 	if err != nil {
 		return fmt.Errorf("unmute %s: %w", name, err)
 	}
-	text := fmt.Sprintf("%s unmuted %s of *%s*", c.who(), alertsWord(cond), esc(name))
-	return c.respond(ctx, Reply{Text: slackToPlain(text), Blocks: textBlocks(text), InChannel: true})
+	return c.respond(ctx, announce(sayf("%s unmuted %s of *%s*", c.who(), alertsWord(cond), name)))
 }
 
 func alertsWord(cond string) string {

@@ -13,10 +13,11 @@ import (
 func init() {
 	register(&command{
 		name:  "node",
-		usage: "node <reimage|delete> <pool> <nodeID>…",
-		help:  "Reimages or deletes nodes of a pool by their ids (see `/pool status`). A busy node is refused: its job would be cut.",
-		role:  RoleOperator,
-		min:   3, max: 12, pool: onePool, poolAt: 1,
+		usage: "node reimage|delete <pool> <node>…",
+		help: "Reimages or deletes nodes of a pool, each named by its agent name or its id as `/pool status` " +
+			"lists them. A busy node is refused: its job would be cut.",
+		role: RoleOperator,
+		min:  3, max: 12, pool: onePool, poolAt: 1,
 		run: runNode,
 	})
 }
@@ -31,39 +32,70 @@ func runNode(ctx context.Context, c *call) error {
 		return usagef("%s", msg)
 	}
 	name := c.pools[0]
-	var ids []int
-	for _, a := range c.args.Pos[2:] {
-		for _, f := range strings.Split(a, ",") {
-			id, err := strconv.Atoi(strings.TrimPrefix(f, "#"))
-			if err != nil || id < 0 {
-				return usagef("node ids are numbers, not %q", f)
-			}
-			if !slices.Contains(ids, id) {
-				ids = append(ids, id)
-			}
-		}
-	}
 	nodes, err := c.h.o.Service.Nodes(ctx, name)
 	if err != nil {
 		return err
 	}
-	for _, id := range ids {
-		i := slices.IndexFunc(nodes, func(n pool.Node) bool { return n.ID == id })
-		if i < 0 {
-			return usagef("%s has no node %d; `/pool status %s` lists them", name, id, name)
+	var picked []pool.Node
+	for _, a := range c.args.Pos[2:] {
+		for _, f := range strings.Split(a, ",") {
+			if f == "" {
+				continue
+			}
+			n, ok := findNode(nodes, f)
+			if !ok {
+				return usagef("%s has no node %q; `/pool status %s` lists them", name, f, name)
+			}
+			if !slices.ContainsFunc(picked, func(p pool.Node) bool { return p.ID == n.ID }) {
+				picked = append(picked, n)
+			}
 		}
-		if nodes[i].State.Class() == pool.ClassBusy {
-			return usagef("node %d of %s is running a job; %s it once the job is done", id, name, op)
+	}
+	if len(picked) == 0 {
+		return usagef("name the nodes to %s", op)
+	}
+	ids := make([]int, len(picked))
+	labels := make([]string, len(picked))
+	for i, n := range picked {
+		if n.State.Class() == pool.ClassBusy {
+			return usagef("node %s of %s is running a job; %s it once the job is done", nodeLabel(n), name, op)
 		}
+		ids[i], labels[i] = n.ID, nodeLabel(n)
 	}
 	if err := c.h.o.Changer.Nodes(ctx, c.actor, c.text, name, op, ids); err != nil {
 		return err
 	}
-	strs := make([]string, len(ids))
-	for i, id := range ids {
-		strs[i] = strconv.Itoa(id)
-	}
 	verb := map[string]string{"reimage": "started reimaging", "delete": "started deleting"}[op]
-	text := fmt.Sprintf("%s %s node %s of *%s*", c.who(), verb, strings.Join(strs, ", "), esc(name))
-	return c.respond(ctx, Reply{Text: slackToPlain(text), Blocks: textBlocks(text), InChannel: true})
+	what := "node"
+	if len(ids) > 1 {
+		what = "nodes"
+	}
+	return c.respond(ctx, announce(sayf("%s %s %s %s of *%s*", c.who(), verb, what, strings.Join(labels, ", "), name)))
+}
+
+// findNode finds a node by its agent name (any case) or its id, "#12" or
+// "12".
+func findNode(nodes []pool.Node, s string) (pool.Node, bool) {
+	for _, n := range nodes {
+		if n.Name != "" && strings.EqualFold(n.Name, s) {
+			return n, true
+		}
+	}
+	id, err := strconv.Atoi(strings.TrimPrefix(s, "#"))
+	if err != nil {
+		return pool.Node{}, false
+	}
+	i := slices.IndexFunc(nodes, func(n pool.Node) bool { return n.ID == id })
+	if i < 0 {
+		return pool.Node{}, false
+	}
+	return nodes[i], true
+}
+
+// nodeLabel names a node as people see it: "linux-ci-000003 (#3)".
+func nodeLabel(n pool.Node) string {
+	if n.Name == "" {
+		return fmt.Sprintf("#%d", n.ID)
+	}
+	return fmt.Sprintf("%s (#%d)", n.Name, n.ID)
 }

@@ -94,17 +94,18 @@ func (a Args) Get(key string) (string, bool) {
 	return "", false
 }
 
-// parseCount reads a non-negative count of agents or minutes.
-func parseCount(name, s string) (int, error) {
+// What counts may be: Azure DevOps takes at most 1000 agents per pool.
+const (
+	maxAgents  = 1000
+	maxTTLMins = 100000
+)
+
+// parseCount reads a whole number from lo to hi; every refusal says the
+// range: "max must be a whole number from 1 to 1000, not "x"".
+func parseCount(name, s string, lo, hi int) (int, error) {
 	n, err := strconv.Atoi(s)
-	if err != nil || strings.HasPrefix(s, "+") {
-		return 0, usagef("%s must be a whole number, not %q", name, s)
-	}
-	if n < 0 {
-		return 0, usagef("%s must be 0 or more, not %d", name, n)
-	}
-	if n > 100000 {
-		return 0, usagef("%s %d is too large", name, n)
+	if err != nil || strings.HasPrefix(s, "+") || n < lo || n > hi {
+		return 0, usagef("%s must be a whole number from %d to %d, not %q", name, lo, hi, s)
 	}
 	return n, nil
 }
@@ -127,13 +128,8 @@ func parseFor(s string) (time.Duration, error) {
 	} else {
 		d, err = time.ParseDuration(s)
 	}
-	switch {
-	case err != nil:
-		return 0, usagef("for=%s is not a duration: write it like 90m, 3h or 2d", s)
-	case d <= 0:
-		return 0, usagef("for=%s must be longer than zero", s)
-	case d > maxFor:
-		return 0, usagef("for=%s is longer than %d days", s, int(maxFor.Hours()/24))
+	if err != nil || d < time.Minute || d > maxFor {
+		return 0, usagef("for must be a duration from 1m to %dd, like 90m, 3h or 2d, not %q", int(maxFor.Hours()/24), s)
 	}
 	return d, nil
 }
@@ -142,7 +138,7 @@ func parseFor(s string) (time.Duration, error) {
 func parseUntil(s string, now time.Time, loc *time.Location) (time.Time, error) {
 	t, err := time.Parse("15:04", s)
 	if err != nil {
-		return time.Time{}, usagef("until=%s is not a time of day: write it like until=18:30", s)
+		return time.Time{}, usagef("until must be a time of day from 00:00 to 23:59, like until=18:30, not %q", s)
 	}
 	n := now.In(loc)
 	at := time.Date(n.Year(), n.Month(), n.Day(), t.Hour(), t.Minute(), 0, 0, loc)

@@ -58,6 +58,9 @@ type Scheduler interface {
 	Release(ctx context.Context, pool string) error
 	// Skip skips the pool's next scheduled change and returns it.
 	Skip(ctx context.Context, pool string, by string) (pool.Change, error)
+	// Unskip undoes the pool's skip; pool.ErrNotFound when nothing is
+	// skipped.
+	Unskip(ctx context.Context, pool string) error
 	// Daytime returns the settings the pool should have when it is up: those
 	// saved before its last scale-down, or its schedule's working-hours
 	// entry; false when there are none.

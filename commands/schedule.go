@@ -20,22 +20,20 @@ func init() {
 func runSchedule(ctx context.Context, c *call) error {
 	name := c.pools[0]
 	if c.h.o.Scheduler == nil {
-		text := "No schedules are configured, so " + name + " changes only when someone changes it."
-		return c.respond(ctx, Reply{Text: text, Blocks: textBlocks(esc(text))})
+		return c.respond(ctx, say(sayf("No schedules are configured, so %s changes only when someone changes it.", name)))
 	}
 	next, err := c.h.o.Scheduler.Next(ctx, name, 5)
 	if err != nil {
 		return fmt.Errorf("next scheduled changes of %s: %w", name, err)
 	}
 	if len(next) == 0 {
-		text := "No schedule claims " + name + "."
-		return c.respond(ctx, Reply{Text: text, Blocks: textBlocks(esc(text))})
+		return c.respond(ctx, say(sayf("No schedule claims %s.", name)))
 	}
+	loc := c.readerZone(ctx, name)
 	var lines []string
 	for _, ch := range next {
-		lines = append(lines, "• "+changeLine(ch, c.now()))
+		lines = append(lines, "• "+changeLine(ch, loc, c.now()))
 	}
-	head := fmt.Sprintf("Next changes of %s (schedule %s, %s):", name, next[0].Schedule, next[0].At.Location())
-	text := head + "\n" + strings.Join(lines, "\n")
-	return c.respond(ctx, Reply{Text: text, Blocks: textBlocks(esc(text))})
+	head := fmt.Sprintf("Next changes of %s (schedule %s, in %s):", name, next[0].Schedule, next[0].At.Location())
+	return c.respond(ctx, say(esc(head+"\n"+strings.Join(lines, "\n"))))
 }

@@ -15,7 +15,9 @@ import (
 	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/pool"
 	"github.com/poolbot/poolbot/sim"
+	"github.com/poolbot/poolbot/slackmsg"
 	"github.com/poolbot/poolbot/store/sqlite"
+	"github.com/poolbot/poolbot/watch"
 )
 
 // simStart is a Monday morning in Paris, an hour into the working day once
@@ -78,7 +80,7 @@ func newStack(t testing.TB, mod ...func(*Options)) *stack {
 	s.ch = change.New(svc, st, s.sim, nil)
 	s.sched = newTestScheduler(s.sim)
 	s.opts = Options{Service: svc, Changer: s.ch, Store: st, Scheduler: s.sched, Cost: testCost{},
-		Roles: testRoles, Templates: testTemplates,
+		Roles: testRoles, Templates: testTemplates, Conditions: watch.Conditions,
 		Azure: config.Azure{Subscription: sim.Subscription, ResourceGroup: sim.ResourceGroup},
 		Clock: s.sim,
 		Observe: func(command, result string, d time.Duration) {
@@ -147,6 +149,10 @@ func (s *stack) run(r Request) *replies {
 	return rec
 }
 
+// plainOf is a reply's fallback text as a person reads it: Slack's escapes
+// undone.
+func plainOf(r Reply) string { return slackmsg.Unescape(r.Text) }
+
 func (s *stack) audit(poolName string) []pool.AuditEntry {
 	s.t.Helper()
 	es, err := s.store.Audit(context.Background(), pool.AuditQuery{Pool: poolName, Limit: 100})
@@ -184,6 +190,7 @@ type testScheduler struct {
 	holds    map[string]heldAt
 	released []string
 	skipped  []string
+	skips    map[string]time.Time // pool → the instant skipped
 	daytime  map[string]pool.Settings
 }
 
@@ -198,7 +205,7 @@ func newTestScheduler(clk interface{ Now() time.Time }) *testScheduler {
 	if err != nil {
 		loc = time.FixedZone("CET", 3600)
 	}
-	return &testScheduler{clk: clk, loc: loc, holds: map[string]heldAt{},
+	return &testScheduler{clk: clk, loc: loc, holds: map[string]heldAt{}, skips: map[string]time.Time{},
 		daytime: map[string]pool.Settings{"linux-ci": {Standby: pool.Int(3), Max: pool.Int(10)}}}
 }
 
@@ -216,6 +223,9 @@ func (ts *testScheduler) Next(_ context.Context, name string, n int) ([]pool.Cha
 			{At: day.Add(19 * time.Hour), Pool: name, Schedule: "office", Settings: pool.Settings{Standby: pool.Int(0)}},
 		} {
 			if c.At.After(now) && len(out) < n {
+				ts.mu.Lock()
+				c.Skipped = ts.skips[name].Equal(c.At)
+				ts.mu.Unlock()
 				out = append(out, c)
 			}
 		}
@@ -254,8 +264,19 @@ func (ts *testScheduler) Skip(ctx context.Context, name string, by string) (pool
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	ts.skipped = append(ts.skipped, name)
+	ts.skips[name] = next[0].At
 	next[0].Skipped = true
 	return next[0], nil
+}
+
+func (ts *testScheduler) Unskip(_ context.Context, name string) error {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if _, ok := ts.skips[name]; !ok {
+		return pool.ErrNotFound
+	}
+	delete(ts.skips, name)
+	return nil
 }
 
 func (ts *testScheduler) Daytime(_ context.Context, name string) (pool.Settings, bool, error) {
@@ -356,8 +377,9 @@ func TestCommandsByRole(t *testing.T) {
 			}},
 		{need: RoleOperator, pool: "linux-ci", want: "started reimaging node", audit: "ok", inChannel: true,
 			setup: func(s *stack) string { return fmt.Sprintf("node reimage linux-ci %d", s.idleNode("linux-ci")) }},
-		{text: "image linux-ci latest", need: RoleAdmin, pool: "linux-ci", want: "Change the image of linux-ci", audit: "pending"},
-		{text: "create linux-new", need: RoleAdmin, pool: "linux-new", want: "Create pool linux-new", audit: "pending"},
+		// A confirmation asked is not audited: only what is done.
+		{text: "image linux-ci latest", need: RoleAdmin, pool: "linux-ci", want: "Change the image of linux-ci"},
+		{text: "create linux-new", need: RoleAdmin, pool: "linux-new", want: "Create pool linux-new"},
 	}
 	users := []struct {
 		id   string

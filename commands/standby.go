@@ -14,7 +14,7 @@ func init() {
 		role:  RoleOperator,
 		min:   2, max: 2, pool: globPool,
 		run: func(ctx context.Context, c *call) error {
-			n, err := parseCount("standby", c.args.Pos[1])
+			n, err := parseCount("standby", c.args.Pos[1], 0, maxAgents)
 			if err != nil {
 				return err
 			}

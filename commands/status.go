@@ -30,16 +30,16 @@ func runStatus(ctx context.Context, c *call) error {
 	if err != nil {
 		return err
 	}
-	loc := c.zone(ctx, name)
+	loc := c.readerZone(ctx, name)
 	now := c.now()
 	var plainLines []string
-	blocks := []slack.Block{section(fmt.Sprintf("*%s* · %s", esc(p.Name), stateWord(p)),
+	blocks := []slack.Block{section(sayf("*%s* · %s", p.Name, c.stateWord(ctx, p)),
 		fmt.Sprintf("*Standby / max*\n%d / %d", p.Standby, p.Max),
 		fmt.Sprintf("*TTL*\n%d min", p.TTLMinutes),
 		fmt.Sprintf("*Recycle after each job*\n%t", p.Recycle),
 		fmt.Sprintf("*Jobs waiting*\n%s", queueWord(p.Queue)))}
 	plainLines = append(plainLines, fmt.Sprintf("%s: %s; standby %d, max %d, ttl %d min, recycle %t; jobs waiting %s",
-		p.Name, stateWord(p), p.Standby, p.Max, p.TTLMinutes, p.Recycle, queueWord(p.Queue)))
+		p.Name, c.stateWord(ctx, p), p.Standby, p.Max, p.TTLMinutes, p.Recycle, queueWord(p.Queue)))
 
 	if ss := p.ScaleSet; ss != nil {
 		blocks = append(blocks, section("", "*Scale set*\n"+esc(ss.Name), fmt.Sprintf("*SKU*\n%s in %s", esc(ss.SKU), esc(ss.Region)),
@@ -50,15 +50,20 @@ func runStatus(ctx context.Context, c *call) error {
 	nodes := nodeSummary(p.Nodes)
 	blocks = append(blocks, section("*Nodes*: "+nodes))
 	plainLines = append(plainLines, "nodes: "+nodes)
+	if list := nodeList(p.Nodes, loc, now); len(list) > 0 {
+		// The ids and names `/pool node` takes.
+		blocks = append(blocks, section("```"+esc(strings.Join(list, "\n"))+"```"))
+		plainLines = append(plainLines, list...)
+	}
 
 	var extra []string
 	if h, ok := c.h.o.Changer.Holder(ctx, name); ok {
-		extra = append(extra, fmt.Sprintf(":hourglass: being changed by %s (`%s`)", esc(nameOf(h.Actor.Name, h.Actor.ID)), esc(h.Command)))
+		extra = append(extra, sayf(":hourglass: being changed by %s (`%s`)", nameOf(h.Actor.Name, h.Actor.ID), h.Command))
 	}
 	if ovs, err := c.h.o.Store.Overrides(ctx); err == nil {
 		for _, o := range ovs {
 			if o.Pool == name {
-				extra = append(extra, ":pushpin: "+overrideLine(o, loc, now))
+				extra = append(extra, ":pushpin: "+esc(overrideLine(o, loc, now)))
 			}
 		}
 	}
@@ -69,13 +74,13 @@ func runStatus(ctx context.Context, c *call) error {
 				if m.Condition != "" {
 					what = m.Condition + " alerts"
 				}
-				extra = append(extra, fmt.Sprintf(":no_bell: %s muted until %s by %s", esc(what), fmtWhen(m.Until, loc, now), esc(m.By)))
+				extra = append(extra, sayf(":no_bell: %s muted until %s by %s", what, fmtWhen(m.Until, loc, now), m.By))
 			}
 		}
 	}
 	if c.h.o.Scheduler != nil {
 		if next, err := c.h.o.Scheduler.Next(ctx, name, 1); err == nil && len(next) > 0 {
-			extra = append(extra, ":calendar: next: "+esc(changeLine(next[0], now)))
+			extra = append(extra, ":calendar: next: "+esc(changeLine(next[0], loc, now)))
 		}
 	}
 	if len(extra) > 0 {
@@ -105,7 +110,7 @@ func runStatus(ctx context.Context, c *call) error {
 		blocks = append(blocks, section("*Last changes*\n"+esc(strings.Join(ls, "\n"))))
 		plainLines = append(plainLines, "last changes: "+strings.Join(ls, "; "))
 	}
-	return c.respond(ctx, Reply{Text: slackToPlain(strings.Join(plainLines, "\n")), Blocks: blocks})
+	return c.respond(ctx, Reply{Text: fallback(esc(strings.Join(plainLines, "\n"))), Blocks: blocks})
 }
 
 func queueWord(q int) string {
@@ -138,6 +143,42 @@ func nodeSummary(nodes []pool.Node) string {
 		s += " (" + strings.Join(detail, ", ") + ")"
 	}
 	return s
+}
+
+// maxNodeLines bounds the node list of status; the summary counts them all.
+const maxNodeLines = 25
+
+// nodeList is a line per node: id, agent name, state, since when (in
+// loc), the failed ones first, then by id.
+func nodeList(nodes []pool.Node, loc *time.Location, now time.Time) []string {
+	ns := slices.Clone(nodes)
+	slices.SortFunc(ns, func(a, b pool.Node) int {
+		af, bf := a.State.Failed(), b.State.Failed()
+		switch {
+		case af && !bf:
+			return -1
+		case bf && !af:
+			return 1
+		}
+		return a.ID - b.ID
+	})
+	var out []string
+	for i, n := range ns {
+		if i == maxNodeLines {
+			out = append(out, fmt.Sprintf("… and %d more", len(ns)-i))
+			break
+		}
+		since := ""
+		if !n.StateChangedOn.IsZero() {
+			since = " since " + fmtWhen(n.StateChangedOn, loc, now)
+		}
+		name := n.Name
+		if name == "" {
+			name = "-"
+		}
+		out = append(out, fmt.Sprintf("#%-4d %-20s %s%s", n.ID, name, n.State, since))
+	}
+	return out
 }
 
 // overrideLine says how a pool is held against its schedule.

@@ -32,7 +32,11 @@ func runUp(ctx context.Context, c *call) error {
 		return err
 	}
 	return c.applySettings(ctx, settingsChange{
-		verb: "bring up",
+		verb:    "bring up",
+		confirm: c.confirmLongHold,
+		// Up holds the pool against its schedule even when its settings
+		// are already those.
+		effect: func(context.Context, pool.Pool) bool { return c.h.o.Scheduler != nil },
 		settings: func(ctx context.Context, cur pool.Pool) (pool.Settings, error) {
 			s, ok, err := c.daytime(ctx, cur.Name)
 			if err != nil {
@@ -45,7 +49,7 @@ func runUp(ctx context.Context, c *call) error {
 				s.Max = given.Max
 			}
 			if !ok && given.Empty() {
-				return s, usagef("I don't know %s's daytime settings; give them, e.g. `/pool up %s standby=2`", cur.Name, cur.Name)
+				return s, usagef("I don't know %s's daytime settings; give them, e.g. /pool up %s standby=2", cur.Name, cur.Name)
 			}
 			return s, nil
 		},
@@ -82,14 +86,14 @@ func (c *call) daytime(ctx context.Context, name string) (pool.Settings, bool, e
 func givenSettings(a Args) (pool.Settings, error) {
 	var s pool.Settings
 	if v, ok := a.Get("standby"); ok {
-		n, err := parseCount("standby", v)
+		n, err := parseCount("standby", v, 0, maxAgents)
 		if err != nil {
 			return s, err
 		}
 		s.Standby = pool.Int(n)
 	}
 	if v, ok := a.Get("max"); ok {
-		n, err := parseCount("max", v)
+		n, err := parseCount("max", v, 1, maxAgents)
 		if err != nil {
 			return s, err
 		}

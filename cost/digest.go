@@ -13,6 +13,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/poolbot/poolbot/pool"
+	"github.com/poolbot/poolbot/slackmsg"
 )
 
 // digestLookback is how far back a missed digest instant is still sent
@@ -245,7 +246,7 @@ func FormatLine(l DigestLine) string {
 			cost += " est."
 		}
 	}
-	s := fmt.Sprintf("`%s` %s %s · idle %.1f h · busy %.1f h · %d jobs", Sparkline(l.Week), l.Pool, cost, l.IdleHours, l.BusyHours, l.Jobs)
+	s := slackmsg.Sprintf("`%s` %s %s · idle %.1f h · busy %.1f h · %d jobs", Sparkline(l.Week), l.Pool, cost, l.IdleHours, l.BusyHours, l.Jobs)
 	if l.Saved > 0 {
 		s += " · schedules saved " + Money(l.Saved, l.Currency)
 	}

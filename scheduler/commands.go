@@ -88,6 +88,23 @@ func (s *Scheduler) Skip(ctx context.Context, name string, by string) (pool.Chan
 	return c, nil
 }
 
+// Unskip undoes the pool's skip, so that the entry it skipped happens
+// after all. It returns pool.ErrNotFound when nothing is skipped.
+func (s *Scheduler) Unskip(ctx context.Context, name string) error {
+	ov, err := s.overridesOf(ctx, name)
+	if err != nil {
+		return err
+	}
+	if ov.skip == nil || !ov.skip.SkipAt.After(s.o.Clock.Now()) {
+		return pool.ErrNotFound
+	}
+	if err := s.o.Store.DeleteOverride(ctx, name, "skip"); err != nil {
+		return fmt.Errorf("unskip %s: %w", name, err)
+	}
+	s.kick()
+	return nil
+}
+
 // Daytime returns the settings the pool should have when it is up: those
 // saved before its last scale-down, or else its schedule's entry with the
 // most standby.

@@ -22,6 +22,7 @@ import (
 	"github.com/poolbot/poolbot/clock"
 	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/pool"
+	"github.com/poolbot/poolbot/slackmsg"
 )
 
 // Options configure a Scheduler.
@@ -612,7 +613,10 @@ func (s *Scheduler) post(ctx context.Context, sc *schedule, key, text string) er
 	if ch == "" {
 		return nil
 	}
-	if _, err := s.o.Store.Enqueue(ctx, pool.OutboxMessage{Channel: ch, Key: key, Op: "post", Text: text, Created: s.o.Clock.Now()}); err != nil {
+	// The line names pools and quotes errors: escaped whole, as it holds no
+	// mrkdwn of poolbot's.
+	if _, err := s.o.Store.Enqueue(ctx, pool.OutboxMessage{Channel: ch, Key: key, Op: "post", Text: slackmsg.Escape(text),
+		Created: s.o.Clock.Now()}); err != nil {
 		return fmt.Errorf("queue message for %s: %w", ch, err)
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/poolbot/poolbot/pool"
+	"github.com/poolbot/poolbot/slackmsg"
 )
 
 // reconcile brings the alerts of pool p in line with the conditions active
@@ -181,8 +182,10 @@ func (w *Watcher) reply(ctx context.Context, now time.Time, a *pool.Alert, text 
 	if !claimed {
 		return nil
 	}
+	// Replies carry Azure DevOps' log lines and pool names: escaped here,
+	// after the claim on the text as written, so that the claim key stays.
 	if _, err := w.o.Store.Enqueue(ctx, pool.OutboxMessage{Channel: a.Channel, Key: a.MessageKey, Op: "reply",
-		Text: trim(text, 3500), Created: now}); err != nil {
+		Text: slackmsg.Escape(trim(text, 3500)), Created: now}); err != nil {
 		return fmt.Errorf("queue reply to %s: %w", a.MessageKey, err)
 	}
 	return nil

@@ -3,12 +3,14 @@ package watch
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/slack-go/slack"
 
 	"github.com/poolbot/poolbot/pool"
+	"github.com/poolbot/poolbot/slackmsg"
 )
 
 // maxNodeButtons is how many failed nodes get reimage and delete buttons.
@@ -30,12 +32,12 @@ func (w *Watcher) render(a pool.Alert, p pool.Pool, nodes []pool.Node) (text, bl
 		if icon == "" {
 			icon = ":warning:"
 		}
-		text = fmt.Sprintf("[%s] %s: %s — %s", sev, a.Pool, a.Condition, a.Summary)
-		head = fmt.Sprintf("%s *%s* · `%s` · %s\n%s", icon, a.Pool, a.Condition, sev, a.Summary)
+		text = slackmsg.Sprintf("[%s] %s: %s — %s", sev, a.Pool, a.Condition, a.Summary)
+		head = slackmsg.Sprintf("%s *%s* · `%s` · %s\n%s", slackmsg.Mrkdwn(icon), a.Pool, a.Condition, sev, a.Summary)
 		ctx = fmt.Sprintf("Firing since %s · updated %s · incident %d", clockTime(a.StartedAt), clockTime(a.UpdatedAt), a.Incident)
 	} else {
-		text = fmt.Sprintf("[RESOLVED] %s: %s — %s", a.Pool, a.Condition, a.Summary)
-		head = fmt.Sprintf(":white_check_mark: *%s* · `%s` · RESOLVED\n~%s~", a.Pool, a.Condition, a.Summary)
+		text = slackmsg.Sprintf("[RESOLVED] %s: %s — %s", a.Pool, a.Condition, a.Summary)
+		head = slackmsg.Sprintf(":white_check_mark: *%s* · `%s` · RESOLVED\n~%s~", a.Pool, a.Condition, a.Summary)
 		ctx = fmt.Sprintf("Fired %s – %s (%s) · incident %d", clockTime(a.StartedAt), clockTime(a.ResolvedAt),
 			lasted(a.ResolvedAt.Sub(a.StartedAt)), a.Incident)
 	}
@@ -44,7 +46,8 @@ func (w *Watcher) render(a pool.Alert, p pool.Pool, nodes []pool.Node) (text, bl
 		slack.NewContextBlock("alert-context", slack.NewTextBlockObject(slack.MarkdownType, ctx, false, false)),
 	}
 	if a.Firing {
-		mute := slack.NewButtonBlockElement("run", fmt.Sprintf("mute %s %s for=1h", a.Pool, a.Condition),
+		mute := slack.NewButtonBlockElement("run",
+			slackmsg.Command{Name: "mute", Args: []string{a.Pool, a.Condition}, Opts: map[string]string{"for": "1h"}}.Value(),
 			slack.NewTextBlockObject(slack.PlainTextType, "Mute 1h", false, false))
 		els := []slack.BlockElement{mute}
 		if w.o.PoolURL != nil {
@@ -63,9 +66,10 @@ func (w *Watcher) render(a pool.Alert, p pool.Pool, nodes []pool.Node) (text, bl
 			if label == "" {
 				label = fmt.Sprintf("node %d", n.ID)
 			}
-			re := slack.NewButtonBlockElement("run", fmt.Sprintf("node reimage %s %d", a.Pool, n.ID),
+			id := strconv.Itoa(n.ID)
+			re := slack.NewButtonBlockElement("run", slackmsg.Command{Name: "node", Args: []string{"reimage", a.Pool, id}}.Value(),
 				slack.NewTextBlockObject(slack.PlainTextType, "Reimage "+trim(label, 60), false, false))
-			del := slack.NewButtonBlockElement("run", fmt.Sprintf("node delete %s %d", a.Pool, n.ID),
+			del := slack.NewButtonBlockElement("run", slackmsg.Command{Name: "node", Args: []string{"delete", a.Pool, id}}.Value(),
 				slack.NewTextBlockObject(slack.PlainTextType, "Delete "+trim(label, 60), false, false)).
 				WithStyle(slack.StyleDanger).
 				WithConfirm(slack.NewConfirmationBlockObject(

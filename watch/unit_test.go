@@ -3,11 +3,15 @@ package watch
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/slack-go/slack"
+
 	"github.com/poolbot/poolbot/pool"
+	"github.com/poolbot/poolbot/slackmsg"
 )
 
 func TestMuted(t *testing.T) {
@@ -77,8 +81,12 @@ func TestRender(t *testing.T) {
 		values   []string
 		noValues []string
 	}{
-		{"firing", true, []string{"mute gpu failed-nodes for=1h", "node reimage gpu 7", "node delete gpu 7", "node delete gpu 8", "poolId=0"}, []string{"gpu 9"}},
-		{"resolved", false, nil, []string{"mute gpu", "node reimage", "poolId"}},
+		{"firing", true, []string{
+			slackmsg.Command{Name: "mute", Args: []string{"gpu", "failed-nodes"}, Opts: map[string]string{"for": "1h"}}.Value(),
+			slackmsg.Command{Name: "node", Args: []string{"reimage", "gpu", "7"}}.Value(),
+			slackmsg.Command{Name: "node", Args: []string{"delete", "gpu", "7"}}.Value(),
+			slackmsg.Command{Name: "node", Args: []string{"delete", "gpu", "8"}}.Value(), "poolId=0"}, []string{`"9"`}},
+		{"resolved", false, nil, []string{`"mute"`, `"reimage"`, "poolId"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := a
@@ -121,5 +129,49 @@ func TestRender(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRenderEscapes: a pool name and a summary quoting Azure DevOps' log
+// reach Slack escaped, in the fallback and the blocks alike, and a button
+// keeps a pool name with spaces as one argument.
+func TestRenderEscapes(t *testing.T) {
+	w := New(Options{})
+	start := time.Date(2026, 1, 5, 0, 23, 0, 0, time.UTC)
+	a := pool.Alert{Pool: "ci <!channel>", Condition: "error-logs", Severity: "warning", Firing: true, Incident: 1, Count: 1,
+		Summary: "1 error, the latest: <https://x|click> & more", StartedAt: start, UpdatedAt: start}
+	for _, firing := range []bool{true, false} {
+		a.Firing = firing
+		text, blocks := w.render(a, pool.Pool{Name: a.Pool}, []pool.Node{{ID: 3, Name: "vm 3", State: pool.NodeLost}})
+		var bs slack.Blocks
+		if err := json.Unmarshal([]byte(blocks), &bs); err != nil {
+			t.Fatal(err)
+		}
+		var values []string
+		md := text
+		for _, b := range bs.BlockSet {
+			switch b := b.(type) {
+			case *slack.SectionBlock:
+				md += "\n" + b.Text.Text
+			case *slack.ContextBlock:
+				md += "\n" + b.ContextElements.Elements[0].(*slack.TextBlockObject).Text
+			case *slack.ActionBlock:
+				for _, e := range b.Elements.ElementSet {
+					values = append(values, e.(*slack.ButtonBlockElement).Value)
+				}
+			}
+		}
+		for _, raw := range []string{"<!channel>", "<https://x|click>", " & more"} {
+			if strings.Contains(md, raw) {
+				t.Errorf("firing %t: %q reaches Slack unescaped:\n%s", firing, raw, md)
+			}
+		}
+		if !strings.Contains(md, "*ci &lt;!channel&gt;*") || !strings.Contains(md, "&lt;https://x|click&gt; &amp; more") {
+			t.Errorf("firing %t: not escaped as Slack escapes:\n%s", firing, md)
+		}
+		want := slackmsg.Command{Name: "node", Args: []string{"reimage", "ci <!channel>", "3"}}.Value()
+		if firing && !slices.Contains(values, want) {
+			t.Errorf("node button values %q, want %s among them", values, want)
+		}
 	}
 }

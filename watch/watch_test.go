@@ -32,8 +32,8 @@ func TestFailingPoolOneAlert(t *testing.T) {
 		t.Fatalf("%d alerts for gpu-nightly, want 1", len(posts))
 	}
 	p := posts[0]
-	if p.Channel != "C-ALERTS" || !strings.Contains(p.Text, "failed-nodes") || !strings.Contains(string(p.Blocks), `"value":"mute gpu-nightly failed-nodes for=1h"`) ||
-		!strings.Contains(string(p.Blocks), `"value":"node delete gpu-nightly `) || !strings.Contains(string(p.Blocks), "poolId=") {
+	if p.Channel != "C-ALERTS" || !strings.Contains(p.Text, "failed-nodes") || !strings.Contains(string(p.Blocks), `\"args\":[\"gpu-nightly\",\"failed-nodes\"],\"opts\":{\"for\":\"1h\"}`) ||
+		!strings.Contains(string(p.Blocks), `\"args\":[\"delete\",\"gpu-nightly\",`) || !strings.Contains(string(p.Blocks), "poolId=") {
 		t.Errorf("alert message: %s %q\n%s", p.Channel, p.Text, p.Blocks)
 	}
 	ups := e.updates(p.TS)
