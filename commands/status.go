@@ -32,28 +32,29 @@ func runStatus(ctx context.Context, c *call) error {
 	}
 	loc := c.readerZone(ctx, name)
 	now := c.now()
-	var plainLines []string
+	// lines is the fallback: mrkdwn, poolbot's words and escaped data.
+	var lines []string
 	blocks := []slack.Block{section(sayf("*%s* · %s", p.Name, c.stateWord(ctx, p)),
 		fmt.Sprintf("*Standby / max*\n%d / %d", p.Standby, p.Max),
 		fmt.Sprintf("*TTL*\n%d min", p.TTLMinutes),
 		fmt.Sprintf("*Recycle after each job*\n%t", p.Recycle),
 		fmt.Sprintf("*Jobs waiting*\n%s", queueWord(p.Queue)))}
-	plainLines = append(plainLines, fmt.Sprintf("%s: %s; standby %d, max %d, ttl %d min, recycle %t; jobs waiting %s",
+	lines = append(lines, sayf("%s: %s; standby %d, max %d, ttl %d min, recycle %t; jobs waiting %s",
 		p.Name, c.stateWord(ctx, p), p.Standby, p.Max, p.TTLMinutes, p.Recycle, queueWord(p.Queue)))
 
 	if ss := p.ScaleSet; ss != nil {
 		blocks = append(blocks, section("", "*Scale set*\n"+esc(ss.Name), fmt.Sprintf("*SKU*\n%s in %s", esc(ss.SKU), esc(ss.Region)),
 			"*Image*\n"+esc(ss.Image.Short()), fmt.Sprintf("*Capacity*\n%d", ss.Capacity)))
-		plainLines = append(plainLines, fmt.Sprintf("scale set %s: %s in %s, capacity %d, image %s", ss.Name, ss.SKU, ss.Region, ss.Capacity, ss.Image.Short()))
+		lines = append(lines, sayf("scale set %s: %s in %s, capacity %d, image %s", ss.Name, ss.SKU, ss.Region, ss.Capacity, ss.Image.Short()))
 	}
 
 	nodes := nodeSummary(p.Nodes)
 	blocks = append(blocks, section("*Nodes*: "+nodes))
-	plainLines = append(plainLines, "nodes: "+nodes)
+	lines = append(lines, "nodes: "+nodes)
 	if list := nodeList(p.Nodes, loc, now); len(list) > 0 {
 		// The ids and names `/pool node` takes.
 		blocks = append(blocks, section("```"+esc(strings.Join(list, "\n"))+"```"))
-		plainLines = append(plainLines, list...)
+		lines = append(lines, esc(strings.Join(list, "\n")))
 	}
 
 	var extra []string
@@ -85,7 +86,7 @@ func runStatus(ctx context.Context, c *call) error {
 	}
 	if len(extra) > 0 {
 		blocks = append(blocks, section(strings.Join(extra, "\n")))
-		plainLines = append(plainLines, extra...)
+		lines = append(lines, extra...)
 	}
 
 	if logs, err := c.h.o.Service.Logs(ctx, name, 0); err == nil {
@@ -98,7 +99,7 @@ func runStatus(ctx context.Context, c *call) error {
 		}
 		if len(errs) > 0 {
 			blocks = append(blocks, section("*Recent errors*\n"+esc(strings.Join(errs, "\n"))))
-			plainLines = append(plainLines, "recent errors: "+strings.Join(errs, "; "))
+			lines = append(lines, "recent errors: "+esc(strings.Join(errs, "; ")))
 		}
 	}
 
@@ -108,9 +109,9 @@ func runStatus(ctx context.Context, c *call) error {
 			ls = append(ls, auditLine(e, loc, now, false))
 		}
 		blocks = append(blocks, section("*Last changes*\n"+esc(strings.Join(ls, "\n"))))
-		plainLines = append(plainLines, "last changes: "+strings.Join(ls, "; "))
+		lines = append(lines, "last changes: "+esc(strings.Join(ls, "; ")))
 	}
-	return c.respond(ctx, Reply{Text: fallback(esc(strings.Join(plainLines, "\n"))), Blocks: blocks})
+	return c.respond(ctx, Reply{Text: fallback(strings.Join(lines, "\n")), Blocks: blocks})
 }
 
 func queueWord(q int) string {
