@@ -334,10 +334,10 @@ func TestHelpReadsAsREADME(t *testing.T) {
 
 func TestFirstSentence(t *testing.T) {
 	for in, want := range map[string]string{
-		"One. Two.":                    "One.",
+		"One. Two.":                     "One.",
 		"Skips it, e.g. tonight. More.": "Skips it, e.g. tonight.",
-		"No stop":                      "No stop",
-		"Ends with i.e. ":              "Ends with i.e. ",
+		"No stop":                       "No stop",
+		"Ends with i.e. ":               "Ends with i.e. ",
 	} {
 		if got := firstSentence(in); got != want {
 			t.Errorf("firstSentence(%q) = %q, want %q", in, got, want)
