@@ -53,6 +53,65 @@ func (c *Client) imageVersionsClient(sub string) (*armcompute.GalleryImageVersio
 	return cl, nil
 }
 
+func (c *Client) vmsClient(sub string) (*armcompute.VirtualMachineScaleSetVMsClient, error) {
+	if c.opts.ARMCredential == nil {
+		return nil, &pool.Error{Kind: pool.KindAuth, Msg: "no Azure credential is configured, so poolbot cannot reach the scale sets ([azure] auth)"}
+	}
+	c.armMu.Lock()
+	defer c.armMu.Unlock()
+	if cl, ok := c.vms[sub]; ok {
+		return cl, nil
+	}
+	cl, err := armcompute.NewVirtualMachineScaleSetVMsClient(sub, c.opts.ARMCredential, c.armOpts)
+	if err != nil {
+		return nil, fmt.Errorf("scale set VM client: %w", err)
+	}
+	c.vms[sub] = cl
+	return cl, nil
+}
+
+// instanceImages returns the image each VM of the scale set was made from,
+// by instance id, with the exact version it got (a gallery image without
+// a version, or "latest", names the one it resolved to).
+func (c *Client) instanceImages(ctx context.Context, id string) (map[string]pool.Image, error) {
+	rid, err := parseScaleSetID(id)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := c.vmsClient(rid.SubscriptionID)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]pool.Image{}
+	pager := cl.NewListPager(rid.ResourceGroupName, rid.Name, nil)
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, vm := range page.Value {
+			if vm == nil || vm.InstanceID == nil || vm.Properties == nil || vm.Properties.StorageProfile == nil {
+				continue
+			}
+			ref := vm.Properties.StorageProfile.ImageReference
+			if ref == nil {
+				continue
+			}
+			img := fromImageReference(ref)
+			if v := deref(ref.ExactVersion); v != "" {
+				switch {
+				case img.ID != "" && !strings.Contains(strings.ToLower(img.ID), "/versions/"):
+					img.ID += "/versions/" + v
+				case img.ID == "":
+					img.Version = v
+				}
+			}
+			out[*vm.InstanceID] = img
+		}
+	}
+	return out, nil
+}
+
 func parseScaleSetID(id string) (*arm.ResourceID, error) {
 	rid, err := arm.ParseResourceID(id)
 	if err != nil || !strings.EqualFold(rid.ResourceType.String(), "Microsoft.Compute/virtualMachineScaleSets") {

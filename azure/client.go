@@ -71,6 +71,7 @@ type Client struct {
 	armMu   sync.Mutex
 	vmss    map[string]*armcompute.VirtualMachineScaleSetsClient // by subscription
 	images  map[string]*armcompute.GalleryImageVersionsClient
+	vms     map[string]*armcompute.VirtualMachineScaleSetVMsClient // by subscription
 
 	namesMu sync.Mutex
 	byName  map[string]int // lower-cased agent pool name → id
@@ -134,6 +135,7 @@ func New(ctx context.Context, o Options) (*Client, error) {
 		limit:  make(limiter, o.Concurrency),
 		vmss:   map[string]*armcompute.VirtualMachineScaleSetsClient{},
 		images: map[string]*armcompute.GalleryImageVersionsClient{},
+		vms:    map[string]*armcompute.VirtualMachineScaleSetVMsClient{},
 	}
 	c.devops = &devopsTransport{base: base, auth: auth, clock: o.Clock, limit: c.limit, policy: o.Retry,
 		stats: &c.devStats, log: o.Logger, rnd: defaultRand}

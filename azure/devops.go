@@ -121,8 +121,24 @@ func (c *Client) Get(ctx context.Context, name string) (pool.Pool, error) {
 			return nil
 		})
 	}
+	var images map[string]pool.Image
+	if p.ScaleSetID != "" {
+		g.Go(func() error {
+			// Each node's image is detail: the pool reads without it.
+			imgs, err := c.instanceImages(gctx, p.ScaleSetID)
+			if err != nil {
+				c.log.Debug("read the scale set's instances", "pool", name, "err", err)
+				return nil
+			}
+			images = imgs
+			return nil
+		})
+	}
 	if err := g.Wait(); err != nil {
 		return pool.Pool{}, err
+	}
+	for i, n := range p.Nodes {
+		p.Nodes[i].Image = images[n.ComputeID]
 	}
 	return p, nil
 }

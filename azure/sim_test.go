@@ -213,6 +213,12 @@ func TestGet(t *testing.T) {
 	if p.Name != "linux-ci" || p.ScaleSet == nil || len(p.Nodes) == 0 || p.Queue < 0 {
 		t.Errorf("Get: %+v", p)
 	}
+	// Each node's image, from its VM, with the version it got.
+	for _, n := range p.Nodes {
+		if n.ComputeID != "" && !strings.EqualFold(n.Image.String(), galleryImage("ubuntu22")+"/versions/1.1.0") {
+			t.Errorf("node %d (%s) image %q, want ubuntu22 1.1.0", n.ID, n.Name, n.Image)
+		}
+	}
 	_, err = e.c.Get(ctx(t), "no-such-pool")
 	kindIs(t, err, pool.KindNotFound, `no pool named "no-such-pool"`)
 	nodes, err := e.c.Nodes(ctx(t), "linux-ci")

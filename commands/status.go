@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/poolbot/poolbot/pool"
+	"github.com/poolbot/poolbot/slackmsg"
 )
 
 func init() {
@@ -64,7 +66,7 @@ func runStatus(ctx context.Context, c *call) error {
 	if ovs, err := c.h.o.Store.Overrides(ctx); err == nil {
 		for _, o := range ovs {
 			if o.Pool == name {
-				extra = append(extra, ":pushpin: "+esc(overrideLine(o, loc, now)))
+				extra = append(extra, ":pushpin: "+overrideLine(o, loc, now))
 			}
 		}
 	}
@@ -75,7 +77,7 @@ func runStatus(ctx context.Context, c *call) error {
 				if m.Condition != "" {
 					what = m.Condition + " alerts"
 				}
-				extra = append(extra, sayf(":no_bell: %s muted until %s by %s", what, fmtWhen(m.Until, loc, now), m.By))
+				extra = append(extra, sayf(":no_bell: %s muted until %s by %s", what, fmtWhen(m.Until, loc, now), byWhom(m.By)))
 			}
 		}
 	}
@@ -149,8 +151,8 @@ func nodeSummary(nodes []pool.Node) string {
 // maxNodeLines bounds the node list of status; the summary counts them all.
 const maxNodeLines = 25
 
-// nodeList is a line per node: id, agent name, state, since when (in
-// loc), the failed ones first, then by id.
+// nodeList is a line per node: id, agent name, state, image, since when
+// (in loc); the failed ones first, then by id.
 func nodeList(nodes []pool.Node, loc *time.Location, now time.Time) []string {
 	ns := slices.Clone(nodes)
 	slices.SortFunc(ns, func(a, b pool.Node) int {
@@ -173,25 +175,40 @@ func nodeList(nodes []pool.Node, loc *time.Location, now time.Time) []string {
 		if !n.StateChangedOn.IsZero() {
 			since = " since " + fmtWhen(n.StateChangedOn, loc, now)
 		}
-		name := n.Name
+		name, img := n.Name, n.Image.Short()
 		if name == "" {
 			name = "-"
 		}
-		out = append(out, fmt.Sprintf("#%-4d %-20s %s%s", n.ID, name, n.State, since))
+		if img == "" {
+			img = "-"
+		}
+		out = append(out, fmt.Sprintf("#%-4d %-20s %-16s %s%s", n.ID, name, n.State, img, since))
 	}
 	return out
 }
 
-// overrideLine says how a pool is held against its schedule.
+// overrideLine says how a pool is held against its schedule, as mrkdwn.
 func overrideLine(o pool.Override, loc *time.Location, now time.Time) string {
 	if o.Kind == "skip" {
-		return fmt.Sprintf("the scheduled change at %s is skipped (by %s)", fmtWhen(o.SkipAt, loc, now), o.By)
+		return sayf("the scheduled change at %s is skipped (by %s)", fmtWhen(o.SkipAt, loc, now), byWhom(o.By))
 	}
 	until := "the next scheduled change"
 	if !o.Until.IsZero() {
 		until = fmtWhen(o.Until, loc, now)
 	}
-	return fmt.Sprintf("held at %s until %s (by %s)", o.Settings, until, o.By)
+	return sayf("held at %s until %s (by %s)", o.Settings, until, byWhom(o.By))
+}
+
+// slackUserID is the shape of a Slack user id.
+var slackUserID = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
+
+// byWhom names who set a hold or a mute: a Slack user id as a mention,
+// which Slack shows as their name, else as recorded ("scheduler").
+func byWhom(by string) slackmsg.Mrkdwn {
+	if slackUserID.MatchString(by) {
+		return slackmsg.Mrkdwn("<@" + by + ">")
+	}
+	return slackmsg.Mrkdwn(esc(by))
 }
 
 func nameOf(name, id string) string {

@@ -158,6 +158,9 @@ type Node struct {
 	AgentState     string
 	RequestID      uint64 // job being run, 0 when none
 	StateChangedOn time.Time
+	// Image is the image its VM was made from, with the version it got;
+	// filled by Service.Get only, zero when unknown.
+	Image Image
 }
 
 // LogEntry is one line of a pool's Diagnostics log.
