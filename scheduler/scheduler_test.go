@@ -383,6 +383,22 @@ func TestOverrides(t *testing.T) {
 				t.Fatalf("next after skip: %+v %v", next, err)
 			}
 		}, []step{{paris(3, 20, 0), 2, 10}, {paris(3, 23, 0), 2, 10}, {paris(4, 7, 0), 2, 10}, {paris(4, 20, 0), 0, 10}, {paris(12, 20, 0), 0, 10}}},
+		{"unskip: the skipped entry happens after all", func(h *harness) {
+			h.clk.Set(paris(3, 19, 0))
+			if err := h.s.Unskip(h.ctx, "linux-ci"); !errors.Is(err, pool.ErrNotFound) {
+				t.Fatalf("unskip with nothing skipped: %v", err)
+			}
+			if _, err := h.s.Skip(h.ctx, "linux-ci", "U1"); err != nil {
+				t.Fatal(err)
+			}
+			if err := h.s.Unskip(h.ctx, "linux-ci"); err != nil {
+				t.Fatal(err)
+			}
+			next, err := h.s.Next(h.ctx, "linux-ci", 1)
+			if err != nil || len(next) != 1 || next[0].Skipped {
+				t.Fatalf("next after unskip: %+v %v", next, err)
+			}
+		}, []step{{paris(3, 20, 0), 0, 10}}},
 		{"skip Friday's scale-down keeps the weekend up", func(h *harness) {
 			h.clk.Set(paris(6, 19, 0))
 			if _, err := h.s.Skip(h.ctx, "windows-ci", "U1"); err != nil {

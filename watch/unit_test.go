@@ -1,8 +1,10 @@
 package watch
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/poolbot/poolbot/pool"
 	"github.com/poolbot/poolbot/slackmsg"
+	"github.com/poolbot/poolbot/store/sqlite"
 )
 
 func TestMuted(t *testing.T) {
@@ -173,5 +176,32 @@ func TestRenderEscapes(t *testing.T) {
 		if firing && !slices.Contains(values, want) {
 			t.Errorf("node button values %q, want %s among them", values, want)
 		}
+	}
+}
+
+// TestReplyEscapesLogLines: an Azure DevOps log line in an alert's thread
+// reaches Slack escaped; the same line is still queued once.
+func TestReplyEscapesLogLines(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "w.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	w := New(Options{Store: st, Owner: "test"})
+	a := &pool.Alert{Channel: "C1", MessageKey: "alert/x/error-logs/1"}
+	line := ":x: configurationJob: extension said <!channel> see <https://x|click> & retry"
+	for range 2 {
+		if err := w.reply(ctx, time.Now(), a, line); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msgs, err := st.Pending(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ":x: configurationJob: extension said &lt;!channel&gt; see &lt;https://x|click&gt; &amp; retry"
+	if len(msgs) != 1 || msgs[0].Text != want {
+		t.Errorf("queued %+v, want one reply %q", msgs, want)
 	}
 }
