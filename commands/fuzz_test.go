@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"strings"
 	"testing"
 )
 
@@ -10,7 +11,8 @@ import (
 func FuzzHandle(f *testing.F) {
 	for _, s := range []string{"", "help up", "list l*", "status linux-ci", "up linux-ci standby=1 for=1h",
 		"down [", "standby *-ci 1", "node reimage linux-ci 1,2,x", "image linux-ci rollback", "create x template=",
-		"mute linux-ci a for=1d", "skip linux-ci next", "history [", "ttl linux-ci 99999999999999999999"} {
+		"mute linux-ci a for=1d", "skip linux-ci next", "history [", "ttl linux-ci 99999999999999999999",
+		"<!channel>", "status <https://x|click>", "down <!here>*", "node reimage linux-ci <@U1>", "help <!channel>"} {
 		f.Add(s)
 	}
 	s := newStack(f)
@@ -21,6 +23,15 @@ func FuzzHandle(f *testing.F) {
 		}
 		if len(rec.all) == 0 || rec.last().Text == "" {
 			t.Fatalf("Handle(%q) answered %+v", line, rec.all)
+		}
+		// Whatever was typed, nothing of it reads as a ping or a link:
+		// poolbot itself writes no <!…> and no <http…>.
+		for _, r := range rec.all {
+			for _, txt := range slackTexts(t, r) {
+				if strings.Contains(txt, "<!") || strings.Contains(txt, "<http") {
+					t.Fatalf("Handle(%q): %q reaches Slack", line, txt)
+				}
+			}
 		}
 	})
 }
