@@ -84,7 +84,13 @@ func (c *call) poolSummary(ctx context.Context, p pool.Pool) ([]string, string) 
 	}
 	if c.h.o.Scheduler != nil {
 		if next, err := c.h.o.Scheduler.Next(ctx, p.Name, 1); err == nil && len(next) > 0 {
-			s := changeLine(next[0], c.readerZone(ctx, p.Name), c.now())
+			// The schedule's zone is that of its next change: no second
+			// look-up per pool.
+			loc := c.ownZone(ctx)
+			if loc == nil {
+				loc = next[0].At.Location()
+			}
+			s := changeLine(next[0], loc, c.now())
 			fields = append(fields, "*Next*\n"+esc(s))
 			line += "; next " + s
 		}

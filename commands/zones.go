@@ -86,8 +86,16 @@ func (z *SlackZones) lookup(ctx context.Context, userID string) (*time.Location,
 }
 
 // readerZone is the zone times are shown in: the reader's own, else the
-// pool's schedule's (pool "": the first schedule's), else UTC.
+// pool's schedule's, else UTC.
 func (c *call) readerZone(ctx context.Context, poolName string) *time.Location {
+	if loc := c.ownZone(ctx); loc != nil {
+		return loc
+	}
+	return c.scheduleZone(ctx, poolName)
+}
+
+// ownZone is the reader's own zone, asked once per call; nil when unknown.
+func (c *call) ownZone(ctx context.Context) *time.Location {
 	if !c.zoneAsked {
 		c.zoneAsked = true
 		if z := c.h.o.Zones; z != nil && c.req.UserID != "" {
@@ -98,8 +106,5 @@ func (c *call) readerZone(ctx context.Context, poolName string) *time.Location {
 			}
 		}
 	}
-	if c.userZone != nil {
-		return c.userZone
-	}
-	return c.scheduleZone(ctx, poolName)
+	return c.userZone
 }
