@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 )
 
@@ -59,8 +60,16 @@ func arg(a any) any {
 		return Escape(v.Error())
 	case fmt.Stringer:
 		return Escape(v.String())
+	case nil:
+		return a
 	}
-	return a // numbers, booleans, durations' own formatting has no < > &
+	switch reflect.TypeOf(a).Kind() {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
+		return a // their formatting has no < > &, and keeps its verbs (%d, %.2f)
+	}
+	return Escape(fmt.Sprint(a)) // anything else may hold text
 }
 
 // Command is what a button runs: a /pool command and its arguments, as the

@@ -36,6 +36,12 @@ func TestSprintfEscapesArgumentsNotMrkdwn(t *testing.T) {
 	if got != want {
 		t.Errorf("Sprintf = %q, want %q", got, want)
 	}
+	type named string
+	type pair struct{ A, B string }
+	got = Sprintf("%s %v %.1f %t %d", named("<!here>"), pair{"<a>", "&"}, 2.5, true, int64(7))
+	if want := "&lt;!here&gt; {&lt;a&gt; &amp;} 2.5 true 7"; got != want {
+		t.Errorf("Sprintf = %q, want %q", got, want)
+	}
 }
 
 func TestCommandValue(t *testing.T) {
