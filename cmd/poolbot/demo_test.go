@@ -34,7 +34,7 @@ func TestDemoScript(t *testing.T) {
 		{"schedule change posted", `\[#poolbot-demo\] ⏰ linux-ci: standby 2 → 0, max 10 → 2, ttl 30 → 1 \(schedule office-hours\)`},
 		{"digest of the quiet Sunday", `\[#poolbot-demo\] AGENT POOL COST FOR SUN 4 JAN 2026\n    3 pools: \$0\.00 in all`},
 		{"digest of the working Monday", `\[#poolbot-demo\] AGENT POOL COST FOR MON 5 JAN 2026\n    3 pools: \$[1-9][0-9]*\.[0-9]{2} in all, [0-9.]+ idle and [1-9][0-9.]* busy agent-hours, [1-9][0-9]* jobs`},
-		{"Monday's actual cost from Cost Management", `linux-ci \$[1-9][0-9]*\.[0-9]{2} · idle`},
+		{"Monday's estimate, Cost Management's part of the day beside it", `linux-ci \$[1-9][0-9]*\.[0-9]{2} est\. \(Cost Management so far: \$[1-9][0-9]*\.[0-9]{2}\) · idle`},
 		{"threads folded", `\(\d+ replies in thread\)`},
 	}
 	for _, c := range checks {
@@ -44,6 +44,12 @@ func TestDemoScript(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("stdout:\n%s\nstderr:\n%s", o, errb.String())
+	}
+	// The budget alert's last figure for Monday is the digest's.
+	alert := regexp.MustCompile(`gpu-nightly · .budget-daily. · RESOLVED\n    gpu-nightly has cost (\$[0-9.]+) today`).FindStringSubmatch(o)
+	digest := regexp.MustCompile("(?s)FOR MON 5 JAN 2026\n.*?gpu-nightly (\\$[0-9.]+) est\\.").FindStringSubmatch(o)
+	if alert == nil || digest == nil || alert[1] != digest[1] {
+		t.Errorf("Monday's budget alert and digest disagree on gpu-nightly: %q, %q", alert, digest)
 	}
 	// The alert is posted once, and updated in place after that.
 	if n := strings.Count(o, "[#poolbot-demo] 🔴 gpu-nightly"); n != 1 {
