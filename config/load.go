@@ -167,19 +167,19 @@ func SortErrors(errs []error) []error {
 }
 
 // syntaxError describes a document the TOML parser rejects, at its line.
+// The parser's own error is used, not the decoder's: the decoder reports
+// a wrong type before a syntax error further down.
 func syntaxError(file string, data []byte, err error) error {
-	var c Config
-	derr := toml.NewDecoder(bytes.NewReader(data)).Decode(&c)
-	var de *toml.DecodeError
-	if errors.As(derr, &de) {
-		line, _ := de.Position()
-		return &Error{File: file, Line: line, Msg: "not valid TOML: " + strings.TrimPrefix(de.Error(), "toml: ")}
-	}
 	var pe *unstable.ParserError
-	if errors.As(err, &pe) {
-		return &Error{File: file, Msg: "not valid TOML: " + pe.Message}
+	if !errors.As(err, &pe) {
+		return &Error{File: file, Msg: "not valid TOML: " + err.Error()}
 	}
-	return &Error{File: file, Msg: "not valid TOML: " + err.Error()}
+	line := 0
+	// The highlight is a slice of data: its offset is where capacities differ.
+	if off := cap(data) - cap(pe.Highlight); pe.Highlight != nil && off >= 0 && off <= len(data) {
+		line = 1 + bytes.Count(data[:off], []byte("\n"))
+	}
+	return &Error{File: file, Line: line, Msg: "not valid TOML: " + pe.Message}
 }
 
 // Validate checks the configuration as Load does and returns every problem,
@@ -243,9 +243,9 @@ func decodeErrors(file string, idx *docIndex, err error) []error {
 // decoderWords rewrites the decoder's messages that name Go types.
 func decoderWords(msg string) string {
 	switch {
-	case strings.Contains(msg, "out of range"), strings.Contains(msg, "overflow"):
-		return "the number is too large"
-	case strings.Contains(msg, "already defined"), strings.Contains(msg, "defined twice"):
+	case strings.Contains(msg, "out of range"), strings.Contains(msg, "overflow"), strings.Contains(msg, "too large"):
+		return "the number is too large for a whole number (at most 9223372036854775807)"
+	case strings.Contains(msg, "already defined"), strings.Contains(msg, "defined twice"), strings.Contains(msg, "already exists"):
 		return "defined twice: write each table and key once"
 	}
 	return msg

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -308,13 +309,30 @@ func FuzzParse(f *testing.F) {
 	if data, err := os.ReadFile(filepath.Join("..", "config.example.toml")); err == nil {
 		f.Add(data)
 	}
+	f.Add([]byte("\xEF\xBB\xBF[slack]\nworkers = \"8\"\n[[schedules]]\nentries = [{cron = 1, standby = \"x\"}]\n[cost]\ndigest_cron = \"0 25 * * *\"\n"))
+	f.Add([]byte("[schedules]\n[[store]]\n[cost.currency]\nx = 1\n[azure_devops]\npat = 5\n"))
 	f.Fuzz(func(t *testing.T, doc []byte) {
-		c, err := parse("fuzz.toml", doc)
-		if err == nil && c == nil {
+		c, errs := parseAll("fuzz.toml", doc, nil)
+		if len(errs) == 0 && c == nil {
 			t.Fatal("nil config without error")
 		}
-		if err != nil && !strings.HasPrefix(err.Error(), "fuzz.toml") {
-			t.Fatalf("error does not name the file: %v", err)
+		last := 0
+		for _, err := range errs {
+			var e *Error
+			if !errors.As(err, &e) || e.File != "fuzz.toml" || !strings.HasPrefix(err.Error(), "fuzz.toml") {
+				t.Fatalf("error not in the file's format: %v", err)
+			}
+			if e.Line < last {
+				t.Fatalf("errors out of line order: %v", errs)
+			}
+			last = e.Line
+			if strings.Contains(e.Msg, "struct field") || strings.Contains(e.Msg, "config.") {
+				t.Fatalf("Go's words in an error: %v", err)
+			}
+		}
+		// What is read of the sections asked is read as the whole file reads it.
+		if s, errs2 := parseAll("fuzz.toml", doc, map[string]bool{"schedules": true}); len(errs) == 0 && (len(errs2) > 0 || s == nil || len(s.Schedules) != len(c.Schedules)) {
+			t.Fatalf("the schedules alone: %v", errs2)
 		}
 	})
 }

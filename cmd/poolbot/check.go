@@ -58,7 +58,10 @@ order of the file's lines, as FILE:LINE: key K: reason, and exits 1.`)
 	errs = appendNew(errs, scheduler.Validate(cfg))
 	checked := "pools not checked (--offline)"
 	var maxes map[string]int
-	if !*offline && len(cfg.Schedules) > 0 {
+	if !*offline && len(cfg.Schedules) > 0 && reaching(errs) != "" {
+		checked = "pools not checked: " + reaching(errs) + " has problems"
+		fmt.Fprintln(stderr, "note:", checked)
+	} else if !*offline && len(cfg.Schedules) > 0 {
 		pools, err := listPools(ctx, cfg, *timeout)
 		if err != nil {
 			// Unreachable is not a config error: say what was not checked.
@@ -81,6 +84,22 @@ order of the file's lines, as FILE:LINE: key K: reason, and exits 1.`)
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d schedules; %s)\n", cfg.Path, len(cfg.Schedules), checked)
 	return nil
+}
+
+// reaching names the section that keeps Azure DevOps from being asked: one
+// with a problem already reported.
+func reaching(errs []error) string {
+	for _, err := range errs {
+		var e *config.Error
+		if errors.As(err, &e) {
+			for _, sec := range []string{"azure_devops", "azure"} {
+				if e.Key == sec || within(e.Key, sec) {
+					return "[" + sec + "]"
+				}
+			}
+		}
+	}
+	return ""
 }
 
 func report(w io.Writer, path string, errs []error) error {
