@@ -172,6 +172,13 @@ func (c *Console) line(ctx context.Context, line string) {
 	if err := c.Handle(ctx, req, consoleResponder{c}); err != nil {
 		c.printf("error: %v\n", err)
 	}
+	if req.Action == nil && (text == "" || strings.EqualFold(text, "help")) {
+		c.printf("In this console: /pool confirm or /pool cancel presses the buttons of the latest reply that has them\n(or type a button's label: /pool Change image)")
+		if c.Wait != nil {
+			c.printf("; wait 2h lets time pass")
+		}
+		c.printf(".\n")
+	}
 	c.printf("\n")
 }
 

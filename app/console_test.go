@@ -75,7 +75,7 @@ func TestConsoleLinesAndButtons(t *testing.T) {
 	c := &Console{Handle: handle, Out: &out}
 	in := "/pool list " + strings.Repeat("x", MaxLine) + "\n" + // one byte over
 		"/pool confirm\n/pool down *-ci\n/pool list\n/pool scale DOWN\n/pool cancel\n" +
-		"/pool down *-ci\n/pool cancel\n/pool " + strings.Repeat("y", MaxLine-6) // the longest line, at the end of input
+		"/pool down *-ci\n/pool cancel\n/pool help\n/pool " + strings.Repeat("y", MaxLine-6) // the longest line, at the end of input
 	if err := c.Run(context.Background(), strings.NewReader(in)); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -86,12 +86,13 @@ func TestConsoleLinesAndButtons(t *testing.T) {
 		"> /pool scale DOWN\n(pressed [Scale down])\nok\n",
 		"> /pool cancel\n(no reply shown has a cancel button", // the pair went with the press
 		"> /pool cancel\n(pressed [Cancel])\nok\n",
+		"> /pool help\nok\nIn this console: /pool confirm or /pool cancel presses the buttons",
 	} {
 		if !strings.Contains(o, w) {
 			t.Errorf("output lacks %q:\n%s", w, o)
 		}
 	}
-	want := []string{"down *-ci", "list", "action:confirm:pending-1", "down *-ci", "action:cancel:pending-1", strings.Repeat("y", MaxLine-6)}
+	want := []string{"down *-ci", "list", "action:confirm:pending-1", "down *-ci", "action:cancel:pending-1", "help", strings.Repeat("y", MaxLine-6)}
 	var seen []string
 	for _, r := range got {
 		if r.Action != nil {

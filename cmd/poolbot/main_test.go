@@ -60,6 +60,7 @@ func TestCommandLine(t *testing.T) {
 		{"demo --warm-up -1h", []string{"demo", "--warm-up", "-1h"}, 1, "", "--warm-up -1h0m0s: must not be negative"},
 		{"demo extra", []string{"demo", "extra"}, 1, "", `unexpected argument "extra": demo takes only flags`},
 		{"check extra", []string{"check", "--config", path, "extra"}, 1, "", `unexpected argument "extra"`},
+		{"sim extra", []string{"sim", "--listen", "127.0.0.1:0", "fast"}, 1, "", `unexpected argument "fast": sim takes only flags`},
 		{"demo --user not an id", []string{"demo", "--user", "alice"}, 1, "", `--user "alice": want a Slack user id`},
 	}
 	for _, v := range []string{"AZDO_PAT", "SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN"} {
