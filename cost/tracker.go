@@ -378,16 +378,13 @@ func (t *Tracker) flush(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Today returns the pool's estimated cost so far today.
+// Today returns the pool's cost so far today, as DayCost counts it (today
+// is not over, so it is the estimate).
 func (t *Tracker) Today(ctx context.Context, name string) (float64, string, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	d := t.day(ctx, t.date(t.o.Clock.Now()))[name]
-	if d == nil {
-		return 0, "", false
-	}
-	v, ok := d.Estimate()
-	return v, d.Currency, ok
+	c := t.dayCost(ctx, name, t.date(t.o.Clock.Now()))
+	return c.Value, c.Currency, c.Priced
 }
 
 // Totals returns a copy of the pool's totals on date (YYYY-MM-DD).
