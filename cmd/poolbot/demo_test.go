@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -232,4 +233,12 @@ func TestDemoWithExampleConfig(t *testing.T) {
 	out, _ = demoScript(t, "", "--config", "../../config.example.toml", "--user", "U0NOBODY")
 	expectIn(t, out, [][2]string{{"no role", `You are U0NOBODY in the console: no role in \.\./\.\./config\.example\.toml, so every command is denied; the users it grants roles to: U0ALICE admin`}})
 	_ = errs
+	// A file whose roles name no user: the console's own user is granted admin.
+	noUsers := filepath.Join(t.TempDir(), "c.toml")
+	os.WriteFile(noUsers, []byte("[[roles]]\nname = \"viewer\"\nchannels = [\"C1\"]\n"), 0o600)
+	out, _ = demoScript(t, "/pool standby linux-ci 3\n", "--config", noUsers)
+	expectIn(t, out, [][2]string{
+		{"granted", `You are U0DEMO in the console: admin, granted by the demo: .*c\.toml's roles name no user`},
+		{"allowed", `> /pool standby linux-ci 3\n@demo set linux-ci standby \d+ → 3`},
+	})
 }
