@@ -85,6 +85,8 @@ func TestDemoListen(t *testing.T) {
 		t.Errorf("the demo secret is not printed")
 	}
 	io.WriteString(inW, "/pool list\n")
+	// The warm-up took its time (longer under -race): the figures get theirs.
+	deadline = time.Now().Add(20 * time.Second)
 	var body string
 	for time.Now().Before(deadline) {
 		resp, err := http.Get(base + "/metrics")
