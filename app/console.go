@@ -9,12 +9,16 @@ import (
 	"sync"
 	"time"
 
+	"github.com/slack-go/slack"
+
 	"github.com/poolbot/poolbot/commands"
 	"github.com/poolbot/poolbot/slackstub"
 )
 
 // Console reads `/pool …` lines and prints the replies and the messages
-// posted to channels as text: the demo's Slack.
+// posted to channels as text: the demo's Slack. The buttons of the latest
+// reply that had any can be pressed: "/pool confirm" and "/pool cancel"
+// press the confirmation's, and "/pool LABEL" the button so labelled.
 type Console struct {
 	Handle  func(ctx context.Context, r commands.Request, resp commands.Responder) error
 	Out     io.Writer
@@ -25,8 +29,24 @@ type Console struct {
 	// much of the bot's (simulated) time has passed.
 	Wait func(ctx context.Context, d time.Duration) error
 
-	mu  sync.Mutex // serializes writes to Out
-	seq int
+	mu      sync.Mutex // serializes writes to Out; guards buttons
+	seq     int
+	buttons []consoleButton // of the latest reply that had buttons
+}
+
+// MaxLine is the longest line the console reads; a longer one is refused
+// and the console reads on.
+const MaxLine = 1 << 20
+
+// consoleButton is a button a reply showed, to be pressed by typing.
+type consoleButton struct {
+	label, actionID, value string
+}
+
+// input is a line read, or the length of one refused.
+type input struct {
+	text    string
+	refused int
 }
 
 // Run handles each line of in until its end or ctx's.
@@ -37,19 +57,18 @@ func (c *Console) Run(ctx context.Context, in io.Reader) error {
 	if c.Channel == "" {
 		c.Channel = "C0DEMO"
 	}
-	lines := make(chan string)
+	lines := make(chan input)
 	errc := make(chan error, 1)
 	go func() {
-		sc := bufio.NewScanner(in)
-		sc.Buffer(make([]byte, 64*1024), 1024*1024)
-		for sc.Scan() {
+		err := readLines(in, MaxLine, func(l input) bool {
 			select {
-			case lines <- sc.Text():
+			case lines <- l:
+				return true
 			case <-ctx.Done():
-				return
+				return false
 			}
-		}
-		errc <- sc.Err()
+		})
+		errc <- err
 		close(lines)
 	}()
 	for {
@@ -59,13 +78,56 @@ func (c *Console) Run(ctx context.Context, in io.Reader) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case line, ok := <-lines:
+		case l, ok := <-lines:
 			if !ok {
 				return <-errc
 			}
-			c.line(ctx, line)
+			if l.refused > 0 {
+				c.printf("(a line of %d bytes was refused: a line may hold at most %d bytes, 1 MiB)\n", l.refused, MaxLine)
+				continue
+			}
+			c.line(ctx, l.text)
 		}
 	}
+}
+
+// readLines reads lines of at most max bytes from in and hands each to
+// emit, until the end of input or emit returns false. A longer line is
+// read to its end without being kept and handed on as refused.
+func readLines(in io.Reader, max int, emit func(input) bool) error {
+	r := bufio.NewReaderSize(in, 64*1024)
+	var buf []byte
+	n := 0
+	for {
+		frag, more, err := r.ReadLine()
+		if err == io.EOF {
+			if n > 0 { // a last line without its newline
+				emitLine(buf, n, max, emit)
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		n += len(frag)
+		if n <= max {
+			buf = append(buf, frag...)
+		}
+		if more {
+			continue
+		}
+		if !emitLine(buf, n, max, emit) {
+			return nil
+		}
+		buf, n = buf[:0], 0
+	}
+}
+
+func emitLine(buf []byte, n, max int, emit func(input) bool) bool {
+	if n > max {
+		return emit(input{refused: n})
+	}
+	return emit(input{text: string(buf)})
 }
 
 func (c *Console) line(ctx context.Context, line string) {
@@ -87,21 +149,87 @@ func (c *Console) line(ctx context.Context, line string) {
 	}
 	text, ok := strings.CutPrefix(line, "/pool")
 	if !ok || (text != "" && text[0] != ' ') {
-		c.printf("(type /pool help; only /pool commands, and wait DURATION in a script, are understood)\n")
+		c.printf("(type /pool help; only /pool commands, /pool confirm or /pool cancel for a reply's buttons, and wait DURATION in a script, are understood)\n")
 		return
 	}
+	text = strings.TrimSpace(text)
 	c.seq++
 	req := commands.Request{
 		UserID: c.User, UserName: "demo", ChannelID: c.Channel,
-		Text: strings.TrimSpace(text), Source: "console", RequestID: fmt.Sprintf("console-%d", c.seq),
+		Text: text, Source: "console", RequestID: fmt.Sprintf("console-%d", c.seq),
 	}
 	if !c.Prompt {
 		c.printf("> %s\n", line)
 	}
+	if b, ok, known := c.button(text); known {
+		if !ok {
+			c.printf("(no reply shown has a %s button: run the command first, then /pool %s)\n\n", strings.ToLower(text), strings.ToLower(text))
+			return
+		}
+		c.printf("(pressed [%s])\n", b.label)
+		req.Text, req.Action = "", &commands.Action{ActionID: b.actionID, Value: b.value}
+	}
 	if err := c.Handle(ctx, req, consoleResponder{c}); err != nil {
 		c.printf("error: %v\n", err)
 	}
+	if req.Action == nil && (text == "" || strings.EqualFold(text, "help")) {
+		c.printf("In this console: /pool confirm or /pool cancel presses the buttons of the latest reply that has them\n(or type a button's label: /pool Change image)")
+		if c.Wait != nil {
+			c.printf("; wait 2h lets time pass")
+		}
+		c.printf(".\n")
+	}
 	c.printf("\n")
+}
+
+// button finds the button text presses: "confirm" and "cancel" by action,
+// else by label. known is false when text is a command, not a press; a
+// press is used once.
+func (c *Console) button(text string) (b consoleButton, ok, known bool) {
+	word := strings.ToLower(text)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, b := range c.buttons {
+		if b.actionID == word || strings.EqualFold(b.label, text) {
+			c.buttons = append(c.buttons[:i:i], c.buttons[i+1:]...)
+			if b.actionID == "confirm" || b.actionID == "cancel" {
+				c.buttons = nil // the pair goes together
+			}
+			return b, true, true
+		}
+	}
+	return consoleButton{}, false, word == "confirm" || word == "cancel"
+}
+
+// keepButtons remembers the buttons of a reply that has any.
+func (c *Console) keepButtons(blocks []slack.Block) {
+	var bs []consoleButton
+	add := func(e *slack.ButtonBlockElement) {
+		if e != nil && e.URL == "" && e.Text != nil {
+			bs = append(bs, consoleButton{label: e.Text.Text, actionID: e.ActionID, value: e.Value})
+		}
+	}
+	for _, bl := range blocks {
+		switch v := bl.(type) {
+		case *slack.ActionBlock:
+			if v.Elements != nil {
+				for _, e := range v.Elements.ElementSet {
+					if btn, ok := e.(*slack.ButtonBlockElement); ok {
+						add(btn)
+					}
+				}
+			}
+		case *slack.SectionBlock:
+			if v.Accessory != nil {
+				add(v.Accessory.ButtonElement)
+			}
+		}
+	}
+	if len(bs) > 0 {
+		c.mu.Lock()
+		c.buttons = bs
+		c.mu.Unlock()
+	}
 }
 
 func (c *Console) printf(format string, a ...any) {
@@ -113,6 +241,7 @@ func (c *Console) printf(format string, a ...any) {
 type consoleResponder struct{ c *Console }
 
 func (r consoleResponder) Respond(_ context.Context, rep commands.Reply) error {
+	r.c.keepButtons(rep.Blocks)
 	out := RenderBlocks(rep.Blocks)
 	if out == "" {
 		out = plain(rep.Text) + "\n"

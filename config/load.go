@@ -16,6 +16,7 @@ import (
 
 	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
+	"github.com/robfig/cron/v3"
 
 	"github.com/poolbot/poolbot/pool"
 )
@@ -23,40 +24,162 @@ import (
 // Load reads the TOML file at path, resolves its secrets, applies the
 // defaults written in the types' comments and validates what can be checked
 // without the network. Every problem is reported as "FILE:LINE: key a.b.c:
-// reason"; several problems are joined into one error. A secret's value never
-// appears in an error.
+// reason" (an *Error), in the order of the file's lines; several problems are
+// joined into one error. A secret's value never appears in an error.
 func Load(path string) (*Config, error) {
+	c, errs := LoadAll(path)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+// LoadSections is Load reading only the named top-level sections (such as
+// "schedules" or "roles"): the others are neither decoded nor checked, and
+// their secrets are not resolved, so that a command that needs no secret
+// (schedule preview, the demo) does not ask for one. Unknown sections are
+// still errors.
+func LoadSections(path string, sections ...string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	return parse(path, data)
-}
-
-func parse(file string, data []byte) (*Config, error) {
-	idx, err := indexDocument(data)
-	if err != nil {
-		// A syntax error: let the decoder describe it with its position.
-		var c Config
-		derr := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields().Decode(&c)
-		if derr == nil {
-			derr = err
-		}
-		return nil, decodeErrors(file, idx, derr)
+	keep := map[string]bool{}
+	for _, s := range sections {
+		keep[s] = true
 	}
-	if errs := checkTextTypes(file, idx); len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	c := &Config{}
-	if err := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields().Decode(c); err != nil {
-		return nil, decodeErrors(file, idx, err)
-	}
-	c.Path = file
-	c.applyDefaults()
-	if errs := c.validate(idx); len(errs) > 0 {
+	c, errs := parseAll(path, data, keep)
+	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	return c, nil
+}
+
+// LoadAll reads the file at path as Load does and returns every problem, in
+// the order of the file's lines, with the configuration decoded from what is
+// valid: a key whose value is wrong is left at its default, so that further
+// checks (the scheduler's) can run and report theirs too. The configuration
+// is nil when the file cannot be read or is not TOML.
+func LoadAll(path string) (*Config, []error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, []error{fmt.Errorf("read config: %w", err)}
+	}
+	return parseAll(path, data, nil)
+}
+
+func parse(file string, data []byte) (*Config, error) {
+	c, errs := parseAll(file, data, nil)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+// utf8BOM is the byte-order mark some editors write at the start of a UTF-8
+// file. TOML does not allow it; it carries nothing, so it is skipped.
+const utf8BOM = "\xEF\xBB\xBF"
+
+// parseAll decodes data in three passes so that one mistake does not hide
+// the others: the syntax tree is indexed; every key is checked against the
+// types (unknown keys, wrong types, secrets that cannot be resolved,
+// durations that do not parse) and the expressions in error are blanked out;
+// what is left is decoded and validated. sections, when not nil, names the
+// top-level sections to read.
+func parseAll(file string, data []byte, sections map[string]bool) (*Config, []error) {
+	data = bytes.TrimPrefix(data, []byte(utf8BOM))
+	if bytes.HasPrefix(data, []byte{0xFF, 0xFE}) || bytes.HasPrefix(data, []byte{0xFE, 0xFF}) {
+		return nil, []error{&Error{File: file, Line: 1, Msg: "the file is UTF-16; save it as UTF-8"}}
+	}
+	idx, err := indexDocument(data)
+	if err != nil {
+		return nil, []error{syntaxError(file, data, err)}
+	}
+	idx.file = file
+	chk := &typeCheck{idx: idx, sections: sections, bad: map[string]bool{}}
+	chk.run()
+	clean := chk.blank(data)
+	c := &Config{}
+	if err := toml.NewDecoder(bytes.NewReader(clean)).DisallowUnknownFields().Decode(c); err != nil {
+		return nil, SortErrors(append(chk.errs, decodeErrors(file, idx, err)...))
+	}
+	c.Path = file
+	c.applyDefaults()
+	errs := chk.errs
+	for _, err := range c.validate(idx) {
+		var e *Error
+		if errors.As(err, &e) && (chk.covers(e.Key) || !chk.reads(e.Key)) {
+			continue // already reported as the key's type, or not read
+		}
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return c, SortErrors(errs)
+	}
+	return c, nil
+}
+
+// Error is one problem with a configuration file: "FILE:LINE: key K:
+// reason". Line is 0 when unknown; Key is empty for a syntax error.
+type Error struct {
+	File string
+	Line int
+	Key  string
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+		if e.Line > 0 {
+			fmt.Fprintf(&b, ":%d", e.Line)
+		}
+		b.WriteString(": ")
+	}
+	if e.Key != "" {
+		b.WriteString("key " + e.Key + ": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// SortErrors orders errors by file and line, as an editor lists them;
+// errors that name no line come first, in their order. It sorts in place
+// and returns errs.
+func SortErrors(errs []error) []error {
+	pos := func(err error) (string, int) {
+		var e *Error
+		if errors.As(err, &e) {
+			return e.File, e.Line
+		}
+		return "", 0
+	}
+	sort.SliceStable(errs, func(i, j int) bool {
+		fi, li := pos(errs[i])
+		fj, lj := pos(errs[j])
+		if fi != fj {
+			return fi < fj
+		}
+		return li < lj
+	})
+	return errs
+}
+
+// syntaxError describes a document the TOML parser rejects, at its line.
+// The parser's own error is used, not the decoder's: the decoder reports
+// a wrong type before a syntax error further down.
+func syntaxError(file string, data []byte, err error) error {
+	var pe *unstable.ParserError
+	if !errors.As(err, &pe) {
+		return &Error{File: file, Msg: "not valid TOML: " + err.Error()}
+	}
+	line := 0
+	// The highlight is a slice of data: its offset is where capacities differ.
+	if off := cap(data) - cap(pe.Highlight); pe.Highlight != nil && off >= 0 && off <= len(data) {
+		line = 1 + bytes.Count(data[:off], []byte("\n"))
+	}
+	return &Error{File: file, Line: line, Msg: "not valid TOML: " + pe.Message}
 }
 
 // Validate checks the configuration as Load does and returns every problem,
@@ -67,9 +190,10 @@ func (c *Config) Validate() []error {
 }
 
 // KeyError returns an error in Load's style for key, written as in Load's
-// errors ("schedules[0].entries[1].cron"): "FILE:LINE: key K: reason". The
-// line is looked up in c.Path; without it the error names only the key.
-// Other packages use it to report their own checks of the configuration.
+// errors ("schedules[0].entries[1].cron"): "FILE:LINE: key K: reason", an
+// *Error. The line is looked up in c.Path; without it the error names only
+// the key. Other packages use it to report their own checks of the
+// configuration.
 func (c *Config) KeyError(key string, format string, args ...any) error {
 	return c.index().errorf(key, format, args...)
 }
@@ -78,7 +202,7 @@ func (c *Config) index() *docIndex {
 	idx := &docIndex{}
 	if c.Path != "" {
 		if data, err := os.ReadFile(c.Path); err == nil {
-			if i, err := indexDocument(data); err == nil {
+			if i, err := indexDocument(bytes.TrimPrefix(data, []byte(utf8BOM))); err == nil {
 				idx = i
 			}
 		}
@@ -87,8 +211,9 @@ func (c *Config) index() *docIndex {
 	return idx
 }
 
-// decodeErrors turns go-toml's errors into "FILE:LINE: key K: reason".
-func decodeErrors(file string, idx *docIndex, err error) error {
+// decodeErrors turns what go-toml's decoder still finds once the type check
+// has passed (a table defined twice, a number out of range) into *Errors.
+func decodeErrors(file string, idx *docIndex, err error) []error {
 	if idx == nil {
 		idx = &docIndex{}
 	}
@@ -101,18 +226,29 @@ func decodeErrors(file string, idx *docIndex, err error) error {
 			line, _ := e.Position()
 			errs = append(errs, idx.lineError(line, idx.keyAt(line, e.Key()), "unknown key"))
 		}
-		return errors.Join(errs...)
+		return errs
 	}
 	var de *toml.DecodeError
 	if errors.As(err, &de) {
 		line, _ := de.Position()
-		msg := strings.TrimPrefix(de.Error(), "toml: ")
+		msg := decoderWords(strings.TrimPrefix(de.Error(), "toml: "))
 		if len(de.Key()) == 0 {
-			return fmt.Errorf("%s:%d: %s", file, line, msg)
+			return []error{&Error{File: file, Line: line, Msg: msg}}
 		}
-		return idx.lineError(line, idx.keyAt(line, de.Key()), msg)
+		return []error{idx.lineError(line, idx.keyAt(line, de.Key()), msg)}
 	}
-	return fmt.Errorf("%s: %w", file, err)
+	return []error{&Error{File: file, Msg: err.Error()}}
+}
+
+// decoderWords rewrites the decoder's messages that name Go types.
+func decoderWords(msg string) string {
+	switch {
+	case strings.Contains(msg, "out of range"), strings.Contains(msg, "overflow"), strings.Contains(msg, "too large"):
+		return "the number is too large for a whole number (at most 9223372036854775807)"
+	case strings.Contains(msg, "already defined"), strings.Contains(msg, "defined twice"), strings.Contains(msg, "already exists"):
+		return "defined twice: write each table and key once"
+	}
+	return msg
 }
 
 // entry is one key = value of the document.
@@ -121,14 +257,36 @@ type entry struct {
 	plain []string // without: schedules, entries, cron
 	line  int
 	kind  unstable.Kind
+	value string // a string's value, to check secrets and durations
+	expr  int    // the top-level expression it is part of (index in exprs)
+	elem  bool   // an element of an array: pools[1], entries[0]
+}
+
+// header is a [table] or [[array of tables]] line.
+type header struct {
+	key   string
+	plain []string
+	line  int
+	array bool
+	start int // byte offset of its line
+}
+
+// expr is a top-level key = value: its bytes, and the header it is under
+// (-1 before the first).
+type expr struct {
+	rng    unstable.Range
+	header int
 }
 
 // docIndex knows the line of every key of a document, so that errors found
 // after decoding can still name it.
 type docIndex struct {
-	file    string
-	entries []entry
-	lines   map[string]int // key (and each table's key) → line
+	file     string
+	entries  []entry
+	elements []entry // elements of arrays of values: pools[1]
+	headers  []header
+	exprs    []expr
+	lines    map[string]int // key (and each table's key) → line
 }
 
 func (d *docIndex) errorf(key, format string, args ...any) error {
@@ -147,14 +305,7 @@ func (d *docIndex) errorf(key, format string, args ...any) error {
 }
 
 func (d *docIndex) lineError(line int, key, reason string) error {
-	switch {
-	case d.file == "" && line == 0:
-		return fmt.Errorf("key %s: %s", key, reason)
-	case line == 0:
-		return fmt.Errorf("%s: key %s: %s", d.file, key, reason)
-	default:
-		return fmt.Errorf("%s:%d: key %s: %s", d.file, line, key, reason)
-	}
+	return &Error{File: d.file, Line: line, Key: key, Msg: reason}
 }
 
 // keyAt returns the indexed name of the key on line whose plain path is k,
@@ -250,6 +401,10 @@ func indexDocument(data []byte) (*docIndex, error) {
 		switch n.Kind {
 		case unstable.Table, unstable.ArrayTable:
 			parts, line := keyParts(&p, n)
+			start := 0
+			if it := n.Key(); it.Next() {
+				start = lineStart(data, int(it.Node().Raw.Offset))
+			}
 			plainPrefix = parts
 			if n.Kind == unstable.Table {
 				prefix = resolve(parts)
@@ -267,7 +422,9 @@ func indexDocument(data []byte) (*docIndex, error) {
 				prefix = base + "[" + strconv.Itoa(i) + "]"
 			}
 			d.lines[prefix] = line
+			d.headers = append(d.headers, header{key: prefix, plain: parts, line: line, array: n.Kind == unstable.ArrayTable, start: start})
 		case unstable.KeyValue:
+			d.exprs = append(d.exprs, expr{rng: n.Raw, header: len(d.headers) - 1})
 			d.addKeyValue(&p, n, prefix, plainPrefix)
 		}
 	}
@@ -275,6 +432,14 @@ func indexDocument(data []byte) (*docIndex, error) {
 		return d, err
 	}
 	return d, nil
+}
+
+// lineStart returns the offset of the start of the line holding offset.
+func lineStart(data []byte, offset int) int {
+	if offset > len(data) {
+		offset = len(data)
+	}
+	return bytes.LastIndexByte(data[:offset], '\n') + 1
 }
 
 func keyParts(p *unstable.Parser, n *unstable.Node) ([]string, int) {
@@ -301,11 +466,15 @@ func (d *docIndex) addKeyValue(p *unstable.Parser, n *unstable.Node, prefix stri
 		key += quoteKey(part)
 	}
 	plain := append(append([]string(nil), plainPrefix...), parts...)
-	d.addValue(p, n.Value(), key, plain, line)
+	d.addValue(p, n.Value(), key, plain, line, false)
 }
 
-func (d *docIndex) addValue(p *unstable.Parser, v *unstable.Node, key string, plain []string, line int) {
-	d.entries = append(d.entries, entry{key: key, plain: plain, line: line, kind: v.Kind})
+func (d *docIndex) addValue(p *unstable.Parser, v *unstable.Node, key string, plain []string, line int, elem bool) {
+	e := entry{key: key, plain: plain, line: line, kind: v.Kind, expr: len(d.exprs) - 1, elem: elem}
+	if v.Kind == unstable.String {
+		e.value = string(v.Data)
+	}
+	d.entries = append(d.entries, e)
 	if _, ok := d.lines[key]; !ok {
 		d.lines[key] = line
 	}
@@ -319,61 +488,17 @@ func (d *docIndex) addValue(p *unstable.Parser, v *unstable.Node, key string, pl
 		it := v.Children()
 		for i := 0; it.Next(); i++ {
 			el := it.Node()
-			if el.Kind != unstable.InlineTable {
-				continue
-			}
 			elLine := line
 			if el.Raw.Length > 0 {
 				elLine = p.Shape(el.Raw).Start.Line
 			}
-			d.addValue(p, el, key+"["+strconv.Itoa(i)+"]", plain, elLine)
+			if el.Kind != unstable.InlineTable {
+				d.elements = append(d.elements, entry{key: key + "[" + strconv.Itoa(i) + "]", plain: plain, line: elLine, kind: el.Kind, expr: len(d.exprs) - 1, elem: true})
+				continue
+			}
+			d.addValue(p, el, key+"["+strconv.Itoa(i)+"]", plain, elLine, true)
 		}
 	}
-}
-
-// checkTextTypes reports values of Duration and Secret keys that are not
-// strings: go-toml hands their raw text to UnmarshalText and returns its
-// error without a position, and a secret must not be echoed.
-func checkTextTypes(file string, idx *docIndex) []error {
-	idx.file = file
-	var errs []error
-	for _, e := range idx.entries {
-		want := textKind(reflect.TypeOf(Config{}), e.plain)
-		if want == "" || e.kind == unstable.String {
-			continue
-		}
-		errs = append(errs, idx.lineError(e.line, e.key, fmt.Sprintf("want a string (%s), got %s", want, strings.ToLower(e.kind.String()))))
-	}
-	return errs
-}
-
-var (
-	durationType = reflect.TypeOf(Duration{})
-	secretType   = reflect.TypeOf(Secret{})
-)
-
-// textKind says whether the field at path is a Duration or a Secret.
-func textKind(t reflect.Type, path []string) string {
-	for _, part := range path {
-		for t.Kind() == reflect.Slice || t.Kind() == reflect.Pointer {
-			t = t.Elem()
-		}
-		if t.Kind() != reflect.Struct || t == durationType || t == secretType {
-			return ""
-		}
-		f, ok := fieldByTag(t, part)
-		if !ok {
-			return ""
-		}
-		t = f.Type
-	}
-	switch t {
-	case durationType:
-		return `a duration like "90s", "15m" or "4h"`
-	case secretType:
-		return `a value, "${ENV_VAR}" or "file:/path"`
-	}
-	return ""
 }
 
 func fieldByTag(t reflect.Type, name string) (reflect.StructField, bool) {
@@ -701,6 +826,11 @@ func (c *Config) validate(idx *docIndex) []error {
 		}
 	}
 	checkZone("cost.digest_timezone", co.DigestTimeZone)
+	if co.DigestCron != "" {
+		if err := checkCron(co.DigestCron); err != nil {
+			bad("cost.digest_cron", "%v", err)
+		}
+	}
 	for i, b := range co.Budgets {
 		k := fmt.Sprintf("cost.budgets[%d]", i)
 		if len(b.Pools) == 0 {
@@ -733,4 +863,27 @@ func (c *Config) validate(idx *docIndex) []error {
 	}
 	oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	return errs
+}
+
+// checkCron checks a 5-field cron expression, and that it ever fires: "0 25
+// * * *" does not parse, "0 8 31 2 *" parses but names no real day.
+func checkCron(expr string) (err error) {
+	expr = strings.TrimSpace(expr)
+	if strings.HasPrefix(expr, "TZ=") || strings.HasPrefix(expr, "CRON_TZ=") {
+		return fmt.Errorf("%q: give the time zone as digest_timezone, not in the expression", expr)
+	}
+	defer func() {
+		// The parser has panicked on malformed input before.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%q is not a cron expression", expr)
+		}
+	}()
+	s, err := cron.ParseStandard(expr)
+	if err != nil {
+		return fmt.Errorf("%q is not a 5-field cron expression (minute hour day month weekday, e.g. \"0 8 * * *\"): %v", expr, err)
+	}
+	if s.Next(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)).IsZero() {
+		return fmt.Errorf("%q never fires: it names no real date", expr)
+	}
+	return nil
 }

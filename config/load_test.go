@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -135,12 +136,12 @@ func TestLoadErrors(t *testing.T) {
 		{"wrong type nested", "[[schedules]]\nname = \"a\"\npools = [\"x\"]\n[[schedules.entries]]\ncron = \"0 7 * * *\"\nstandby = \"two\"\n",
 			[]string{`test.toml:14: key schedules[0].entries[0].standby:`}},
 		{"bad duration", "[alerts]\ninterval = \"soon\"\n", []string{`test.toml:10: key alerts.interval: not a duration`}},
-		{"duration not string", "[alerts]\ninterval = 60\n", []string{`test.toml:10: key alerts.interval: want a string`}},
+		{"duration not string", "[alerts]\ninterval = 60\n", []string{`test.toml:10: key alerts.interval: must be a duration in quotes, like "90s", "15m" or "4h", not a whole number`}},
 		{"unset env secret", "[store]\ndriver = \"postgres\"\ndsn = \"${POOLBOT_TEST_UNSET}\"\n",
 			[]string{`test.toml:11: key store.dsn: environment variable POOLBOT_TEST_UNSET is not set`}},
 		{"unreadable file secret", "[store]\ndsn = \"file:/nonexistent/poolbot/dsn\"\n",
 			[]string{`test.toml:10: key store.dsn: read secret file /nonexistent/poolbot/dsn`}},
-		{"secret not string", "[azure]\nstatic_token = 12345\n", []string{`test.toml:10: key azure.static_token: want a string`}},
+		{"secret not string", "[azure]\nstatic_token = 12345\n", []string{`test.toml:10: key azure.static_token: must be a string in quotes`}},
 		{"driver", "[store]\ndriver = \"mysql\"\n", []string{`test.toml:10: key store.driver: "mysql" is not one of sqlite, postgres`}},
 		{"postgres needs dsn", "[store]\ndriver = \"postgres\"\n", []string{`test.toml:9: key store.dsn: required`}},
 		{"role name", "[[roles]]\nname = \"root\"\nusers = [\"U1\"]\n", []string{`test.toml:10: key roles[0].name: "root" is not one of viewer, operator, admin`}},
@@ -308,13 +309,164 @@ func FuzzParse(f *testing.F) {
 	if data, err := os.ReadFile(filepath.Join("..", "config.example.toml")); err == nil {
 		f.Add(data)
 	}
+	f.Add([]byte("\xEF\xBB\xBF[slack]\nworkers = \"8\"\n[[schedules]]\nentries = [{cron = 1, standby = \"x\"}]\n[cost]\ndigest_cron = \"0 25 * * *\"\n"))
+	f.Add([]byte("[schedules]\n[[store]]\n[cost.currency]\nx = 1\n[azure_devops]\npat = 5\n"))
 	f.Fuzz(func(t *testing.T, doc []byte) {
-		c, err := parse("fuzz.toml", doc)
-		if err == nil && c == nil {
+		c, errs := parseAll("fuzz.toml", doc, nil)
+		if len(errs) == 0 && c == nil {
 			t.Fatal("nil config without error")
 		}
-		if err != nil && !strings.HasPrefix(err.Error(), "fuzz.toml") {
-			t.Fatalf("error does not name the file: %v", err)
+		last := 0
+		for _, err := range errs {
+			var e *Error
+			if !errors.As(err, &e) || e.File != "fuzz.toml" || !strings.HasPrefix(err.Error(), "fuzz.toml") {
+				t.Fatalf("error not in the file's format: %v", err)
+			}
+			if e.Line < last {
+				t.Fatalf("errors out of line order: %v", errs)
+			}
+			last = e.Line
+			if strings.Contains(e.Msg, "struct field") || strings.Contains(e.Msg, "config.") {
+				t.Fatalf("Go's words in an error: %v", err)
+			}
+		}
+		// What is read of the sections asked is read as the whole file reads it.
+		if s, errs2 := parseAll("fuzz.toml", doc, map[string]bool{"schedules": true}); len(errs) == 0 && (len(errs2) > 0 || s == nil || len(s.Schedules) != len(c.Schedules)) {
+			t.Fatalf("the schedules alone: %v", errs2)
 		}
 	})
+}
+
+// TestEveryProblemInOrder: a broken file gets every problem at once, in the
+// order of its lines, each as FILE:LINE: key K: reason in words.
+func TestEveryProblemInOrder(t *testing.T) {
+	os.Unsetenv("POOLBOT_TEST_UNSET_A")
+	os.Unsetenv("POOLBOT_TEST_UNSET_B")
+	const sched = "[[schedules]]\nname = \"a\"\npools = [\"x\"]\n" // lines 9-11
+	tests := []struct {
+		name string
+		doc  string   // appended to minimal: its first line is line 9
+		want []string // each error, in order
+	}{
+		{"workers as a string", "", []string{`test.toml:7: key slack.workers: must be a whole number, not a string`}},
+		{"misspelt section", "[slack2]\n", []string{`test.toml:9: key slack2: unknown key; did you mean slack?`}},
+		{"a whole number, not a string", "[store]\npath = \"p.db\"\n[server]\nlisten = \"127.0.0.1:1\"\nshutdown_timeout = 5\n",
+			[]string{`test.toml:13: key server.shutdown_timeout: must be a duration in quotes, like "90s", "15m" or "4h", not a whole number`}},
+		{"digest cron hour 25", "[cost]\ndigest_cron = \"0 25 * * *\"\n",
+			[]string{`test.toml:10: key cost.digest_cron: "0 25 * * *" is not a 5-field cron expression`}},
+		{"digest cron that never fires", "[cost]\ndigest_cron = \"0 8 31 2 *\"\n",
+			[]string{`test.toml:10: key cost.digest_cron: "0 8 31 2 *" never fires`}},
+		{"line order across passes", "[store]\ndriver = \"mysql\"\n[alerts]\ninterval = 5\n[log]\nlevel = \"loud\"\nformat = 1\n",
+			[]string{`test.toml:10: key store.driver: "mysql" is not one of sqlite, postgres`,
+				`test.toml:12: key alerts.interval: must be a duration`,
+				`test.toml:14: key log.level: "loud" is not one of`,
+				`test.toml:15: key log.format: must be a string in quotes, not a whole number`}},
+		{"standby in an inline entry", sched + "entries = [{cron = \"0 7 * * *\", standby = \"two\"}]\n",
+			[]string{`test.toml:12: key schedules[0].entries[0].standby: must be a whole number, not a string`}},
+		{"a pool that is a number", "[[schedules]]\nname = \"a\"\npools = [\"x\", 1]\nentries = [{cron = \"0 7 * * *\", standby = 1}]\n",
+			[]string{`test.toml:11: key schedules[0].pools[1]: must be a string in quotes, not a whole number`}},
+		{"misspelt key", "[alerts]\nintervl = \"60s\"\n", []string{`test.toml:10: key alerts.intervl: unknown key; did you mean interval?`}},
+		{"misspelt table", "[[schedule]]\nname = \"a\"\n", []string{`test.toml:9: key schedule[0]: unknown key; did you mean schedules?`}},
+		{"a list of tables written as a table", "[schedules]\nname = \"a\"\n", []string{`test.toml:9: key schedules: is a list of tables: write [[schedules]] for each`}},
+		{"a table written as a list", "[[store]]\npath = \"x\"\n", []string{`test.toml:9: key store[0]: is a table, not a list of tables: write [store], not [[store]]`}},
+		{"a boolean as a string", sched + "correct = \"yes\"\n[[schedules.entries]]\ncron = \"0 7 * * *\"\nstandby = 1\n",
+			[]string{`test.toml:12: key schedules[0].correct: must be true or false, not a string`}},
+		{"a price as a string", "[[cost.budgets]]\npools = [\"x\"]\ndaily = \"5\"\n", []string{`test.toml:11: key cost.budgets[0].daily: must be a number, not a string`}},
+		{"two unset variables", "[store]\ndriver = \"postgres\"\ndsn = \"${POOLBOT_TEST_UNSET_A}\"\n[azure]\nauth = \"static\"\nstatic_token = \"${POOLBOT_TEST_UNSET_B}\"\n",
+			[]string{`test.toml:11: key store.dsn: environment variable POOLBOT_TEST_UNSET_A is not set`,
+				`test.toml:14: key azure.static_token: environment variable POOLBOT_TEST_UNSET_B is not set`}},
+		{"syntax", "[store]\npath = \"x\n", []string{`test.toml:10: not valid TOML:`}},
+		{"a fraction of a minute", "[[templates]]\nname = \"t\"\nos = \"linux\"\nsku = \"S\"\nimage = \"a:b:c:d\"\nmax = 1\nttl = 1.5\n",
+			[]string{`test.toml:15: key templates[0].ttl: must be a whole number, not a decimal number`}},
+		{"skip not a list", sched + "skip = \"2026-01-01\"\nentries = [{cron = \"0 7 * * *\", standby = 1}]\n",
+			[]string{`test.toml:12: key schedules[0].skip: must be a list of strings, like ["a", "b"], not a string`}},
+		{"a date unquoted", sched + "skip = [2026-01-01]\nentries = [{cron = \"0 7 * * *\", standby = 1}]\n",
+			[]string{`test.toml:12: key schedules[0].skip[0]: must be a string in quotes, not a date`}},
+		{"a key under a string", "[cost]\ncurrency.code = \"EUR\"\n", []string{`test.toml:10: key cost.currency.code: cost.currency is a string in quotes, not a table`}},
+		{"everything wrong in one schedule", sched + "timezone = \"Mars/Olympus\"\nbogus = 1\n[[schedules.entries]]\ncron = \"0 7 * * *\"\nstandby = -1\nmax = \"ten\"\n",
+			[]string{`test.toml:12: key schedules[0].timezone: unknown time zone "Mars/Olympus"`,
+				`test.toml:13: key schedules[0].bogus: unknown key`,
+				`test.toml:16: key schedules[0].entries[0].standby: must not be negative`,
+				`test.toml:17: key schedules[0].entries[0].max: must be a whole number, not a string`}},
+		{"nothing wrong", "[store]\npath = \"x\"\n", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := minimal + tc.doc
+			if tc.name == "workers as a string" {
+				doc = strings.Replace(minimal, "[slack]\n", "[slack]\nworkers = \"8\"\n", 1)
+			}
+			_, err := parse("test.toml", []byte(doc))
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			got := strings.Split(err.Error(), "\n")
+			if len(got) != len(tc.want) {
+				t.Fatalf("%d errors, want %d:\n%s", len(got), len(tc.want), err)
+			}
+			for i, w := range tc.want {
+				if !strings.HasPrefix(got[i], w) {
+					t.Errorf("error %d:\n  %s\nwant it to start with\n  %s", i+1, got[i], w)
+				}
+			}
+		})
+	}
+}
+
+// A UTF-8 byte-order mark is skipped; UTF-16 is named.
+func TestByteOrderMark(t *testing.T) {
+	c, err := parse("test.toml", []byte("\xEF\xBB\xBF"+minimal+"[store]\ndriver = \"mysql\"\n"))
+	if err == nil || c != nil {
+		t.Fatalf("no error for the bad driver after a byte-order mark")
+	}
+	if want := `test.toml:10: key store.driver: "mysql" is not one of`; !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("error %q, want %q: the mark shifts no line", err, want)
+	}
+	if _, err := parse("test.toml", []byte("\xEF\xBB\xBF"+minimal)); err != nil {
+		t.Errorf("a byte-order mark is refused: %v", err)
+	}
+	if _, err := parse("test.toml", []byte("\xFF\xFE[\x00")); err == nil || !strings.Contains(err.Error(), "UTF-16; save it as UTF-8") {
+		t.Errorf("UTF-16: %v", err)
+	}
+}
+
+// LoadSections reads only the sections asked for: no secret of another is
+// resolved, and nothing there is checked.
+func TestLoadSections(t *testing.T) {
+	os.Unsetenv("AZDO_PAT")
+	os.Unsetenv("SLACK_SIGNING_SECRET")
+	os.Unsetenv("SLACK_BOT_TOKEN")
+	path := filepath.Join("..", "config.example.toml")
+	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "AZDO_PAT is not set") {
+		t.Fatalf("Load without the secrets: %v", err)
+	}
+	c, err := LoadSections(path, "roles", "templates", "schedules", "alerts", "cost")
+	if err != nil {
+		t.Fatalf("LoadSections: %v", err)
+	}
+	if len(c.Roles) != 4 || len(c.Schedules) != 1 || c.Cost.DigestCron != "0 8 * * *" || c.DevOps.PAT.IsSet() {
+		t.Errorf("sections read: roles %d, schedules %d, cost %+v, pat set %v", len(c.Roles), len(c.Schedules), c.Cost, c.DevOps.PAT.IsSet())
+	}
+	dir := t.TempDir()
+	p := filepath.Join(dir, "c.toml")
+	os.WriteFile(p, []byte("[azure_devops]\npat = 5\n[bogus]\n[[schedules]]\nname = 1\n"), 0o600)
+	_, err = LoadSections(p, "schedules")
+	if err == nil {
+		t.Fatal("no error")
+	}
+	got := err.Error()
+	for _, w := range []string{":3: key bogus: unknown key", ":5: key schedules[0].name: must be a string in quotes, not a whole number"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("error lacks %q:\n%s", w, got)
+		}
+	}
+	if strings.Contains(got, "azure_devops") {
+		t.Errorf("a section not read is checked:\n%s", got)
+	}
 }

@@ -123,7 +123,7 @@ func (t *Tracker) hasData(ctx context.Context, day string) bool {
 		return true
 	}
 	for name := range t.pools {
-		if _, _, actual, _ := t.dayCost(ctx, name, day); actual {
+		if c := t.dayCost(ctx, name, day); c.Actual || c.HasSoFar {
 			return true
 		}
 	}
@@ -137,6 +137,8 @@ type DigestLine struct {
 	Currency  string
 	Actual    bool // from Cost Management, not estimated
 	Priced    bool
+	SoFar     float64 // Cost Management's figure when not final (part of the day)
+	HasSoFar  bool
 	IdleHours float64
 	BusyHours float64
 	Jobs      int
@@ -167,10 +169,10 @@ func (t *Tracker) DigestLines(ctx context.Context, day string) []DigestLine {
 			l.IdleHours, l.BusyHours, l.Jobs = d.IdleHours, d.BusyHours, d.Jobs
 			l.Saved = d.SavedHours * d.Price
 		}
-		l.Cost, l.Currency, l.Actual, l.Priced = t.dayCost(ctx, n, day)
+		c := t.dayCost(ctx, n, day)
+		l.Cost, l.Currency, l.Actual, l.Priced, l.SoFar, l.HasSoFar = c.Value, c.Currency, c.Actual, c.Priced, c.SoFar, c.HasSoFar
 		for i := 6; i >= 0; i-- {
-			v, _, _, _ := t.dayCost(ctx, n, d0.AddDate(0, 0, -i).Format("2006-01-02"))
-			l.Week = append(l.Week, v)
+			l.Week = append(l.Week, t.dayCost(ctx, n, d0.AddDate(0, 0, -i).Format("2006-01-02")).Value)
 		}
 		out = append(out, l)
 	}
@@ -229,7 +231,7 @@ func (t *Tracker) Digest(ctx context.Context, day string) (text, blocks string) 
 		bs = append(bs, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, more, false, false)))
 	}
 	bs = append(bs, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType,
-		"est. = instance-hours × the SKU's pay-as-you-go price; others from Azure Cost Management. Chart: the last 7 days.", false, false)))
+		"est. = instance-hours × the SKU's pay-as-you-go price, as the budget alerts count; figures without it are Azure Cost Management's, final a day after their (UTC) day ends. Chart: the last 7 days.", false, false)))
 	b, err := json.Marshal(slack.Blocks{BlockSet: bs})
 	if err != nil {
 		return tb.String(), ""
@@ -245,6 +247,9 @@ func FormatLine(l DigestLine) string {
 		if !l.Actual {
 			cost += " est."
 		}
+	}
+	if l.HasSoFar && !l.Actual {
+		cost += fmt.Sprintf(" (Cost Management so far: %s)", Money(l.SoFar, l.Currency))
 	}
 	s := slackmsg.Sprintf("`%s` %s %s · idle %.1f h · busy %.1f h · %d jobs", Sparkline(l.Week), l.Pool, cost, l.IdleHours, l.BusyHours, l.Jobs)
 	if l.Saved > 0 {

@@ -27,6 +27,11 @@ import (
 // 8–24 h and refreshes about every 4 h, and its quotas are per tenant.
 const DefaultManagementEvery = 4 * time.Hour
 
+// DefaultSettle is how long after a day ends (in UTC, Cost Management's
+// days) its figure is taken as final: the data lags 8–24 h, and a day read
+// sooner is only part of it.
+const DefaultSettle = 24 * time.Hour
+
 // DefaultMaxPages bounds the pages one Refresh reads. Azure answers at most
 // 1000 rows (some report 5000) and a row is a scale set's day: 64 pages hold
 // about 1000 pools over the two months a refresh covers.
@@ -62,13 +67,15 @@ type Management struct {
 	every        time.Duration
 	maxPages     int
 	maxWait      time.Duration
+	settle       time.Duration
 	log          *slog.Logger
 
 	mu       sync.Mutex
 	last     time.Time
 	lastErr  error
 	read     ReadStats
-	daily    map[string]map[string]float64 // lower-case resource id → YYYY-MM-DD → cost
+	daily    map[string]map[string]float64   // lower-case resource id → YYYY-MM-DD → cost
+	readAt   map[string]map[string]time.Time // when each figure was read
 	currency string
 }
 
@@ -96,7 +103,10 @@ type ManagementOptions struct {
 	// MaxThrottleWait is the longest 429 wait honoured (default
 	// DefaultMaxThrottleWait); waits are on Clock.
 	MaxThrottleWait time.Duration
-	Logger          *slog.Logger
+	// Settle is how long after a UTC day ends a figure read for it is final
+	// (default DefaultSettle); see Final.
+	Settle time.Duration
+	Logger *slog.Logger
 }
 
 // NewManagement returns a Cost Management reader for a subscription.
@@ -138,11 +148,14 @@ func NewManagement(o ManagementOptions) (*Management, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.Settle <= 0 {
+		o.Settle = DefaultSettle
+	}
 	return &Management{
 		client: c, pipeline: pc.Pipeline(), endpoint: ep, retry: without429(retry),
 		subscription: o.Subscription, clock: o.Clock, every: o.Every,
-		maxPages: o.MaxPages, maxWait: o.MaxThrottleWait, log: o.Logger,
-		daily: map[string]map[string]float64{},
+		maxPages: o.MaxPages, maxWait: o.MaxThrottleWait, settle: o.Settle, log: o.Logger,
+		daily: map[string]map[string]float64{}, readAt: map[string]map[string]time.Time{},
 	}, nil
 }
 
@@ -224,17 +237,21 @@ func (m *Management) Refresh(ctx context.Context, ids []string, loc *time.Locati
 	if st.Complete {
 		for id, days := range daily {
 			m.daily[id] = days
+			m.readAt[id] = map[string]time.Time{}
 		}
-	} else {
-		// Only the days read replace what an earlier refresh left; the
-		// pools and days not read keep it, or fall back to the estimate.
-		for id, days := range daily {
-			if m.daily[id] == nil {
-				m.daily[id] = map[string]float64{}
-			}
-			for day, v := range days {
-				m.daily[id][day] = v
-			}
+	}
+	// Only the days read replace what an earlier refresh left; the pools
+	// and days not read keep it, or fall back to the estimate.
+	for id, days := range daily {
+		if m.daily[id] == nil {
+			m.daily[id] = map[string]float64{}
+		}
+		if m.readAt[id] == nil {
+			m.readAt[id] = map[string]time.Time{}
+		}
+		for day, v := range days {
+			m.daily[id][day] = v
+			m.readAt[id][day] = now
 		}
 	}
 	if cur != "" {
@@ -427,12 +444,32 @@ func throttleDelay(h http.Header, now time.Time, attempt int) time.Duration {
 	return 10 * time.Second << max(0, min(attempt, 4))
 }
 
-// Daily returns the actual cost of the scale set id on day (YYYY-MM-DD).
+// Daily returns the cost of the scale set id on day (YYYY-MM-DD, a UTC day)
+// as last read: final or not (see Final).
 func (m *Management) Daily(id, day string) (float64, string, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	v, ok := m.daily[strings.ToLower(id)][day]
 	return v, m.currency, ok
+}
+
+// Final is Daily when the figure is final: read at least Settle after its
+// UTC day ended. A figure read sooner is part of the day (Cost Management's
+// data lags 8–24 h, and a refresh may be hours old), and final is false.
+func (m *Management) Final(id, day string) (v float64, currency string, final, ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	id = strings.ToLower(id)
+	v, ok = m.daily[id][day]
+	if !ok {
+		return 0, "", false, false
+	}
+	d, err := time.Parse("2006-01-02", day)
+	if err != nil {
+		return v, m.currency, false, true
+	}
+	read := m.readAt[id][day]
+	return v, m.currency, !read.Before(d.AddDate(0, 0, 1).Add(m.settle)), true
 }
 
 // parseQuery reads the rows of a query result by column name: the cost

@@ -308,11 +308,11 @@ func wait(t *testing.T, done <-chan error) error {
 // back to its estimate for the pool-days of page 3.
 func TestManagementFailureKeepsPagesRead(t *testing.T) {
 	for _, tc := range []struct {
-		name        string
-		fault       faultFunc
-		wantErr     string
-		wantCalls   int
-		todayActual bool
+		name      string
+		fault     faultFunc
+		wantErr   string
+		wantCalls int
+		todayRead bool
 	}{
 		{"no fault", nil, "", 3, true},
 		{"500 on page 3", func(_ *costSim, n int, w http.ResponseWriter, r *http.Request) bool {
@@ -370,14 +370,11 @@ func TestManagementFailureKeepsPagesRead(t *testing.T) {
 			if l := line(dayBefore(c.start, 30)); !l.Actual || !near(l.Cost, costOf(1, 30)) {
 				t.Errorf("a on page 1: %+v", l)
 			}
+			// Today is not over: its figure is the estimate whatever was
+			// read, with Cost Management's part of the day beside it.
 			today := line(dayBefore(c.start, 0))
-			if want := (DigestLine{Actual: true, Cost: costOf(1, 0)}); !tc.todayActual {
-				want = DigestLine{Actual: false, Cost: 1.5}
-				if today.Actual || !near(today.Cost, want.Cost) {
-					t.Errorf("a today, on the page not read: %+v, want the estimate 1.50", today)
-				}
-			} else if !today.Actual || !near(today.Cost, want.Cost) {
-				t.Errorf("a today: %+v, want the actual %v", today, want.Cost)
+			if today.Actual || !near(today.Cost, 1.5) || today.HasSoFar != tc.todayRead || (tc.todayRead && !near(today.SoFar, costOf(1, 0))) {
+				t.Errorf("a today: %+v, want the estimate 1.50, and Cost Management's %v so far when read (%v)", today, costOf(1, 0), tc.todayRead)
 			}
 		})
 	}
@@ -484,5 +481,75 @@ func TestManagementWindow(t *testing.T) {
 				t.Errorf("%s read: the window is too wide", before)
 			}
 		})
+	}
+}
+
+// TestBudgetAlertAndDigestAgree: the daily budget alert and the digest give
+// one figure for a day. While Cost Management has only part of the day (it
+// lags, and a refresh may be hours old) both give the estimate, the digest
+// with Cost Management's figure so far beside it; once that figure is final
+// the digest gives it, as Cost Management's.
+func TestBudgetAlertAndDigestAgree(t *testing.T) {
+	ctx := context.Background()
+	c := newCostSim(t, 1, 3, 0, true) // cost-0001: costOf(1, 0) = $1.00 so far today, as Cost Management has it
+	day := dayBefore(c.start, 0)
+	midnight, _ := time.Parse("2006-01-02", day)
+	clk := clock.NewFake(midnight)
+	m := c.management(t, clk, ManagementOptions{})
+	cfg := config.Cost{Prices: map[string]float64{"Standard_D4s_v5": 0.5}, Budgets: []config.Budget{{Pools: []string{"cost-*"}, Daily: 5}}}
+	tr := NewTracker(TrackerOptions{Store: openStore(t), Clock: clk, Config: cfg, Owner: "t", Management: m,
+		Prices: NewPrices("http://127.0.0.1:1/unused", nil, cfg.Prices, "USD", clk)})
+	tr.SetScaleSet(poolName(1), "westeurope", "Standard_D4s_v5", setID(1))
+	p := samplePool(poolName(1), 1, 0, 1)
+	// One agent all day at $0.50 an hour; Cost Management read at 20:00.
+	for clk.Now().Before(midnight.Add(23*time.Hour + 50*time.Minute)) {
+		clk.Advance(10 * time.Minute)
+		tr.Observe(ctx, clk.Now(), []Sample{{Pool: p}})
+		if clk.Now().Equal(midnight.Add(20 * time.Hour)) {
+			if err := tr.Tick(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var alert Finding
+	for _, f := range tr.Conditions(ctx, p, clk.Now()) {
+		if f.Condition == "budget-daily" {
+			alert = f
+		}
+	}
+	line := func() DigestLine {
+		for _, l := range tr.DigestLines(ctx, day) {
+			if l.Pool == poolName(1) {
+				return l
+			}
+		}
+		t.Fatalf("no digest line for %s", poolName(1))
+		return DigestLine{}
+	}
+	l := line()
+	est := (23 + 40.0/60) * 0.5 // from the first sample at 00:10 to 23:50: $11.83
+	if l.Actual || !near(l.Cost, est) || !l.HasSoFar || !near(l.SoFar, costOf(1, 0)) {
+		t.Errorf("digest line %+v, want the estimate %.2f with Cost Management's %.2f so far", l, est, costOf(1, 0))
+	}
+	want := fmt.Sprintf("%s has cost %s today, over its daily budget of $5.00", poolName(1), Money(l.Cost, "USD"))
+	if alert.Summary != want {
+		t.Errorf("alert %q\nwant    %q (the digest's figure)", alert.Summary, want)
+	}
+	if !strings.Contains(alert.Detail, "estimate: 23.7 instance-hours at $0.50 an hour; Azure Cost Management has $1.00 so far") {
+		t.Errorf("alert detail %q does not say what the figure is", alert.Detail)
+	}
+	if got := FormatLine(l); !strings.Contains(got, "$11.83 est. (Cost Management so far: $1.00)") {
+		t.Errorf("digest line %q", got)
+	}
+	// A day and more after the day ends, Cost Management's figure is final.
+	clk.Advance(24*time.Hour + 20*time.Minute)
+	if err := tr.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if l := line(); !l.Actual || !near(l.Cost, costOf(1, 0)) || !strings.Contains(FormatLine(l), " $1.00 · ") {
+		t.Errorf("after it settled: %+v %q, want Cost Management's $1.00", l, FormatLine(l))
+	}
+	if c := tr.DayCost(ctx, poolName(1), day); !c.Actual || !strings.Contains(c.Explain(), "from Azure Cost Management") {
+		t.Errorf("DayCost %+v: %s", c, c.Explain())
 	}
 }

@@ -378,16 +378,13 @@ func (t *Tracker) flush(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Today returns the pool's estimated cost so far today.
+// Today returns the pool's cost so far today, as DayCost counts it (today
+// is not over, so it is the estimate).
 func (t *Tracker) Today(ctx context.Context, name string) (float64, string, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	d := t.day(ctx, t.date(t.o.Clock.Now()))[name]
-	if d == nil {
-		return 0, "", false
-	}
-	v, ok := d.Estimate()
-	return v, d.Currency, ok
+	c := t.dayCost(ctx, name, t.date(t.o.Clock.Now()))
+	return c.Value, c.Currency, c.Priced
 }
 
 // Totals returns a copy of the pool's totals on date (YYYY-MM-DD).
@@ -401,21 +398,64 @@ func (t *Tracker) Totals(ctx context.Context, name, date string) (Day, bool) {
 	return *d, true
 }
 
-// dayCost is the pool's cost on date: Cost Management's when it has it, else
-// the estimate. actual says which. t.mu is held.
-func (t *Tracker) dayCost(ctx context.Context, name, date string) (cost float64, currency string, actual, ok bool) {
+// DayCost is a pool's cost on one day, as every figure poolbot shows of
+// it (the budget alerts, the digest, its chart) is computed: Cost
+// Management's once its figure for the day is final, else the estimate
+// (instance-hours × the SKU's hourly price). A budget alert during the day
+// and the next morning's digest therefore agree, and each says which it is.
+type DayCost struct {
+	Value    float64
+	Currency string
+	Actual   bool // Cost Management's final figure, not the estimate
+	Priced   bool // a figure is known at all
+	// SoFar is Cost Management's figure when it is not final yet (part of
+	// the day): shown beside the estimate, never in its place.
+	SoFar    float64
+	HasSoFar bool
+	// Hours and Price are the estimate's terms.
+	Hours, Price float64
+}
+
+// dayCost is the pool's cost on date (see DayCost). t.mu is held.
+func (t *Tracker) dayCost(ctx context.Context, name, date string) DayCost {
+	var c DayCost
+	if d := t.day(ctx, date)[name]; d != nil {
+		c.Value, c.Priced = d.Estimate()
+		c.Currency, c.Hours, c.Price = d.Currency, d.InstanceHours, d.Price
+	}
 	pc := t.pools[name]
 	if t.o.Management != nil && pc != nil && pc.setID != "" {
-		if v, cur, ok := t.o.Management.Daily(pc.setID, date); ok {
-			return v, cur, true, true
+		if v, cur, final, ok := t.o.Management.Final(pc.setID, date); ok {
+			if final {
+				c.Value, c.Currency, c.Actual, c.Priced = v, cur, true, true
+			} else {
+				c.SoFar, c.HasSoFar = v, true
+				if c.Currency == "" {
+					c.Currency = cur
+				}
+			}
 		}
 	}
-	d := t.day(ctx, date)[name]
-	if d == nil {
-		return 0, "", false, false
+	return c
+}
+
+// DayCost returns the pool's cost on date (YYYY-MM-DD).
+func (t *Tracker) DayCost(ctx context.Context, name, date string) DayCost {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.dayCost(ctx, name, date)
+}
+
+// Explain says where a day's figure comes from, for an alert's detail.
+func (c DayCost) Explain() string {
+	if c.Actual {
+		return "from Azure Cost Management (its day is the UTC day)"
 	}
-	v, ok := d.Estimate()
-	return v, d.Currency, false, ok
+	s := fmt.Sprintf("estimate: %.1f instance-hours at %s an hour", c.Hours, Money(c.Price, c.Currency))
+	if c.HasSoFar {
+		s += fmt.Sprintf("; Azure Cost Management has %s so far, final a day after the day ends", Money(c.SoFar, c.Currency))
+	}
+	return s
 }
 
 // budget returns the first budget whose globs match the pool.
@@ -446,11 +486,12 @@ func (t *Tracker) Conditions(ctx context.Context, p pool.Pool, now time.Time) []
 	date := t.date(now)
 	d := t.day(ctx, date)[p.Name]
 	if b, ok := t.budget(p.Name); ok {
-		if b.Daily > 0 && d != nil {
-			if v, ok := d.Estimate(); ok && v > b.Daily {
+		if b.Daily > 0 {
+			// The digest's figure for the day, as it stands now.
+			if c := t.dayCost(ctx, p.Name, date); c.Priced && c.Value > b.Daily {
 				out = append(out, Finding{Condition: "budget-daily", Severity: "warning", Count: 1,
-					Summary: fmt.Sprintf("%s has cost %s today, over its daily budget of %s", p.Name, Money(v, d.Currency), Money(b.Daily, d.Currency)),
-					Detail:  fmt.Sprintf("%.1f instance-hours at %s an hour (estimate)", d.InstanceHours, Money(d.Price, d.Currency))})
+					Summary: fmt.Sprintf("%s has cost %s today, over its daily budget of %s", p.Name, Money(c.Value, c.Currency), Money(b.Daily, c.Currency)),
+					Detail:  c.Explain()})
 			}
 		}
 		if b.Monthly > 0 {
@@ -476,15 +517,15 @@ func (t *Tracker) monthly(ctx context.Context, name string, budget float64, now 
 	var cur string
 	var first time.Time
 	for d := start; !d.After(n); d = d.AddDate(0, 0, 1) {
-		v, c, _, ok := t.dayCost(ctx, name, d.Format("2006-01-02"))
-		if !ok {
+		c := t.dayCost(ctx, name, d.Format("2006-01-02"))
+		if !c.Priced {
 			continue
 		}
 		if first.IsZero() {
 			first = d
 		}
-		mtd += v
-		cur = c
+		mtd += c.Value
+		cur = c.Currency
 	}
 	if first.IsZero() {
 		return Finding{}, false

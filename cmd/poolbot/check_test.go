@@ -80,6 +80,38 @@ standby = 0
 `, []string{"--offline"}, 1, []string{":31: key schedules[1].pools[0]: schedule windows-nights: pools \"windows-ci\" overlaps \"windows-*\" of schedule office-hours"}},
 		{"glob matching no pool", srv.URL, strings.Replace(goodSchedules, `"windows-*"`, `"mac-*"`, 1), nil, 1,
 			[]string{":18: key schedules[0].pools[1]: schedule office-hours: \"mac-*\" matches no pool in Azure DevOps"}},
+		{"standby above the pool's max in Azure DevOps", srv.URL, `
+[[schedules]]
+name = "gpu"
+pools = ["gpu-*"]
+timezone = "UTC"
+
+[[schedules.entries]]
+cron = "0 7 * * 1-5"
+standby = 3
+`, nil, 1, []string{":23: key schedules[0].entries[0].standby: schedule gpu: entry 1 (0 7 * * 1-5) sets gpu-nightly's standby to 3, above its max 2 then (gpu-nightly's own max in Azure DevOps"}},
+		{"standby above the max the schedule set", srv.URL, `
+[[schedules]]
+name = "weekend"
+pools = ["linux-*"]
+timezone = "Europe/Paris"
+
+[[schedules.entries]]
+cron = "0 20 * * 5"
+standby = 0
+max = 2
+
+[[schedules.entries]]
+cron = "0 7 * * 6"
+standby = 4
+`, []string{"--offline"}, 1, []string{":28: key schedules[0].entries[1].standby: schedule weekend: entry 2 (0 7 * * 6) sets linux-*'s standby to 4, above its max 2 then (set by entry 1 (0 20 * * 5), Sat 07:00 CET)"}},
+		{"every problem, in line order", srv.URL, strings.Replace(strings.Replace(goodSchedules, `"0 20 * * 1-5"`, `"0 20 * * 1-8"`, 1), "standby = 2", "standby = \"two\"", 1) + `
+[cost]
+digest_cron = "0 25 * * *"
+`, []string{"--offline"}, 1, []string{`.toml:23: key schedules[0].entries[0].standby: must be a whole number, not a string` + "\n",
+			`.toml:26: key schedules[0].entries[1].cron: schedule office-hours: entry 2: cron "0 20 * * 1-8"`,
+			`.toml:30: key cost.digest_cron: "0 25 * * *" is not a 5-field cron expression`,
+			`: 3 problem(s)`}},
 		{"Azure DevOps unreachable", "http://127.0.0.1:1", strings.Replace(goodSchedules, `"windows-*"`, `"mac-*"`, 1), []string{"--timeout", "1s"}, 0,
 			[]string{"pools not checked: Azure DevOps not reachable"}},
 	}
@@ -95,10 +127,14 @@ standby = 0
 			if code == 0 {
 				got = out.String()
 			}
+			at := 0 // the wanted lines come in this order
 			for _, w := range tt.want {
-				if !strings.Contains(got, w) {
-					t.Errorf("output lacks %q:\n%s", w, got)
+				i := strings.Index(got[at:], w)
+				if i < 0 {
+					t.Errorf("output lacks %q after byte %d:\n%s", w, at, got)
+					continue
 				}
+				at += i + len(w)
 			}
 			if code != 0 && !strings.Contains(errb.String(), path+":") {
 				t.Errorf("errors do not name the file:\n%s", errb.String())

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -134,23 +135,35 @@ func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	listen := fs.String("listen", "", "also serve Slack's HTTP endpoints, /metrics, /healthz and /readyz on this `address` (e.g. 127.0.0.1:3000)")
 	path := fs.String("config", "", "a configuration `file` whose roles, schedules, alerts and cost settings replace the demo's (Azure DevOps, Azure and Slack stay simulated)")
 	warm := fs.Duration("warm-up", 26*time.Hour, "simulated time run before the console starts, so that the channel holds a day's schedule changes, alerts and cost digest")
-	verbose := fs.Bool("v", false, "log at info level to standard error")
+	user := fs.String("user", "", "the Slack user `id` the console speaks as (default: with --config, the first admin its roles name; else "+demoUser+", an admin)")
+	verbose := fs.Bool("v", false, "log at info level to standard error (without it the demo logs nothing)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, `Usage: poolbot demo [--speed N] [--listen 127.0.0.1:3000] [--config FILE]
+		fmt.Fprintln(fs.Output(), `Usage: poolbot demo [--speed N] [--warm-up 26h] [--listen 127.0.0.1:3000] [--config FILE [--user ID]] [-v]
 
 Runs poolbot on a simulated Azure DevOps organization with three pools
 (linux-ci, windows-ci, gpu-nightly, which fails), a local Slack, and a console:
 type /pool commands (try /pool help); replies and messages posted to channels
-are printed as text. It exits at the end of input:
+are printed as text. A reply with buttons is answered with /pool confirm or
+/pool cancel (or a button's label, like "/pool Swap the image"). It exits at
+the end of input:
 
-  printf '/pool list\n/pool up linux-ci\n' | poolbot demo`)
+  printf '/pool list\n/pool up linux-ci\n' | poolbot demo
+
+Azure DevOps, Azure and Slack are simulated: --config takes only the roles,
+templates, schedules, alerts and cost of FILE, and needs none of its secrets.`)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *speed <= 0 {
-		return errors.New("--speed must be above 0")
+		return fmt.Errorf("--speed %g: must be above 0", *speed)
+	}
+	if *warm < 0 {
+		return fmt.Errorf("--warm-up %s: must not be negative (0 opens the console at once)", *warm)
+	}
+	if *user != "" && !validUserID(*user) {
+		return fmt.Errorf("--user %q: want a Slack user id such as U0ALICE", *user)
 	}
 
 	dir, err := os.MkdirTemp("", "poolbot-demo-")
@@ -186,9 +199,10 @@ are printed as text. It exits at the end of input:
 	if secret == "" {
 		secret = "demo-signing-secret"
 	}
-	level := "warn"
+	level, logs := "warn", io.Discard
 	if *verbose {
-		level = "info"
+		// Logs would otherwise come between the console's lines.
+		level, logs = "info", stderr
 	}
 	cfg, err := loadDemoConfig(dir, strings.NewReplacer("{{SIM}}", simURL, "{{SLACK}}", stub.APIURL(),
 		"{{SECRET}}", secret, "{{DB}}", filepath.Join(dir, "poolbot.db"), "{{LEVEL}}", level,
@@ -196,22 +210,28 @@ are printed as text. It exits at the end of input:
 	if err != nil {
 		return fmt.Errorf("demo configuration: %w", err)
 	}
+	var who consoleUser
 	if *path != "" {
-		own, err := config.Load(*path)
+		// The simulated services need none of the file's secrets.
+		own, err := config.LoadSections(*path, demoSections...)
 		if err != nil {
 			return err
 		}
 		cfg.Roles, cfg.Templates, cfg.Schedules = own.Roles, own.Templates, own.Schedules
 		cfg.Alerts, cfg.Cost = own.Alerts, own.Cost
 		cfg.Cost.CostManagement = false
+		who = pickUser(own, *user)
+		cfg.Roles = append(cfg.Roles, who.grant...)
+	} else {
+		who = consoleUser{id: orDefault(*user, demoUser), says: "an admin, as everyone is in the built-in configuration"}
 	}
-	log, err := app.NewLogger(stderr, cfg.Log, "text")
+	log, err := app.NewLogger(logs, cfg.Log, "text")
 	if err != nil {
 		return err
 	}
 
 	a, err := app.New(ctx, app.Options{Config: cfg, Logger: log, Clock: s, Owner: "demo",
-		EveryoneAdmin: *path == "" || len(cfg.Roles) == 0, NoListen: *listen == ""})
+		EveryoneAdmin: *path == "", NoListen: *listen == ""})
 	if err != nil {
 		return err
 	}
@@ -247,9 +267,10 @@ are printed as text. It exits at the end of input:
 
 	fmt.Fprintf(stdout, "poolbot demo: simulated Azure DevOps at %s/contoso; it is %s in Europe/Paris, running %g× real time.\n",
 		simURL, s.Now().In(paris()).Format("Mon 2006-01-02 15:04"), *speed)
-	fmt.Fprintln(stdout, "Type /pool help. Messages posted to channels are shown as [#channel].")
+	fmt.Fprintf(stdout, "You are %s in the console: %s.\n", who.id, who.says)
+	fmt.Fprintln(stdout, "Type /pool help; /pool confirm or /pool cancel presses a reply's buttons. Messages posted to channels are shown as [#channel].")
 	fmt.Fprintln(stdout)
-	console := &app.Console{Handle: a.Handler().Handle, Out: stdout, Prompt: isTerminal(stdin),
+	console := &app.Console{Handle: a.Handler().Handle, Out: stdout, Prompt: isTerminal(stdin), User: who.id,
 		Wait: func(ctx context.Context, d time.Duration) error {
 			select {
 			case <-s.After(d):
@@ -299,6 +320,100 @@ func deliver(ctx context.Context, a *app.App, s *sim.Sim) error {
 			}
 		}
 	}
+}
+
+// demoUser is the console's user in the built-in configuration.
+const demoUser = "U0DEMO"
+
+// demoSections are what --config takes from a file: the rest is simulated.
+var demoSections = []string{"roles", "templates", "schedules", "alerts", "cost"}
+
+// consoleUser is who the console speaks as, what that user may do, and the
+// grant the demo adds when the file's roles name no user at all.
+type consoleUser struct {
+	id    string
+	says  string
+	grant []config.Role
+}
+
+// pickUser chooses the console's user with a file's roles: the one asked
+// for, else the first user an unrestricted admin grant names, else the
+// first user any grant names; when no grant names a user, the demo's own
+// user, granted admin, so that the console is not denied everything.
+func pickUser(c *config.Config, asked string) consoleUser {
+	summary := rolesOf(c.Roles)
+	if asked != "" {
+		u := consoleUser{id: asked}
+		if r := rolesOfUser(c.Roles, asked); r != "" {
+			u.says = r + " by " + c.Path + "'s roles"
+		} else {
+			u.says = "no role in " + c.Path + ", so every command is denied; the users it grants roles to: " + summary
+		}
+		return u
+	}
+	var first string
+	for _, r := range c.Roles {
+		for _, id := range r.Users {
+			if r.Name == "admin" && len(r.Pools) == 0 {
+				return consoleUser{id: id, says: "admin by " + c.Path + "'s roles (--user picks another: " + summary + ")"}
+			}
+			if first == "" {
+				first = id
+			}
+		}
+	}
+	if first != "" {
+		return consoleUser{id: first, says: rolesOfUser(c.Roles, first) + " by " + c.Path + "'s roles (--user picks another: " + summary + ")"}
+	}
+	return consoleUser{id: demoUser, says: "admin, granted by the demo: " + c.Path + "'s roles name no user (its grants to groups and channels stand)",
+		grant: []config.Role{{Name: "admin", Users: []string{demoUser}}}}
+}
+
+// rolesOfUser describes the grants naming id: "admin", "operator on linux-*".
+func rolesOfUser(roles []config.Role, id string) string {
+	var out []string
+	for _, r := range roles {
+		if slices.Contains(r.Users, id) {
+			g := r.Name
+			if len(r.Pools) > 0 {
+				g += " on " + strings.Join(r.Pools, ", ")
+			}
+			out = append(out, g)
+		}
+	}
+	return strings.Join(out, " and ")
+}
+
+// rolesOf lists the users the roles name, each with its grants.
+func rolesOf(roles []config.Role) string {
+	var out []string
+	seen := map[string]bool{}
+	for _, r := range roles {
+		for _, id := range r.Users {
+			if !seen[id] {
+				seen[id] = true
+				out = append(out, id+" "+rolesOfUser(roles, id))
+			}
+		}
+	}
+	if len(out) == 0 {
+		return "none"
+	}
+	return strings.Join(out, ", ")
+}
+
+// validUserID accepts what Slack's user ids look like: U or W and capitals
+// and digits.
+func validUserID(id string) bool {
+	if len(id) < 2 || len(id) > 32 || (id[0] != 'U' && id[0] != 'W') {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 func loadDemoConfig(dir, text string) (*config.Config, error) {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -33,7 +35,7 @@ func TestDemoScript(t *testing.T) {
 		{"schedule change posted", `\[#poolbot-demo\] ⏰ linux-ci: standby 2 → 0, max 10 → 2, ttl 30 → 1 \(schedule office-hours\)`},
 		{"digest of the quiet Sunday", `\[#poolbot-demo\] AGENT POOL COST FOR SUN 4 JAN 2026\n    3 pools: \$0\.00 in all`},
 		{"digest of the working Monday", `\[#poolbot-demo\] AGENT POOL COST FOR MON 5 JAN 2026\n    3 pools: \$[1-9][0-9]*\.[0-9]{2} in all, [0-9.]+ idle and [1-9][0-9.]* busy agent-hours, [1-9][0-9]* jobs`},
-		{"Monday's actual cost from Cost Management", `linux-ci \$[1-9][0-9]*\.[0-9]{2} · idle`},
+		{"Monday's estimate, Cost Management's part of the day beside it", `linux-ci \$[1-9][0-9]*\.[0-9]{2} est\. \(Cost Management so far: \$[1-9][0-9]*\.[0-9]{2}\) · idle`},
 		{"threads folded", `\(\d+ replies in thread\)`},
 	}
 	for _, c := range checks {
@@ -43,6 +45,12 @@ func TestDemoScript(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("stdout:\n%s\nstderr:\n%s", o, errb.String())
+	}
+	// The budget alert's last figure for Monday is the digest's.
+	alert := regexp.MustCompile(`gpu-nightly · .budget-daily. · RESOLVED\n    gpu-nightly has cost (\$[0-9.]+) today`).FindStringSubmatch(o)
+	digest := regexp.MustCompile("(?s)FOR MON 5 JAN 2026\n.*?gpu-nightly (\\$[0-9.]+) est\\.").FindStringSubmatch(o)
+	if alert == nil || digest == nil || alert[1] != digest[1] {
+		t.Errorf("Monday's budget alert and digest disagree on gpu-nightly: %q, %q", alert, digest)
 	}
 	// The alert is posted once, and updated in place after that.
 	if n := strings.Count(o, "[#poolbot-demo] 🔴 gpu-nightly"); n != 1 {
@@ -77,6 +85,8 @@ func TestDemoListen(t *testing.T) {
 		t.Errorf("the demo secret is not printed")
 	}
 	io.WriteString(inW, "/pool list\n")
+	// The warm-up took its time (longer under -race): the figures get theirs.
+	deadline = time.Now().Add(20 * time.Second)
 	var body string
 	for time.Now().Before(deadline) {
 		resp, err := http.Get(base + "/metrics")
@@ -134,4 +144,103 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// demoScript runs the demo with a script and a short warm-up, and returns what
+// it printed on each stream.
+func demoScript(t *testing.T, script string, args ...string) (stdout, stderr string) {
+	t.Helper()
+	var out, errb strings.Builder
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	args = append([]string{"demo", "--speed", "600", "--warm-up", "1h"}, args...)
+	if code := run(ctx, args, strings.NewReader(script), &out, &errb); code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
+	}
+	return out.String(), errb.String()
+}
+
+func expectIn(t *testing.T, out string, checks [][2]string) {
+	t.Helper()
+	for _, c := range checks {
+		if !regexp.MustCompile(c[1]).MatchString(out) {
+			t.Errorf("%s: no match for %s", c[0], c[1])
+		}
+	}
+	if t.Failed() {
+		t.Logf("output:\n%s", out)
+	}
+}
+
+// The console presses a reply's buttons: /pool confirm for a glob change,
+// the button's label for an image swap, /pool cancel; a press with nothing
+// to press says so. A failed command logs nothing into the console.
+func TestDemoConsolePressesButtons(t *testing.T) {
+	script := "/pool standby *-ci 2\n/pool confirm\n" +
+		"/pool image linux-ci latest\n/pool change IMAGE\n" +
+		"/pool image windows-ci latest\n/pool cancel\n/pool confirm\n" +
+		"/pool create linux-ci\n/pool history linux-ci\n"
+	out, errs := demoScript(t, script)
+	expectIn(t, out, [][2]string{
+		{"help says how", `/pool confirm or /pool cancel presses a reply's buttons`},
+		{"glob change asked", `> /pool standby \*-ci 2\n.*\n• linux-ci: standby 0 → 2\n• windows-ci: standby 0 → 2\n  \[[^]]+\] \[Cancel\]`},
+		{"glob change confirmed", `(?s)> /pool confirm\n\(pressed \[[^]]+\]\)\n.*@demo set linux-ci standby 0 → 2\n@demo set windows-ci standby 0 → 2`},
+		{"image swap pressed by its label", `(?s)> /pool change IMAGE\n\(pressed \[Change image\]\)\n.*@demo changed the image of linux-ci: .* → .*ubuntu22/versions/1\.2\.0`},
+		{"cancelled", `> /pool cancel\n\(pressed \[Cancel\]\)\nCancelled .*/pool image windows-ci latest.*; nothing was changed`},
+		{"nothing left to press", `> /pool confirm\n\(no reply shown has a confirm button: run the command first, then /pool confirm\)`},
+		{"failed command answered", `> /pool create linux-ci\nA pool named linux-ci already exists`},
+		{"swap in history", `(?s)> /pool history linux-ci\n.*image linux-ci latest — .*versions/1\.1\.0 → .*versions/1\.2\.0 — ok`},
+	})
+	if strings.Contains(out, "level=") || errs != "" {
+		t.Errorf("logs without -v:\nstdout:\n%s\nstderr:\n%s", out, errs)
+	}
+	if strings.Contains(out, "windows-ci: `win2022/versions/1.1.0` → ") {
+		t.Errorf("the cancelled swap ran")
+	}
+	// With -v the logs go to standard error, never to the console.
+	out, errs = demoScript(t, "/pool create linux-ci\n", "-v")
+	if !strings.Contains(errs, `level=WARN msg="command failed"`) || strings.Contains(out, "level=") {
+		t.Errorf("-v: logs not on standard error alone\nstdout:\n%s\nstderr:\n%s", out, errs)
+	}
+}
+
+// A line over 1 MiB is refused and the demo goes on.
+func TestDemoRefusesHugeLine(t *testing.T) {
+	out, _ := demoScript(t, "/pool list "+strings.Repeat("x", 2<<20)+"\n/pool help list\n")
+	expectIn(t, out, [][2]string{
+		{"refused", `\(a line of 2097163 bytes was refused: a line may hold at most 1048576 bytes, 1 MiB\)`},
+		{"goes on", `> /pool help list\n`},
+	})
+}
+
+// --config takes the roles, schedules, alerts and cost of a file whose
+// secrets are not set: the services are simulated. The console is its first
+// admin, and says so.
+func TestDemoWithExampleConfig(t *testing.T) {
+	for _, v := range []string{"AZDO_PAT", "SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN"} {
+		t.Setenv(v, "")
+		os.Unsetenv(v)
+	}
+	out, errs := demoScript(t, "/pool standby linux-ci 2\n", "--config", "../../config.example.toml")
+	expectIn(t, out, [][2]string{
+		{"who the console is", `You are U0ALICE in the console: admin by \.\./\.\./config\.example\.toml's roles \(--user picks another: U0ALICE admin, U0BOB admin, U0CAROL operator on linux-\*\)\.`},
+		{"not denied", `> /pool standby linux-ci 2\n@demo set linux-ci standby \d+ → 2`},
+	})
+	// Another user, and one with no role: told so before the first command.
+	out, _ = demoScript(t, "/pool standby windows-ci 2\n", "--config", "../../config.example.toml", "--user", "U0CAROL")
+	expectIn(t, out, [][2]string{
+		{"operator on linux-*", `You are U0CAROL in the console: operator on linux-\* by`},
+		{"denied elsewhere", `> /pool standby windows-ci 2\nSorry, you need role operator for standby on windows-ci`},
+	})
+	out, _ = demoScript(t, "", "--config", "../../config.example.toml", "--user", "U0NOBODY")
+	expectIn(t, out, [][2]string{{"no role", `You are U0NOBODY in the console: no role in \.\./\.\./config\.example\.toml, so every command is denied; the users it grants roles to: U0ALICE admin`}})
+	_ = errs
+	// A file whose roles name no user: the console's own user is granted admin.
+	noUsers := filepath.Join(t.TempDir(), "c.toml")
+	os.WriteFile(noUsers, []byte("[[roles]]\nname = \"viewer\"\nchannels = [\"C1\"]\n"), 0o600)
+	out, _ = demoScript(t, "/pool standby linux-ci 3\n", "--config", noUsers)
+	expectIn(t, out, [][2]string{
+		{"granted", `You are U0DEMO in the console: admin, granted by the demo: .*c\.toml's roles name no user`},
+		{"allowed", `> /pool standby linux-ci 3\n@demo set linux-ci standby \d+ → 3`},
+	})
 }

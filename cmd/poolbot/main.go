@@ -32,48 +32,153 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	switch args[0] {
+	case "-h", "-help", "--help":
 		usage(stdout)
-		if len(args) == 0 {
-			return 2
-		}
 		return 0
+	case "-version", "--version":
+		args = []string{"version"}
+	case "help":
+		// "poolbot help check" is "poolbot check --help".
+		if len(args) == 1 {
+			usage(stdout)
+			return 0
+		}
+		if _, ok := lookup(args[1]); !ok {
+			return unknown(args[1], stderr)
+		}
+		args = []string{args[1], "--help"}
 	}
+	c, ok := lookup(args[0])
+	if !ok {
+		return unknown(args[0], stderr)
+	}
+	if asksHelp(args[1:]) {
+		// Help asked for is the answer, not an error: standard output.
+		stderr = stdout
+	}
+	err := c.run(ctx, args[1:], stdin, stdout, stderr)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	default:
+		fmt.Fprintf(stderr, "poolbot %s: %v\n", c.name, err)
+		return 1
+	}
+}
+
+func lookup(name string) (subcommand, bool) {
 	for _, c := range subcommands {
-		if c.name == args[0] {
-			err := c.run(ctx, args[1:], stdin, stdout, stderr)
-			switch {
-			case err == nil:
-				return 0
-			case errors.Is(err, flag.ErrHelp):
-				return 0
-			default:
-				fmt.Fprintf(stderr, "poolbot %s: %v\n", c.name, err)
-				return 1
-			}
+		if c.name == name {
+			return c, true
 		}
 	}
-	fmt.Fprintf(stderr, "poolbot: unknown command %q\n\n", args[0])
+	return subcommand{}, false
+}
+
+// unknown reports a command that does not exist, with the closest one.
+func unknown(name string, stderr io.Writer) int {
+	fmt.Fprintf(stderr, "poolbot: unknown command %q", name)
+	if s, ok := closest(name); ok {
+		fmt.Fprintf(stderr, "; did you mean %q?", s)
+	}
+	fmt.Fprintf(stderr, "\n\n")
 	usage(stderr)
 	return 2
 }
 
-// parseConfig parses a subcommand's flags and loads the file its required
-// --config flag names.
-func parseConfig(fs *flag.FlagSet, args []string, path *string) (*config.Config, error) {
+// closest returns the subcommand nearest to name, if it is near enough to be
+// a typing slip: at most 2 edits, and fewer than half the name's letters.
+func closest(name string) (string, bool) {
+	best, bestD := "", 3
+	for _, c := range subcommands {
+		if d := editDistance(name, c.name); d < bestD && 2*d < len(c.name) {
+			best, bestD = c.name, d
+		}
+	}
+	return best, best != ""
+}
+
+// editDistance is the Levenshtein distance between a and b, with a swap of
+// two neighbouring letters counted as one edit.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev2 := make([]int, len(rb)+1)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
+		}
+		prev2, prev, cur = prev, cur, prev2
+	}
+	return prev[len(rb)]
+}
+
+func asksHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "-h", "-help", "--help":
+			return true
+		case "--":
+			return false
+		}
+	}
+	return false
+}
+
+// parseFlags parses a subcommand's flags and refuses arguments left over:
+// a flag's value written without its flag would otherwise pass unnoticed.
+func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return fmt.Errorf("unexpected argument %q: %s takes only flags", fs.Arg(0), fs.Name())
+	}
+	return nil
+}
+
+// parseConfig parses a subcommand's flags and loads the file its required
+// --config flag names: only the given top-level sections when any are named
+// (see config.LoadSections).
+func parseConfig(fs *flag.FlagSet, args []string, path *string, sections ...string) (*config.Config, error) {
+	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
 	if *path == "" {
 		fs.Usage()
 		return nil, errors.New("--config is required")
 	}
+	if len(sections) > 0 {
+		return config.LoadSections(*path, sections...)
+	}
 	return config.Load(*path)
 }
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "poolbot runs Azure DevOps scale-set agent pools from Slack.")
-	fmt.Fprintln(w, "\nUsage: poolbot <command> [flags]   (poolbot <command> --help for its flags)")
+	fmt.Fprintln(w, "\nUsage: poolbot <command> [flags]")
+	fmt.Fprintln(w, "       poolbot help <command>   (or poolbot <command> --help) for a command's flags")
+	fmt.Fprintln(w, "       poolbot --version")
 	fmt.Fprintln(w, "\nCommands:")
 	for _, c := range subcommands {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.usage)

@@ -29,7 +29,7 @@ func runSim(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 		fmt.Fprintln(stderr, "Usage: poolbot sim [--listen 127.0.0.1:7070] [--speed N] [--start RFC3339] [--faults SPEC] [--seed N]\n\nServes an Azure DevOps organization \"contoso\" with the scale-set pools linux-ci,\nwindows-ci and gpu-nightly (failing), and the Azure Resource Manager scale sets\nbehind them, until interrupted.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	t0, err := time.Parse(time.RFC3339, *start)
@@ -41,7 +41,7 @@ func runSim(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 		return fmt.Errorf("--faults: %w", err)
 	}
 	if *speed <= 0 {
-		return errors.New("--speed must be above 0")
+		return fmt.Errorf("--speed %g: must be above 0", *speed)
 	}
 	s := sim.New(sim.Options{Start: t0, Seed: *seed, Faults: f})
 	ln, err := net.Listen("tcp", *listen)
