@@ -484,3 +484,157 @@ func TestHomeTab(t *testing.T) {
 		})
 	}
 }
+
+// confirmIn finds the confirm button's value in Block Kit JSON.
+func confirmIn(t *testing.T, raw json.RawMessage) string {
+	t.Helper()
+	var blocks slack.Blocks
+	if err := json.Unmarshal(raw, &blocks); err != nil {
+		t.Fatalf("blocks %s: %v", raw, err)
+	}
+	for _, b := range blocks.BlockSet {
+		if ab, ok := b.(*slack.ActionBlock); ok && ab.Elements != nil {
+			for _, e := range ab.Elements.ElementSet {
+				if btn, ok := e.(*slack.ButtonBlockElement); ok && btn.ActionID == "confirm" {
+					return btn.Value
+				}
+			}
+		}
+	}
+	t.Fatalf("no confirm button in %s", raw)
+	return ""
+}
+
+// radioValue is the first option of a form's radio buttons.
+func radioValue(t *testing.T, v slackstub.View, block string) string {
+	t.Helper()
+	bs, err := v.Blocks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range bs.BlockSet {
+		if in, ok := b.(*slack.InputBlock); ok && in.BlockID == block {
+			if rb, ok := in.Element.(*slack.RadioButtonsBlockElement); ok && len(rb.Options) > 0 {
+				return rb.Options[0].Value
+			}
+		}
+	}
+	t.Fatalf("no radio buttons %s in %s", block, v.JSON)
+	return ""
+}
+
+// confirm presses the confirm button of a message (from its response_url
+// or the user's messages with poolbot).
+func (r *homeRig) confirm(user, id string) {
+	r.t.Helper()
+	cb := slack.InteractionCallback{Type: slack.InteractionTypeBlockActions, TriggerID: r.stub.Trigger(user),
+		User:        slack.User{ID: user, Name: "olga"},
+		Container:   slack.Container{Type: "message", MessageTs: "1.000001"},
+		ResponseURL: r.stub.ResponseURL("confirm-" + id),
+		ActionCallback: slack.ActionCallbacks{BlockActions: []*slack.BlockAction{
+			{ActionID: "confirm", BlockID: "confirm-" + id, Value: id, Type: "button"}}}}
+	if b := r.interact(cb); len(b) != 0 {
+		r.t.Errorf("confirm acked with %s", b)
+	}
+}
+
+// Everything the Home tab and its forms do can be typed, and the audit
+// trail is the same either way: the same script, run by buttons and forms
+// on one poolbot and typed on another, leaves the same rows but for where
+// they came from.
+func TestHomeAndTypedAuditAlike(t *testing.T) {
+	type step struct {
+		user, typed string
+		home        func(r *homeRig) // the same through the Home tab
+	}
+	modals := 0
+	form := func(user, action, pool, callback string, values func(v slackstub.View) map[string]string) func(r *homeRig) {
+		return func(r *homeRig) {
+			r.press(user, action, pool)
+			modals++
+			v := r.form(modals, callback)
+			if errs := r.submit(user, v, values(v)); len(errs) != 0 {
+				t.Fatalf("%s form refused: %v", callback, errs)
+			}
+		}
+	}
+	fixed := func(m map[string]string) func(slackstub.View) map[string]string {
+		return func(slackstub.View) map[string]string { return m }
+	}
+	steps := []step{
+		{"UOPS", "down linux-ci", func(r *homeRig) { r.press("UOPS", home.ActDown, "linux-ci") }},
+		{"UOPS", "up linux-ci", func(r *homeRig) { r.press("UOPS", home.ActUp, "linux-ci") }},
+		{"UOPS", "standby linux-ci 4", form("UOPS", home.ActStandby, "linux-ci", home.FormStandby,
+			fixed(map[string]string{home.InStandby: "4"}))},
+		{"UOPS", "mute linux-ci failed-nodes for=2h", form("UOPS", home.ActMute, "linux-ci", home.FormMute,
+			fixed(map[string]string{home.InFor: "2h", home.InCondition: "failed-nodes"}))},
+		{"UOPS", "up linux-ci until=23:30 standby=1", form("UOPS", home.ActHold, "linux-ci", home.FormHold,
+			fixed(map[string]string{home.InUntil: "23:30", home.InStandby: "1"}))},
+		{"UOPS", "skip linux-ci next", form("UOPS", home.ActSkip, "linux-ci", home.FormSkip,
+			func(v slackstub.View) map[string]string {
+				return map[string]string{home.InEntry: radioValue(t, v, home.InEntry)}
+			})},
+	}
+	const create = "create linux-new template=linux max=3"
+	for _, mode := range []string{"http", "socket"} {
+		t.Run(mode, func(t *testing.T) {
+			modals = 0
+			viaHome, typed := startHomeRig(t, mode), startHomeRig(t, mode)
+			viaHome.t, typed.t = t, t
+			viaHome.open("UOPS")
+			viaHome.open("UADM")
+			for _, s := range steps {
+				s.home(viaHome)
+				viaHome.waitAudit(s.typed, "ok")
+				typed.slash(s.user, s.typed)
+				typed.waitAudit(s.typed, "ok")
+			}
+			// Create: the form, then the confirmation in the admin's
+			// messages with poolbot; typed, then the confirmation in its
+			// answer.
+			form("UADM", home.ActCreate, "", home.FormCreate,
+				fixed(map[string]string{home.InTemplate: "linux", home.InName: "linux-new", home.InMax: "3"}))(viaHome)
+			viaHome.waitAudit(create, "pending")
+			viaHome.confirm("UADM", confirmIn(t, viaHome.dm("UADM", "Create pool linux-new").Blocks))
+			viaHome.waitAudit(create, "ok")
+			id := typed.slash("UADM", create)
+			rs, err := typed.stub.WaitForResponses(id, 1, socketWait)
+			if err != nil {
+				t.Fatal(err)
+			}
+			typed.confirm("UADM", confirmIn(t, rs[0].Blocks))
+			typed.waitAudit(create, "ok")
+
+			rows := func(r *homeRig, source string) []string {
+				es, err := r.app.Store().Audit(context.Background(), pool.AuditQuery{Limit: 200})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var out []string
+				for _, e := range slices.Backward(es) {
+					if e.Actor == "scheduler" || e.Actor == "watcher" {
+						continue
+					}
+					// The confirmation is pressed on a message, in Slack
+					// either way.
+					if e.Source != source && !(e.Command == create && e.Result == "ok" && e.Source == "slack") {
+						t.Errorf("%s row from %q: %+v", source, e.Source, e)
+					}
+					out = append(out, fmt.Sprintf("%s %s | %s | %s | %s → %s | %s", e.Actor, e.ActorName, e.Command, e.Pool,
+						e.Before, e.After, e.Result))
+				}
+				return out
+			}
+			h, ty := rows(viaHome, "home"), rows(typed, "slack")
+			if strings.Join(h, "\n") != strings.Join(ty, "\n") {
+				t.Errorf("audit through the Home tab:\n%s\ntyped:\n%s", strings.Join(h, "\n"), strings.Join(ty, "\n"))
+			}
+			if len(h) != len(steps)+2 {
+				t.Errorf("%d audit rows, want %d:\n%s", len(h), len(steps)+2, strings.Join(h, "\n"))
+			}
+			if _, err := viaHome.sim.Settings("linux-new"); err != nil {
+				t.Errorf("the create form's pool: %v", err)
+			}
+		})
+	}
+}
