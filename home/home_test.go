@@ -342,7 +342,7 @@ func TestWrap(t *testing.T) {
 	if ms := r.stub.Modals(); len(ms) != 1 || ms[0].CallbackID != FormCreate || ms[0].User != "UA" || len(ran) != 0 {
 		t.Errorf("create without arguments: modals %+v, commands run %v", ms, ran)
 	}
-	run("UO", "create", true) // not an admin: the command says so
+	run("UO", "create", true)  // not an admin: the command says so
 	run("UA", "create", false) // the console: no trigger, no form
 	if len(r.stub.Modals()) != 1 || len(ran) != 2 {
 		t.Errorf("create by an operator or without a trigger: %d modals, commands %v", len(r.stub.Modals()), ran)
@@ -371,4 +371,3 @@ func (r *replies) Respond(_ context.Context, rep commands.Reply) error {
 	r.all = append(r.all, rep)
 	return nil
 }
-
