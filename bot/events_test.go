@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http/httptest"
+	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -256,4 +258,33 @@ func TestSocketHomeOpened(t *testing.T) {
 		t.Errorf("views got %q", got)
 	}
 	views.none(t, r.sock.Workers())
+}
+
+// The app manifest's request URLs are the endpoints poolbot serves, and it
+// subscribes to the event and enables the tab the Home tab needs.
+func TestManifestURLsServed(t *testing.T) {
+	raw, err := os.ReadFile("../slack-app-manifest.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := string(raw)
+	for _, want := range []string{"home_tab_enabled: true", "- app_home_opened", "/slack/events"} {
+		if !strings.Contains(m, want) {
+			t.Errorf("the manifest lacks %q", want)
+		}
+	}
+	bh := NewHTTP(HTTPOptions{SigningSecret: "s", Handler: &fakeHandler{}, Workers: 1, Queue: 1, Logger: discardLog,
+		Views: newFakeViews()})
+	srv := httptest.NewServer(bh)
+	defer srv.Close()
+	urls := regexp.MustCompile(`https://poolbot\.example\.com(/[a-z/]+)`).FindAllStringSubmatch(m, -1)
+	if len(urls) < 3 {
+		t.Fatalf("%d request URLs in the manifest", len(urls))
+	}
+	for _, u := range urls {
+		// Unsigned: 401 where the route exists, 404 where it does not.
+		if code, _ := post(t, srv, u[1], "", "", ""); code != 401 {
+			t.Errorf("%s answered %d, want 401 (served, and refused unsigned)", u[1], code)
+		}
+	}
 }
