@@ -66,6 +66,7 @@ func (costs) DailyCosts(_ context.Context, _ string, n int) []float64 {
 }
 
 type rig struct {
+	sim   *sim.Sim
 	h     *Home
 	stub  *slackstub.Stub
 	store *sqlite.Store
@@ -112,7 +113,7 @@ func newRig(t *testing.T, mod ...func(*Options)) *rig {
 		defer cancel()
 		_ = h.Idle(ctx)
 	})
-	return &rig{h: h, stub: stub, store: st, sched: sched, clk: clk}
+	return &rig{sim: s, h: h, stub: stub, store: st, sched: sched, clk: clk}
 }
 
 func viewOf(t *testing.T, r *rig, user string) slackstub.View {

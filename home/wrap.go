@@ -31,11 +31,12 @@ func (w wrapped) Handle(ctx context.Context, req commands.Request, resp commands
 	verb := strings.ToLower(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(req.Text), "/pool")))
 	if req.Action == nil && verb == "create" && req.TriggerID != "" &&
 		w.h.o.Roles.RoleFor(req, "") >= commands.RoleAdmin && len(w.h.o.Templates) > 0 {
-		if err := w.h.OpenCreate(ctx, req.TriggerID); err == nil {
+		err := w.h.OpenCreate(ctx, req.TriggerID)
+		if err == nil {
 			return resp.Respond(ctx, commands.Reply{Text: "Fill in the form to create a pool, or type `/pool create <name> [template=T] …`."})
-		} else {
-			w.h.o.Logger.Warn("open the create form", "user", req.UserID, "err", err)
 		}
+		// Too late for the trigger, say: the command's usage line instead.
+		w.h.o.Logger.Warn("open the create form", "user", req.UserID, "err", err)
 	}
 	err := w.next.Handle(ctx, req, resp)
 	first, _, _ := strings.Cut(verb, " ")
