@@ -53,6 +53,10 @@ func (s *schedule) Next(_ context.Context, name string, n int) ([]pool.Change, e
 	return s.next[:min(n, len(s.next))], nil
 }
 
+func (s *schedule) Daytime(_ context.Context, name string) (pool.Settings, bool, error) {
+	return pool.Settings{Standby: pool.Int(3)}, name == "linux-ci", nil
+}
+
 // costs is a cost source of fixed figures.
 type costs struct{}
 
@@ -163,6 +167,10 @@ func TestViewByRole(t *testing.T) {
 	if err := r.store.PutMute(ctx, pool.Mute{Pool: "gpu-nightly", Condition: "error-logs", Until: start.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
+	// windows-ci was scaled down: up knows what to bring back.
+	if _, err := r.store.SaveSettings(ctx, pool.Saved{Pool: "windows-ci", Settings: pool.Settings{Standby: pool.Int(1)}}); err != nil {
+		t.Fatal(err)
+	}
 	all := []string{"gpu-nightly", "linux-ci", "windows-ci"}
 	tests := []struct {
 		user    string
@@ -172,7 +180,7 @@ func TestViewByRole(t *testing.T) {
 	}{
 		{"UV", all, nil, nil},
 		{"UL", all, []string{ActUp + " linux-ci", ActHold + " linux-ci", ActSkip + " linux-ci", ActOpen + " linux-ci"}, []string{"linux-ci"}},
-		{"UO", all, []string{ActDown + " windows-ci", ActMute + " gpu-nightly", ActStandby + " linux-ci"}, all},
+		{"UO", all, []string{ActDown + " windows-ci", ActMute + " gpu-nightly", ActStandby + " linux-ci", ActUp + " windows-ci"}, all},
 		{"UA", all, []string{ActCreate + " "}, all},
 		{"U-nobody", nil, nil, nil},
 	}
@@ -199,6 +207,9 @@ func TestViewByRole(t *testing.T) {
 				}
 				if strings.HasPrefix(b, ActHold) && p != "linux-ci" {
 					t.Errorf("a hold offered on unscheduled %s", p)
+				}
+				if b == ActUp+" gpu-nightly" {
+					t.Error("Up offered on gpu-nightly, which has no schedule and no saved settings")
 				}
 			}
 			js := string(v.JSON)

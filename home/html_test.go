@@ -49,7 +49,9 @@ func TestHomeHTML(t *testing.T) {
 // weekCosts are two working weeks of a pool's cost: weekends cost little.
 type weekCosts struct{}
 
-func (weekCosts) Today(context.Context, string) (float64, string, bool) { return 9.41, "USD", true }
+func (weekCosts) Today(_ context.Context, name string) (float64, string, bool) {
+	return 1.37 * float64(len(name)), "USD", true
+}
 func (weekCosts) DailyCosts(_ context.Context, name string, n int) []float64 {
 	week := []float64{31, 34, 29, 36, 27, 4, 3}
 	out := make([]float64, n)
@@ -63,7 +65,8 @@ var (
 	mdLink  = regexp.MustCompile(`&lt;(https?://[^|&]+)\|([^&]+)&gt;`)
 	mdBold  = regexp.MustCompile(`\*([^*\n]+)\*`)
 	mdCode  = regexp.MustCompile("`([^`]+)`")
-	emojis  = strings.NewReplacer(":warning:", "⚠️", ":red_circle:", "🔴", ":mute:", "🔇")
+	emojis  = strings.NewReplacer(":warning:", `<span style="color:#e8a723">⚠</span>`,
+		":red_circle:", `<span style="color:#e01e5a">●</span>`, ":mute:", `<span style="color:#616061">⊘</span>`)
 	unslack = strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">")
 )
 
@@ -103,7 +106,7 @@ h1{font-size:20px;margin:14px 0 6px}
 .primary{background:#007a5a;border-color:#007a5a;color:#fff}.danger{color:#e01e5a;border-color:#e01e5a}
 .url{color:#1264a3}
 hr{border:0;border-top:1px solid #e8e8e8;margin:10px 0}
-code{font:12px "DejaVu Sans Mono",monospace;background:#f6f6f6;border:1px solid #e8e8e8;border-radius:3px;padding:0 3px;color:#e01e5a}
+code{font:14px "DejaVu Sans Mono",monospace;letter-spacing:1px;background:#f6f6f6;border:1px solid #e8e8e8;border-radius:3px;padding:0 3px;color:#1d1c1d}
 a{color:#1264a3;text-decoration:none}
 </style><div class="tabs"><span class="on">Home</span><span>Messages</span><span>About</span></div><div class="view">`)
 	for _, blk := range bs.BlockSet {

@@ -123,8 +123,11 @@ func (h *Home) poolBlocks(ctx context.Context, who commands.Request, p pool.Pool
 		btn := func(id, label string) *slack.ButtonBlockElement {
 			return slack.NewButtonBlockElement(id, p.Name, plain(label))
 		}
-		els := []slack.BlockElement{
-			btn(ActUp, "Up").WithStyle(slack.StylePrimary),
+		var els []slack.BlockElement
+		if h.knowsDaytime(ctx, p.Name) {
+			// Up needs settings to return to; without them it would only
+			// answer with its usage line.
+			els = append(els, btn(ActUp, "Up").WithStyle(slack.StylePrimary))
 		}
 		if len(next) > 0 {
 			els = append(els, btn(ActHold, "Up until…"))
@@ -148,6 +151,18 @@ func (h *Home) poolBlocks(ctx context.Context, who commands.Request, p pool.Pool
 		out = append(out, slack.NewContextBlock("link."+p.Name, mrkdwn(fmt.Sprintf("<%s|Open %s in Azure DevOps>", url, esc(p.Name)))))
 	}
 	return append(out, slack.NewDividerBlock())
+}
+
+// knowsDaytime reports whether `up` knows what to bring the pool back to:
+// its schedule's working hours or the settings saved before a scale-down.
+func (h *Home) knowsDaytime(ctx context.Context, name string) bool {
+	if h.o.Scheduler != nil {
+		if _, ok, err := h.o.Scheduler.Daytime(ctx, name); err == nil && ok {
+			return true
+		}
+	}
+	_, err := h.o.Store.SavedSettings(ctx, name)
+	return err == nil
 }
 
 // firing returns the firing alerts by pool.
