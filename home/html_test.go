@@ -62,10 +62,10 @@ func (weekCosts) DailyCosts(_ context.Context, name string, n int) []float64 {
 }
 
 var (
-	mdLink  = regexp.MustCompile(`&lt;(https?://[^|&]+)\|([^&]+)&gt;`)
-	mdBold  = regexp.MustCompile(`\*([^*\n]+)\*`)
-	mdCode  = regexp.MustCompile("`([^`]+)`")
-	emojis  = strings.NewReplacer(":warning:", `<span style="color:#e8a723">⚠</span>`,
+	mdLink = regexp.MustCompile(`&lt;(https?://[^|&]+)\|([^&]+)&gt;`)
+	mdBold = regexp.MustCompile(`\*([^*\n]+)\*`)
+	mdCode = regexp.MustCompile("`([^`]+)`")
+	emojis = strings.NewReplacer(":warning:", `<span style="color:#e8a723">⚠</span>`,
 		":red_circle:", `<span style="color:#e01e5a">●</span>`, ":mute:", `<span style="color:#616061">⊘</span>`)
 	unslack = strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">")
 )
