@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -268,6 +269,13 @@ func (h *Home) Submit(ctx context.Context, who commands.Request, cb slack.Intera
 	}
 	var text string
 	errs := map[string]string{}
+	// Choices become words of the command line: one word each, or the
+	// form was not filled in from its own options.
+	for _, k := range []string{InFor, InCondition, InSKU, InTemplate, InUntil, InEntry} {
+		if val, ok := v[k]; ok && val != "" && !word.MatchString(val) {
+			errs[k] = "Choose one of the options."
+		}
+	}
 	switch cb.View.CallbackID {
 	case FormCreate:
 		text = h.checkCreate(ctx, v, errs)
@@ -372,8 +380,8 @@ func (h *Home) checkCreate(ctx context.Context, v map[string]string, errs map[st
 		text += " sku=" + s
 	}
 	if img := strings.TrimSpace(v[InImage]); img != "" {
-		if strings.ContainsAny(img, " \t\"") {
-			errs[InImage] = "An image has no spaces or quotes."
+		if !word.MatchString(img) {
+			errs[InImage] = "An image is one word: a gallery image id or publisher:offer:sku:version."
 		} else if _, err := pool.ParseImage(img); err != nil {
 			errs[InImage] = capital(err.Error())
 		}
@@ -381,6 +389,9 @@ func (h *Home) checkCreate(ctx context.Context, v map[string]string, errs map[st
 	}
 	return text
 }
+
+// word is what a form's value may be to stand as one word of a command.
+var word = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9:._/+-]*$`)
 
 // count reads a whole number ≥ 0 from a form; a bad one goes to errs.
 func count(s, field string, errs map[string]string) (int, bool) {
