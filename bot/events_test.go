@@ -288,3 +288,42 @@ func TestManifestURLsServed(t *testing.T) {
 		}
 	}
 }
+
+// With the queue full a press on the Home tab is still acknowledged, and
+// the user is told in their messages with poolbot to try again.
+func TestViewPressBusy(t *testing.T) {
+	const secret = "s3cret"
+	views := newFakeViews()
+	views.text = "up linux-ci"
+	release := make(chan struct{})
+	h := &fakeHandler{block: release, ran: make(chan struct{}, 4)}
+	bh := NewHTTP(HTTPOptions{SigningSecret: secret, Handler: h, Workers: 1, Queue: 1, Clock: clock.NewFake(time.Now()),
+		Logger: discardLog, HTTPClient: loopbackOnly(), Views: views})
+	srv := httptest.NewServer(bh)
+	defer srv.Close()
+	press := slack.InteractionCallback{Type: slack.InteractionTypeBlockActions, User: slack.User{ID: "U1"},
+		Container: slack.Container{Type: "view", ViewID: "V1"},
+		ActionCallback: slack.ActionCallbacks{BlockActions: []*slack.BlockAction{{ActionID: "home.up", Value: "linux-ci"}}}}
+	send := func() {
+		t.Helper()
+		if code, body, err := slackstub.PostInteraction(srv.URL+"/slack/interactivity", secret, press); err != nil || code != 200 || len(body) != 0 {
+			t.Fatalf("press: %d %q %v", code, body, err)
+		}
+	}
+	send()
+	<-h.ran // the first press's command runs, and blocks
+	send()  // queued
+	send()  // refused
+	for {
+		if got := views.next(t); strings.HasPrefix(got, "replied U1 "+busyText) {
+			break
+		}
+	}
+	close(release)
+	if err := bh.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(h.requests()); n != 2 {
+		t.Errorf("%d commands ran, want the 2 taken", n)
+	}
+}

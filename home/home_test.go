@@ -383,3 +383,24 @@ func (r *replies) Respond(_ context.Context, rep commands.Reply) error {
 	r.all = append(r.all, rep)
 	return nil
 }
+
+// Answers to the tab's commands go to the user's messages with poolbot; a
+// reply that replaces the original edits the message posted before.
+func TestResponder(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	resp := r.h.Responder("UO")
+	if err := resp.Respond(ctx, commands.Reply{Text: "Create linux-new?"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := resp.Respond(ctx, commands.Reply{Text: "Creating linux-new…", ReplaceOriginal: true}); err != nil {
+		t.Fatal(err)
+	}
+	ms, us := r.stub.Messages(), r.stub.Updates()
+	if len(ms) != 1 || ms[0].Channel != "UO" || ms[0].Text != "Create linux-new?" {
+		t.Fatalf("posted %+v", ms)
+	}
+	if len(us) != 1 || us[0].TS != ms[0].TS || us[0].Text != "Creating linux-new…" {
+		t.Errorf("updated %+v", us)
+	}
+}
