@@ -302,7 +302,7 @@ func TestViewPressBusy(t *testing.T) {
 	srv := httptest.NewServer(bh)
 	defer srv.Close()
 	press := slack.InteractionCallback{Type: slack.InteractionTypeBlockActions, User: slack.User{ID: "U1"},
-		Container: slack.Container{Type: "view", ViewID: "V1"},
+		Container:      slack.Container{Type: "view", ViewID: "V1"},
 		ActionCallback: slack.ActionCallbacks{BlockActions: []*slack.BlockAction{{ActionID: "home.up", Value: "linux-ci"}}}}
 	send := func() {
 		t.Helper()
