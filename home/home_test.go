@@ -80,7 +80,7 @@ type rig struct {
 
 // newRig is the Home tab on the simulator, a SQLite store, the real
 // commands handler's roles and the Slack stub.
-func newRig(t *testing.T, mod ...func(*Options)) *rig {
+func newRig(t testing.TB, mod ...func(*Options)) *rig {
 	t.Helper()
 	ctx := context.Background()
 	s := sim.New(sim.Options{Start: start, Seed: 1})

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -29,6 +30,10 @@ const (
 const (
 	// maxBlocks is Slack's limit for a view.
 	maxBlocks = 100
+	// blocksPerPool is a pool's section, its buttons or link, a divider.
+	blocksPerPool = 3
+	// nodeReads is how many pools' nodes are read at once.
+	nodeReads = 8
 	// sparkDays is how many days of cost the sparkline draws.
 	sparkDays = 14
 )
@@ -44,7 +49,10 @@ func (h *Home) View(ctx context.Context, who commands.Request) slack.HomeTabView
 			"Ask an admin to grant you one."))
 		return slack.HomeTabViewRequest{Type: slack.VTHomeTab, Blocks: slack.Blocks{BlockSet: blocks}}
 	}
-	pools, err := h.o.Service.List(ctx, pool.ListOptions{Nodes: true})
+	// The pool list alone, then the nodes of the pools the tab has room
+	// for: with hundreds of pools a publish costs tens of Azure DevOps
+	// calls, not one per pool.
+	pools, err := h.o.Service.List(ctx, pool.ListOptions{})
 	if err != nil {
 		blocks = append(blocks, section(fmt.Sprintf(":warning: Azure DevOps did not answer (%s). Open this tab again in a minute.",
 			esc(err.Error()))))
@@ -65,8 +73,15 @@ func (h *Home) View(ctx context.Context, who commands.Request) slack.HomeTabView
 			slack.NewButtonBlockElement(ActCreate, "", plain("Create a pool…"))))
 	}
 	blocks = append(blocks, slack.NewDividerBlock())
+	room := min(len(shown), (maxBlocks-len(blocks)-1)/blocksPerPool)
+	unknown := h.countNodes(ctx, shown[:room])
 	for i, p := range shown {
-		pb := h.poolBlocks(ctx, who, p, alerts[p.Name], mutes[p.Name], now)
+		if i == room {
+			blocks = append(blocks, slack.NewContextBlock("", mrkdwn(fmt.Sprintf("and %d more: see them with `/pool list`",
+				len(shown)-i))))
+			break
+		}
+		pb := h.poolBlocks(ctx, who, p, unknown[p.Name], alerts[p.Name], mutes[p.Name], now)
 		if len(blocks)+len(pb)+1 > maxBlocks {
 			blocks = append(blocks, slack.NewContextBlock("", mrkdwn(fmt.Sprintf("and %d more: see them with `/pool list`",
 				len(shown)-i))))
@@ -79,11 +94,14 @@ func (h *Home) View(ctx context.Context, who commands.Request) slack.HomeTabView
 
 // poolBlocks is one pool on the Home tab: a section with its figures, its
 // buttons (or a link, for a viewer) and a divider.
-func (h *Home) poolBlocks(ctx context.Context, who commands.Request, p pool.Pool, alerts []pool.Alert, muted []pool.Mute, now time.Time) []slack.Block {
+func (h *Home) poolBlocks(ctx context.Context, who commands.Request, p pool.Pool, noNodes bool, alerts []pool.Alert, muted []pool.Mute, now time.Time) []slack.Block {
 	n := p.Counts
 	agents := fmt.Sprintf("%d idle · %d busy · %d offline · %d failed", n.Idle, n.Busy, n.Offline, n.Failed)
 	if n.Starting > 0 {
 		agents += fmt.Sprintf(" · %d starting", n.Starting)
+	}
+	if noNodes {
+		agents = "unknown: Azure DevOps did not answer"
 	}
 	fields := []string{
 		"*Agents*\n" + agents,
@@ -151,6 +169,34 @@ func (h *Home) poolBlocks(ctx context.Context, who commands.Request, p pool.Pool
 		out = append(out, slack.NewContextBlock("link."+p.Name, mrkdwn(fmt.Sprintf("<%s|Open %s in Azure DevOps>", url, esc(p.Name)))))
 	}
 	return append(out, slack.NewDividerBlock())
+}
+
+// countNodes reads the pools' nodes, a few at a time, and sets their
+// counts; it returns the pools whose nodes could not be read.
+func (h *Home) countNodes(ctx context.Context, pools []pool.Pool) map[string]bool {
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		failed = map[string]bool{}
+		sem    = make(chan struct{}, nodeReads)
+	)
+	for i := range pools {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			nodes, err := h.o.Service.Nodes(ctx, pools[i].Name)
+			if err != nil {
+				h.o.Logger.Warn("Home tab: read nodes", "pool", pools[i].Name, "err", err)
+				mu.Lock()
+				failed[pools[i].Name] = true
+				mu.Unlock()
+				return
+			}
+			pools[i].Nodes, pools[i].Counts = nodes, pool.Count(nodes)
+		})
+	}
+	wg.Wait()
+	return failed
 }
 
 // knowsDaytime reports whether `up` knows what to bring the pool back to:
