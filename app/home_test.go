@@ -301,8 +301,8 @@ func (r *homeRig) waitAudit(command, result string) pool.AuditEntry {
 	}
 }
 
-// dm waits for a message to user (their messages with poolbot) that
-// mentions what and returns the latest such.
+// dm waits for a message to user (their messages with poolbot), or in a
+// channel, that mentions what and returns the latest such.
 func (r *homeRig) dm(user, what string) slackstub.Message {
 	r.t.Helper()
 	deadline := time.Now().Add(socketWait)
@@ -442,8 +442,9 @@ func TestHomeTab(t *testing.T) {
 			if s := sectionOf(t, v, "linux-ci"); !strings.Contains(s, "0 / 10") {
 				t.Errorf("the refreshed tab shows %s", s)
 			}
-			if m := r.dm("UOPS", "linux-ci"); !strings.Contains(m.Text, "set linux-ci standby 2 → 0") {
-				t.Errorf("the press was answered with %q", m.Text)
+			// The channel hears of it, as of a change typed there.
+			if m := r.dm("C0TEST", "linux-ci standby 2 → 0"); !strings.Contains(m.Text, "<@UOPS> set linux-ci standby 2 → 0") {
+				t.Errorf("the press was announced with %q", m.Text)
 			}
 
 			// A typed change refreshes the tab too.

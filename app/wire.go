@@ -140,7 +140,7 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 	// run through the same handler as typed commands.
 	w.home = home.New(home.Options{Slack: w.slack, Roles: w.handler, Service: a.service, Store: a.store,
 		Scheduler: hopts.Scheduler, Cost: w.tracker, PoolURL: poolURL(cfg.DevOps), Templates: cfg.Templates,
-		Clock: a.clock, Logger: logFor("home")})
+		Channel: cfg.Slack.Channel, Clock: a.clock, Logger: logFor("home")})
 	slackHandler := w.home.Wrap(a.Handler())
 	a.part("home")
 

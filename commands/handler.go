@@ -387,7 +387,7 @@ func capitalize(s string) string {
 
 // who names the requester in a message the channel sees.
 func (c *call) who() string {
-	if c.req.Source == "slack" && c.req.UserID != "" {
+	if (c.req.Source == "slack" || c.req.Source == "home") && c.req.UserID != "" {
 		return "<@" + c.req.UserID + ">"
 	}
 	if c.req.UserName != "" {

@@ -54,7 +54,10 @@ type Options struct {
 	// PoolURL is a pool's page in Azure DevOps; nil: no link.
 	PoolURL   func(pool.Pool) string
 	Templates []config.Template
-	Clock     clock.Clock
+	// Channel hears of the changes made from the tab and the forms, as a
+	// channel hears of those typed in it; empty: only the user is told.
+	Channel string
+	Clock   clock.Clock
 	Logger    *slog.Logger
 	// PerMinute and Burst bound views.publish calls (Slack's Tier 4: 100
 	// a minute); defaults 100 and 20.
@@ -237,7 +240,7 @@ func (p *publisher) idle(ctx context.Context) error {
 // Responder answers a command that came from the Home tab or a form in the
 // user's direct messages with poolbot (the app's Messages tab): those have
 // no response_url. A reply that replaces the original edits the last
-// message it posted.
+// message it posted; one for the channel (a change) goes to Options.Channel.
 func (h *Home) Responder(user string) commands.Responder { return &dm{h: h, user: user} }
 
 type dm struct {
@@ -256,6 +259,12 @@ func (d *dm) Respond(ctx context.Context, r commands.Reply) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if r.InChannel && !r.ReplaceOriginal && d.h.o.Channel != "" {
+		if _, _, err := d.h.o.Slack.PostMessageContext(ctx, d.h.o.Channel, opts...); err != nil {
+			return fmt.Errorf("announce in %s: %w", d.h.o.Channel, err)
+		}
+		return nil
+	}
 	if r.ReplaceOriginal && d.ts != "" {
 		if _, _, _, err := d.h.o.Slack.UpdateMessageContext(ctx, d.channel, d.ts, opts...); err != nil {
 			return fmt.Errorf("answer %s: %w", d.user, err)

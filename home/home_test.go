@@ -403,4 +403,13 @@ func TestResponder(t *testing.T) {
 	if len(us) != 1 || us[0].TS != ms[0].TS || us[0].Text != "Creating linux-new…" {
 		t.Errorf("updated %+v", us)
 	}
+
+	// A change is announced in the channel, when there is one.
+	r.h.o.Channel = "C-pools"
+	if err := resp.Respond(ctx, commands.Reply{Text: "<@UO> created pool linux-new", InChannel: true}); err != nil {
+		t.Fatal(err)
+	}
+	if ms := r.stub.Messages(); len(ms) != 2 || ms[1].Channel != "C-pools" {
+		t.Errorf("announced %+v", ms)
+	}
 }
