@@ -58,7 +58,7 @@ type Options struct {
 	// channel hears of those typed in it; empty: only the user is told.
 	Channel string
 	Clock   clock.Clock
-	Logger    *slog.Logger
+	Logger  *slog.Logger
 	// PerMinute and Burst bound views.publish calls (Slack's Tier 4: 100
 	// a minute); defaults 100 and 20.
 	PerMinute int
