@@ -133,12 +133,9 @@ func input(id, label, hint string, optional bool, el slack.BlockElement) *slack.
 func option(value, text, desc string) *slack.OptionBlockObject {
 	var d *slack.TextBlockObject
 	if desc != "" {
-		if len(desc) > 75 { // Slack's limit
-			desc = desc[:74] + "…"
-		}
-		d = plain(desc)
+		d = plain(clip(desc, 75)) // Slack's limit, as for the text
 	}
-	return slack.NewOptionBlockObject(value, plain(text), d)
+	return slack.NewOptionBlockObject(value, plain(clip(text, 75)), d)
 }
 
 func numberInput(id string, initial int, set bool) *slack.NumberInputBlockElement {

@@ -178,3 +178,20 @@ func TestSubmit(t *testing.T) {
 		t.Errorf("a stale skip: run %v, errors %v", run, errs)
 	}
 }
+
+func TestClip(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"exactly10!", 10, "exactly10!"},
+		{"eleven long", 10, "eleven lo…"},
+		{"▁▂▃▄▅▆▇█", 4, "▁▂▃…"},
+	} {
+		if got := clip(tc.in, tc.n); got != tc.want {
+			t.Errorf("clip(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+		}
+	}
+}

@@ -321,10 +321,17 @@ func plain(s string) *slack.TextBlockObject {
 }
 
 func mrkdwn(s string) *slack.TextBlockObject {
-	if len(s) > 3000 {
-		s = s[:2999] + "…"
+	return slack.NewTextBlockObject(slack.MarkdownType, clip(s, 3000), false, false)
+}
+
+// clip shortens s to at most n characters, as Slack counts them, ending it
+// with an ellipsis when it cut.
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
 	}
-	return slack.NewTextBlockObject(slack.MarkdownType, s, false, false)
+	return string(r[:n-1]) + "…"
 }
 
 // section is a section with text and up to 10 fields, Slack's limit.
@@ -334,10 +341,7 @@ func section(text string, fields ...string) *slack.SectionBlock {
 		if len(fs) == 10 {
 			break
 		}
-		if len(f) > 2000 {
-			f = f[:1999] + "…"
-		}
-		fs = append(fs, mrkdwn(f))
+		fs = append(fs, mrkdwn(clip(f, 2000)))
 	}
 	return slack.NewSectionBlock(mrkdwn(text), fs, nil)
 }
