@@ -20,6 +20,7 @@ import (
 	"github.com/poolbot/poolbot/commands"
 	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/cost"
+	"github.com/poolbot/poolbot/home"
 	"github.com/poolbot/poolbot/metrics"
 	"github.com/poolbot/poolbot/pool"
 	"github.com/poolbot/poolbot/scheduler"
@@ -38,6 +39,7 @@ type wired struct {
 	sender    *bot.Sender
 	http      *bot.HTTP
 	socket    *bot.Socket
+	home      *home.Home
 }
 
 func (a *App) part(name string) { a.parts.built = append(a.parts.built, name) }
@@ -137,6 +139,14 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 	w.handler = commands.New(hopts)
 	a.part("commands")
 
+	// The Home tab and forms, on both transports; their buttons and forms
+	// run through the same handler as typed commands.
+	w.home = home.New(home.Options{Slack: w.slack, Roles: w.handler, Service: a.service, Store: a.store,
+		Scheduler: hopts.Scheduler, Cost: w.tracker, PoolURL: poolURL(cfg.DevOps), Templates: cfg.Templates,
+		Channel: cfg.Slack.Channel, Clock: a.clock, Logger: logFor("home")})
+	slackHandler := w.home.Wrap(a.Handler())
+	a.part("home")
+
 	// Slack: the HTTP endpoints, or Socket Mode. The signature's timestamp
 	// is checked against the wall clock whatever clock the bot runs on.
 	workers := bot.NewWorkers(cfg.Slack.Workers, cfg.Slack.Queue, logFor("workers"))
@@ -145,15 +155,15 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 	switch cfg.Slack.Mode {
 	case "socket":
 		w.socket = bot.NewSocket(bot.SocketOptions{
-			Slack: w.slack, Handler: a.Handler(), Pool: workers, Clock: clock.Real{}, Logger: logFor("slack"),
-			HTTPClient: respond,
+			Slack: w.slack, Handler: slackHandler, Pool: workers, Clock: clock.Real{}, Logger: logFor("slack"),
+			HTTPClient: respond, Views: w.home,
 		})
 		a.parts.always = append(a.parts.always, task{name: "socket-mode", run: w.socket.Run})
 		a.part("slack-socket")
 	default:
 		w.http = bot.NewHTTP(bot.HTTPOptions{
-			SigningSecret: cfg.Slack.SigningSecret.Value(), Handler: a.Handler(), Pool: workers,
-			Clock: clock.Real{}, Logger: logFor("slack"), Slack: w.slack, HTTPClient: respond,
+			SigningSecret: cfg.Slack.SigningSecret.Value(), Handler: slackHandler, Pool: workers,
+			Clock: clock.Real{}, Logger: logFor("slack"), Slack: w.slack, HTTPClient: respond, Views: w.home,
 		})
 		a.mux.Handle("/slack/", w.http)
 		a.part("slack-http")

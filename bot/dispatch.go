@@ -44,6 +44,7 @@ type dispatch struct {
 	clk     clock.Clock
 	log     *slog.Logger
 	ids     idGen
+	views   *viewsState // nil without a Home tab and forms (events.go)
 
 	// refusals counts commands turned away since the last warning, so that
 	// an overload logs once a second rather than once a request.
@@ -171,7 +172,7 @@ func ack(accepted bool) ackBody {
 
 func commandRequest(c slack.SlashCommand, id string) commands.Request {
 	return commands.Request{UserID: c.UserID, UserName: c.UserName, ChannelID: c.ChannelID, Text: c.Text,
-		Source: "slack", RequestID: id}
+		Source: "slack", RequestID: id, TriggerID: c.TriggerID}
 }
 
 // interactionRequest makes a request of a button press; false when the

@@ -30,6 +30,9 @@ type HTTPOptions struct {
 	Slack *slack.Client
 	// HTTPClient posts to response_url; a 10 s timeout client by default.
 	HTTPClient *http.Client
+	// Views, when set, serves the Home tab and forms: POST /slack/events,
+	// and presses on views and view submissions (events.go).
+	Views Views
 }
 
 // HTTP serves Slack's slash command and interactivity requests:
@@ -59,9 +62,11 @@ func NewHTTP(o HTTPOptions) *HTTP {
 	}
 	h := &HTTP{secret: o.SigningSecret,
 		d: newDispatch(o.Handler, o.Pool, o.Slack, o.HTTPClient, o.Clock, o.Logger.With("transport", "http"))}
+	h.d.setViews(o.Views)
 	h.mux = http.NewServeMux()
 	h.mux.HandleFunc("POST /slack/commands", h.verified(h.command))
-	h.mux.HandleFunc("POST /slack/interactivity", h.verified(h.interaction))
+	h.mux.HandleFunc("POST /slack/interactivity", h.verified(h.interactive))
+	h.mux.HandleFunc("POST /slack/events", h.verified(h.events))
 	return h
 }
 

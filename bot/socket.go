@@ -46,6 +46,8 @@ type SocketOptions struct {
 	// PingInterval is slack-go's own limit on the time between Slack's
 	// pings (default 30s).
 	PingInterval time.Duration
+	// Views, when set, serves the Home tab and forms (events.go).
+	Views Views
 }
 
 // Socket runs poolbot over Socket Mode: no inbound port. It acks each
@@ -89,8 +91,10 @@ func NewSocket(o SocketOptions) *Socket {
 		o.PingInterval = 30 * time.Second
 	}
 	log := o.Logger.With("transport", "socket")
-	return &Socket{o: o, seen: newDedupe(o.Clock, o.Dedupe),
+	s := &Socket{o: o, seen: newDedupe(o.Clock, o.Dedupe),
 		d: newDispatch(o.Handler, o.Pool, o.Slack, o.HTTPClient, o.Clock, log)}
+	s.d.setViews(o.Views)
+	return s
 }
 
 // Workers is the pool running the commands.
@@ -226,6 +230,9 @@ func (s *Socket) event(ctx context.Context, sm *socketmode.Client, evt socketmod
 		if !ok || evt.Request == nil {
 			return
 		}
+		if s.viewInteraction(ctx, sm, evt.Request, cb) {
+			return
+		}
 		req, ok := interactionRequest(cb, "")
 		if !ok {
 			// Not a button press (a view submission, say): not poolbot's.
@@ -234,10 +241,7 @@ func (s *Socket) event(ctx context.Context, sm *socketmode.Client, evt socketmod
 		}
 		s.take(ctx, sm, evt.Request, cb.TriggerID, req, cb.ResponseURL)
 	case socketmode.EventTypeEventsAPI:
-		// poolbot subscribes to no events; ack so Slack does not resend.
-		if evt.Request != nil {
-			s.ack(ctx, sm, evt.Request, nil)
-		}
+		s.eventsAPI(ctx, sm, evt)
 	}
 }
 

@@ -467,7 +467,7 @@ func (c *call) who() slackmsg.Mrkdwn {
 
 func mention(r Request) string {
 	switch {
-	case r.Source == "slack" && r.UserID != "":
+	case (r.Source == "slack" || r.Source == "home") && r.UserID != "":
 		return "<@" + esc(r.UserID) + ">"
 	case r.UserName != "":
 		return "@" + esc(r.UserName)

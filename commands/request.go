@@ -19,10 +19,13 @@ type Request struct {
 	Groups    []string // Slack user-group ids the user belongs to
 	ChannelID string
 	Text      string // what follows "/pool", e.g. "up linux-ci for=3h"
-	Source    string // "slack" or "console"
+	Source    string // "slack", "home" (the Home tab and forms) or "console"
 	RequestID string
 	// Action is set when the request comes from a button press.
 	Action *Action
+	// TriggerID lets the request open a form (views.open) within 3 s of
+	// Slack sending it; empty from the console.
+	TriggerID string
 }
 
 // Action is a button press on a message poolbot posted.

@@ -106,6 +106,7 @@ type Stub struct {
 	socks      []*socket // every connection, open or not
 	acks       []Ack
 	wsUpgrader websocket.Upgrader
+	views      *viewState // views.go
 }
 
 // New starts a stub on a loopback port. Close it when done.
@@ -431,7 +432,9 @@ func (s *Stub) serveAPI(w http.ResponseWriter, r *http.Request) {
 		s.seq++
 		writeJSON(w, http.StatusOK, apiResponse{"ok": true, "url": u})
 	default:
-		slackError(w, "unknown_method")
+		if !s.serveViews(w, r, method, body, form) {
+			slackError(w, "unknown_method")
+		}
 	}
 }
 
