@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -11,7 +10,6 @@ import (
 	"github.com/poolbot/poolbot/azure"
 	"github.com/poolbot/poolbot/leader"
 	"github.com/poolbot/poolbot/metrics"
-	"github.com/poolbot/poolbot/pool"
 	"github.com/poolbot/poolbot/store"
 )
 
@@ -84,18 +82,30 @@ func (a *App) buildStore(ctx context.Context) error {
 		a.onClose(st.Close)
 	}
 	a.parts.built = append(a.parts.built, "store")
-	a.metrics.AddCheck("store", func(ctx context.Context) error { return ping(ctx, a.store) })
+	a.metrics.AddCheck("store", a.checkStore)
 	return nil
 }
 
-// ping reads a key that never exists: a store that answers ErrNotFound is
-// reachable.
-func ping(ctx context.Context, st pool.Store) error {
-	_, err := st.Get(ctx, "readyz/ping")
-	if err == nil || errors.Is(err, pool.ErrNotFound) {
-		return nil
+// checkStore is the "store" readiness check: a small write (this replica's
+// last probe time), so that a read-only, full, deleted or replaced store
+// (store.Guarded refuses writes then) makes the replica unready. Its
+// failures are logged at error when they start.
+func (a *App) checkStore(ctx context.Context) error {
+	err := a.store.Put(ctx, "readyz/"+a.owner, a.clock.Now().UTC().Format(time.RFC3339Nano))
+	if err != nil {
+		err = fmt.Errorf("store cannot be written: %w", err)
 	}
-	return fmt.Errorf("store unreachable: %w", err)
+	a.storeMu.Lock()
+	was := a.storeErr
+	a.storeErr = err
+	a.storeMu.Unlock()
+	switch {
+	case err != nil && was == nil:
+		a.log.Error("store: not ready", "err", err)
+	case err == nil && was != nil:
+		a.log.Info("store: ready again")
+	}
+	return err
 }
 
 func (a *App) buildService(ctx context.Context) error {

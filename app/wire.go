@@ -73,6 +73,9 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 	w.slack = slack.New(cfg.Slack.BotToken.Value(), sopts...)
 	w.poster = bot.NewPoster(w.slack, a.clock, logFor("poster"))
 	w.sender = bot.NewSender(a.store, w.poster, a.clock, logFor("outbox"))
+	w.sender.AlertChannel = cfg.Slack.OpsChannel
+	w.sender.OnRefused = func(pool.OutboxMessage, string) { a.metrics.Refused() }
+	a.metrics.AddAdvisory("outbox", a.checkRefused)
 	a.part("outbox")
 
 	if len(cfg.Schedules) > 0 {
@@ -156,6 +159,11 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 		a.part("slack-http")
 	}
 	a.metrics.Expect("slack")
+	// Over HTTP, Slack's requests reach this replica and its answers go
+	// through response_url whatever the Web API's state: an outage of the
+	// Web API (posts, auth.test) is reported, not a reason to take every
+	// replica out of the Service. Socket Mode needs the connection to serve.
+	a.metrics.SetAdvisory("slack", cfg.Slack.Mode != "socket")
 	a.parts.always = append(a.parts.always, task{name: "slack-check", run: a.checkSlack})
 
 	// The leader's work.
@@ -319,4 +327,23 @@ func (a *App) Prime(ctx context.Context) error {
 		}
 	}
 	return a.w.watcher.Cycle(ctx)
+}
+
+// checkRefused is the advisory "outbox" readiness check: messages Slack
+// refused for good are kept, and said here until someone sends them again.
+func (a *App) checkRefused(ctx context.Context) error {
+	msgs, err := a.store.Refused(ctx, 100)
+	if err != nil {
+		return fmt.Errorf("read refused messages: %w", err)
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	n := strconv.Itoa(len(msgs))
+	if len(msgs) == 100 {
+		n = "100 or more"
+	}
+	m := msgs[0]
+	return fmt.Errorf("%s messages refused by Slack (the first to %s: %s); /pool outbox lists them, /pool outbox retry sends them again",
+		n, m.Channel, m.Refusal)
 }

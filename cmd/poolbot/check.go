@@ -12,6 +12,7 @@ import (
 	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/pool"
 	"github.com/poolbot/poolbot/scheduler"
+	"github.com/poolbot/poolbot/store"
 )
 
 func init() {
@@ -33,6 +34,9 @@ func runCheck(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return err
 	}
 	errs := scheduler.Validate(cfg)
+	if err := store.CheckPath(cfg.Store); err != nil {
+		errs = append(errs, fmt.Errorf("%s: [store] path: %w", cfg.Path, err))
+	}
 	checked := "pools not checked (--offline)"
 	if !*offline && len(cfg.Schedules) > 0 {
 		names, err := poolNames(ctx, cfg, *timeout)
