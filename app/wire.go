@@ -14,6 +14,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/poolbot/poolbot/azure"
 	"github.com/poolbot/poolbot/bot"
 	"github.com/poolbot/poolbot/change"
 	"github.com/poolbot/poolbot/clock"
@@ -166,12 +167,17 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 	a.metrics.SetAdvisory("slack", cfg.Slack.Mode != "socket")
 	a.parts.always = append(a.parts.always, task{name: "slack-check", run: a.checkSlack})
 
-	// The leader's work.
+	// The leader's work. Under an Azure DevOps throttle the scheduler's
+	// changes wait and go first when it lifts; the watcher's polls after.
 	if w.scheduler != nil {
-		a.parts.leader = append(a.parts.leader, task{name: "scheduler", run: w.scheduler.Run})
+		a.parts.leader = append(a.parts.leader, task{name: "scheduler", run: func(ctx context.Context) error {
+			return w.scheduler.Run(azure.WithUrgency(ctx, azure.Scheduled))
+		}})
 	}
 	a.parts.leader = append(a.parts.leader,
-		task{name: "watcher", run: a.runWatcher},
+		task{name: "watcher", run: func(ctx context.Context) error {
+			return a.runWatcher(azure.WithUrgency(ctx, azure.Background))
+		}},
 		task{name: "outbox", run: w.sender.Run, last: true},
 		task{name: "cost-metrics", run: a.costMetrics})
 	a.parts.flush = w.sender.Flush
@@ -294,7 +300,11 @@ type loggedHandler struct{ a *App }
 
 func (h loggedHandler) Handle(ctx context.Context, r commands.Request, resp commands.Responder) error {
 	start := time.Now()
-	err := h.a.w.handler.Handle(ctx, r, resp)
+	// A person waits: Azure DevOps's throttle is told, not waited out.
+	err := h.a.w.handler.Handle(azure.WithUrgency(ctx, azure.Interactive), r, resp)
+	if err != nil && ctx.Err() != nil && h.a.isStopping() {
+		h.a.cutOff(ctx, r, resp)
+	}
 	verb := r.Text
 	if i := strings.IndexByte(verb, ' '); i >= 0 {
 		verb = verb[:i]
@@ -311,6 +321,36 @@ func (h loggedHandler) Handle(ctx context.Context, r commands.Request, resp comm
 	}
 	h.a.w.sender.Kick()
 	return err
+}
+
+// cutOffText answers a command that shutdown stopped before it finished.
+const cutOffText = "poolbot is shutting down (a restart or a deploy) and stopped `/pool %s` before it finished " +
+	"(request %s). It may or may not have taken effect: check `/pool history`, then try again in a minute."
+
+// cutOff tells the requester that shutdown stopped their command, through
+// a context that outlives the command's own.
+func (a *App) cutOff(ctx context.Context, r commands.Request, resp commands.Responder) {
+	what := r.Text
+	if r.Action != nil {
+		what = "(button " + r.Action.ActionID + ")"
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	text := fmt.Sprintf(cutOffText, strings.ReplaceAll(what, "`", "'"), r.RequestID)
+	if err := resp.Respond(rctx, commands.Reply{Text: text}); err != nil {
+		a.log.Warn("tell a requester shutdown stopped their command", "request_id", r.RequestID, "err", err)
+		return
+	}
+	a.log.Info("told a requester shutdown stopped their command", "request_id", r.RequestID)
+}
+
+func (a *App) isStopping() bool {
+	select {
+	case <-a.stopping:
+		return true
+	default:
+		return false
+	}
 }
 
 // FlushOutbox sends every pending Slack message, as shutdown does; the
