@@ -75,7 +75,9 @@ func seconds(d time.Duration) int { return int(math.Ceil(d.Seconds())) }
 
 // throttleEnd is when a throttle ends, to the second, with its zone named:
 // "10:42:30 UTC".
-func throttleEnd(t time.Time) string { return t.UTC().Add(time.Second - 1).Truncate(time.Second).Format("15:04:05 MST") }
+func throttleEnd(t time.Time) string {
+	return t.UTC().Add(time.Second - 1).Truncate(time.Second).Format("15:04:05 MST")
+}
 
 func devops(t target, se *statusError, e *pool.Error) {
 	switch se.Status {

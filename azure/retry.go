@@ -290,8 +290,8 @@ type devopsTransport struct {
 	rnd    func() float64
 
 	mu       sync.Mutex
-	throttle time.Time // a 429's end: no call starts before this
-	paced    time.Time // the rate-limit budget's pacing: calls hold until this
+	throttle time.Time     // a 429's end: no call starts before this
+	paced    time.Time     // the rate-limit budget's pacing: calls hold until this
 	first    int           // Scheduled calls in progress
 	idle     chan struct{} // closed when first drops to zero
 	lastLeft time.Time     // when the last Scheduled call ended
