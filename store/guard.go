@@ -25,15 +25,34 @@ var sqliteHeader = []byte("SQLite format 3\x00")
 // understand, so that the replica stops taking changes instead of taking
 // them into the void. Reads go on.
 //
-// Every write checks the file first (one stat and a 16-byte read); Check
-// does the same for /readyz. Safe for concurrent use.
+// Writes check the file first (one stat and a 16-byte read), at most every
+// 250 ms; Check always does, for /readyz. Safe for concurrent use.
 type Guarded struct {
 	pool.Store
 	path   string
 	opened os.FileInfo
 
+	// Recheck is how long a passed check holds for writes: a write looks
+	// at the file at most this often, so that a busy store does not pay a
+	// stat and a read per write, and what is written after the file goes
+	// is a fraction of a second's worth. Guard sets 250ms; 0 checks every
+	// write.
+	Recheck time.Duration
+
 	mu     sync.Mutex
-	fenced error // set once, for good
+	fenced error     // set once, for good
+	okAt   time.Time // the last check that passed, wall clock
+}
+
+// guard is the check a write makes: Check, at most every Recheck.
+func (g *Guarded) guard() error {
+	g.mu.Lock()
+	if g.fenced == nil && time.Since(g.okAt) < g.Recheck {
+		g.mu.Unlock()
+		return nil
+	}
+	g.mu.Unlock()
+	return g.Check()
 }
 
 // Guard wraps st, opened from the SQLite file at path, so that its writes
@@ -47,7 +66,7 @@ func Guard(st pool.Store, path string) (*Guarded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store file %s: %w", path, err)
 	}
-	return &Guarded{Store: st, path: abs, opened: fi}, nil
+	return &Guarded{Store: st, path: abs, opened: fi, Recheck: 250 * time.Millisecond}, nil
 }
 
 // Check reports whether the store's file is still the one it opened; after
@@ -75,6 +94,7 @@ func (g *Guarded) Check() error {
 		}
 	}
 	if what == "" {
+		g.okAt = time.Now()
 		return nil
 	}
 	g.fenced = &pool.Error{Kind: pool.KindUnavailable, Op: "store",
@@ -103,112 +123,112 @@ func hasHeader(path string) (bool, error) {
 }
 
 func (g *Guarded) AddAudit(ctx context.Context, e pool.AuditEntry) (int64, error) {
-	if err := g.Check(); err != nil {
+	if err := g.guard(); err != nil {
 		return 0, err
 	}
 	return g.Store.AddAudit(ctx, e)
 }
 
 func (g *Guarded) SaveSettings(ctx context.Context, s pool.Saved) (bool, error) {
-	if err := g.Check(); err != nil {
+	if err := g.guard(); err != nil {
 		return false, err
 	}
 	return g.Store.SaveSettings(ctx, s)
 }
 
 func (g *Guarded) ClearSavedSettings(ctx context.Context, p string) error {
-	if err := g.Check(); err != nil {
+	if err := g.guard(); err != nil {
 		return err
 	}
 	return g.Store.ClearSavedSettings(ctx, p)
 }
 
 func (g *Guarded) PutOverride(ctx context.Context, o pool.Override) error {
-	if err := g.Check(); err != nil {
+	if err := g.guard(); err != nil {
 		return err
 	}
 	return g.Store.PutOverride(ctx, o)
 }
 
 func (g *Guarded) DeleteOverride(ctx context.Context, p, kind string) error {
-	if err := g.Check(); err != nil {
+	if err := g.guard(); err != nil {
 		return err
 	}
 	return g.Store.DeleteOverride(ctx, p, kind)
 }
 
 func (g *Guarded) PutMute(ctx context.Context, m pool.Mute) error {
-	if err := g.Check(); err != nil {
+	if err := g.guard(); err != nil {
 		return err
 	}
 	return g.Store.PutMute(ctx, m)
 }
 
 func (g *Guarded) DeleteMute(ctx context.Context, p, condition string) error {
-	if err := g.Check(); err != nil {
+	if err := g.guard(); err != nil {
 		return err
 	}
 	return g.Store.DeleteMute(ctx, p, condition)
 }
 
 func (g *Guarded) PutAlert(ctx context.Context, a pool.Alert) error {
-	if err := g.Check(); err != nil {
+	if err := g.guard(); err != nil {
 		return err
 	}
 	return g.Store.PutAlert(ctx, a)
 }
 
 func (g *Guarded) Enqueue(ctx context.Context, m pool.OutboxMessage) (int64, error) {
-	if err := g.Check(); err != nil {
+	if err := g.guard(); err != nil {
 		return 0, err
 	}
 	return g.Store.Enqueue(ctx, m)
 }
 
 func (g *Guarded) MarkSent(ctx context.Context, id int64, s pool.Sent) error {
-	if err := g.Check(); err != nil {
+	if err := g.guard(); err != nil {
 		return err
 	}
 	return g.Store.MarkSent(ctx, id, s)
 }
 
 func (g *Guarded) Retry(ctx context.Context, id int64, notBefore time.Time) error {
-	if err := g.Check(); err != nil {
+	if err := g.guard(); err != nil {
 		return err
 	}
 	return g.Store.Retry(ctx, id, notBefore)
 }
 
 func (g *Guarded) Refuse(ctx context.Context, id int64, reason string, at time.Time) error {
-	if err := g.Check(); err != nil {
+	if err := g.guard(); err != nil {
 		return err
 	}
 	return g.Store.Refuse(ctx, id, reason, at)
 }
 
 func (g *Guarded) Requeue(ctx context.Context, ids []int64) (int, error) {
-	if err := g.Check(); err != nil {
+	if err := g.guard(); err != nil {
 		return 0, err
 	}
 	return g.Store.Requeue(ctx, ids)
 }
 
 func (g *Guarded) Put(ctx context.Context, key, value string) error {
-	if err := g.Check(); err != nil {
+	if err := g.guard(); err != nil {
 		return err
 	}
 	return g.Store.Put(ctx, key, value)
 }
 
 func (g *Guarded) Claim(ctx context.Context, key, owner string) (bool, error) {
-	if err := g.Check(); err != nil {
+	if err := g.guard(); err != nil {
 		return false, err
 	}
 	return g.Store.Claim(ctx, key, owner)
 }
 
 func (g *Guarded) TakeLease(ctx context.Context, key, owner, info string, until time.Time) (bool, pool.Lease, error) {
-	if err := g.Check(); err != nil {
+	if err := g.guard(); err != nil {
 		return false, pool.Lease{}, err
 	}
 	return g.Store.TakeLease(ctx, key, owner, info, until)

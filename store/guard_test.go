@@ -14,7 +14,8 @@ import (
 )
 
 // TestGuardStopsWritesWhenTheFileGoes: once the SQLite file is deleted,
-// replaced or overwritten under a running store, every write is refused
+// replaced or overwritten under a running store, every write (each one
+// looking at the file, Recheck 0) or a Check as /readyz makes is refused
 // with a message that says so (and keeps being refused), while reads go
 // on; an untouched file keeps working.
 func TestGuardStopsWritesWhenTheFileGoes(t *testing.T) {
@@ -50,6 +51,11 @@ func TestGuardStopsWritesWhenTheFileGoes(t *testing.T) {
 			must(t, err)
 			defer st.Close()
 			must(t, st.Put(ctx, "before", "1"))
+			g := st.(*store.Guarded)
+			if g.Recheck <= 0 || g.Recheck > time.Second {
+				t.Errorf("writes recheck the file every %v", g.Recheck)
+			}
+			g.Recheck = 0 // every write looks, rather than once in a while
 			tt.break_(t, path)
 			writes := map[string]func() error{
 				"Put":      func() error { return st.Put(ctx, "after", "1") },
@@ -78,6 +84,9 @@ func TestGuardStopsWritesWhenTheFileGoes(t *testing.T) {
 				if pool.KindOf(err) != pool.KindUnavailable {
 					t.Errorf("%s: kind %v, want unavailable", name, pool.KindOf(err))
 				}
+			}
+			if err := g.Check(); (err == nil) != (tt.want == "") {
+				t.Errorf("Check after the file %s: %v", tt.name, err)
 			}
 			if tt.want != "" {
 				// Final: a new file at the path does not lift it.
