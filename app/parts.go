@@ -86,15 +86,26 @@ func (a *App) buildStore(ctx context.Context) error {
 	return nil
 }
 
-// checkStore is the "store" readiness check: a small write (this replica's
-// last probe time), so that a read-only, full, deleted or replaced store
-// (store.Guarded refuses writes then) makes the replica unready. Its
-// failures are logged at error when they start.
+// checkStore is the "store" readiness check: a small write (which replica
+// probed last, and when; one key for all, so that replica names that come
+// and go leave nothing behind), so that a read-only, full, deleted or
+// replaced store (store.Guarded refuses writes then) makes the replica
+// unready. Its failures are logged at error when they start.
 func (a *App) checkStore(ctx context.Context) error {
-	err := a.store.Put(ctx, "readyz/"+a.owner, a.clock.Now().UTC().Format(time.RFC3339Nano))
+	if g, ok := a.store.(interface{ Check() error }); ok {
+		if err := g.Check(); err != nil {
+			return a.storeState(fmt.Errorf("store cannot be written: %w", err))
+		}
+	}
+	err := a.store.Put(ctx, "readyz/probe", a.owner+" "+a.clock.Now().UTC().Format(time.RFC3339Nano))
 	if err != nil {
 		err = fmt.Errorf("store cannot be written: %w", err)
 	}
+	return a.storeState(err)
+}
+
+// storeState records the store check's outcome, logging its changes.
+func (a *App) storeState(err error) error {
 	a.storeMu.Lock()
 	was := a.storeErr
 	a.storeErr = err
