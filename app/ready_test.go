@@ -82,6 +82,9 @@ channels = ["C0TEST"]
 		t.Fatal(err)
 	}
 	waitReady(200, `"name":"outbox","ok":false,"error":"1 messages refused by Slack (the first to C0GONE: not_in_channel)`)
+	if _, m := httpGet(t, base+"/metrics"); !strings.Contains(m, "poolbot_outbox_refused_messages 1") {
+		t.Error("metrics lack the refused message kept")
+	}
 
 	// The store file deleted: unready, and changes refused in words.
 	if err := os.Remove(filepath.Join(dir, "poolbot.db")); err != nil {

@@ -376,6 +376,7 @@ func (a *App) checkRefused(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read refused messages: %w", err)
 	}
+	a.metrics.SetRefusedKept(len(msgs))
 	if len(msgs) == 0 {
 		return nil
 	}

@@ -32,6 +32,7 @@ type checks struct {
 	last     []CheckResult // the last probe's results, for /metrics
 
 	refusedTotal atomic.Int64 // outbox messages set aside as refused
+	refusedNow   atomic.Int64 // refused messages kept now, as the outbox check saw them
 }
 
 // AddCheck makes /readyz call check at every probe (with a short timeout);
@@ -140,7 +141,13 @@ func (m *Metrics) Ready(ctx context.Context) (bool, []CheckResult) {
 // good (bot.Sender's OnRefused).
 func (m *Metrics) Refused() { m.checks.refusedTotal.Add(1) }
 
+// SetRefusedKept records how many refused messages the store keeps now
+// (the outbox check's count), for poolbot_outbox_refused_messages.
+func (m *Metrics) SetRefusedKept(n int) { m.checks.refusedNow.Store(int64(n)) }
+
 var (
+	descRefusedKept = prometheus.NewDesc("poolbot_outbox_refused_messages",
+		"Messages Slack refused for good that are kept until /pool outbox retry, as the last /readyz probe counted them.", nil, nil)
 	descCheck = prometheus.NewDesc("poolbot_ready_check",
 		"1 when a readiness check passed at the last /readyz probe, else 0; advisory checks do not make the replica unready.",
 		[]string{"check", "advisory"}, nil)
@@ -161,6 +168,7 @@ func (m *Metrics) collectHealth(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descCheck, prometheus.GaugeValue, v, r.Name, strconv.FormatBool(r.Advisory))
 	}
 	ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(c.refusedTotal.Load()))
+	ch <- prometheus.MustNewConstMetric(descRefusedKept, prometheus.GaugeValue, float64(c.refusedNow.Load()))
 }
 
 func result(name string, err error) CheckResult {

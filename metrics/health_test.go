@@ -63,8 +63,12 @@ func TestRefusedCounter(t *testing.T) {
 	m := New()
 	m.Refused()
 	m.Refused()
+	m.SetRefusedKept(1)
 	srv := serve(t, m)
-	if body := get(t, srv.URL+"/metrics", 200); !strings.Contains(body, "poolbot_outbox_refused_total 2") {
-		t.Errorf("metrics lack poolbot_outbox_refused_total 2")
+	body := get(t, srv.URL+"/metrics", 200)
+	for _, w := range []string{"poolbot_outbox_refused_total 2", "poolbot_outbox_refused_messages 1"} {
+		if !strings.Contains(body, w) {
+			t.Errorf("metrics lack %s", w)
+		}
 	}
 }
