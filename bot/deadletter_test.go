@@ -86,6 +86,7 @@ func TestSenderKeepsRefusedMessages(t *testing.T) {
 	if len(posted)+len(listed) != len(want) {
 		t.Fatalf("after the fix: %d posted %v + %d refused, want %d in all", len(posted), posted, len(listed), len(want))
 	}
+	t.Logf("after the 60 s outage: %d of %d posted by their own retries, %d listed as refused", len(posted), len(want), len(listed))
 	n, err := r.st.Requeue(ctx, nil)
 	if err != nil || n != len(listed) {
 		t.Fatalf("requeue: %d, %v; want %d", n, err, len(listed))
