@@ -80,6 +80,9 @@ type App struct {
 	drained  chan struct{} // closed when commands in flight are done
 	leadSem  chan struct{} // held while lead runs
 	stopOnce sync.Once
+
+	storeMu  sync.Mutex
+	storeErr error // the store check's last failure, to log its start once
 }
 
 // New builds poolbot from o.Config. Close releases what it opened if Run is

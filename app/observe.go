@@ -27,8 +27,13 @@ func observe(svc pool.Service, m *metrics.Metrics) *observed {
 }
 
 func (o *observed) answered(err error) {
-	if err != nil && pool.KindOf(err) == pool.KindNotFound {
-		err = nil // an answer all the same
+	switch pool.KindOf(err) {
+	case pool.KindNotFound, pool.KindThrottled:
+		// An answer all the same: Azure DevOps is there and knows poolbot.
+		// A throttle is every replica's (it is per identity): taking them
+		// all out of the Service would leave commands unanswered instead of
+		// told when it ends.
+		err = nil
 	}
 	if err != nil {
 		o.m.SetCheck("devops", fmt.Errorf("Azure DevOps did not answer the last poll: %w", err))

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -11,7 +10,6 @@ import (
 	"github.com/poolbot/poolbot/azure"
 	"github.com/poolbot/poolbot/leader"
 	"github.com/poolbot/poolbot/metrics"
-	"github.com/poolbot/poolbot/pool"
 	"github.com/poolbot/poolbot/store"
 )
 
@@ -84,23 +82,49 @@ func (a *App) buildStore(ctx context.Context) error {
 		a.onClose(st.Close)
 	}
 	a.parts.built = append(a.parts.built, "store")
-	a.metrics.AddCheck("store", func(ctx context.Context) error { return ping(ctx, a.store) })
+	a.metrics.AddCheck("store", a.checkStore)
 	return nil
 }
 
-// ping reads a key that never exists: a store that answers ErrNotFound is
-// reachable.
-func ping(ctx context.Context, st pool.Store) error {
-	_, err := st.Get(ctx, "readyz/ping")
-	if err == nil || errors.Is(err, pool.ErrNotFound) {
-		return nil
+// checkStore is the "store" readiness check: a small write (which replica
+// probed last, and when; one key for all, so that replica names that come
+// and go leave nothing behind), so that a read-only, full, deleted or
+// replaced store (store.Guarded refuses writes then) makes the replica
+// unready. Its failures are logged at error when they start.
+func (a *App) checkStore(ctx context.Context) error {
+	if g, ok := a.store.(interface{ Check() error }); ok {
+		if err := g.Check(); err != nil {
+			return a.storeState(fmt.Errorf("store cannot be written: %w", err))
+		}
 	}
-	return fmt.Errorf("store unreachable: %w", err)
+	err := a.store.Put(ctx, "readyz/probe", a.owner+" "+a.clock.Now().UTC().Format(time.RFC3339Nano))
+	if err != nil {
+		err = fmt.Errorf("store cannot be written: %w", err)
+	}
+	return a.storeState(err)
+}
+
+// storeState records the store check's outcome, logging its changes.
+func (a *App) storeState(err error) error {
+	a.storeMu.Lock()
+	was := a.storeErr
+	a.storeErr = err
+	a.storeMu.Unlock()
+	switch {
+	case err != nil && was == nil:
+		a.log.Error("store: not ready", "err", err)
+	case err == nil && was != nil:
+		a.log.Info("store: ready again")
+	}
+	return err
 }
 
 func (a *App) buildService(ctx context.Context) error {
 	if a.service == nil {
-		c, err := azure.FromConfig(ctx, a.cfg.DevOps, a.cfg.Azure, a.log.With("part", "azure"))
+		// Retry-After and throttles are waited out on the app's clock (the
+		// simulator's in the demo and under `serve --clock-start`).
+		c, err := azure.FromConfig(ctx, a.cfg.DevOps, a.cfg.Azure, a.log.With("part", "azure"),
+			func(o *azure.Options) { o.Clock = a.clock })
 		if err != nil {
 			return fmt.Errorf("azure: %w", err)
 		}

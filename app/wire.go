@@ -14,6 +14,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/poolbot/poolbot/azure"
 	"github.com/poolbot/poolbot/bot"
 	"github.com/poolbot/poolbot/change"
 	"github.com/poolbot/poolbot/clock"
@@ -75,6 +76,9 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 	w.slack = slack.New(cfg.Slack.BotToken.Value(), sopts...)
 	w.poster = bot.NewPoster(w.slack, a.clock, logFor("poster"))
 	w.sender = bot.NewSender(a.store, w.poster, a.clock, logFor("outbox"))
+	w.sender.AlertChannel = cfg.Slack.OpsChannel
+	w.sender.OnRefused = func(pool.OutboxMessage, string) { a.metrics.Refused() }
+	a.metrics.AddAdvisory("outbox", a.checkRefused)
 	a.part("outbox")
 
 	if len(cfg.Schedules) > 0 {
@@ -169,14 +173,24 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 		a.part("slack-http")
 	}
 	a.metrics.Expect("slack")
+	// Over HTTP, Slack's requests reach this replica and its answers go
+	// through response_url whatever the Web API's state: an outage of the
+	// Web API (posts, auth.test) is reported, not a reason to take every
+	// replica out of the Service. Socket Mode needs the connection to serve.
+	a.metrics.SetAdvisory("slack", cfg.Slack.Mode != "socket")
 	a.parts.always = append(a.parts.always, task{name: "slack-check", run: a.checkSlack})
 
-	// The leader's work.
+	// The leader's work. Under an Azure DevOps throttle the scheduler's
+	// changes wait and go first when it lifts; the watcher's polls after.
 	if w.scheduler != nil {
-		a.parts.leader = append(a.parts.leader, task{name: "scheduler", run: w.scheduler.Run})
+		a.parts.leader = append(a.parts.leader, task{name: "scheduler", run: func(ctx context.Context) error {
+			return w.scheduler.Run(azure.WithUrgency(ctx, azure.Scheduled))
+		}})
 	}
 	a.parts.leader = append(a.parts.leader,
-		task{name: "watcher", run: a.runWatcher},
+		task{name: "watcher", run: func(ctx context.Context) error {
+			return a.runWatcher(azure.WithUrgency(ctx, azure.Background))
+		}},
 		task{name: "outbox", run: w.sender.Run, last: true},
 		task{name: "cost-metrics", run: a.costMetrics})
 	a.parts.flush = w.sender.Flush
@@ -299,7 +313,11 @@ type loggedHandler struct{ a *App }
 
 func (h loggedHandler) Handle(ctx context.Context, r commands.Request, resp commands.Responder) error {
 	start := time.Now()
-	err := h.a.w.handler.Handle(ctx, r, resp)
+	// A person waits: Azure DevOps's throttle is told, not waited out.
+	err := h.a.w.handler.Handle(azure.WithUrgency(ctx, azure.Interactive), r, resp)
+	if err != nil && ctx.Err() != nil && h.a.isStopping() {
+		h.a.cutOff(ctx, r, resp)
+	}
 	verb := r.Text
 	if i := strings.IndexByte(verb, ' '); i >= 0 {
 		verb = verb[:i]
@@ -318,6 +336,36 @@ func (h loggedHandler) Handle(ctx context.Context, r commands.Request, resp comm
 	return err
 }
 
+// cutOffText answers a command that shutdown stopped before it finished.
+const cutOffText = "poolbot is shutting down (a restart or a deploy) and stopped `/pool %s` before it finished " +
+	"(request %s). It may or may not have taken effect: check `/pool history`, then try again in a minute."
+
+// cutOff tells the requester that shutdown stopped their command, through
+// a context that outlives the command's own.
+func (a *App) cutOff(ctx context.Context, r commands.Request, resp commands.Responder) {
+	what := r.Text
+	if r.Action != nil {
+		what = "(button " + r.Action.ActionID + ")"
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	text := fmt.Sprintf(cutOffText, strings.ReplaceAll(what, "`", "'"), r.RequestID)
+	if err := resp.Respond(rctx, commands.Reply{Text: text}); err != nil {
+		a.log.Warn("tell a requester shutdown stopped their command", "request_id", r.RequestID, "err", err)
+		return
+	}
+	a.log.Info("told a requester shutdown stopped their command", "request_id", r.RequestID)
+}
+
+func (a *App) isStopping() bool {
+	select {
+	case <-a.stopping:
+		return true
+	default:
+		return false
+	}
+}
+
 // FlushOutbox sends every pending Slack message, as shutdown does; the
 // demo uses it to deliver what its warm-up queued.
 func (a *App) FlushOutbox(ctx context.Context) error { return a.w.sender.Flush(ctx) }
@@ -332,4 +380,24 @@ func (a *App) Prime(ctx context.Context) error {
 		}
 	}
 	return a.w.watcher.Cycle(ctx)
+}
+
+// checkRefused is the advisory "outbox" readiness check: messages Slack
+// refused for good are kept, and said here until someone sends them again.
+func (a *App) checkRefused(ctx context.Context) error {
+	msgs, err := a.store.Refused(ctx, 100)
+	if err != nil {
+		return fmt.Errorf("read refused messages: %w", err)
+	}
+	a.metrics.SetRefusedKept(len(msgs))
+	if len(msgs) == 0 {
+		return nil
+	}
+	n := strconv.Itoa(len(msgs))
+	if len(msgs) == 100 {
+		n = "100 or more"
+	}
+	m := msgs[0]
+	return fmt.Errorf("%s messages refused by Slack (the first to %s: %s); /pool outbox lists them, /pool outbox retry sends them again",
+		n, m.Channel, m.Refusal)
 }

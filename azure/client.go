@@ -76,6 +76,10 @@ type Client struct {
 	namesMu sync.Mutex
 	byName  map[string]int // lower-cased agent pool name → id
 	byID    map[int]string
+	// lastList is the last pool list read (names and settings), kept for a
+	// person's command during a throttle; guarded by namesMu.
+	lastList   []pool.Pool
+	lastListAt time.Time
 }
 
 var _ pool.Service = (*Client)(nil)
@@ -188,6 +192,7 @@ type ServiceStats struct {
 	Throttled int64 // 429 answers
 	Errors    int64 // failed requests: no answer, 5xx, or a final 4xx
 	Slowed    int64 // times poolbot held back because the rate-limit budget ran low
+	Refused   int64 // calls failed at once, unsent, because a throttle outlasts what their caller may wait
 }
 
 // Stats are a Client's call counts by service, for metrics.

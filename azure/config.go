@@ -18,7 +18,10 @@ import (
 // "client_secret" (the [azure] tenant, client id and secret) or "static"
 // (the [azure] static token, for the simulator).
 // Azure auth: "default", "client_secret" or "static"; empty means default.
-func FromConfig(ctx context.Context, d config.DevOps, a config.Azure, logger *slog.Logger) (*Client, error) {
+//
+// opts change the Options built from the configuration (the app's clock,
+// say) before the Client is made.
+func FromConfig(ctx context.Context, d config.DevOps, a config.Azure, logger *slog.Logger, opts ...func(*Options)) (*Client, error) {
 	o := Options{
 		OrganizationURL:    d.OrganizationURL,
 		ResourceManagerURL: a.ResourceManagerURL,
@@ -70,6 +73,9 @@ func FromConfig(ctx context.Context, d config.DevOps, a config.Azure, logger *sl
 	}
 	if o.ARMCredential, err = credential(a.Auth, "azure"); err != nil {
 		return nil, err
+	}
+	for _, f := range opts {
+		f(&o)
 	}
 	return New(ctx, o)
 }

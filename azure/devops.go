@@ -32,17 +32,54 @@ const apiVersion = "7.1-preview.1"
 func (c *Client) List(ctx context.Context, opts pool.ListOptions) ([]pool.Pool, error) {
 	t := target{op: "list pools"}
 	eps, err := c.elastic.GetElasticPools(ctx, elastic.GetElasticPoolsArgs{})
-	if err != nil {
-		return nil, translate(t, err)
+	if err == nil {
+		pools := make([]pool.Pool, 0, len(*eps))
+		for _, ep := range *eps {
+			pools = append(pools, fromElastic(ep))
+		}
+		if err = c.nameAll(ctx, pools); err == nil {
+			sort.Slice(pools, func(i, j int) bool { return pools[i].Name < pools[j].Name })
+			c.rememberList(pools)
+			return c.listDetails(ctx, pools, opts)
+		}
 	}
-	pools := make([]pool.Pool, 0, len(*eps))
-	for _, ep := range *eps {
-		pools = append(pools, fromElastic(ep))
+	err = translate(t, err)
+	if pools, ok := c.listDuringThrottle(ctx, opts, err); ok {
+		return pools, nil
 	}
-	if err := c.nameAll(ctx, pools); err != nil {
-		return nil, translate(t, err)
+	return nil, err
+}
+
+// staleList bounds the age of the pool list a throttled command may use.
+const staleList = 15 * time.Minute
+
+// rememberList keeps the last pool list, without nodes, queue or scale set.
+func (c *Client) rememberList(pools []pool.Pool) {
+	c.namesMu.Lock()
+	defer c.namesMu.Unlock()
+	c.lastList, c.lastListAt = append([]pool.Pool(nil), pools...), c.clock.Now()
+}
+
+// listDuringThrottle answers a person's command asking only for the pool
+// list (to resolve a name or a glob: `history linux-ci` needs nothing else
+// from Azure DevOps) with the last list seen when Azure DevOps throttles
+// poolbot, so that such a command does not wait for the throttle or fail.
+// The pools' settings may be stale: a change reads them afresh.
+func (c *Client) listDuringThrottle(ctx context.Context, opts pool.ListOptions, err error) ([]pool.Pool, bool) {
+	if opts.Nodes || opts.Queue || opts.ScaleSets || UrgencyOf(ctx) != Interactive || pool.KindOf(err) != pool.KindThrottled {
+		return nil, false
 	}
-	sort.Slice(pools, func(i, j int) bool { return pools[i].Name < pools[j].Name })
+	c.namesMu.Lock()
+	defer c.namesMu.Unlock()
+	if c.lastList == nil || c.clock.Now().Sub(c.lastListAt) > staleList {
+		return nil, false
+	}
+	c.log.DebugContext(ctx, "Azure DevOps throttles poolbot: the pool list comes from its last answer", "age", c.clock.Now().Sub(c.lastListAt))
+	return append([]pool.Pool(nil), c.lastList...), true
+}
+
+// listDetails fills in what opts asks for beyond the list.
+func (c *Client) listDetails(ctx context.Context, pools []pool.Pool, opts pool.ListOptions) ([]pool.Pool, error) {
 	if !opts.Nodes && !opts.Queue && !opts.ScaleSets {
 		return pools, nil
 	}

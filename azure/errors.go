@@ -73,6 +73,12 @@ func translate(t target, err error) error {
 
 func seconds(d time.Duration) int { return int(math.Ceil(d.Seconds())) }
 
+// throttleEnd is when a throttle ends, to the second, with its zone named:
+// "10:42:30 UTC".
+func throttleEnd(t time.Time) string {
+	return t.UTC().Add(time.Second - 1).Truncate(time.Second).Format("15:04:05 MST")
+}
+
 func devops(t target, se *statusError, e *pool.Error) {
 	switch se.Status {
 	case http.StatusUnauthorized:
@@ -94,7 +100,11 @@ func devops(t target, se *statusError, e *pool.Error) {
 		}
 	case http.StatusTooManyRequests:
 		e.Kind, e.RetryAfter = pool.KindThrottled, se.RetryAfter
-		e.Msg = fmt.Sprintf("throttled by Azure DevOps, retrying in %d s", seconds(se.RetryAfter))
+		if !se.Until.IsZero() {
+			e.Msg = fmt.Sprintf("Azure DevOps is throttling poolbot until %s; nothing was sent to it", throttleEnd(se.Until))
+		} else {
+			e.Msg = fmt.Sprintf("throttled by Azure DevOps, retrying in %d s", seconds(se.RetryAfter))
+		}
 	case http.StatusConflict:
 		e.Kind = pool.KindConflict
 		e.Msg = "Azure DevOps reports a conflict: " + orStatus(se)

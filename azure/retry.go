@@ -28,6 +28,48 @@ type RetryPolicy struct {
 	// MaxWait is the longest Retry-After poolbot waits out itself; a longer
 	// one is returned at once as a throttled error. Default 60s.
 	MaxWait time.Duration
+	// InteractiveWait is the longest an Interactive call (a person's Slack
+	// command) waits for a throttle before it fails with the time the
+	// throttle ends, so that the person is answered within Slack's limits.
+	// Default 1s.
+	InteractiveWait time.Duration
+	// ScheduledWait is the longest a Scheduled or Background call (the
+	// scheduler, the watcher) waits out a throttle. Default 10m.
+	ScheduledWait time.Duration
+}
+
+// Urgency says how a call waits for Azure DevOps's throttle. A 429's
+// Retry-After holds every call of the client until it passes (Azure DevOps
+// throttles the identity, not the request); what each caller then does
+// depends on who waits for it.
+type Urgency int
+
+const (
+	// Normal calls wait out a throttle up to MaxWait.
+	Normal Urgency = iota
+	// Interactive calls have a person waiting in Slack: they wait at most
+	// InteractiveWait and otherwise fail at once with a throttled error
+	// that says until when.
+	Interactive
+	// Scheduled calls (scheduled changes) wait out a throttle up to
+	// ScheduledWait and go first when it lifts.
+	Scheduled
+	// Background calls (the watcher's polls) wait up to ScheduledWait and
+	// go after the Scheduled calls once a throttle lifts.
+	Background
+)
+
+type urgencyKey struct{}
+
+// WithUrgency marks ctx's Azure DevOps calls with u.
+func WithUrgency(ctx context.Context, u Urgency) context.Context {
+	return context.WithValue(ctx, urgencyKey{}, u)
+}
+
+// UrgencyOf is ctx's urgency; Normal when unmarked.
+func UrgencyOf(ctx context.Context) Urgency {
+	u, _ := ctx.Value(urgencyKey{}).(Urgency)
+	return u
 }
 
 func (p RetryPolicy) withDefaults() RetryPolicy {
@@ -46,7 +88,32 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	if p.MaxWait <= 0 {
 		p.MaxWait = 60 * time.Second
 	}
+	if p.InteractiveWait <= 0 {
+		p.InteractiveWait = time.Second
+	}
+	if p.ScheduledWait <= 0 {
+		p.ScheduledWait = 10 * time.Minute
+	}
 	return p
+}
+
+// budget is how long a call of urgency u waits for a throttle.
+func (p RetryPolicy) budget(u Urgency) time.Duration {
+	switch u {
+	case Interactive:
+		return p.InteractiveWait
+	case Scheduled, Background:
+		return p.ScheduledWait
+	}
+	return p.MaxWait
+}
+
+// elapsed is how long one call of urgency u may take, waits included.
+func (p RetryPolicy) elapsed(u Urgency) time.Duration {
+	if u == Scheduled || u == Background {
+		return p.MaxElapsed + p.ScheduledWait
+	}
+	return p.MaxElapsed
 }
 
 // backoff is the wait before retry number attempt (0 for the first retry):
@@ -142,6 +209,7 @@ type statusError struct {
 	Code       string // Azure DevOps typeKey, or ARM error code
 	Message    string
 	RetryAfter time.Duration
+	Until      time.Time // for a throttle: when it ends, on the client's clock
 }
 
 func (e *statusError) Error() string {
@@ -184,12 +252,12 @@ func newStatusError(service string, resp *http.Response, wait time.Duration) *st
 
 // counters are one service's call statistics.
 type counters struct {
-	calls, retries, throttled, errors, slowed atomic.Int64
+	calls, retries, throttled, errors, slowed, refused atomic.Int64
 }
 
 func (c *counters) snapshot() ServiceStats {
 	return ServiceStats{Calls: c.calls.Load(), Retries: c.retries.Load(), Throttled: c.throttled.Load(),
-		Errors: c.errors.Load(), Slowed: c.slowed.Load()}
+		Errors: c.errors.Load(), Slowed: c.slowed.Load(), Refused: c.refused.Load()}
 }
 
 // limiter bounds the calls in flight across a Client.
@@ -221,26 +289,151 @@ type devopsTransport struct {
 	log    *slog.Logger
 	rnd    func() float64
 
-	mu   sync.Mutex
-	gate time.Time // no call starts before this
+	mu       sync.Mutex
+	throttle time.Time     // a 429's end: no call starts before this
+	paced    time.Time     // the rate-limit budget's pacing: calls hold until this
+	first    int           // Scheduled calls in progress
+	idle     chan struct{} // closed when first drops to zero
+	lastLeft time.Time     // when the last Scheduled call ended
 }
 
-func (t *devopsTransport) hold(until time.Time) {
+// holdThrottle holds every call until until (a 429's Retry-After).
+func (t *devopsTransport) holdThrottle(until time.Time) {
 	t.mu.Lock()
-	if until.After(t.gate) {
-		t.gate = until
+	if until.After(t.throttle) {
+		t.throttle = until
 	}
 	t.mu.Unlock()
 }
 
-func (t *devopsTransport) waitGate(ctx context.Context) error {
+// holdPace slows every call down until until (the budget runs low).
+func (t *devopsTransport) holdPace(until time.Time) {
 	t.mu.Lock()
-	d := t.gate.Sub(t.clock.Now())
+	if until.After(t.paced) {
+		t.paced = until
+	}
 	t.mu.Unlock()
-	if d <= 0 {
+}
+
+// ThrottledUntil is when Azure DevOps's current throttle ends; zero when
+// none holds the client's calls.
+func (c *Client) ThrottledUntil() time.Time {
+	t := c.devops
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.throttle.After(t.clock.Now()) {
+		return t.throttle
+	}
+	return time.Time{}
+}
+
+// enterFirst and leaveFirst count the Scheduled calls in progress, which
+// Normal and Background calls let go first after a throttle.
+func (t *devopsTransport) enterFirst() {
+	t.mu.Lock()
+	if t.first == 0 {
+		t.idle = make(chan struct{})
+	}
+	t.first++
+	t.mu.Unlock()
+}
+
+func (t *devopsTransport) leaveFirst() {
+	t.mu.Lock()
+	t.first--
+	if t.first == 0 {
+		close(t.idle)
+		t.lastLeft = t.clock.Now()
+	}
+	t.mu.Unlock()
+}
+
+const (
+	// yieldWait bounds how long a call that waited out a throttle lets the
+	// Scheduled calls go first.
+	yieldWait = 30 * time.Second
+	// firstGap is how long after a Scheduled call the yielding calls still
+	// wait: a scheduled change is a few calls in a row (read, then update).
+	firstGap = 2 * time.Second
+)
+
+// waitGate holds a call of urgency u while a throttle or the pacing holds
+// calls back. A throttle that ends later than u may wait fails the call at
+// once with a 429 *statusError that says when it ends, without a request.
+// A call that waited for a throttle lets the Scheduled calls in progress go
+// first (for yieldWait at most).
+func (t *devopsTransport) waitGate(ctx context.Context, u Urgency, req *http.Request) error {
+	waited := false
+	for {
+		now := t.clock.Now()
+		t.mu.Lock()
+		throttle, paced := t.throttle.Sub(now), t.paced.Sub(now)
+		t.mu.Unlock()
+		if throttle > 0 {
+			if budget := t.policy.budget(u); throttle > budget {
+				t.stats.refused.Add(1)
+				e := &statusError{Service: "Azure DevOps", Status: http.StatusTooManyRequests, RetryAfter: throttle,
+					Until: now.Add(throttle), Code: "throttled",
+					Message: "not sent: Azure DevOps is throttling poolbot's identity"}
+				if req != nil {
+					e.Method, e.Path = req.Method, req.URL.Path
+				}
+				return e
+			}
+			if err := sleep(ctx, t.clock, throttle); err != nil {
+				return err
+			}
+			waited = true
+			continue // the throttle may have moved meanwhile
+		}
+		if waited && u != Scheduled && u != Interactive {
+			if err := t.yield(ctx); err != nil {
+				return err
+			}
+			waited = false
+			continue
+		}
+		if paced > 0 {
+			if u == Interactive {
+				// Pacing saves the budget for the bulk of the polling; a
+				// person's command is not worth holding for it.
+				paced = min(paced, t.policy.InteractiveWait)
+			}
+			return sleep(ctx, t.clock, paced)
+		}
 		return nil
 	}
-	return sleep(ctx, t.clock, d)
+}
+
+// yield waits until no Scheduled call is in progress or has just ended
+// (firstGap), yieldWait at most.
+func (t *devopsTransport) yield(ctx context.Context) error {
+	deadline := t.clock.Now().Add(yieldWait)
+	for {
+		now := t.clock.Now()
+		left := deadline.Sub(now)
+		if left <= 0 {
+			return nil
+		}
+		t.mu.Lock()
+		busy, idle, gap := t.first > 0, t.idle, t.lastLeft.Add(firstGap).Sub(now)
+		t.mu.Unlock()
+		var wake <-chan struct{}
+		switch {
+		case busy:
+			wake = idle
+		case gap > 0:
+			left = min(left, gap)
+		default:
+			return nil
+		}
+		select {
+		case <-wake:
+		case <-t.clock.After(left):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 func sleep(ctx context.Context, c clock.Clock, d time.Duration) error {
@@ -260,8 +453,13 @@ func (t *devopsTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	start := t.clock.Now()
 	canRepeat := idempotent(req.Method)
 	reauthed := false
+	u := UrgencyOf(ctx)
+	if u == Scheduled {
+		t.enterFirst()
+		defer t.leaveFirst()
+	}
 	for attempt := 0; ; attempt++ {
-		if err := t.waitGate(ctx); err != nil {
+		if err := t.waitGate(ctx, u, req); err != nil {
 			return nil, err
 		}
 		r := req.Clone(ctx)
@@ -291,6 +489,7 @@ func (t *devopsTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		var (
 			last  error
 			delay time.Duration
+			gated bool // the throttle gate holds the next attempt
 		)
 		now := t.clock.Now()
 		switch {
@@ -310,7 +509,7 @@ func (t *devopsTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			resp.Header.Del("X-TFS-Session")
 			if p := pace(resp.Header, now); p > 0 && resp.StatusCode != http.StatusTooManyRequests {
 				t.stats.slowed.Add(1)
-				t.hold(now.Add(p))
+				t.holdPace(now.Add(p))
 			}
 			code := resp.StatusCode
 			switch {
@@ -331,18 +530,20 @@ func (t *devopsTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 				}
 				if code == http.StatusTooManyRequests {
 					t.stats.throttled.Add(1)
-					t.hold(now.Add(ra)) // every call waits, not only this one
+					t.holdThrottle(now.Add(ra)) // every call waits, not only this one
 				}
-				last = newStatusError("Azure DevOps", resp, ra)
+				se := newStatusError("Azure DevOps", resp, ra)
+				se.Until = now.Add(ra)
+				last = se
 				// A 429 was refused before any work; a 503 may not have been.
 				if !canRepeat && code != http.StatusTooManyRequests {
 					t.stats.errors.Add(1)
 					return nil, last
 				}
-				if ra > t.policy.MaxWait {
+				if ra > t.policy.budget(u) {
 					return nil, last
 				}
-				delay = ra
+				delay, gated = ra, code == http.StatusTooManyRequests
 			case code >= 500 && canRepeat:
 				t.stats.errors.Add(1)
 				last = newStatusError("Azure DevOps", resp, 0)
@@ -352,12 +553,15 @@ func (t *devopsTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 				return nil, newStatusError("Azure DevOps", resp, 0)
 			}
 		}
-		if attempt+1 >= t.policy.MaxAttempts || now.Sub(start)+delay > t.policy.MaxElapsed {
+		if attempt+1 >= t.policy.MaxAttempts || now.Sub(start)+delay > t.policy.elapsed(u) {
 			return nil, last
 		}
 		t.stats.retries.Add(1)
 		t.log.DebugContext(ctx, "retrying Azure DevOps call", "method", req.Method, "path", req.URL.Path,
 			"attempt", attempt+1, "wait", delay, "error", last)
+		if gated {
+			continue // waitGate waits for the throttle, in turn with the others
+		}
 		if err := sleep(ctx, t.clock, delay); err != nil {
 			return nil, err
 		}

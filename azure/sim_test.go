@@ -649,11 +649,12 @@ func TestRetryAfterHonoured(t *testing.T) {
 	// A Retry-After longer than poolbot waits comes back as "throttled".
 	e.sim.SetFaults(sim.Faults{Rate429: 1, RetryAfter: 5 * time.Minute})
 	_, err := e.c.Nodes(ctx(t), "linux-ci")
-	pe := kindIs(t, err, pool.KindThrottled, "throttled by Azure DevOps, retrying in 300 s")
+	pe := kindIs(t, err, pool.KindThrottled, "Azure DevOps is throttling poolbot until 09:05:30 UTC")
 	if pe.RetryAfter != 5*time.Minute {
 		t.Errorf("RetryAfter %v", pe.RetryAfter)
 	}
 
+	fc.Advance(5 * time.Minute) // that throttle ends
 	c, cancel := context.WithCancel(context.Background())
 	e.sim.SetFaults(sim.Faults{Rate429: 1, RetryAfter: 30 * time.Second})
 	go func() {

@@ -115,10 +115,28 @@ func (d *dispatch) queue(req commands.Request, seq uint64, responseURL string, a
 		case <-acked:
 		case <-time.After(ackWait):
 		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			// Shutdown gave up on the commands before this one started:
+			// its requester was told "working on it" and must hear more.
+			d.notRun(ctx, req, responseURL)
 			return
 		}
 		d.run(ctx, req, NewResponseURL(responseURL, d.client))
 	})
+}
+
+// notRunText answers a command that shutdown stopped before it started.
+const notRunText = "poolbot is shutting down (a restart or a deploy) and did not run this command (request %s); nothing was changed. Try again in a minute."
+
+// notRun tells the requester their command was not run, through a context
+// that outlives the command's.
+func (d *dispatch) notRun(ctx context.Context, req commands.Request, responseURL string) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := NewResponseURL(responseURL, d.client).Respond(rctx, commands.Reply{Text: fmt.Sprintf(notRunText, req.RequestID)}); err != nil {
+		d.log.Warn("tell a requester their command was not run", "request_id", req.RequestID, "err", err)
+	}
 }
 
 func (d *dispatch) run(ctx context.Context, req commands.Request, resp *ResponseURL) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,9 +35,15 @@ type Sender struct {
 	// Poll is how long Run waits when the outbox is empty (default 1s).
 	Poll time.Duration
 	// GiveUp is how many attempts a message Slack refuses outright (a
-	// channel that does not exist, say) gets before it is dropped and logged,
-	// so that it cannot hold its channel back for ever (default 5).
+	// channel that does not exist, say) gets before it is set aside as a
+	// dead letter (kept in the store, out of the way of what follows it), so
+	// that it cannot hold its channel back for ever (default 5).
 	GiveUp int
+	// AlertChannel, when set, is told once per channel and reason when
+	// Slack refuses messages for good, with what to do about it.
+	AlertChannel string
+	// OnRefused, when set, is called for each message set aside (metrics).
+	OnRefused func(m pool.OutboxMessage, reason string)
 
 	mu    sync.Mutex // guards term, used by the channel goroutines
 	round sync.Mutex // one round at a time: Run and Flush may overlap
@@ -47,6 +54,9 @@ type Sender struct {
 	held map[string]time.Time
 	// term is this run's record of its own attempts (recovery.go).
 	term *term
+	// alerted holds the channel/reason pairs AlertChannel was told about,
+	// until a message of that channel goes through again; guarded by mu.
+	alerted map[string]bool
 }
 
 // NewSender returns a sender of st's outbox through p.
@@ -58,7 +68,7 @@ func NewSender(st pool.Store, p *Poster, clk clock.Clock, log *slog.Logger) *Sen
 		log = slog.Default()
 	}
 	return &Sender{st: st, p: p, clk: clk, log: log, Batch: 100, Poll: time.Second, GiveUp: 5,
-		wake: make(chan struct{}, 1), held: map[string]time.Time{}}
+		wake: make(chan struct{}, 1), held: map[string]time.Time{}, alerted: map[string]bool{}}
 }
 
 // Kick makes Run look at the outbox now rather than at its next poll.
@@ -260,6 +270,14 @@ func (s *Sender) send(ctx context.Context, m pool.OutboxMessage) (bool, time.Tim
 	var done pool.Sent
 	switch m.Op {
 	case "post":
+		if prev, perr := s.st.SentMessage(ctx, m.Key); perr == nil && prev.TS != "" {
+			// Slack has a message under this key already: a later edit was
+			// posted in its place while this post was refused. Posting it
+			// now would show older news twice.
+			log.Info("outbox: superseded by a message already posted under its key; not posting it")
+			done = prev
+			break
+		}
 		done, err = s.post(ctx, log, m, m.Channel, blocks, "")
 	case "update", "reply":
 		var parent pool.Sent
@@ -301,7 +319,78 @@ func (s *Sender) send(ctx context.Context, m pool.OutboxMessage) (bool, time.Tim
 		return false, time.Time{}
 	}
 	s.currentTerm().forget(m.ID)
+	s.mu.Lock()
+	for k := range s.alerted {
+		if strings.HasPrefix(k, m.Channel+"/") {
+			delete(s.alerted, k) // the channel works again: a new outage is told anew
+		}
+	}
+	s.mu.Unlock()
 	return true, time.Time{}
+}
+
+// refuse sets m aside as a dead letter: kept in the store with Slack's
+// reason, listed by `/pool outbox`, sent again by `/pool outbox retry` once
+// the cause is fixed. What follows it in its channel goes on.
+func (s *Sender) refuse(ctx context.Context, log *slog.Logger, m pool.OutboxMessage, reason string, cause error) {
+	if err := s.st.Refuse(ctx, m.ID, reason, s.clk.Now()); err != nil {
+		// It stays pending and is tried again later: nothing is lost.
+		log.Error("outbox: record refused message", "err", err)
+		return
+	}
+	log.Error("outbox: Slack refuses the message for good; kept as refused, /pool outbox retry sends it again",
+		"attempts", m.Attempts+1, "reason", reason, "hint", refusalHint(reason), "err", cause)
+	if s.OnRefused != nil {
+		s.OnRefused(m, reason)
+	}
+	if s.AlertChannel == "" || s.AlertChannel == m.Channel || strings.HasPrefix(m.Key, deadLetterKeyPrefix) {
+		return // never an alert about the alert channel itself
+	}
+	k := m.Channel + "/" + reason
+	s.mu.Lock()
+	told := s.alerted[k]
+	s.alerted[k] = true
+	s.mu.Unlock()
+	if told {
+		return
+	}
+	text := fmt.Sprintf(":warning: Slack refuses poolbot's messages to <#%s>: %s. %s "+
+		"They are kept: `/pool outbox` lists them and `/pool outbox retry` sends them again once this is fixed.",
+		m.Channel, reason, capitalizeFirst(refusalHint(reason)))
+	now := s.clk.Now()
+	key := fmt.Sprintf("%s%s/%s/%d", deadLetterKeyPrefix, m.Channel, reason, now.UnixNano())
+	if _, err := s.st.Enqueue(ctx, pool.OutboxMessage{Channel: s.AlertChannel, Key: key, Op: "post", Text: text, Created: now}); err != nil {
+		log.Error("outbox: queue the refusal alert", "err", err)
+	}
+}
+
+// deadLetterKeyPrefix marks the alerts about refused messages.
+const deadLetterKeyPrefix = "outbox/refused/"
+
+// refusalHint says what fixes a permanent refusal.
+func refusalHint(code string) string {
+	switch code {
+	case "not_in_channel":
+		return "invite poolbot to the channel."
+	case "channel_not_found":
+		return "the channel does not exist, or poolbot cannot see it (a private channel it was not invited to)."
+	case "is_archived":
+		return "the channel is archived; unarchive it or route the messages elsewhere in the config."
+	case "invalid_auth", "not_authed", "token_revoked", "account_inactive", "token_expired":
+		return "the bot token is not valid any more; install the app again and update the secret."
+	case "missing_scope":
+		return "the Slack app lacks a scope; add chat:write and reinstall it."
+	case "msg_too_long", "invalid_blocks", "invalid_metadata_format":
+		return "the message itself was refused; look at the log for its id."
+	}
+	return "see the log for the message's id."
+}
+
+func capitalizeFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // post posts m to channel (in the thread of threadTS when set) once,
@@ -330,10 +419,7 @@ func (s *Sender) retry(ctx context.Context, log *slog.Logger, m pool.OutboxMessa
 		log.Warn("outbox: rate limited", "retry_after", wait)
 	case slackCode(err) != "" && !transientCode(slackCode(err)):
 		if m.Attempts+1 >= s.GiveUp {
-			log.Error("outbox: Slack refuses the message; dropping it", "attempts", m.Attempts+1, "err", err)
-			if err := s.st.MarkSent(ctx, m.ID, pool.Sent{Key: m.Key, Channel: m.Channel}); err != nil {
-				log.Error("outbox: mark dropped", "err", err)
-			}
+			s.refuse(ctx, log, m, slackCode(err), err)
 			return time.Time{}
 		}
 		wait = backoff(m.Attempts)

@@ -47,7 +47,7 @@ func TestRoleFor(t *testing.T) {
 }
 
 func TestCommandTable(t *testing.T) {
-	want := []string{"create", "down", "help", "history", "image", "list", "max", "mute", "node", "schedule",
+	want := []string{"create", "down", "help", "history", "image", "list", "max", "mute", "node", "outbox", "schedule",
 		"skip", "standby", "status", "ttl", "unmute", "unskip", "up"}
 	got := commandNames()
 	if len(got) != len(want) {

@@ -11,8 +11,11 @@ type Slack struct {
 	APIURL string `toml:"api_url"`
 	// Channel receives changes and alerts not routed elsewhere.
 	Channel string `toml:"channel"`
-	Workers int    `toml:"workers"` // commands run at once (default 8)
-	Queue   int    `toml:"queue"`   // commands waiting (default 64)
+	// OpsChannel is told when Slack refuses messages for good (dead
+	// letters); empty: only the log, /readyz and /metrics say so.
+	OpsChannel string `toml:"ops_channel"`
+	Workers    int    `toml:"workers"` // commands run at once (default 8)
+	Queue      int    `toml:"queue"`   // commands waiting (default 64)
 }
 
 // Role grants a role to Slack users, user groups and channels, optionally

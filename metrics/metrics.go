@@ -87,7 +87,7 @@ func New() *Metrics {
 	})
 	m.reg.MustRegister(m.commands, m.commandSeconds, m.scheduleApplied, m.leader,
 		prometheus.CollectorFunc(m.collectPools), prometheus.CollectorFunc(m.collectAPIs),
-		prometheus.CollectorFunc(m.collectAlerts),
+		prometheus.CollectorFunc(m.collectAlerts), prometheus.CollectorFunc(m.collectHealth),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

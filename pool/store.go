@@ -89,6 +89,10 @@ type OutboxMessage struct {
 	Created   time.Time
 	Attempts  int
 	NotBefore time.Time // not sent before this instant (429 back-off)
+	// RefusedAt is when Slack refused the message for good (a dead
+	// letter, kept until an operator sends it again); zero while pending.
+	RefusedAt time.Time
+	Refusal   string // Slack's reason, such as "not_in_channel"
 }
 
 // Sent is the Slack message a post became.
@@ -147,6 +151,18 @@ type Store interface {
 	// Retry records a failed attempt and when to try again.
 	Retry(ctx context.Context, id int64, notBefore time.Time) error
 	SentMessage(ctx context.Context, key string) (Sent, error) // ErrNotFound
+
+	// Refuse sets message id aside as a dead letter: Slack refused it for
+	// good. It stays in the store with reason and the time, out of Pending,
+	// until Requeue. ErrNotFound when id is not in the outbox.
+	Refuse(ctx context.Context, id int64, reason string, at time.Time) error
+	// Refused lists the dead letters, oldest first (limit <= 0: 100).
+	Refused(ctx context.Context, limit int) ([]OutboxMessage, error)
+	// Requeue makes the dead letters ids (all of them when ids is empty)
+	// pending again, due at once with no attempts counted, and returns how
+	// many it requeued. Safe to call from several replicas at once: each
+	// message is requeued once.
+	Requeue(ctx context.Context, ids []int64) (int, error)
 
 	// Get and Put keep small values: log cursors, the last applied schedule
 	// entry, the previous image of a pool.

@@ -25,6 +25,15 @@ func (s *Stub) Refuse(code string, methods ...string) {
 	}
 }
 
+// RefuseIn is Refuse for calls naming one channel only (a channel poolbot
+// was removed from, say); code "" lifts it.
+func (s *Stub) RefuseIn(code, channel string, methods ...string) {
+	for i, m := range methods {
+		methods[i] = m + "@" + channel
+	}
+	s.Refuse(code, methods...)
+}
+
 // neededScope is the scope Slack names in a missing_scope answer.
 var neededScope = map[string]string{
 	"conversations.history": "channels:history,groups:history,mpim:history,im:history",

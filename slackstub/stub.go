@@ -342,7 +342,11 @@ func (s *Stub) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusTooManyRequests, apiResponse{"ok": false, "error": "ratelimited"})
 		return
 	}
-	if code := s.refuse[method]; code != "" {
+	code := s.refuse[method]
+	if c := s.refuse[method+"@"+form.Get("channel")]; c != "" {
+		code = c
+	}
+	if code != "" {
 		refuseWith(w, method, code)
 		return
 	}

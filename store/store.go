@@ -21,7 +21,8 @@ type Option = sqlstore.Option
 // times on records); the default is the wall clock.
 func WithClock(c clock.Clock) Option { return sqlstore.WithClock(c) }
 
-// Open opens and migrates the store cfg names.
+// Open opens and migrates the store cfg names. An SQLite store is Guarded:
+// its writes stop if its file is deleted or replaced.
 func Open(ctx context.Context, cfg config.Store, opts ...Option) (pool.Store, error) {
 	switch cfg.Driver {
 	case "", "sqlite":
@@ -29,7 +30,16 @@ func Open(ctx context.Context, cfg config.Store, opts ...Option) (pool.Store, er
 		if path == "" {
 			path = config.DefaultStorePath
 		}
-		return sqlite.Open(ctx, path, opts...)
+		st, err := sqlite.Open(ctx, path, opts...)
+		if err != nil {
+			return nil, err
+		}
+		g, err := Guard(st, path)
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+		return g, nil
 	case "postgres":
 		if !cfg.DSN.IsSet() {
 			return nil, fmt.Errorf("open store: driver postgres needs a dsn")

@@ -18,6 +18,7 @@ import (
 	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/pool"
 	"github.com/poolbot/poolbot/scheduler"
+	"github.com/poolbot/poolbot/store"
 )
 
 func init() {
@@ -56,6 +57,9 @@ order of the file's lines, as FILE:LINE: key K: reason, and exits 1.`)
 		return report(stderr, *path, errs)
 	}
 	errs = appendNew(errs, scheduler.Validate(cfg))
+	if err := store.CheckPath(cfg.Store); err != nil {
+		errs = append(errs, fmt.Errorf("%s: [store] path: %w", cfg.Path, err))
+	}
 	checked := "pools not checked (--offline)"
 	var maxes map[string]int
 	if !*offline && len(cfg.Schedules) > 0 && reaching(errs) != "" {

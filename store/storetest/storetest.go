@@ -35,6 +35,7 @@ func Run(t *testing.T, open Open) {
 		{"Outbox", testOutbox},
 		{"MarkSent", testMarkSent},
 		{"Retry", testRetry},
+		{"DeadLetters", testDeadLetters},
 		{"KeyValue", testKeyValue},
 		{"Claim", testClaim},
 		{"Lease", testLease},
@@ -403,6 +404,73 @@ func testRetry(t *testing.T, open Open) {
 			eq(t, "not before", got[0].NotBefore, st.notBefore)
 		})
 	}
+}
+
+// testDeadLetters: a refused message leaves Pending but stays in the store,
+// listed by Refused with its reason, across a restart, until Requeue makes
+// it pending again, due at once.
+func testDeadLetters(t *testing.T, open Open) {
+	ctx := context.Background()
+	s := open(t)
+	var ids []int64
+	for i, ch := range []string{"C1", "C1", "C2"} {
+		id, err := s.Enqueue(ctx, pool.OutboxMessage{Channel: ch, Key: fmt.Sprintf("k%d", i), Op: "post",
+			Text: fmt.Sprintf("m%d", i), Created: base})
+		must(t, err)
+		ids = append(ids, id)
+	}
+	at := base.Add(time.Minute)
+	must(t, s.Retry(ctx, ids[0], time.Time{}))
+	must(t, s.Refuse(ctx, ids[0], "not_in_channel", at))
+	must(t, s.Refuse(ctx, ids[2], "channel_not_found", at.Add(time.Second)))
+	if err := s.Refuse(ctx, 1<<40, "x", at); !errors.Is(err, pool.ErrNotFound) {
+		t.Errorf("refusing an unknown id: %v, want ErrNotFound", err)
+	}
+	pendingIDs := func(s pool.Store) []int64 {
+		t.Helper()
+		got, err := s.Pending(ctx, 100)
+		must(t, err)
+		var out []int64
+		for _, m := range got {
+			out = append(out, m.ID)
+		}
+		return out
+	}
+	eq(t, "pending after refusals", pendingIDs(s), []int64{ids[1]})
+
+	// Kept across a restart.
+	must(t, s.Close())
+	s = opened(t, open)
+	refused, err := s.Refused(ctx, 0)
+	must(t, err)
+	if len(refused) != 2 {
+		t.Fatalf("refused = %+v, want 2", refused)
+	}
+	eq(t, "first refused", []any{refused[0].ID, refused[0].Channel, refused[0].Text, refused[0].Refusal, refused[0].RefusedAt, refused[0].Attempts},
+		[]any{ids[0], "C1", "m0", "not_in_channel", at, 2})
+	eq(t, "second refused", []any{refused[1].ID, refused[1].Refusal}, []any{ids[2], "channel_not_found"})
+	limited, err := s.Refused(ctx, 1)
+	must(t, err)
+	eq(t, "limit", len(limited), 1)
+
+	n, err := s.Requeue(ctx, []int64{ids[2], ids[1], 1 << 40})
+	must(t, err)
+	eq(t, "requeued by id (a pending and an unknown id are not counted)", n, 1)
+	eq(t, "pending after requeue of one", pendingIDs(s), []int64{ids[1], ids[2]})
+	n, err = s.Requeue(ctx, nil)
+	must(t, err)
+	eq(t, "requeue all", n, 1)
+	got, err := s.Pending(ctx, 100)
+	must(t, err)
+	eq(t, "pending after requeue of all", len(got), 3)
+	eq(t, "requeued message is due at once, attempts reset", []any{got[0].ID, got[0].Attempts, got[0].NotBefore, got[0].Refusal},
+		[]any{ids[0], 0, time.Time{}, ""})
+	refused, err = s.Refused(ctx, 0)
+	must(t, err)
+	eq(t, "refused after requeue", len(refused), 0)
+	n, err = s.Requeue(ctx, nil)
+	must(t, err)
+	eq(t, "requeue with nothing refused", n, 0)
 }
 
 func testKeyValue(t *testing.T, open Open) {

@@ -239,7 +239,12 @@ const (
 	qEnqueue = `INSERT INTO outbox (channel, message_key, op, text, blocks, created_at, attempts, not_before)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 	qPending = `SELECT id, channel, message_key, op, text, blocks, created_at, attempts, not_before FROM outbox
-		WHERE not_before IS NULL OR not_before <= ? ORDER BY id LIMIT ?`
+		WHERE refused_at IS NULL AND (not_before IS NULL OR not_before <= ?) ORDER BY id LIMIT ?`
+	qRefuse  = `UPDATE outbox SET refused_at = ?, refusal = ?, attempts = attempts + 1 WHERE id = ?`
+	qRefused = `SELECT id, channel, message_key, op, text, blocks, created_at, attempts, not_before, refused_at, refusal
+		FROM outbox WHERE refused_at IS NOT NULL ORDER BY id LIMIT ?`
+	qRequeueAll = `UPDATE outbox SET refused_at = NULL, refusal = '', attempts = 0, not_before = NULL WHERE refused_at IS NOT NULL`
+	qRequeue    = `UPDATE outbox SET refused_at = NULL, refusal = '', attempts = 0, not_before = NULL WHERE id = ? AND refused_at IS NOT NULL`
 	qTakeOutbox = `DELETE FROM outbox WHERE id = ? RETURNING channel, message_key, op`
 	qRecordSent = `INSERT INTO sent (message_key, channel, ts) VALUES (?, ?, ?)
 		ON CONFLICT (message_key) DO UPDATE SET channel = excluded.channel, ts = excluded.ts`
@@ -270,7 +275,7 @@ const (
 
 var allQueries = []string{qAddAudit, qAuditAll, qAuditPool, qSaveSettings, qSavedSettings, qClearSavedSettings,
 	qPutOverride, qDeleteOverride, qOverrides, qPutMute, qMutes, qDeleteMute, qPutAlert, qAlerts,
-	qEnqueue, qPending, qTakeOutbox, qRecordSent, qRetry, qSentMessage, qGet, qPut, qClaim,
+	qEnqueue, qPending, qRefuse, qRefused, qRequeueAll, qRequeue, qTakeOutbox, qRecordSent, qRetry, qSentMessage, qGet, qPut, qClaim,
 	qTakeLease, qLease, qLiveLease, qReleaseLease}
 
 func (s *Store) now() time.Time { return s.clk.Now().UTC() }
@@ -595,6 +600,84 @@ func (s *Store) Retry(ctx context.Context, id int64, notBefore time.Time) error 
 		return fmt.Errorf("retry message %d: %w", id, pool.ErrNotFound)
 	}
 	return nil
+}
+
+// Refuse sets message id aside as a dead letter; see pool.Store.
+func (s *Store) Refuse(ctx context.Context, id int64, reason string, at time.Time) error {
+	res, err := s.db.ExecContext(ctx, s.q(qRefuse), s.d.BindTime(orNow(at, s.now()).UTC()), reason, id)
+	if err != nil {
+		return fmt.Errorf("refuse message %d: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("refuse message %d: %w", id, err)
+	} else if n == 0 {
+		return fmt.Errorf("refuse message %d: %w", id, pool.ErrNotFound)
+	}
+	return nil
+}
+
+// Refused lists the dead letters in ID order. limit <= 0 means 100.
+func (s *Store) Refused(ctx context.Context, limit int) ([]pool.OutboxMessage, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(qRefused), limit)
+	if err != nil {
+		return nil, fmt.Errorf("read refused messages: %w", err)
+	}
+	defer rows.Close()
+	var out []pool.OutboxMessage
+	for rows.Next() {
+		var m pool.OutboxMessage
+		var attempts int64
+		var created, notBefore, refused nullTime
+		if err := rows.Scan(&m.ID, &m.Channel, &m.Key, &m.Op, &m.Text, &m.Blocks, &created, &attempts, &notBefore,
+			&refused, &m.Refusal); err != nil {
+			return nil, fmt.Errorf("read refused messages: %w", err)
+		}
+		m.Attempts, m.Created, m.NotBefore, m.RefusedAt = int(attempts), created.t, notBefore.t, refused.t
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read refused messages: %w", err)
+	}
+	return out, nil
+}
+
+// Requeue makes dead letters pending again; see pool.Store.
+func (s *Store) Requeue(ctx context.Context, ids []int64) (int, error) {
+	if len(ids) == 0 {
+		res, err := s.db.ExecContext(ctx, s.q(qRequeueAll))
+		if err != nil {
+			return 0, fmt.Errorf("requeue refused messages: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, fmt.Errorf("requeue refused messages: %w", err)
+		}
+		return int(n), nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("requeue refused messages: %w", err)
+	}
+	defer tx.Rollback()
+	total := 0
+	for _, id := range ids {
+		res, err := tx.ExecContext(ctx, s.q(qRequeue), id)
+		if err != nil {
+			return 0, fmt.Errorf("requeue message %d: %w", id, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, fmt.Errorf("requeue message %d: %w", id, err)
+		}
+		total += int(n)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("requeue refused messages: %w", err)
+	}
+	return total, nil
 }
 
 func (s *Store) SentMessage(ctx context.Context, key string) (pool.Sent, error) {
