@@ -41,6 +41,7 @@ type dispatch struct {
 	pool    *Workers
 	groups  *groupCache
 	client  *http.Client
+	hosts   ResponseHosts // where response_urls may point
 	clk     clock.Clock
 	log     *slog.Logger
 	ids     idGen
@@ -116,7 +117,7 @@ func (d *dispatch) queue(req commands.Request, seq uint64, responseURL string, a
 		case <-ctx.Done():
 			return
 		}
-		d.run(ctx, req, NewResponseURL(responseURL, d.client))
+		d.run(ctx, req, NewResponseURL(responseURL, d.client, d.hosts))
 	})
 }
 
@@ -143,7 +144,7 @@ func (d *dispatch) busy(req commands.Request, responseURL string) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := NewResponseURL(responseURL, d.client).Respond(ctx, commands.Reply{Text: busyText}); err != nil {
+		if err := NewResponseURL(responseURL, d.client, d.hosts).Respond(ctx, commands.Reply{Text: busyText}); err != nil {
 			d.log.Warn("tell user poolbot is busy", "request_id", req.RequestID, "err", err)
 		}
 	}()

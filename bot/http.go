@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/slack-go/slack"
 
@@ -29,8 +33,36 @@ type HTTPOptions struct {
 	// Slack looks up users' groups (usergroups.list); nil: no groups.
 	Slack *slack.Client
 	// HTTPClient posts to response_url; a 10 s timeout client by default.
+	// Redirects are never followed.
 	HTTPClient *http.Client
+	// ResponseURLHosts are the hosts beside https://hooks.slack.com that a
+	// request's response_url may point at (see NewResponseHosts); a signed
+	// request naming any other is refused with 400 and runs nothing.
+	ResponseURLHosts []string
+	// BodyTimeout bounds reading a request's body for its signature check
+	// (default 5s): a body that never completes is answered 408 and its
+	// connection closed. It shortens the server's own read timeout, never
+	// lengthens it beyond what is set here.
+	BodyTimeout time.Duration
+	// Replays remembers each signed request for the signature window, so
+	// that the same request sent again runs once; nil: not checked. Give it
+	// the store, so that every replica sees every request.
+	Replays Replays
 }
+
+// Replays remembers keys for a while, for every replica at once. The
+// store (pool.Store) is one.
+type Replays interface {
+	// Remember records key until the instant until and reports whether
+	// this call recorded it: false when key is recorded already with an
+	// until after now. Of concurrent calls for one key, on any replica,
+	// one reports true. Keys whose until is past may be deleted.
+	Remember(ctx context.Context, key string, now, until time.Time) (bool, error)
+}
+
+// defaultBodyTimeout bounds the body read of the signature check. Slack
+// sends a few kilobytes at once.
+const defaultBodyTimeout = 5 * time.Second
 
 // HTTP serves Slack's slash command and interactivity requests:
 // POST /slack/commands and POST /slack/interactivity. Every request's
@@ -38,9 +70,11 @@ type HTTPOptions struct {
 // nothing more. Commands are acknowledged at once and run by the workers,
 // which answer through response_url.
 type HTTP struct {
-	secret string
-	d      *dispatch
-	mux    *http.ServeMux
+	secret  string
+	d       *dispatch
+	mux     *http.ServeMux
+	body    time.Duration
+	replays Replays
 }
 
 // NewHTTP returns the endpoints as an http.Handler.
@@ -57,8 +91,12 @@ func NewHTTP(o HTTPOptions) *HTTP {
 	if o.Pool == nil {
 		o.Pool = NewWorkers(o.Workers, o.Queue, o.Logger)
 	}
-	h := &HTTP{secret: o.SigningSecret,
+	if o.BodyTimeout <= 0 {
+		o.BodyTimeout = defaultBodyTimeout
+	}
+	h := &HTTP{secret: o.SigningSecret, body: o.BodyTimeout, replays: o.Replays,
 		d: newDispatch(o.Handler, o.Pool, o.Slack, o.HTTPClient, o.Clock, o.Logger.With("transport", "http"))}
+	h.d.hosts = NewResponseHosts(o.ResponseURLHosts...)
 	h.mux = http.NewServeMux()
 	h.mux.HandleFunc("POST /slack/commands", h.verified(h.command))
 	h.mux.HandleFunc("POST /slack/interactivity", h.verified(h.interaction))
@@ -79,12 +117,35 @@ func (h *HTTP) Shutdown(ctx context.Context) error { return h.d.pool.Shutdown(ct
 func (h *HTTP) verified(next func(w http.ResponseWriter, r *http.Request, seq uint64)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		seq := h.d.ids.take()
-		body, err := verifyRequest(r, h.secret, h.d.clk.Now())
+		// A body that never completes (a Content-Length larger than what
+		// is sent, a chunked body with no end) is cut off here, whatever
+		// the server's own timeouts. Servers that cannot set deadlines
+		// (tests' recorders) are left to their own.
+		rc := http.NewResponseController(w)
+		deadline := rc.SetReadDeadline(time.Now().Add(h.body)) == nil
+		now := h.d.clk.Now()
+		body, err := verifyRequest(r, h.secret, now)
+		if deadline && err == nil {
+			// Read in full: nothing more is read until the next request,
+			// which the server bounds itself. After a failure the deadline
+			// stays, so that net/http's discarding of the rest of the body
+			// ends at once too.
+			_ = rc.SetReadDeadline(time.Time{})
+		}
 		if err != nil {
 			// The reason is logged, never echoed: it would help a forger.
 			h.d.log.Warn("refused unsigned or badly signed request", "request_id", h.d.ids.format(seq),
 				"path", r.URL.Path, "remote", r.RemoteAddr, "reason", err)
+			// Nothing more is taken from a client that could not sign.
+			w.Header().Set("Connection", "close")
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				http.Error(w, "request body not received in time", http.StatusRequestTimeout)
+				return
+			}
 			http.Error(w, "invalid request signature", http.StatusUnauthorized)
+			return
+		}
+		if !h.firstTime(w, r, seq, now) {
 			return
 		}
 		if !parseForm(r, body) {
@@ -93,6 +154,48 @@ func (h *HTTP) verified(next func(w http.ResponseWriter, r *http.Request, seq ui
 		}
 		next(w, r, seq)
 	}
+}
+
+// firstTime reports whether r, verified, was not seen before; when it was
+// (a replay, or Slack sending it again), it is answered with an empty 200
+// and nothing runs: the first one was acknowledged and answered already.
+// When the store cannot say, r is refused (503): running it twice is worse
+// than asking the user to try again.
+func (h *HTTP) firstTime(w http.ResponseWriter, r *http.Request, seq uint64, now time.Time) bool {
+	if h.replays == nil {
+		return true
+	}
+	ts := r.Header.Get("X-Slack-Request-Timestamp")
+	sec, _ := strconv.ParseInt(ts, 10, 64) // verified: a number
+	// The signature covers the timestamp and the body: with the timestamp
+	// it names one request. After the window the request is stale anyway.
+	key := "slack/" + ts + "/" + r.Header.Get("X-Slack-Signature")
+	first, err := h.replays.Remember(r.Context(), key, now, time.Unix(sec, 0).Add(signatureWindow))
+	if err != nil {
+		h.d.log.Error("replay check failed; request refused", "request_id", h.d.ids.format(seq),
+			"path", r.URL.Path, "err", err)
+		http.Error(w, "poolbot cannot take requests right now, try again", http.StatusServiceUnavailable)
+		return false
+	}
+	if !first {
+		h.d.log.Warn("request seen before, not run again", "request_id", h.d.ids.format(seq), "path", r.URL.Path,
+			"remote", r.RemoteAddr, "slack_retry", r.Header.Get("X-Slack-Retry-Num"))
+		w.WriteHeader(http.StatusOK)
+		return false
+	}
+	return true
+}
+
+// refusedResponseURL answers 400 to a verified request whose response_url
+// poolbot will not post to, and reports whether it did.
+func (h *HTTP) refusedResponseURL(w http.ResponseWriter, r *http.Request, seq uint64, u string) bool {
+	if u == "" || h.d.hosts.Check(u) == nil {
+		return false
+	}
+	h.d.log.Warn("refused a request whose response_url is not Slack's", "request_id", h.d.ids.format(seq),
+		"path", r.URL.Path, "remote", r.RemoteAddr)
+	http.Error(w, ErrResponseHost.Error(), http.StatusBadRequest)
+	return true
 }
 
 // parseForm gives r the form of its verified body. Parsed here, straight
@@ -125,6 +228,9 @@ func (h *HTTP) command(w http.ResponseWriter, r *http.Request, seq uint64) {
 		w.WriteHeader(http.StatusOK) // Slack checking the certificate
 		return
 	}
+	if h.refusedResponseURL(w, r, seq, c.ResponseURL) {
+		return
+	}
 	// With the queue full nothing is built for the workers: the refusal is
 	// the cheapest answer, and the one an overload gives most.
 	acked := h.d.accept(commandRequest(c, ""), seq, c.ResponseURL)
@@ -143,6 +249,9 @@ func (h *HTTP) interaction(w http.ResponseWriter, r *http.Request, seq uint64) {
 	req, ok := interactionRequest(cb, "")
 	if !ok {
 		w.WriteHeader(http.StatusOK)
+		return
+	}
+	if h.refusedResponseURL(w, r, seq, cb.ResponseURL) {
 		return
 	}
 	if acked := h.d.accept(req, seq, cb.ResponseURL); acked != nil {
