@@ -143,7 +143,7 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 	case "socket":
 		w.socket = bot.NewSocket(bot.SocketOptions{
 			Slack: w.slack, Handler: a.Handler(), Pool: workers, Clock: clock.Real{}, Logger: logFor("slack"),
-			HTTPClient: respond,
+			HTTPClient: respond, ResponseURLHosts: cfg.Slack.ResponseURLHosts,
 		})
 		a.parts.always = append(a.parts.always, task{name: "socket-mode", run: w.socket.Run})
 		a.part("slack-socket")
@@ -151,6 +151,7 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 		w.http = bot.NewHTTP(bot.HTTPOptions{
 			SigningSecret: cfg.Slack.SigningSecret.Value(), Handler: a.Handler(), Pool: workers,
 			Clock: clock.Real{}, Logger: logFor("slack"), Slack: w.slack, HTTPClient: respond,
+			ResponseURLHosts: cfg.Slack.ResponseURLHosts, BodyTimeout: bodyTimeout(cfg.Server),
 		})
 		a.mux.Handle("/slack/", w.http)
 		a.part("slack-http")

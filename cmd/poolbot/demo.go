@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,6 +48,7 @@ mode = "http"
 signing_secret = "{{SECRET}}"
 bot_token = "xoxb-demo"
 api_url = "{{SLACK}}"
+response_url_hosts = ["{{SLACKHOST}}"]
 channel = "#poolbot-demo"
 
 [[templates]]
@@ -191,6 +193,7 @@ are printed as text. It exits at the end of input:
 		level = "info"
 	}
 	cfg, err := loadDemoConfig(dir, strings.NewReplacer("{{SIM}}", simURL, "{{SLACK}}", stub.APIURL(),
+		"{{SLACKHOST}}", hostOf(stub.APIURL()),
 		"{{SECRET}}", secret, "{{DB}}", filepath.Join(dir, "poolbot.db"), "{{LEVEL}}", level,
 		"{{LISTEN}}", orDefault(*listen, "127.0.0.1:0")).Replace(demoConfig))
 	if err != nil {
@@ -307,6 +310,16 @@ func loadDemoConfig(dir, text string) (*config.Config, error) {
 		return nil, err
 	}
 	return config.Load(p)
+}
+
+// hostOf is u's host:port: the demo's local Slack, the one host beside
+// Slack's where poolbot may post a command's answer.
+func hostOf(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return ""
+	}
+	return p.Host
 }
 
 func orDefault(s, def string) string {
