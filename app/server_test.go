@@ -163,4 +163,3 @@ func TestMetricsOnTheirOwnListener(t *testing.T) {
 		t.Error(err)
 	}
 }
-
