@@ -21,6 +21,13 @@ import (
 // runApp runs poolbot with the [server] lines given (Azure DevOps
 // unreachable: nothing here needs it) until the test ends.
 func runApp(t *testing.T, serverLines string) (*App, *slackstub.Stub) {
+	a, stub, _ := runAppStop(t, serverLines)
+	return a, stub
+}
+
+// runAppStop is runApp, with a stop that returns once poolbot has stopped
+// (its commands in flight done).
+func runAppStop(t *testing.T, serverLines string) (*App, *slackstub.Stub, func()) {
 	t.Helper()
 	stub := slackstub.New()
 	t.Cleanup(stub.Close)
@@ -32,13 +39,17 @@ func runApp(t *testing.T, serverLines string) (*App, *slackstub.Stub) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
-	return a, stub
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return a, stub, stop
 }
 
 // signedCommand posts a signed /pool command with the test config's secret
@@ -161,5 +172,39 @@ func TestMetricsOnTheirOwnListener(t *testing.T) {
 	}
 	if _, err := stub.WaitForResponses("r1", 1, 10*time.Second); err != nil {
 		t.Error(err)
+	}
+}
+
+// The same signed command sent twice is answered once: the store
+// remembers it.
+func TestReplayedCommandRunsOnce(t *testing.T) {
+	a, stub, stop := runAppStop(t, "")
+	base := "http://" + a.Addr().String()
+	body := url.Values{"command": {"/pool"}, "text": {"help"}, "user_id": {"U1"}, "channel_id": {"C0TEST"},
+		"response_url": {stub.ResponseURL("once")}}.Encode()
+	ts, sig := bot.Sign("test-signing-secret", time.Now(), []byte(body))
+	var acks []string
+	for range 2 {
+		req, _ := http.NewRequest(http.MethodPost, base+"/slack/commands", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Slack-Request-Timestamp", ts)
+		req.Header.Set("X-Slack-Signature", sig)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		acks = append(acks, string(b))
+	}
+	if acks[0] == "" || acks[1] != "" {
+		t.Errorf("acknowledgements %q, want one and then an empty 200", acks)
+	}
+	stop() // the commands taken are done
+	if n := len(stub.Responses("once")); n != 1 {
+		t.Errorf("answered %d times, want 1", n)
 	}
 }

@@ -152,6 +152,7 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 			SigningSecret: cfg.Slack.SigningSecret.Value(), Handler: a.Handler(), Pool: workers,
 			Clock: clock.Real{}, Logger: logFor("slack"), Slack: w.slack, HTTPClient: respond,
 			ResponseURLHosts: cfg.Slack.ResponseURLHosts, BodyTimeout: bodyTimeout(cfg.Server),
+			Replays: a.store,
 		})
 		a.mux.Handle("/slack/", w.http)
 		a.part("slack-http")
