@@ -99,17 +99,22 @@ func stall(addr, raw string, limit time.Duration) (time.Duration, error) {
 
 const stallBody = "command=%2Fpool&text=list"
 
-// The ways a client holds a connection without finishing a request, on
-// the raw wire.
-var stalls = []struct{ name, raw string }{
-	{"nothing sent", ""},
-	{"headers never finished", "POST /slack/commands HTTP/1.1\r\nHost: poolbot\r\nX-Slack-Sig"},
-	{"Content-Length larger than sent", "POST /slack/commands HTTP/1.1\r\nHost: poolbot\r\nContent-Type: application/x-www-form-urlencoded\r\n" +
-		"X-Slack-Request-Timestamp: 1\r\nX-Slack-Signature: v0=00\r\nContent-Length: 1000\r\n\r\n" + stallBody},
-	{"chunked body with no end", "POST /slack/commands HTTP/1.1\r\nHost: poolbot\r\nContent-Type: application/x-www-form-urlencoded\r\n" +
-		"X-Slack-Request-Timestamp: 1\r\nX-Slack-Signature: v0=00\r\nTransfer-Encoding: chunked\r\n\r\n" +
-		strconv.FormatInt(int64(len(stallBody)), 16) + "\r\n" + stallBody + "\r\n"},
-	{"idle keep-alive", "GET /healthz HTTP/1.1\r\nHost: poolbot\r\n\r\n"},
+// stalls are the ways a client holds a connection without finishing a
+// request, on the raw wire. The bodies carry a timestamp of now and a
+// well-formed (wrong) signature, so that the signature check starts
+// reading them.
+func stalls() []struct{ name, raw string } {
+	head := "POST /slack/commands HTTP/1.1\r\nHost: poolbot\r\nContent-Type: application/x-www-form-urlencoded\r\n" +
+		"X-Slack-Request-Timestamp: " + strconv.FormatInt(time.Now().Unix(), 10) + "\r\n" +
+		"X-Slack-Signature: v0=" + strings.Repeat("0", 64) + "\r\n"
+	return []struct{ name, raw string }{
+		{"nothing sent", ""},
+		{"headers never finished", "POST /slack/commands HTTP/1.1\r\nHost: poolbot\r\nX-Slack-Sig"},
+		{"Content-Length larger than sent", head + "Content-Length: 1000\r\n\r\n" + stallBody},
+		{"chunked body with no end", head + "Transfer-Encoding: chunked\r\n\r\n" +
+			strconv.FormatInt(int64(len(stallBody)), 16) + "\r\n" + stallBody + "\r\n"},
+		{"idle keep-alive", "GET /healthz HTTP/1.1\r\nHost: poolbot\r\n\r\n"},
+	}
 }
 
 // Every way of holding a connection open ends within the configured
@@ -118,7 +123,7 @@ func TestServerBoundsStalledConnections(t *testing.T) {
 	a, _ := runApp(t, "read_timeout = \"300ms\"\nwrite_timeout = \"300ms\"\nidle_timeout = \"300ms\"\n")
 	addr := a.Addr().String()
 	var wg sync.WaitGroup
-	for _, s := range stalls {
+	for _, s := range stalls() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -135,16 +140,14 @@ func TestServerBoundsStalledConnections(t *testing.T) {
 
 func TestServerDefaults(t *testing.T) {
 	s := newServer(config.Server{}, http.NotFoundHandler())
-	if s.ReadTimeout != 10*time.Second || s.ReadHeaderTimeout != 10*time.Second || s.WriteTimeout != 10*time.Second ||
-		s.IdleTimeout != 60*time.Second {
+	if s.ReadTimeout != 10*time.Second || s.ReadHeaderTimeout != 5*time.Second || s.WriteTimeout != 10*time.Second ||
+		s.IdleTimeout != 60*time.Second || bodyTimeout(config.Server{}) != 5*time.Second {
 		t.Errorf("server %+v", s)
 	}
+	// Headers and body together stay within read_timeout.
 	short := config.Server{ReadTimeout: config.Duration{Duration: 2 * time.Second}}
-	if s := newServer(short, http.NotFoundHandler()); s.ReadHeaderTimeout != 2*time.Second {
-		t.Errorf("header timeout %s beyond the read timeout", s.ReadHeaderTimeout)
-	}
-	if d := bodyTimeout(short); d != 2*time.Second {
-		t.Errorf("body timeout %s, want the read timeout's 2s", d)
+	if s := newServer(short, http.NotFoundHandler()); s.ReadHeaderTimeout+bodyTimeout(short) != 2*time.Second {
+		t.Errorf("header timeout %s and body timeout %s exceed the read timeout", s.ReadHeaderTimeout, bodyTimeout(short))
 	}
 }
 

@@ -41,8 +41,9 @@ type HTTPOptions struct {
 	ResponseURLHosts []string
 	// BodyTimeout bounds reading a request's body for its signature check
 	// (default 5s): a body that never completes is answered 408 and its
-	// connection closed. It shortens the server's own read timeout, never
-	// lengthens it beyond what is set here.
+	// connection closed. It replaces the connection's read deadline while
+	// the body is read, so it holds on a server with no timeouts; on one
+	// with a ReadTimeout, keep it to what the headers leave of it.
 	BodyTimeout time.Duration
 	// Replays remembers each signed request for the signature window, so
 	// that the same request sent again runs once; nil: not checked. Give it
