@@ -21,17 +21,21 @@ import (
 // runApp runs poolbot with the [server] lines given (Azure DevOps
 // unreachable: nothing here needs it) until the test ends.
 func runApp(t *testing.T, serverLines string) (*App, *slackstub.Stub) {
-	a, stub, _ := runAppStop(t, serverLines)
+	a, stub, _ := runAppStop(t, serverLines, nil)
 	return a, stub
 }
 
 // runAppStop is runApp, with a stop that returns once poolbot has stopped
-// (its commands in flight done).
-func runAppStop(t *testing.T, serverLines string) (*App, *slackstub.Stub, func()) {
+// (its commands in flight done); tweak, when set, changes the loaded
+// configuration first.
+func runAppStop(t *testing.T, serverLines string, tweak func(*config.Config)) (*App, *slackstub.Stub, func()) {
 	t.Helper()
 	stub := slackstub.New()
 	t.Cleanup(stub.Close)
 	cfg := writeConfig(t, t.TempDir(), "http://127.0.0.1:1", stub.APIURL(), serverLines)
+	if tweak != nil {
+		tweak(cfg)
+	}
 	a, err := New(context.Background(), Options{Config: cfg, Owner: "test-server"})
 	if err != nil {
 		t.Fatal(err)
@@ -181,7 +185,7 @@ func TestMetricsOnTheirOwnListener(t *testing.T) {
 // The same signed command sent twice is answered once: the store
 // remembers it.
 func TestReplayedCommandRunsOnce(t *testing.T) {
-	a, stub, stop := runAppStop(t, "")
+	a, stub, stop := runAppStop(t, "", nil)
 	base := "http://" + a.Addr().String()
 	body := url.Values{"command": {"/pool"}, "text": {"help"}, "user_id": {"U1"}, "channel_id": {"C0TEST"},
 		"response_url": {stub.ResponseURL("once")}}.Encode()
