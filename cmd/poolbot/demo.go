@@ -219,7 +219,8 @@ are printed as text. It exits at the end of input:
 		return err
 	}
 	if addr := a.Addr(); addr != nil {
-		fmt.Fprintf(stdout, "Slack endpoints: http://%s/slack/commands and /slack/interactivity; also /metrics, /healthz, /readyz.\n", addr)
+		fmt.Fprintf(stdout, "Slack endpoints: http://%s/slack/commands and /slack/interactivity (answers to a response_url on Slack or on this demo's local Slack, %s<id>); also /metrics, /healthz, /readyz.\n",
+			addr, stub.ResponseURL(""))
 	}
 
 	runCtx, stop := context.WithCancel(ctx)
