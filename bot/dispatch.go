@@ -87,9 +87,24 @@ func newDispatch(h Handler, pool *Workers, api *slack.Client, client *http.Clien
 // requests through here, so that the acknowledgement path is the same thin
 // one.
 func (d *dispatch) accept(req commands.Request, seq uint64, responseURL string) chan struct{} {
+	return d.acceptOnce(req, seq, responseURL, nil)
+}
+
+// uncheckedText tells the user a request was not run because the store
+// could not say whether it was a repeat.
+const uncheckedText = "poolbot could not check that this request is not a repeat (request %s), so it did nothing; try again in a minute."
+
+// firstTime reports whether a request is seen for the first time, across
+// replicas; an error when that cannot be told.
+type firstTime func(ctx context.Context) (bool, error)
+
+// acceptOnce is accept for a request that runs only if once, asked by the
+// worker before anything else, says it is seen for the first time: the
+// acknowledgement does not wait for the store.
+func (d *dispatch) acceptOnce(req commands.Request, seq uint64, responseURL string, once firstTime) chan struct{} {
 	if !d.pool.Full() {
 		acked := make(chan struct{})
-		if d.queue(req, seq, responseURL, acked) {
+		if d.queue(req, seq, responseURL, acked, once) {
 			return acked
 		}
 	}
@@ -106,7 +121,7 @@ func (d *dispatch) accept(req commands.Request, seq uint64, responseURL string) 
 // (the acknowledgement handed to the transport, which sends it at once) so
 // that "working on it" does not arrive after the answer. It reports false
 // when the queue is full.
-func (d *dispatch) queue(req commands.Request, seq uint64, responseURL string, acked <-chan struct{}) bool {
+func (d *dispatch) queue(req commands.Request, seq uint64, responseURL string, acked <-chan struct{}, once firstTime) bool {
 	return d.pool.Submit(func(ctx context.Context) {
 		if seq != 0 {
 			req.RequestID = d.ids.format(seq)
@@ -117,8 +132,33 @@ func (d *dispatch) queue(req commands.Request, seq uint64, responseURL string, a
 		case <-ctx.Done():
 			return
 		}
-		d.run(ctx, req, NewResponseURL(responseURL, d.client, d.hosts))
+		resp := NewResponseURL(responseURL, d.client, d.hosts)
+		if once != nil && !d.first(ctx, req, once, resp) {
+			return
+		}
+		d.run(ctx, req, resp)
 	})
+}
+
+// first asks once whether req is new. A request seen before (a replay, or
+// Slack sending it again) runs nothing and is answered nothing: the first
+// one was. When the store cannot say, the user is told and nothing runs:
+// twice is worse than asking to try again.
+func (d *dispatch) first(ctx context.Context, req commands.Request, once firstTime, resp *ResponseURL) bool {
+	ok, err := once(ctx)
+	switch {
+	case err != nil:
+		d.log.Error("replay check failed; request not run", "request_id", req.RequestID, "user", req.UserID, "err", err)
+		if rerr := resp.Respond(ctx, commands.Reply{Text: fmt.Sprintf(uncheckedText, req.RequestID)}); rerr != nil {
+			d.log.Error("respond", "request_id", req.RequestID, "err", rerr)
+		}
+		return false
+	case !ok:
+		d.log.Warn("request seen before, not run again", "request_id", req.RequestID, "user", req.UserID,
+			"text", req.Text, "action", actionID(req))
+		return false
+	}
+	return true
 }
 
 func (d *dispatch) run(ctx context.Context, req commands.Request, resp *ResponseURL) {

@@ -46,8 +46,9 @@ type HTTPOptions struct {
 	// with a ReadTimeout, keep it to what the headers leave of it.
 	BodyTimeout time.Duration
 	// Replays remembers each signed request for the signature window, so
-	// that the same request sent again runs once; nil: not checked. Give it
-	// the store, so that every replica sees every request.
+	// that the same request sent again runs once (it is acknowledged, and
+	// the worker drops it before it runs); nil: not checked. Give it the
+	// store, so that every replica sees every request.
 	Replays Replays
 }
 
@@ -124,8 +125,7 @@ func (h *HTTP) verified(next func(w http.ResponseWriter, r *http.Request, seq ui
 		// (tests' recorders) are left to their own.
 		rc := http.NewResponseController(w)
 		deadline := rc.SetReadDeadline(time.Now().Add(h.body)) == nil
-		now := h.d.clk.Now()
-		body, err := verifyRequest(r, h.secret, now)
+		body, err := verifyRequest(r, h.secret, h.d.clk.Now())
 		if deadline && err == nil {
 			// Read in full: nothing more is read until the next request,
 			// which the server bounds itself. After a failure the deadline
@@ -146,9 +146,6 @@ func (h *HTTP) verified(next func(w http.ResponseWriter, r *http.Request, seq ui
 			http.Error(w, "invalid request signature", http.StatusUnauthorized)
 			return
 		}
-		if !h.firstTime(w, r, seq, now) {
-			return
-		}
 		if !parseForm(r, body) {
 			http.Error(w, "malformed request body", http.StatusBadRequest)
 			return
@@ -157,34 +154,19 @@ func (h *HTTP) verified(next func(w http.ResponseWriter, r *http.Request, seq ui
 	}
 }
 
-// firstTime reports whether r, verified, was not seen before; when it was
-// (a replay, or Slack sending it again), it is answered with an empty 200
-// and nothing runs: the first one was acknowledged and answered already.
-// When the store cannot say, r is refused (503): running it twice is worse
-// than asking the user to try again.
-func (h *HTTP) firstTime(w http.ResponseWriter, r *http.Request, seq uint64, now time.Time) bool {
+// once is the replay check of r, verified, for the worker to make before
+// it runs anything (nil without a store): the request's timestamp and
+// signature, which name it, are remembered until its signature window
+// ends, after which it would be refused as stale anyway.
+func (h *HTTP) once(r *http.Request) firstTime {
 	if h.replays == nil {
-		return true
+		return nil
 	}
 	ts := r.Header.Get("X-Slack-Request-Timestamp")
 	sec, _ := strconv.ParseInt(ts, 10, 64) // verified: a number
-	// The signature covers the timestamp and the body: with the timestamp
-	// it names one request. After the window the request is stale anyway.
 	key := "slack/" + ts + "/" + r.Header.Get("X-Slack-Signature")
-	first, err := h.replays.Remember(r.Context(), key, now, time.Unix(sec, 0).Add(signatureWindow))
-	if err != nil {
-		h.d.log.Error("replay check failed; request refused", "request_id", h.d.ids.format(seq),
-			"path", r.URL.Path, "err", err)
-		http.Error(w, "poolbot cannot take requests right now, try again", http.StatusServiceUnavailable)
-		return false
-	}
-	if !first {
-		h.d.log.Warn("request seen before, not run again", "request_id", h.d.ids.format(seq), "path", r.URL.Path,
-			"remote", r.RemoteAddr, "slack_retry", r.Header.Get("X-Slack-Retry-Num"))
-		w.WriteHeader(http.StatusOK)
-		return false
-	}
-	return true
+	now, until := h.d.clk.Now(), time.Unix(sec, 0).Add(signatureWindow)
+	return func(ctx context.Context) (bool, error) { return h.replays.Remember(ctx, key, now, until) }
 }
 
 // refusedResponseURL answers 400 to a verified request whose response_url
@@ -234,7 +216,7 @@ func (h *HTTP) command(w http.ResponseWriter, r *http.Request, seq uint64) {
 	}
 	// With the queue full nothing is built for the workers: the refusal is
 	// the cheapest answer, and the one an overload gives most.
-	acked := h.d.accept(commandRequest(c, ""), seq, c.ResponseURL)
+	acked := h.d.acceptOnce(commandRequest(c, ""), seq, c.ResponseURL, h.once(r))
 	if acked != nil {
 		defer close(acked)
 	}
@@ -255,7 +237,7 @@ func (h *HTTP) interaction(w http.ResponseWriter, r *http.Request, seq uint64) {
 	if h.refusedResponseURL(w, r, seq, cb.ResponseURL) {
 		return
 	}
-	if acked := h.d.accept(req, seq, cb.ResponseURL); acked != nil {
+	if acked := h.d.acceptOnce(req, seq, cb.ResponseURL, h.once(r)); acked != nil {
 		defer close(acked)
 	}
 	// A button press is acknowledged with an empty 200; the answer follows
