@@ -124,3 +124,29 @@ func TestResponseURLRedirectNotFollowed(t *testing.T) {
 		t.Errorf("posts: %d to the response_url, %d to its redirect; want 1 and 0", first.Load(), hits.Load())
 	}
 }
+
+// Whatever Check lets through is posted to Slack's host over https or to a
+// configured one: the request net/http would build goes nowhere else.
+func FuzzResponseHostsCheck(f *testing.F) {
+	for _, s := range []string{"https://hooks.slack.com/commands/T1/2/x", "http://127.0.0.1:3001/response/r",
+		"https://hooks.slack.com@evil.example/", "https://evil.example#@hooks.slack.com", "HTTPS://HOOKS.SLACK.COM:443/x",
+		"https://hooks.slack.com\\@evil.example/", "https://[::1]:3001/", "http://127.0.0.1:3001@evil/"} {
+		f.Add(s)
+	}
+	hosts := NewResponseHosts("127.0.0.1:3001")
+	f.Fuzz(func(t *testing.T, u string) {
+		if hosts.Check(u) != nil {
+			return
+		}
+		req, err := http.NewRequest(http.MethodPost, u, nil)
+		if err != nil {
+			t.Fatalf("Check allowed %q, which is no request: %v", u, err)
+		}
+		host := strings.ToLower(req.URL.Host)
+		slack := req.URL.Scheme == "https" && (host == SlackResponseHost || host == SlackResponseHost+":443")
+		local := (req.URL.Scheme == "http" || req.URL.Scheme == "https") && host == "127.0.0.1:3001"
+		if !slack && !local || req.URL.User != nil {
+			t.Fatalf("Check allowed %q: %s to %q", u, req.URL.Scheme, req.URL.Host)
+		}
+	})
+}
