@@ -131,10 +131,10 @@ func TestServerBoundsStalledConnections(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			took, err := stall(addr, s.raw, 5*time.Second)
+			took, err := stall(addr, s.raw, 10*time.Second)
 			if err != nil {
 				t.Errorf("%s: %v after %s", s.name, err, took)
-			} else if took > 2*time.Second {
+			} else if took > 3*time.Second { // 300ms, and a busy machine's scheduling
 				t.Errorf("%s: closed after %s, want within about 300ms", s.name, took)
 			}
 		}()

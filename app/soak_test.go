@@ -119,8 +119,9 @@ func TestSoakStalledConnections(t *testing.T) {
 		if len(r.closed) != soakConns {
 			t.Fatalf("round %d: %d of %d connections closed", round, len(r.closed), soakConns)
 		}
-		// Within the timeouts, plus scheduling on a busy 2-core machine.
-		if worst := pct(r.closed, 100); worst > timeout+time.Second {
+		// Within the timeouts, plus scheduling on a busy 2-core machine
+		// (the test's own goroutines see the close late under load).
+		if worst := pct(r.closed, 100); worst > timeout+2*time.Second {
 			t.Errorf("round %d: a stalled connection was held %s, beyond its timeout", round, worst)
 		}
 		if len(r.acks) == 0 {

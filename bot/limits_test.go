@@ -79,7 +79,7 @@ func TestStalledBodyCutOff(t *testing.T) {
 			if resp.StatusCode != http.StatusRequestTimeout || !resp.Close {
 				t.Errorf("answer %d %q (Connection: close %v), want 408 and close", resp.StatusCode, got, resp.Close)
 			}
-			if took > 2*time.Second {
+			if took > 3*time.Second { // 200ms, and a busy machine's scheduling
 				t.Errorf("closed after %s, want about the 200ms body timeout", took)
 			}
 			if err := bh.Shutdown(context.Background()); err != nil {

@@ -53,7 +53,7 @@ func TestOpenIsWALAndMigratesOnce(t *testing.T) {
 		if err := s.DB().QueryRowContext(ctx, "SELECT COUNT(*), MAX(version) FROM schema_migrations").Scan(&n, &version); err != nil {
 			t.Fatal(err)
 		}
-		if n != 2 || version != 2 {
+		if n != 3 || version != 3 {
 			t.Fatalf("open %d: %d migrations, version %d", i, n, version)
 		}
 		s.Close()
