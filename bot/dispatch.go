@@ -42,6 +42,7 @@ type dispatch struct {
 	groups  *groupCache
 	client  *http.Client
 	hosts   ResponseHosts // where response_urls may point
+	replays Replays       // requests seen, by every replica; nil: not checked
 	clk     clock.Clock
 	log     *slog.Logger
 	ids     idGen
@@ -87,24 +88,24 @@ func newDispatch(h Handler, pool *Workers, api *slack.Client, client *http.Clien
 // requests through here, so that the acknowledgement path is the same thin
 // one.
 func (d *dispatch) accept(req commands.Request, seq uint64, responseURL string) chan struct{} {
-	return d.acceptOnce(req, seq, responseURL, nil)
+	return d.acceptOnce(req, seq, responseURL, signed{})
 }
 
 // uncheckedText tells the user a request was not run because the store
 // could not say whether it was a repeat.
 const uncheckedText = "poolbot could not check that this request is not a repeat (request %s), so it did nothing; try again in a minute."
 
-// firstTime reports whether a request is seen for the first time, across
-// replicas; an error when that cannot be told.
-type firstTime func(ctx context.Context) (bool, error)
+// signed names a signed HTTP request: its timestamp and signature. The zero
+// value names none (Socket Mode de-duplicates its envelopes itself).
+type signed struct{ ts, sig string }
 
-// acceptOnce is accept for a request that runs only if once, asked by the
-// worker before anything else, says it is seen for the first time: the
-// acknowledgement does not wait for the store.
-func (d *dispatch) acceptOnce(req commands.Request, seq uint64, responseURL string, once firstTime) chan struct{} {
+// acceptOnce is accept for a signed request, which the worker runs only if
+// the store has not seen it before: the acknowledgement does not wait for
+// the store.
+func (d *dispatch) acceptOnce(req commands.Request, seq uint64, responseURL string, s signed) chan struct{} {
 	if !d.pool.Full() {
 		acked := make(chan struct{})
-		if d.queue(req, seq, responseURL, acked, once) {
+		if d.queue(req, seq, responseURL, acked, s) {
 			return acked
 		}
 	}
@@ -121,7 +122,7 @@ func (d *dispatch) acceptOnce(req commands.Request, seq uint64, responseURL stri
 // (the acknowledgement handed to the transport, which sends it at once) so
 // that "working on it" does not arrive after the answer. It reports false
 // when the queue is full.
-func (d *dispatch) queue(req commands.Request, seq uint64, responseURL string, acked <-chan struct{}, once firstTime) bool {
+func (d *dispatch) queue(req commands.Request, seq uint64, responseURL string, acked <-chan struct{}, s signed) bool {
 	return d.pool.Submit(func(ctx context.Context) {
 		if seq != 0 {
 			req.RequestID = d.ids.format(seq)
@@ -133,19 +134,22 @@ func (d *dispatch) queue(req commands.Request, seq uint64, responseURL string, a
 			return
 		}
 		resp := NewResponseURL(responseURL, d.client, d.hosts)
-		if once != nil && !d.first(ctx, req, once, resp) {
+		if s.ts != "" && d.replays != nil && !d.first(ctx, req, s, resp) {
 			return
 		}
 		d.run(ctx, req, resp)
 	})
 }
 
-// first asks once whether req is new. A request seen before (a replay, or
-// Slack sending it again) runs nothing and is answered nothing: the first
-// one was. When the store cannot say, the user is told and nothing runs:
-// twice is worse than asking to try again.
-func (d *dispatch) first(ctx context.Context, req commands.Request, once firstTime, resp *ResponseURL) bool {
-	ok, err := once(ctx)
+// first reports whether the signed request req is new, recording it in
+// the store until its signature window ends (after which it would be
+// refused as stale anyway). A request seen before (a replay, or Slack
+// sending it again) runs nothing and is answered nothing: the first one
+// was. When the store cannot say, the user is told and nothing runs: twice
+// is worse than asking to try again.
+func (d *dispatch) first(ctx context.Context, req commands.Request, s signed, resp *ResponseURL) bool {
+	sec, _ := strconv.ParseInt(s.ts, 10, 64) // verified: a number
+	ok, err := d.replays.Remember(ctx, "slack/"+s.ts+"/"+s.sig, d.clk.Now(), time.Unix(sec, 0).Add(signatureWindow))
 	switch {
 	case err != nil:
 		d.log.Error("replay check failed; request not run", "request_id", req.RequestID, "user", req.UserID, "err", err)

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -72,11 +71,10 @@ const defaultBodyTimeout = 5 * time.Second
 // nothing more. Commands are acknowledged at once and run by the workers,
 // which answer through response_url.
 type HTTP struct {
-	secret  string
-	d       *dispatch
-	mux     *http.ServeMux
-	body    time.Duration
-	replays Replays
+	secret string
+	d      *dispatch
+	mux    *http.ServeMux
+	body   time.Duration
 }
 
 // NewHTTP returns the endpoints as an http.Handler.
@@ -96,9 +94,9 @@ func NewHTTP(o HTTPOptions) *HTTP {
 	if o.BodyTimeout <= 0 {
 		o.BodyTimeout = defaultBodyTimeout
 	}
-	h := &HTTP{secret: o.SigningSecret, body: o.BodyTimeout, replays: o.Replays,
+	h := &HTTP{secret: o.SigningSecret, body: o.BodyTimeout,
 		d: newDispatch(o.Handler, o.Pool, o.Slack, o.HTTPClient, o.Clock, o.Logger.With("transport", "http"))}
-	h.d.hosts = NewResponseHosts(o.ResponseURLHosts...)
+	h.d.hosts, h.d.replays = NewResponseHosts(o.ResponseURLHosts...), o.Replays
 	h.mux = http.NewServeMux()
 	h.mux.HandleFunc("POST /slack/commands", h.verified(h.command))
 	h.mux.HandleFunc("POST /slack/interactivity", h.verified(h.interaction))
@@ -154,19 +152,9 @@ func (h *HTTP) verified(next func(w http.ResponseWriter, r *http.Request, seq ui
 	}
 }
 
-// once is the replay check of r, verified, for the worker to make before
-// it runs anything (nil without a store): the request's timestamp and
-// signature, which name it, are remembered until its signature window
-// ends, after which it would be refused as stale anyway.
-func (h *HTTP) once(r *http.Request) firstTime {
-	if h.replays == nil {
-		return nil
-	}
-	ts := r.Header.Get("X-Slack-Request-Timestamp")
-	sec, _ := strconv.ParseInt(ts, 10, 64) // verified: a number
-	key := "slack/" + ts + "/" + r.Header.Get("X-Slack-Signature")
-	now, until := h.d.clk.Now(), time.Unix(sec, 0).Add(signatureWindow)
-	return func(ctx context.Context) (bool, error) { return h.replays.Remember(ctx, key, now, until) }
+// signedBy names r, verified, by its timestamp and signature.
+func signedBy(r *http.Request) signed {
+	return signed{ts: r.Header.Get("X-Slack-Request-Timestamp"), sig: r.Header.Get("X-Slack-Signature")}
 }
 
 // refusedResponseURL answers 400 to a verified request whose response_url
@@ -216,7 +204,7 @@ func (h *HTTP) command(w http.ResponseWriter, r *http.Request, seq uint64) {
 	}
 	// With the queue full nothing is built for the workers: the refusal is
 	// the cheapest answer, and the one an overload gives most.
-	acked := h.d.acceptOnce(commandRequest(c, ""), seq, c.ResponseURL, h.once(r))
+	acked := h.d.acceptOnce(commandRequest(c, ""), seq, c.ResponseURL, signedBy(r))
 	if acked != nil {
 		defer close(acked)
 	}
@@ -237,7 +225,7 @@ func (h *HTTP) interaction(w http.ResponseWriter, r *http.Request, seq uint64) {
 	if h.refusedResponseURL(w, r, seq, cb.ResponseURL) {
 		return
 	}
-	if acked := h.d.acceptOnce(req, seq, cb.ResponseURL, h.once(r)); acked != nil {
+	if acked := h.d.acceptOnce(req, seq, cb.ResponseURL, signedBy(r)); acked != nil {
 		defer close(acked)
 	}
 	// A button press is acknowledged with an empty 200; the answer follows
