@@ -152,9 +152,13 @@ func (h *HTTP) verified(next func(w http.ResponseWriter, r *http.Request, seq ui
 	}
 }
 
-// signedBy names r, verified, by its timestamp and signature.
+// signedBy names r, verified, by its timestamp and signature. The
+// signature's hex is read in either case, so it is named in lower case:
+// the same request with its letters' case changed is the same request.
+// (The timestamp is signed as written: another spelling of it needs
+// another signature.)
 func signedBy(r *http.Request) signed {
-	return signed{ts: r.Header.Get("X-Slack-Request-Timestamp"), sig: r.Header.Get("X-Slack-Signature")}
+	return signed{ts: r.Header.Get("X-Slack-Request-Timestamp"), sig: strings.ToLower(r.Header.Get("X-Slack-Signature"))}
 }
 
 // refusedResponseURL answers 400 to a verified request whose response_url

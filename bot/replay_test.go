@@ -57,6 +57,8 @@ func TestReplayRunsOnce(t *testing.T) {
 		{"command", "/slack/commands", cmdTS, cmdSig, cmdBody, srv1},
 		{"command again", "/slack/commands", cmdTS, cmdSig, cmdBody, srv1},
 		{"command again, other replica", "/slack/commands", cmdTS, cmdSig, cmdBody, srv2},
+		// The signature's hex verifies in either case: still a repeat.
+		{"command again, signature in capitals", "/slack/commands", cmdTS, "v0=" + strings.ToUpper(cmdSig[3:]), cmdBody, srv1},
 		{"button", "/slack/interactivity", btnTS, btnSig, btnBody, srv2},
 		{"button again", "/slack/interactivity", btnTS, btnSig, btnBody, srv1},
 	}
