@@ -106,12 +106,11 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		service:  o.Service,
 		listener: o.Listener,
 		mux:      http.NewServeMux(),
-
-		metricsListener: o.MetricsListener,
-		stopping:        make(chan struct{}),
-		drained:         make(chan struct{}),
-		leadSem:         make(chan struct{}, 1),
+		stopping: make(chan struct{}),
+		drained:  make(chan struct{}),
+		leadSem:  make(chan struct{}, 1),
 	}
+	a.metricsListener = o.MetricsListener
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
