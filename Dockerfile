@@ -12,6 +12,7 @@ RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/poolbot ./cmd/pool
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/poolbot /poolbot
 USER nonroot:nonroot
-EXPOSE 3000
+# 3000: Slack (/slack/*); 9090: /metrics, /healthz, /readyz with [server] metrics_listen.
+EXPOSE 3000 9090
 ENTRYPOINT ["/poolbot"]
 CMD ["serve", "--config", "/etc/poolbot/config.toml"]

@@ -40,6 +40,10 @@ type Options struct {
 	// /readyz. Nil: listen on Config.Server.Listen, unless NoListen.
 	Listener net.Listener
 	NoListen bool
+	// MetricsListener, when set, serves /metrics, /healthz and /readyz,
+	// and Listener only /slack/*. Nil: listen on
+	// Config.Server.MetricsListen when that is set, unless NoListen.
+	MetricsListener net.Listener
 
 	// EveryoneAdmin grants every Slack user the admin role (the demo).
 	EveryoneAdmin bool
@@ -69,6 +73,9 @@ type App struct {
 
 	listener net.Listener
 	mux      *http.ServeMux
+	// The monitoring endpoints' own listener, when they have one.
+	metricsListener net.Listener
+	metricsMux      *http.ServeMux
 
 	// parts is filled by the wiring of each part (see parts.go).
 	parts parts
@@ -106,6 +113,7 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		drained:  make(chan struct{}),
 		leadSem:  make(chan struct{}, 1),
 	}
+	a.metricsListener = o.MetricsListener
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -132,7 +140,14 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 	if err := a.build(ctx, o); err != nil {
 		return nil, err
 	}
-	a.metrics.Register(a.mux)
+	// /metrics and /readyz name pools, costs and internal errors: with a
+	// listener of their own, the one exposed to Slack serves only /slack/*.
+	if a.metricsListener != nil || a.cfg.Server.MetricsListen != "" {
+		a.metricsMux = http.NewServeMux()
+		a.metrics.Register(a.metricsMux)
+	} else {
+		a.metrics.Register(a.mux)
+	}
 
 	if a.listener == nil && !o.NoListen {
 		l, err := net.Listen("tcp", a.cfg.Server.Listen)
@@ -140,8 +155,27 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 			return nil, fmt.Errorf("listen on %s: %w", a.cfg.Server.Listen, err)
 		}
 		a.listener = l
+		a.onClose(ignoreClosed(l))
+	}
+	if a.metricsMux != nil && a.metricsListener == nil && !o.NoListen {
+		l, err := net.Listen("tcp", a.cfg.Server.MetricsListen)
+		if err != nil {
+			return nil, fmt.Errorf("listen on %s (server.metrics_listen): %w", a.cfg.Server.MetricsListen, err)
+		}
+		a.metricsListener = l
+		a.onClose(ignoreClosed(l))
 	}
 	return a, nil
+}
+
+// ignoreClosed closes l, which Run's server may have closed already.
+func ignoreClosed(l net.Listener) func() error {
+	return func() error {
+		if err := l.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			return err
+		}
+		return nil
+	}
 }
 
 // Metrics is the app's registry.
@@ -158,7 +192,17 @@ func (a *App) Addr() net.Addr {
 	return a.listener.Addr()
 }
 
-// HTTPHandler is the app's HTTP handler: Slack's endpoints and the metrics.
+// MetricsAddr is where /metrics, /healthz and /readyz listen when they
+// have a listener of their own; nil otherwise.
+func (a *App) MetricsAddr() net.Addr {
+	if a.metricsListener == nil {
+		return nil
+	}
+	return a.metricsListener.Addr()
+}
+
+// HTTPHandler is the app's HTTP handler: Slack's endpoints, and the
+// metrics unless they have a listener of their own.
 func (a *App) HTTPHandler() http.Handler { return a.mux }
 
 // Run serves until ctx ends, then shuts down gracefully: stop taking
@@ -168,12 +212,17 @@ func (a *App) Run(ctx context.Context) error {
 	a.log.Info("poolbot starting", "store", a.cfg.Store.Driver, "slack_mode", a.cfg.Slack.Mode,
 		"organization", a.cfg.DevOps.OrganizationURL, "parts", a.parts.names())
 
-	var srv *http.Server
-	serveErr := make(chan error, 1)
+	var srv, metricsSrv *http.Server
+	serveErr := make(chan error, 2)
 	if a.listener != nil {
-		srv = &http.Server{Handler: a.mux, ReadHeaderTimeout: 10 * time.Second}
-		a.log.Info("listening", "addr", a.listener.Addr().String())
+		srv = newServer(a.cfg.Server, a.mux)
+		a.log.Info("listening", "addr", a.listener.Addr().String(), "metrics", a.metricsListener == nil)
 		go func() { serveErr <- srv.Serve(a.listener) }()
+	}
+	if a.metricsListener != nil {
+		metricsSrv = newServer(a.cfg.Server, a.metricsMux)
+		a.log.Info("listening for monitoring", "addr", a.metricsListener.Addr().String())
+		go func() { serveErr <- metricsSrv.Serve(a.metricsListener) }()
 	}
 
 	// The other background work: Socket Mode, readiness probes.
@@ -224,6 +273,13 @@ func (a *App) Run(ctx context.Context) error {
 			a.log.Warn("http shutdown", "err", err)
 		}
 	}
+	// Monitoring answers until the commands are drained: /readyz then
+	// says "shutting down".
+	defer func() {
+		if metricsSrv != nil {
+			_ = metricsSrv.Close()
+		}
+	}()
 	bgCancel()
 	if a.parts.shutdownWorkers != nil {
 		if err := a.parts.shutdownWorkers(shutCtx); err != nil {

@@ -22,6 +22,10 @@ import (
 // Azure at org (the simulator) and Slack at slackAPI (the stub), and loads it.
 func writeConfig(t *testing.T, dir, org, slackAPI, extra string) *config.Config {
 	t.Helper()
+	stubURL, err := url.Parse(slackAPI)
+	if err != nil {
+		t.Fatal(err)
+	}
 	text := `
 [azure_devops]
 organization_url = "` + org + `/contoso"
@@ -42,6 +46,7 @@ signing_secret = "test-signing-secret"
 bot_token = "xoxb-test"
 api_url = "` + slackAPI + `"
 channel = "C0TEST"
+response_url_hosts = ["` + stubURL.Host + `"]
 
 [store]
 path = "` + filepath.Join(dir, "poolbot.db") + `"

@@ -160,7 +160,7 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 	case "socket":
 		w.socket = bot.NewSocket(bot.SocketOptions{
 			Slack: w.slack, Handler: slackHandler, Pool: workers, Clock: clock.Real{}, Logger: logFor("slack"),
-			HTTPClient: respond, Views: w.home,
+			HTTPClient: respond, Views: w.home, ResponseURLHosts: cfg.Slack.ResponseURLHosts,
 		})
 		a.parts.always = append(a.parts.always, task{name: "socket-mode", run: w.socket.Run})
 		a.part("slack-socket")
@@ -168,6 +168,8 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 		w.http = bot.NewHTTP(bot.HTTPOptions{
 			SigningSecret: cfg.Slack.SigningSecret.Value(), Handler: slackHandler, Pool: workers,
 			Clock: clock.Real{}, Logger: logFor("slack"), Slack: w.slack, HTTPClient: respond, Views: w.home,
+			ResponseURLHosts: cfg.Slack.ResponseURLHosts, BodyTimeout: bodyTimeout(cfg.Server),
+			Replays: a.store,
 		})
 		a.mux.Handle("/slack/", w.http)
 		a.part("slack-http")

@@ -229,7 +229,8 @@ func BenchmarkAck(b *testing.B) {
 	stub := slackstub.New()
 	defer stub.Close()
 	h := &statusHandler{}
-	pb := NewHTTP(HTTPOptions{SigningSecret: secret, Handler: h, Workers: workers, Queue: queue, Logger: discardLog})
+	pb := NewHTTP(HTTPOptions{SigningSecret: secret, Handler: h, Workers: workers, Queue: queue, Logger: discardLog,
+		ResponseURLHosts: stubHosts(stub)})
 	poolSrv := labelledServer("poolbot", pb)
 	defer poolSrv.Close()
 	bareSrv := labelledServer("bare", bareHandler(secret))

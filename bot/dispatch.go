@@ -41,6 +41,8 @@ type dispatch struct {
 	pool    *Workers
 	groups  *groupCache
 	client  *http.Client
+	hosts   ResponseHosts // where response_urls may point
+	replays Replays       // requests seen, by every replica; nil: not checked
 	clk     clock.Clock
 	log     *slog.Logger
 	ids     idGen
@@ -87,9 +89,24 @@ func newDispatch(h Handler, pool *Workers, api *slack.Client, client *http.Clien
 // requests through here, so that the acknowledgement path is the same thin
 // one.
 func (d *dispatch) accept(req commands.Request, seq uint64, responseURL string) chan struct{} {
+	return d.acceptOnce(req, seq, responseURL, signed{})
+}
+
+// uncheckedText tells the user a request was not run because the store
+// could not say whether it was a repeat.
+const uncheckedText = "poolbot could not check that this request is not a repeat (request %s), so it did nothing; try again in a minute."
+
+// signed names a signed HTTP request: its timestamp and signature. The zero
+// value names none (Socket Mode de-duplicates its envelopes itself).
+type signed struct{ ts, sig string }
+
+// acceptOnce is accept for a signed request, which the worker runs only if
+// the store has not seen it before: the acknowledgement does not wait for
+// the store.
+func (d *dispatch) acceptOnce(req commands.Request, seq uint64, responseURL string, s signed) chan struct{} {
 	if !d.pool.Full() {
 		acked := make(chan struct{})
-		if d.queue(req, seq, responseURL, acked) {
+		if d.queue(req, seq, responseURL, acked, s) {
 			return acked
 		}
 	}
@@ -106,7 +123,7 @@ func (d *dispatch) accept(req commands.Request, seq uint64, responseURL string) 
 // (the acknowledgement handed to the transport, which sends it at once) so
 // that "working on it" does not arrive after the answer. It reports false
 // when the queue is full.
-func (d *dispatch) queue(req commands.Request, seq uint64, responseURL string, acked <-chan struct{}) bool {
+func (d *dispatch) queue(req commands.Request, seq uint64, responseURL string, acked <-chan struct{}, s signed) bool {
 	return d.pool.Submit(func(ctx context.Context) {
 		if seq != 0 {
 			req.RequestID = d.ids.format(seq)
@@ -122,7 +139,11 @@ func (d *dispatch) queue(req commands.Request, seq uint64, responseURL string, a
 			d.notRun(ctx, req, responseURL)
 			return
 		}
-		d.run(ctx, req, NewResponseURL(responseURL, d.client))
+		resp := NewResponseURL(responseURL, d.client, d.hosts)
+		if s.ts != "" && d.replays != nil && !d.first(ctx, req, s, resp) {
+			return
+		}
+		d.run(ctx, req, resp)
 	})
 }
 
@@ -134,9 +155,33 @@ const notRunText = "poolbot is shutting down (a restart or a deploy) and did not
 func (d *dispatch) notRun(ctx context.Context, req commands.Request, responseURL string) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if err := NewResponseURL(responseURL, d.client).Respond(rctx, commands.Reply{Text: fmt.Sprintf(notRunText, req.RequestID)}); err != nil {
+	if err := NewResponseURL(responseURL, d.client, d.hosts).Respond(rctx, commands.Reply{Text: fmt.Sprintf(notRunText, req.RequestID)}); err != nil {
 		d.log.Warn("tell a requester their command was not run", "request_id", req.RequestID, "err", err)
 	}
+}
+
+// first reports whether the signed request req is new, recording it in
+// the store until its signature window ends (after which it would be
+// refused as stale anyway). A request seen before (a replay, or Slack
+// sending it again) runs nothing and is answered nothing: the first one
+// was. When the store cannot say, the user is told and nothing runs: twice
+// is worse than asking to try again.
+func (d *dispatch) first(ctx context.Context, req commands.Request, s signed, resp *ResponseURL) bool {
+	sec, _ := strconv.ParseInt(s.ts, 10, 64) // verified: a number
+	ok, err := d.replays.Remember(ctx, "slack/"+s.ts+"/"+s.sig, d.clk.Now(), time.Unix(sec, 0).Add(signatureWindow))
+	switch {
+	case err != nil:
+		d.log.Error("replay check failed; request not run", "request_id", req.RequestID, "user", req.UserID, "err", err)
+		if rerr := resp.Respond(ctx, commands.Reply{Text: fmt.Sprintf(uncheckedText, req.RequestID)}); rerr != nil {
+			d.log.Error("respond", "request_id", req.RequestID, "err", rerr)
+		}
+		return false
+	case !ok:
+		d.log.Warn("request seen before, not run again", "request_id", req.RequestID, "user", req.UserID,
+			"text", req.Text, "action", actionID(req))
+		return false
+	}
+	return true
 }
 
 func (d *dispatch) run(ctx context.Context, req commands.Request, resp *ResponseURL) {
@@ -162,7 +207,7 @@ func (d *dispatch) busy(req commands.Request, responseURL string) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := NewResponseURL(responseURL, d.client).Respond(ctx, commands.Reply{Text: busyText}); err != nil {
+		if err := NewResponseURL(responseURL, d.client, d.hosts).Respond(ctx, commands.Reply{Text: busyText}); err != nil {
 			d.log.Warn("tell user poolbot is busy", "request_id", req.RequestID, "err", err)
 		}
 	}()

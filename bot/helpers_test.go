@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -130,4 +131,13 @@ func eventually(t testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// stubHosts names the Slack stub as the host response_urls may point at.
+func stubHosts(s interface{ APIURL() string }) []string {
+	u, err := url.Parse(s.APIURL())
+	if err != nil {
+		panic(err)
+	}
+	return []string{u.Host}
 }

@@ -158,7 +158,8 @@ func TestCommandAnsweredThroughResponseURL(t *testing.T) {
 	fake := clock.NewFake(time.Now())
 	h := &fakeHandler{reply: &commands.Reply{Text: "linux-ci: up", InChannel: true}}
 	bh := NewHTTP(HTTPOptions{SigningSecret: secret, Handler: h, Workers: 2, Queue: 4, Clock: fake,
-		Logger: quiet(t), Slack: slack.New("xoxb-x", slack.OptionAPIURL(stub.APIURL())), HTTPClient: loopbackOnly()})
+		Logger: quiet(t), Slack: slack.New("xoxb-x", slack.OptionAPIURL(stub.APIURL())), HTTPClient: loopbackOnly(),
+		ResponseURLHosts: stubHosts(stub)})
 	srv := httptest.NewServer(bh)
 	defer srv.Close()
 
@@ -210,7 +211,7 @@ func TestBusyQueueStillAnswers(t *testing.T) {
 	h := &fakeHandler{block: release, ran: ran, reply: &commands.Reply{Text: "ok"}}
 	fake := clock.NewFake(time.Now())
 	bh := NewHTTP(HTTPOptions{SigningSecret: secret, Handler: h, Workers: 1, Queue: 1, Clock: fake,
-		Logger: discardLog, HTTPClient: loopbackOnly()})
+		Logger: discardLog, HTTPClient: loopbackOnly(), ResponseURLHosts: stubHosts(stub)})
 	srv := httptest.NewServer(bh)
 	defer srv.Close()
 
@@ -284,7 +285,7 @@ func TestInteractivity(t *testing.T) {
 			tt.cb.ResponseURL = stub.ResponseURL(id)
 			h := &fakeHandler{reply: tt.handlerR, err: tt.err}
 			bh := NewHTTP(HTTPOptions{SigningSecret: secret, Handler: h, Workers: 1, Queue: 1, Clock: fake,
-				Logger: discardLog, HTTPClient: loopbackOnly()})
+				Logger: discardLog, HTTPClient: loopbackOnly(), ResponseURLHosts: stubHosts(stub)})
 			srv := httptest.NewServer(bh)
 			defer srv.Close()
 			payload, err := json.Marshal(tt.cb)

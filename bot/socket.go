@@ -34,6 +34,9 @@ type SocketOptions struct {
 	Clock      clock.Clock
 	Logger     *slog.Logger
 	HTTPClient *http.Client // posts to response_url
+	// ResponseURLHosts are the hosts beside https://hooks.slack.com that
+	// response_urls may point at (see NewResponseHosts).
+	ResponseURLHosts []string
 	// Watchdog forces a reconnect when nothing at all (not even a ping) has
 	// come in on the socket for this long (default 2m; Slack pings every
 	// few seconds).
@@ -94,6 +97,7 @@ func NewSocket(o SocketOptions) *Socket {
 	s := &Socket{o: o, seen: newDedupe(o.Clock, o.Dedupe),
 		d: newDispatch(o.Handler, o.Pool, o.Slack, o.HTTPClient, o.Clock, log)}
 	s.d.setViews(o.Views)
+	s.d.hosts = NewResponseHosts(o.ResponseURLHosts...)
 	return s
 }
 

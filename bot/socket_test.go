@@ -42,6 +42,7 @@ func startSocket(t *testing.T, h *fakeHandler, opts SocketOptions, before func(*
 	opts.Clock = fake
 	opts.Logger = quiet(t)
 	opts.HTTPClient = loopbackOnly()
+	opts.ResponseURLHosts = stubHosts(stub)
 	if opts.Workers == 0 {
 		opts.Workers, opts.Queue = 2, 4
 	}
@@ -405,7 +406,7 @@ func BenchmarkSocketAck(b *testing.B) {
 	defer bareStub.Close()
 	h := &statusHandler{}
 	sock := NewSocket(SocketOptions{Slack: client(poolStub), Handler: h, Workers: workers, Queue: queue,
-		Logger: discardLog, HTTPClient: loopbackOnly()})
+		Logger: discardLog, HTTPClient: loopbackOnly(), ResponseURLHosts: stubHosts(poolStub)})
 	sockDone := make(chan error, 1)
 	go func() { sockDone <- sock.Run(ctx) }()
 

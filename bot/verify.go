@@ -65,6 +65,7 @@ func verifyRequest(r *http.Request, secret string, now time.Time) ([]byte, error
 	}
 	body, err := io.ReadAll(io.TeeReader(http.MaxBytesReader(nil, r.Body, maxBody), check))
 	if err != nil {
+		// Wrapped: a read deadline's os.ErrDeadlineExceeded stays visible.
 		return nil, fmt.Errorf("read body: %w", err)
 	}
 	if err := check.Ensure(); err != nil {

@@ -65,6 +65,15 @@ type Store struct {
 type Server struct {
 	Listen          string   `toml:"listen"` // default 127.0.0.1:3000
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+	// MetricsListen, when set, serves /metrics, /healthz and /readyz on
+	// their own listener; Listen then serves only /slack/*.
+	MetricsListen string `toml:"metrics_listen"`
+	// ReadTimeout bounds reading a whole request, body included (default
+	// 10s); WriteTimeout writing its answer (default 10s); IdleTimeout how
+	// long a keep-alive connection waits for its next request (default 60s).
+	ReadTimeout  Duration `toml:"read_timeout"`
+	WriteTimeout Duration `toml:"write_timeout"`
+	IdleTimeout  Duration `toml:"idle_timeout"`
 }
 
 // Log sets the logger.

@@ -523,6 +523,9 @@ const (
 	DefaultStorePath          = "poolbot.db"
 	DefaultListen             = "127.0.0.1:3000"
 	DefaultShutdownTimeout    = 20 * time.Second
+	DefaultReadTimeout        = 10 * time.Second
+	DefaultWriteTimeout       = 10 * time.Second
+	DefaultIdleTimeout        = 60 * time.Second
 )
 
 func (c *Config) applyDefaults() {
@@ -589,6 +592,9 @@ func (c *Config) applyDefaults() {
 		c.Server.Listen = DefaultListen
 	}
 	setDur(&c.Server.ShutdownTimeout, DefaultShutdownTimeout)
+	setDur(&c.Server.ReadTimeout, DefaultReadTimeout)
+	setDur(&c.Server.WriteTimeout, DefaultWriteTimeout)
+	setDur(&c.Server.IdleTimeout, DefaultIdleTimeout)
 
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
@@ -857,6 +863,14 @@ func (c *Config) validate(idx *docIndex) []error {
 	// Server and logs.
 	if _, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
 		bad("server.listen", "%q is not host:port", c.Server.Listen)
+	}
+	if _, _, err := net.SplitHostPort(c.Server.MetricsListen); c.Server.MetricsListen != "" && err != nil {
+		bad("server.metrics_listen", "%q is not host:port", c.Server.MetricsListen)
+	}
+	for i, h := range c.Slack.ResponseURLHosts {
+		if h == "" || strings.ContainsAny(h, "/?#@ ") {
+			bad(fmt.Sprintf("slack.response_url_hosts[%d]", i), "%q is not a host or host:port (write it without a scheme or path)", h)
+		}
 	}
 	if c.Log.Format != "" {
 		oneOf("log.format", c.Log.Format, "json", "text")

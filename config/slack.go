@@ -16,6 +16,10 @@ type Slack struct {
 	OpsChannel string `toml:"ops_channel"`
 	Workers    int    `toml:"workers"` // commands run at once (default 8)
 	Queue      int    `toml:"queue"`   // commands waiting (default 64)
+	// ResponseURLHosts are hosts (host or host:port) beside
+	// https://hooks.slack.com that a request's response_url may point at:
+	// a local Slack for the demo and tests. Any other is refused.
+	ResponseURLHosts []string `toml:"response_url_hosts"`
 }
 
 // Role grants a role to Slack users, user groups and channels, optionally

@@ -189,5 +189,14 @@ type Store interface {
 	// is none or it has lapsed.
 	CurrentLease(ctx context.Context, key string) (Lease, error)
 
+	// Remember records key until the instant until and reports whether
+	// this call recorded it: false when key is recorded already with an
+	// until after now. Of concurrent calls with one key, on any replica,
+	// exactly one reports true. Keys whose until is at or before now are
+	// forgotten, and their records deleted in passing. It keeps the signed
+	// Slack requests seen, so that one sent again runs nothing; now is the
+	// clock that checks signatures, not the store's.
+	Remember(ctx context.Context, key string, now, until time.Time) (bool, error)
+
 	Close() error
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -48,6 +49,7 @@ mode = "http"
 signing_secret = "{{SECRET}}"
 bot_token = "xoxb-demo"
 api_url = "{{SLACK}}"
+response_url_hosts = ["{{SLACKHOST}}"]
 channel = "#poolbot-demo"
 
 [[templates]]
@@ -205,6 +207,7 @@ templates, schedules, alerts and cost of FILE, and needs none of its secrets.`)
 		level, logs = "info", stderr
 	}
 	cfg, err := loadDemoConfig(dir, strings.NewReplacer("{{SIM}}", simURL, "{{SLACK}}", stub.APIURL(),
+		"{{SLACKHOST}}", hostOf(stub.APIURL()),
 		"{{SECRET}}", secret, "{{DB}}", filepath.Join(dir, "poolbot.db"), "{{LEVEL}}", level,
 		"{{LISTEN}}", orDefault(*listen, "127.0.0.1:0")).Replace(demoConfig))
 	if err != nil {
@@ -236,7 +239,8 @@ templates, schedules, alerts and cost of FILE, and needs none of its secrets.`)
 		return err
 	}
 	if addr := a.Addr(); addr != nil {
-		fmt.Fprintf(stdout, "Slack endpoints: http://%s/slack/commands and /slack/interactivity; also /metrics, /healthz, /readyz.\n", addr)
+		fmt.Fprintf(stdout, "Slack endpoints: http://%s/slack/commands and /slack/interactivity (answers to a response_url on Slack or on this demo's local Slack, %s<id>); also /metrics, /healthz, /readyz.\n",
+			addr, stub.ResponseURL(""))
 	}
 
 	runCtx, stop := context.WithCancel(ctx)
@@ -422,6 +426,16 @@ func loadDemoConfig(dir, text string) (*config.Config, error) {
 		return nil, err
 	}
 	return config.Load(p)
+}
+
+// hostOf is u's host:port: the demo's local Slack, the one host beside
+// Slack's where poolbot may post a command's answer.
+func hostOf(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return ""
+	}
+	return p.Host
 }
 
 func orDefault(s, def string) string {

@@ -40,6 +40,8 @@ func Run(t *testing.T, open Open) {
 		{"Claim", testClaim},
 		{"Lease", testLease},
 		{"LeaseRace", testLeaseRace},
+		{"Remember", testRemember},
+		{"RememberRace", testRememberRace},
 		{"NotFound", testNotFound},
 		{"Restart", testRestart},
 		{"Concurrency", testConcurrency},

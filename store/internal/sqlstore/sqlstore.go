@@ -62,6 +62,7 @@ type Store struct {
 	clk     clock.Clock
 	queries map[string]string // rebound queries, by their ?-form
 	closers []func() error
+	seen    pruneState // Remember's pruning
 }
 
 var _ pool.Store = (*Store)(nil)
