@@ -24,7 +24,7 @@ func TestShutdownTellsQueuedCommands(t *testing.T) {
 	h := &fakeHandler{block: make(chan struct{}), ran: ran, reply: &commands.Reply{Text: "ok"}}
 	fake := clock.NewFake(time.Now())
 	bh := NewHTTP(HTTPOptions{SigningSecret: secret, Handler: h, Workers: 1, Queue: 1, Clock: fake,
-		Logger: discardLog, HTTPClient: loopbackOnly()})
+		Logger: discardLog, HTTPClient: loopbackOnly(), ResponseURLHosts: stubHosts(stub)})
 	srv := httptest.NewServer(bh)
 	defer srv.Close()
 	for _, id := range []string{"a", "b"} {

@@ -42,7 +42,7 @@ func TestOutboxListsAndRetriesRefused(t *testing.T) {
 	if rep := s.run(req("U-operator", "outbox retry")).last(); !strings.Contains(rep.Text, "you need role admin") {
 		t.Errorf("operator retry: %q", rep.Text)
 	}
-	if rep := s.run(req("U-admin", "outbox resend")).last(); !strings.Contains(rep.Text, "Usage: `/pool outbox") {
+	if rep := s.run(req("U-admin", "outbox resend")).last(); !strings.Contains(rep.Text+blockText(rep), "/pool outbox [retry") {
 		t.Errorf("bad word: %q", rep.Text)
 	}
 	if rep := s.run(req("U-admin", "outbox retry x1")).last(); !strings.Contains(rep.Text, "not a message id") {
