@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/poolbot/poolbot/pool"
+	"github.com/poolbot/poolbot/trace"
 )
 
 // spool is an elastic pool and its agent pool (same id and name).
@@ -33,6 +34,7 @@ type spool struct {
 	logs           []logEntry
 	queue          []*job
 	done           []*job // last completed, newest last
+	arrived        []*job // every job since the start, for Jobs
 	nightly        bool
 	jobsPerHour    float64
 
@@ -234,73 +236,29 @@ func (s *Sim) advanceNode(p *spool, n *node) bool {
 }
 
 func (s *Sim) arrivals(p *spool) {
-	lam := p.jobsPerHour / 60 * s.demand(p)
-	if lam <= 0 {
+	if s.replay != nil {
+		s.replayArrivals(p)
 		return
 	}
-	// Each job arrives at a random instant since the model's previous run
-	// (a minute), drawn apart from the load so that the jobs and their
-	// durations are the same as when arrivals were stamped with the minute.
-	span := s.now.Sub(s.lastTick)
-	var arrived []*job
-	for k := poisson(s.rng.Float64, lam); k > 0; k-- {
-		var d time.Duration
-		if p.nightly {
-			d = time.Duration(30+s.rng.Intn(31)) * time.Minute
-		} else {
-			d = time.Duration(5+s.rng.Intn(21)) * time.Minute
-		}
-		at := s.now
-		if span > 0 {
-			at = s.now.Add(-time.Duration(s.arrRng.Int63n(int64(span))))
-		}
-		arrived = append(arrived, &job{dur: d, queued: at})
+	d := trace.CIDurations
+	if p.nightly {
+		d = trace.NightlyDurations
 	}
-	sort.SliceStable(arrived, func(i, j int) bool { return arrived[i].queued.Before(arrived[j].queued) })
-	for _, j := range arrived {
+	for _, a := range s.model.Draw(s.now, s.now.Sub(s.lastTick), p.jobsPerHour/60*s.demand(p), d) {
 		s.nextReq++
-		j.id, j.name = s.nextReq, jobName(s.nextReq)
-		p.queue = append(p.queue, j)
+		p.queue = append(p.queue, s.arrive(p, &job{id: s.nextReq, name: trace.JobName(s.nextReq), dur: a.Duration, queued: a.Queued}))
 	}
 }
-
-var jobNames = []string{"Build", "Test", "Lint", "Package", "Integration tests", "Deploy to staging"}
-
-func jobName(id uint64) string { return jobNames[id%uint64(len(jobNames))] }
 
 // demand is the share of the peak arrival rate at the current time.
 func (s *Sim) demand(p *spool) float64 {
-	t := s.now.In(paris)
-	h := t.Hour()
 	if p.nightly {
-		if h < 5 {
-			return 1
-		}
-		return 0.05
+		return trace.Nightly(s.now)
 	}
-	if wd := t.Weekday(); wd == time.Saturday || wd == time.Sunday {
-		return 0.03
-	}
-	switch {
-	case h >= 8 && h < 18:
-		return 1
-	case h == 7 || h == 18 || h == 19:
-		return 0.3
-	default:
-		return 0.04
-	}
+	return office(s.now)
 }
 
-// poisson draws from a Poisson distribution with mean lam (Knuth).
-func poisson(u func() float64, lam float64) int {
-	l := math.Exp(-lam)
-	k, prod := 0, u()
-	for prod > l {
-		k++
-		prod *= u()
-	}
-	return k
-}
+var office = trace.Office(paris)
 
 // sample is what the service does every 5 minutes.
 func (s *Sim) sample(p *spool) {
