@@ -143,19 +143,7 @@ func (j JobRecord) Wait(now time.Time) time.Duration {
 
 // Jobs returns every job that arrived in a pool since the simulator
 // started, in order of arrival.
-func (s *Sim) Jobs(name string) ([]JobRecord, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p := s.byName[strings.ToLower(name)]
-	if p == nil {
-		return nil, fmt.Errorf("no pool %q", name)
-	}
-	out := make([]JobRecord, len(p.arrived))
-	for i, j := range p.arrived {
-		out[i] = JobRecord{Queued: j.queued, Assigned: j.assigned, Finished: j.finished, Duration: j.dur, Definition: j.name, Result: j.result}
-	}
-	return out, nil
-}
+func (s *Sim) Jobs(name string) ([]JobRecord, error) { return s.JobsFrom(name, 0) }
 
 // Apply sets a pool's standby, max and ttl as an accepted PATCH of its
 // settings would, without HTTP: for replays that only measure a policy.
@@ -184,4 +172,33 @@ func (s *Sim) Apply(name string, set pool.Settings) error {
 		p.recycle = *set.Recycle
 	}
 	return nil
+}
+
+// JobsFrom returns the jobs that arrived in a pool from the i-th on (0
+// first), so that a caller reading them as they come copies each once.
+func (s *Sim) JobsFrom(name string, i int) ([]JobRecord, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.byName[strings.ToLower(name)]
+	if p == nil {
+		return nil, fmt.Errorf("no pool %q", name)
+	}
+	if i > len(p.arrived) {
+		i = len(p.arrived)
+	}
+	out := make([]JobRecord, 0, len(p.arrived)-i)
+	for _, j := range p.arrived[i:] {
+		out = append(out, JobRecord{Queued: j.queued, Assigned: j.assigned, Finished: j.finished, Duration: j.dur, Definition: j.name, Result: j.result})
+	}
+	return out, nil
+}
+
+// IdleHours is a pool's idle VM-hours since the start, cheaper than Stats.
+func (s *Sim) IdleHours(name string) float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p := s.byName[strings.ToLower(name)]; p != nil {
+		return float64(p.idleMin) / 60
+	}
+	return 0
 }
