@@ -208,6 +208,21 @@ func (d *Demand) Learn(jobs []trace.Job, since, now time.Time) {
 	if d.next.IsZero() || since.Before(d.since) {
 		*d = Demand{lead: d.lead, loc: d.loc, since: since, next: since.Truncate(sampleStep)}
 	}
+	if d.next.Before(since) {
+		d.next = since.Truncate(sampleStep) // a gap: start again at the history's start
+	}
+	// Samples older than the history span plus a week go.
+	old := now.Add(-historySpan - 7*24*time.Hour)
+	for i, sl := range d.slots {
+		k := 0
+		for k < len(sl) && sl[k].at.Before(old) {
+			k++
+		}
+		if k > 0 {
+			d.samples -= k
+			d.slots[i] = sl[k:]
+		}
+	}
 	type event struct {
 		at time.Time
 		up bool
