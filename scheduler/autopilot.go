@@ -179,8 +179,21 @@ type Demand struct {
 	loc     *time.Location
 	since   time.Time // the history's start
 	next    time.Time // the next sample's instant
-	slots   [7 * 24][]sample
+	slots   [7 * 24][]sample // blocks: each block's busiest window
+	ver     [7 * 24]uint64   // bumped when a slot changes
 	samples int
+	cache   map[cacheKey]cached
+}
+
+type cacheKey struct {
+	slot int
+	pct  float64
+}
+
+type cached struct {
+	sig      uint64
+	rise     int
+	arrivals float64
 }
 
 type sample struct {
@@ -221,6 +234,7 @@ func (d *Demand) Learn(jobs []trace.Job, since, now time.Time) {
 		if k > 0 {
 			d.samples -= k
 			d.slots[i] = sl[k:]
+			d.ver[i]++
 		}
 	}
 	type event struct {
@@ -262,8 +276,15 @@ func (d *Demand) Learn(jobs []trace.Job, since, now time.Time) {
 		}
 		l := t.In(d.loc)
 		slot := int(l.Weekday())*24 + l.Hour()
-		d.slots[slot] = append(d.slots[slot], sample{at: t, rise: rise, arrivals: arrivals})
-		d.samples++
+		b := t.Truncate(blockSpan)
+		d.ver[slot]++
+		if sl := d.slots[slot]; len(sl) > 0 && sl[len(sl)-1].at.Equal(b) {
+			last := &sl[len(sl)-1]
+			last.rise, last.arrivals = max(last.rise, rise), max(last.arrivals, arrivals)
+		} else {
+			d.slots[slot] = append(d.slots[slot], sample{at: b, rise: rise, arrivals: arrivals})
+			d.samples++
+		}
 	}
 }
 
@@ -281,10 +302,19 @@ func (d *Demand) forecast(u time.Time, pct float64) (rise int, arrivals float64,
 	if wd == 0 || wd == 6 {
 		kind = []int{0, 6}
 	}
+	// The answer changes only when one of the week's slots of that hour does.
+	var sig uint64
+	for day := range 7 {
+		sig += d.ver[day*24+h]
+	}
+	key := cacheKey{wd*24 + h, pct}
+	if c, hit := d.cache[key]; hit && c.sig == sig {
+		return c.rise, c.arrivals, true
+	}
 	var s []sample
 	var w []float64
 	add := func(day int, weight float64) {
-		for _, x := range blocks(d.slots[day*24+h]) {
+		for _, x := range d.slots[day*24+h] {
 			s = append(s, x)
 			w = append(w, weight)
 		}
@@ -312,26 +342,17 @@ func (d *Demand) forecast(u time.Time, pct float64) (rise int, arrivals float64,
 	for i, x := range s {
 		w[i] *= math.Exp2(-float64(newest.Sub(x.at)) / float64(halfLife))
 	}
-	return int(weightedPercentile(s, w, pct, func(x sample) float64 { return float64(x.rise) })),
-		weightedPercentile(s, w, pct, func(x sample) float64 { return float64(x.arrivals) }), true
+	rise = int(weightedPercentile(s, w, pct, func(x sample) float64 { return float64(x.rise) }))
+	arrivals = weightedPercentile(s, w, pct, func(x sample) float64 { return float64(x.arrivals) })
+	if d.cache == nil {
+		d.cache = map[cacheKey]cached{}
+	}
+	d.cache[key] = cached{sig: sig, rise: rise, arrivals: arrivals}
+	return rise, arrivals, true
 }
 
 // blockSpan groups samples: each block's busiest window is one sample.
 const blockSpan = 20 * time.Minute
-
-func blocks(s []sample) []sample {
-	var out []sample
-	for _, x := range s {
-		b := x.at.Truncate(blockSpan)
-		if n := len(out); n > 0 && out[n-1].at.Equal(b) {
-			out[n-1].rise = max(out[n-1].rise, x.rise)
-			out[n-1].arrivals = max(out[n-1].arrivals, x.arrivals)
-			continue
-		}
-		out = append(out, sample{at: b, rise: x.rise, arrivals: x.arrivals})
-	}
-	return out
-}
 
 // weightedPercentile is the smallest value whose samples, with those
 // below it, weigh at least pct% of all.
@@ -351,4 +372,11 @@ func weightedPercentile(s []sample, w []float64, pct float64, v func(sample) flo
 		}
 	}
 	return v(s[idx[len(idx)-1]])
+}
+
+// Forecast is the preference's standby for the hour of the week holding
+// at: the rise it provides for; false with no history.
+func (d *Demand) Forecast(at time.Time, pct float64) (int, bool) {
+	r, _, ok := d.forecast(at, pct)
+	return r, ok
 }

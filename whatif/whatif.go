@@ -11,8 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/poolbot/poolbot/config"
@@ -91,7 +93,21 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 		}
 	}
 	if o.Pools == nil {
-		o.Pools = trace.Pools(o.Jobs)
+		named := map[string]bool{}
+		for _, p := range trace.Pools(o.Jobs) {
+			named[p] = true
+		}
+		for _, sp := range o.Specs {
+			if named[sp.Name] {
+				o.Pools = append(o.Pools, sp.Name)
+				delete(named, sp.Name)
+			}
+		}
+		for _, p := range trace.Pools(o.Jobs) {
+			if named[p] {
+				o.Pools = append(o.Pools, p) // newSim says it is unknown
+			}
+		}
 	}
 	if o.Start.IsZero() {
 		o.Start = o.Jobs[0].Queued.UTC().Truncate(24 * time.Hour)
@@ -139,17 +155,34 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 		}
 		policies = append(policies, autopilotPolicy("autopilot:"+ap.Preference, ap, o.Pools, o))
 	}
+	// Policies run side by side, one simulator each.
+	results := make([][]Result, len(policies))
+	errs := make([]error, len(policies))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i, pol := range policies {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if ctx.Err() != nil {
+				errs[i] = ctx.Err()
+				return
+			}
+			if results[i], errs[i] = run(o, pol); errs[i] != nil {
+				errs[i] = fmt.Errorf("policy %s: %w", pol.name, errs[i])
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
 	var out []Result
 	base := map[string]Result{}
-	for _, pol := range policies {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		rs, err := run(o, pol)
-		if err != nil {
-			return nil, fmt.Errorf("policy %s: %w", pol.name, err)
-		}
-		for _, r := range rs {
+	for i, pol := range policies {
+		for _, r := range results[i] {
 			if pol.name == "none" {
 				base[r.Pool] = r
 			}

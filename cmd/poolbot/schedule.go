@@ -13,17 +13,20 @@ import (
 )
 
 func init() {
-	register(subcommand{name: "schedule", usage: "preview the changes the schedules will make", run: runSchedule})
+	register(subcommand{name: "schedule", usage: "preview the changes the schedules will make, or suggest one from a job trace", run: runSchedule})
 }
 
-func runSchedule(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+func runSchedule(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "suggest" {
+		return runSuggest(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "preview" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
 			fmt.Fprintln(stdout, "Usage: poolbot schedule preview --config FILE [--from RFC3339] [--days N]")
 			return flag.ErrHelp
 		}
 		fmt.Fprintln(stderr, "Usage: poolbot schedule preview --config FILE [--from RFC3339] [--days N]")
-		return errors.New("unknown or missing subcommand (want preview)")
+		return errors.New("unknown or missing subcommand (want preview or suggest)")
 	}
 	fs := flag.NewFlagSet("schedule preview", flag.ContinueOnError)
 	fs.SetOutput(stderr)
