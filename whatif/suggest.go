@@ -120,12 +120,23 @@ func fixedSchedule(jobs []trace.Job, name string, loc *time.Location, pref strin
 	sunday := time.Date(l.Year(), l.Month(), l.Day()-int(l.Weekday()), 0, 0, 0, 0, loc)
 	type hour struct{ standby, ttl int }
 	var days [7][24]hour
-	for wd := range 7 {
+	// A fixed schedule is written per kind of day: the hour's standby is
+	// the median of the weekdays' forecasts, the larger of the weekend's.
+	for _, kind := range [][]int{{1, 2, 3, 4, 5}, {0, 6}} {
 		for h := range 24 {
-			at := time.Date(sunday.Year(), sunday.Month(), sunday.Day()+wd, h, 0, 0, 0, loc)
-			s, ok := d.Forecast(at, ap.Percentile)
-			if !ok {
-				return config.Schedule{}, errors.New("no demand learned from the trace")
+			var vs []int
+			for _, wd := range kind {
+				at := time.Date(sunday.Year(), sunday.Month(), sunday.Day()+wd, h, 0, 0, 0, loc)
+				v, ok := d.Forecast(at, ap.Percentile)
+				if !ok {
+					return config.Schedule{}, errors.New("no demand learned from the trace")
+				}
+				vs = append(vs, v)
+			}
+			sort.Ints(vs)
+			s := vs[len(vs)/2]
+			if len(kind) == 2 {
+				s = vs[1]
 			}
 			if s > 0 {
 				s += extra
@@ -134,7 +145,9 @@ func fixedSchedule(jobs []trace.Job, name string, loc *time.Location, pref strin
 			if s > 0 {
 				ttl = 3
 			}
-			days[wd][h] = hour{s, ttl}
+			for _, wd := range kind {
+				days[wd][h] = hour{s, ttl}
+			}
 		}
 	}
 	// Group days with the same hours.
