@@ -27,6 +27,7 @@ const (
 	halfLife     = 14 * 24 * time.Hour // a sample's weight halves every fortnight
 	historySpan  = 28 * 24 * time.Hour // what the autopilot reads
 	maxRunning   = 6 * time.Hour       // jobs running longer are not seen ending
+	settle       = time.Hour           // a window is sampled this long after it ends
 	autoInterval = 5 * time.Minute     // at most one change per pool this often
 	// DefaultColdStart is how long a new agent takes to be ready, unless the
 	// schedule says.
@@ -242,7 +243,9 @@ func (d *Demand) Learn(jobs []trace.Job, since, now time.Time) {
 		up bool
 	}
 	var ev []event
-	for ; !d.next.Add(d.lead).After(now); d.next = d.next.Add(sampleStep) {
+	// A window is sampled once the jobs queued in it have most likely
+	// finished: the history holds finished jobs only.
+	for ; !d.next.Add(d.lead + settle).After(now); d.next = d.next.Add(sampleStep) {
 		t, end := d.next, d.next.Add(d.lead)
 		lo := sort.Search(len(jobs), func(i int) bool { return jobs[i].Queued.After(t.Add(-maxRunning)) })
 		ev = ev[:0]
