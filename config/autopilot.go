@@ -7,7 +7,9 @@ import (
 )
 
 // Autopilot reports whether the schedule sets standby from demand.
-func (sc Schedule) Autopilot() bool { return strings.EqualFold(strings.TrimSpace(sc.Mode), "autopilot") }
+func (sc Schedule) Autopilot() bool {
+	return strings.EqualFold(strings.TrimSpace(sc.Mode), "autopilot")
+}
 
 // Preferences are the autopilot's levels, as Managed DevOps Pools names
 // them, and the percentile of past demand each provides for.

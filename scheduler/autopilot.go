@@ -178,8 +178,8 @@ const (
 type Demand struct {
 	lead    time.Duration
 	loc     *time.Location
-	since   time.Time // the history's start
-	next    time.Time // the next sample's instant
+	since   time.Time        // the history's start
+	next    time.Time        // the next sample's instant
 	slots   [7 * 24][]sample // blocks: each block's busiest window
 	ver     [7 * 24]uint64   // bumped when a slot changes
 	samples int

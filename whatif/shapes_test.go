@@ -58,7 +58,7 @@ func officeHours(t testing.TB) config.Schedule {
 // pooled adds up a policy's results over pools and seeds.
 type pooled struct {
 	idle, idleWork, cost float64
-	waits, work         []time.Duration
+	waits, work          []time.Duration
 }
 
 func (p *pooled) add(r Result) {
@@ -82,7 +82,7 @@ func (p *pooled) p95() (all, work time.Duration) {
 // those weeks). The autopilot learns from the same three weeks and from
 // the week as it goes. Results are pooled over linux-ci and windows-ci and
 // the seeds, by policy.
-func shapeWeeks(t testing.TB, shape string, seeds []int64, suggest bool) (map[string]*pooled, []string) {
+func shapeWeeks(t testing.TB, shape string, seeds []int64, suggest bool, prefs ...string) (map[string]*pooled, []string) {
 	t.Helper()
 	ctx := context.Background()
 	gen := trace.Shapes[shape]
@@ -92,7 +92,7 @@ func shapeWeeks(t testing.TB, shape string, seeds []int64, suggest bool) (map[st
 	for _, seed := range seeds {
 		week := only(gen(seed, weekStart, weekLen), pools)
 		hist := only(gen(seed+100, weekStart.Add(-21*24*time.Hour), 21*24*time.Hour), pools)
-		o := Options{Jobs: week, History: hist, Pools: pools, Start: weekStart, End: weekStart.Add(weekLen), Working: shapeWorking(shape)}
+		o := Options{Jobs: week, History: hist, Pools: pools, Start: weekStart, End: weekStart.Add(weekLen), Working: shapeWorking(shape), Preferences: prefs}
 		if shape == "office" {
 			o.Schedules = append(o.Schedules, officeHours(t))
 		}
@@ -155,7 +155,7 @@ func shapeTable(shape string, res map[string]*pooled, order []string) string {
 func TestShapesAutopilotBeatsNothing(t *testing.T) {
 	for shape := range trace.Shapes {
 		t.Run(shape, func(t *testing.T) {
-			res, order := shapeWeeks(t, shape, []int64{3}, false)
+			res, order := shapeWeeks(t, shape, []int64{3}, false, "most-cost-effective", "balanced", "best-performance")
 			t.Log(shapeTable(shape, res, order))
 			if r := res["autopilot:balanced"].idle / res["none"].idle; r > 0.6 {
 				t.Errorf("balanced keeps %.2f× the idle VM-hours", r)
