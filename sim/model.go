@@ -35,8 +35,11 @@ type spool struct {
 	queue          []*job
 	done           []*job // last completed, newest last
 	arrived        []*job // every job since the start, for Jobs
-	nightly        bool
-	jobsPerHour    float64
+	// The SKU's price per minute, for the SKU and region it was read for.
+	priceSKU, priceRegion string
+	pricePerMin           float64
+	nightly               bool
+	jobsPerHour           float64
 
 	idleMin, busyMin, otherMin int64
 	cost                       float64
@@ -95,7 +98,9 @@ const (
 func (s *Sim) logf(p *spool, level, op, format string, a ...any) {
 	p.logs = append(p.logs, logEntry{id: s.nextLog, level: level, operation: op, message: fmt.Sprintf(format, a...), at: s.now})
 	s.nextLog++
-	if len(p.logs) > maxLogs {
+	// The newest maxLogs are kept (and served); older ones are dropped in
+	// batches, so that a busy pool does not copy its logs at every line.
+	if len(p.logs) > 2*maxLogs {
 		p.logs = append(p.logs[:0:0], p.logs[len(p.logs)-maxLogs:]...)
 	}
 }
@@ -424,8 +429,14 @@ func (s *Sim) assign(p *spool) {
 }
 
 func (s *Sim) accrue(p *spool) {
-	price := priceOf(p.ss.sku, p.ss.region, p.os) / 60
-	day := s.now.UTC().Format("2006-01-02")
+	if p.priceSKU != p.ss.sku || p.priceRegion != p.ss.region {
+		p.priceSKU, p.priceRegion, p.pricePerMin = p.ss.sku, p.ss.region, priceOf(p.ss.sku, p.ss.region, p.os)/60
+	}
+	price := p.pricePerMin
+	if d := s.now.UTC().Truncate(24 * time.Hour); !d.Equal(s.dayOf) {
+		s.dayOf, s.dayKey = d, d.Format("2006-01-02")
+	}
+	day := s.dayKey
 	for _, n := range p.nodes {
 		if n.inst == nil || n.state == pool.NodeNew {
 			continue

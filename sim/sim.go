@@ -109,6 +109,8 @@ type Sim struct {
 	model     *trace.Model // the built-in arrivals
 	replay    *replay      // arrivals from a trace instead, when set
 	lastTick  time.Time    // the model's previous run; arrivals fall after it
+	dayOf     time.Time    // the UTC day dayKey names, for cost by day
+	dayKey    string
 	costLag   time.Duration
 	costPage  int // rows per Cost Management query answer
 	pools     []*spool
