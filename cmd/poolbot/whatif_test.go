@@ -175,3 +175,37 @@ func TestScheduleSuggest(t *testing.T) {
 		t.Fatalf("suggested schedule invalid: %v\n%s", errs, s)
 	}
 }
+
+func TestTraceCommand(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"trace", "--shape", "night-batch", "--weeks", "1", "--seed", "2"}, nil, &out, &errb); code != 0 {
+		t.Fatalf("code %d: %s", code, errb.String())
+	}
+	got, err := trace.Read(&out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := trace.NightBatch(2, time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC), 7*24*time.Hour)
+	if len(got) != len(want) || got[0].Pool != want[0].Pool || !got[0].Queued.Equal(want[0].Queued.Truncate(time.Second)) {
+		t.Fatalf("%d jobs, want %d", len(got), len(want))
+	}
+	if code := run(context.Background(), []string{"trace", "--shape", "lunar"}, nil, &out, &errb); code != 1 || !strings.Contains(errb.String(), `--shape "lunar": one of`) {
+		t.Fatalf("code %d: %s", code, errb.String())
+	}
+}
+
+func TestSimAndDemoJobsRefused(t *testing.T) {
+	const head = "pool,queued,duration,result,definition\n"
+	for _, c := range []struct{ trace, want string }{
+		{head + "mac-ci,2026-01-05T08:00:00Z,60,succeeded,\n", "the trace names pools the simulator does not have: mac-ci"},
+		{"pool,queued\nlinux-ci,2026-01-05T08:00:00Z\n", "column duration: missing from the header"},
+	} {
+		path := writeFile(t, "jobs.csv", c.trace)
+		for _, cmd := range []string{"sim", "demo"} {
+			var out, errb bytes.Buffer
+			if code := run(context.Background(), []string{cmd, "--jobs", path, "--listen", "127.0.0.1:0"}, strings.NewReader(""), &out, &errb); code != 1 || !strings.Contains(errb.String(), c.want) {
+				t.Errorf("%s: code %d, stderr %q, want %q", cmd, code, errb.String(), c.want)
+			}
+		}
+	}
+}
