@@ -12,7 +12,7 @@ import (
 	"github.com/poolbot/poolbot/whatif"
 )
 
-const suggestUsage = "Usage: poolbot schedule suggest --config FILE --jobs FILE --pool P [--wait-p95 DURATION] [--timezone ZONE]"
+const suggestUsage = "Usage: poolbot schedule suggest --config FILE --jobs FILE --pool P [--wait-p95 DURATION] [--timezone ZONE] [--template T]"
 
 // runSuggest prints the fixed schedule that meets the wait objective with
 // the fewest idle VM-hours on the trace.
@@ -23,6 +23,7 @@ func runSuggest(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	jobsPath := fs.String("jobs", "", "job trace `file` (CSV: pool,queued,duration,result,definition)")
 	name := fs.String("pool", "", "the `pool` to schedule")
 	objective := fs.Duration("wait-p95", 0, "the 95th percentile of job waits to meet (default: what the pool's own settings give)")
+	tmpl := fs.String("template", "", "simulate a pool the simulator does not have from this config `template` (default: a template of the pool's name)")
 	zone := fs.String("timezone", "", "the schedule's IANA `zone` (default: that of a configured schedule claiming the pool, else UTC)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, suggestUsage+`
@@ -44,7 +45,7 @@ VM-hours whose p95 wait meets the objective, with its figures beside it.`)
 	if *objective < 0 {
 		return errors.New("--wait-p95 must not be negative")
 	}
-	o, err := whatifOptions(cfg, *jobsPath, *name)
+	o, err := whatifOptions(cfg, *jobsPath, *name, *tmpl)
 	if err != nil {
 		return err
 	}

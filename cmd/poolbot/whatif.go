@@ -7,11 +7,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/poolbot/poolbot/config"
+	"github.com/poolbot/poolbot/pool"
 	"github.com/poolbot/poolbot/scheduler"
+	"github.com/poolbot/poolbot/sim"
 	"github.com/poolbot/poolbot/trace"
 	"github.com/poolbot/poolbot/whatif"
 )
@@ -27,11 +30,13 @@ func runWhatif(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	jobsPath := fs.String("jobs", "", "job trace `file` (CSV: pool,queued,duration,result,definition)")
 	only := fs.String("pool", "", "only this `pool`")
 	format := fs.String("format", "text", "text or json")
+	tmpl := fs.String("template", "", "simulate the trace's pools that the simulator does not have from this config `template` (default: a template of the pool's name)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, `Usage: poolbot whatif --config FILE --jobs FILE [--pool P] [--format text|json]
+		fmt.Fprintln(stderr, `Usage: poolbot whatif --config FILE --jobs FILE [--pool P] [--format text|json] [--template T]
 
 Replays the trace on the simulator (its seeded pools linux-ci, windows-ci and
-gpu-nightly, without their failures) under each policy: "none" (the pools' own
+gpu-nightly, without their failures; other pools as the config's template of
+their name, or --template, says) under each policy: "none" (the pools' own
 settings), each configured schedule that claims the pool, and the autopilot at
 each preference (autopilot:balanced …), learning from the trace as it goes.
 Prints per pool and policy idle VM-hours, cost, p50/p95 wait of all the
@@ -45,7 +50,7 @@ trace's jobs, and the ratios against "none".`)
 	if *format != "text" && *format != "json" {
 		return fmt.Errorf("--format %q: text or json", *format)
 	}
-	o, err := whatifOptions(cfg, *jobsPath, *only)
+	o, err := whatifOptions(cfg, *jobsPath, *only, *tmpl)
 	if err != nil {
 		return err
 	}
@@ -71,7 +76,7 @@ trace's jobs, and the ratios against "none".`)
 
 // whatifOptions reads the trace and checks the config's schedules; only
 // restricts the pools measured.
-func whatifOptions(cfg *config.Config, jobsPath, only string) (whatif.Options, error) {
+func whatifOptions(cfg *config.Config, jobsPath, only, tmpl string) (whatif.Options, error) {
 	if jobsPath == "" {
 		return whatif.Options{}, errors.New("--jobs is required")
 	}
@@ -83,6 +88,9 @@ func whatifOptions(cfg *config.Config, jobsPath, only string) (whatif.Options, e
 		return whatif.Options{}, err
 	}
 	o := whatif.Options{Jobs: jobs, Schedules: cfg.Schedules}
+	if o.Specs, err = simPools(cfg, trace.Pools(jobs), tmpl); err != nil {
+		return whatif.Options{}, err
+	}
 	if only != "" {
 		found := false
 		for _, p := range trace.Pools(jobs) {
@@ -94,4 +102,47 @@ func whatifOptions(cfg *config.Config, jobsPath, only string) (whatif.Options, e
 		o.Pools = []string{only}
 	}
 	return o, nil
+}
+
+// simPools are the simulator's seeded pools, without their failures, and
+// a pool from a config template for each pool of the trace it does not
+// have: the template of the pool's name, or the one named tmpl.
+func simPools(cfg *config.Config, pools []string, tmpl string) ([]sim.PoolSpec, error) {
+	var specs []sim.PoolSpec
+	have := map[string]bool{}
+	for _, p := range sim.DefaultPools() {
+		p.Failure = sim.Failure{}
+		specs = append(specs, p)
+		have[p.Name] = true
+	}
+	find := func(name string) *config.Template {
+		for i := range cfg.Templates {
+			if cfg.Templates[i].Name == name {
+				return &cfg.Templates[i]
+			}
+		}
+		return nil
+	}
+	if tmpl != "" && find(tmpl) == nil {
+		return nil, fmt.Errorf("--template %s: the config has no such template", tmpl)
+	}
+	for _, name := range pools {
+		if have[name] {
+			continue
+		}
+		t := find(name)
+		if t == nil && tmpl != "" {
+			t = find(tmpl)
+		}
+		if t == nil {
+			return nil, fmt.Errorf("pool %s of the trace is not one the simulator seeds (linux-ci, windows-ci, gpu-nightly) and the config has no template of that name: give one with --template", name)
+		}
+		os := pool.Linux
+		if strings.EqualFold(t.OS, "windows") {
+			os = pool.Windows
+		}
+		specs = append(specs, sim.PoolSpec{Name: name, OS: os, SKU: t.SKU, Region: t.Region, Max: max(t.Max, 1), Standby: t.Standby, TTLMinutes: t.TTLMinutes, JobsPerHour: -1})
+		have[name] = true
+	}
+	return specs, nil
 }

@@ -209,3 +209,46 @@ func TestSimAndDemoJobsRefused(t *testing.T) {
 		}
 	}
 }
+
+// A pool the simulator does not seed is simulated from a config template.
+func TestWhatifTemplatePool(t *testing.T) {
+	tmpl := `
+[[templates]]
+name = "linux"
+os = "linux"
+sku = "Standard_D2s_v5"
+image = "Canonical:0001-com-ubuntu-server-jammy:22_04-lts-gen2:latest"
+standby = 1
+max = 4
+ttl = 20
+`
+	cfg := writeConfig(t, "http://127.0.0.1:1", tmpl)
+	var b bytes.Buffer
+	var jobs []trace.Job
+	for _, j := range trace.Reference(1, time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC), 2*24*time.Hour) {
+		if j.Pool == "windows-ci" {
+			j.Pool = "build-linux"
+			jobs = append(jobs, j)
+		}
+	}
+	if err := trace.Write(&b, jobs); err != nil {
+		t.Fatal(err)
+	}
+	path := writeFile(t, "jobs.csv", b.String())
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"whatif", "--config", cfg, "--jobs", path}, nil, &out, &errb); code != 1 ||
+		!strings.Contains(errb.String(), "pool build-linux of the trace is not one the simulator seeds") {
+		t.Fatalf("without a template: code %d, %s", code, errb.String())
+	}
+	errb.Reset()
+	if code := run(context.Background(), []string{"whatif", "--config", cfg, "--jobs", path, "--template", "linux", "--format", "json"}, nil, &out, &errb); code != 0 {
+		t.Fatalf("code %d: %s", code, errb.String())
+	}
+	var rs []map[string]any
+	if err := json.Unmarshal(out.Bytes(), &rs); err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 6 || rs[0]["pool"] != "build-linux" || rs[0]["jobs"].(float64) != float64(len(jobs)) || rs[0]["idle_vm_hours"].(float64) < 20 {
+		t.Fatalf("results %v", rs[0])
+	}
+}
