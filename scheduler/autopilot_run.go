@@ -103,7 +103,8 @@ func autopilotHoldEnd(sc *schedule, h pool.Override) time.Time {
 }
 
 // learn brings the pool's demand up to now from the history. After the
-// first call it reads only the jobs the windows not sampled yet need.
+// first call it reads only the jobs the windows not sampled yet need. The
+// caller holds s.pass.
 func (s *Scheduler) learn(ctx context.Context, sc *schedule, name string, now time.Time) (*Demand, error) {
 	s.mu.Lock()
 	pd := s.demand[name]
@@ -287,6 +288,9 @@ func (s *Scheduler) nextAutopilot(ctx context.Context, sc *schedule, name string
 	if s.o.History == nil {
 		return nil, nil
 	}
+	// The demand is the passes' too: one at a time.
+	s.pass.Lock()
+	defer s.pass.Unlock()
 	d, err := s.learn(ctx, sc, name, now)
 	if err != nil {
 		return nil, err

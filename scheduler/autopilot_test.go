@@ -296,3 +296,27 @@ func TestAutopilotWorkingHoursFloorAndSkipDates(t *testing.T) {
 		t.Errorf("not working on Friday at 10:00: %v %v", w, err)
 	}
 }
+
+// /pool schedule (Next) while passes run: the demand they share is learnt
+// one at a time (go test -race).
+func TestAutopilotNextDuringPasses(t *testing.T) {
+	h := newHarness(t, paris(3, 9, 0), autopilotSchedule())
+	h.withHistory(officeHistory(h))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 20; i++ {
+			if _, err := h.s.Next(h.ctx, "linux-ci", 2); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for m := 0; m < 20; m++ {
+		h.clk.Set(paris(3, 9, m))
+		if err := h.s.Reconcile(h.ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-done
+}
