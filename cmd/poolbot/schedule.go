@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 	_ "time/tzdata" // schedules name IANA zones; a minimal image may have no zone files
 
@@ -22,10 +23,10 @@ func runSchedule(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 	}
 	if len(args) == 0 || args[0] != "preview" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			fmt.Fprintln(stdout, "Usage: poolbot schedule preview --config FILE [--from RFC3339] [--days N]")
+			fmt.Fprintln(stdout, "Usage: poolbot schedule preview --config FILE [--from RFC3339] [--days N]\n       "+strings.TrimPrefix(suggestUsage, "Usage: "))
 			return flag.ErrHelp
 		}
-		fmt.Fprintln(stderr, "Usage: poolbot schedule preview --config FILE [--from RFC3339] [--days N]")
+		fmt.Fprintln(stderr, "Usage: poolbot schedule preview --config FILE [--from RFC3339] [--days N]\n       "+strings.TrimPrefix(suggestUsage, "Usage: "))
 		return errors.New("unknown or missing subcommand (want preview or suggest)")
 	}
 	fs := flag.NewFlagSet("schedule preview", flag.ContinueOnError)
