@@ -769,7 +769,8 @@ func (c *Config) validate(idx *docIndex) []error {
 				bad(fmt.Sprintf("%s.skip[%d]", k, j), "%q is not a date like 2025-12-25", day)
 			}
 		}
-		if len(sc.Entries) == 0 {
+		checkAutopilot(k, sc, bad)
+		if len(sc.Entries) == 0 && !sc.Autopilot() {
 			bad(k+".entries", "required: at least one entry")
 		}
 		for j, e := range sc.Entries {

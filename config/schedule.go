@@ -11,6 +11,24 @@ type Schedule struct {
 	Correct bool    `toml:"correct"`
 	Channel string  `toml:"channel"` // where changes are posted
 	Entries []Entry `toml:"entries"`
+
+	// Mode "autopilot" sets standby (and ttl) from the pool's job history
+	// instead of entries; "" or "cron" uses entries.
+	Mode string `toml:"mode"`
+	// Preference is the autopilot's trade-off between cost and waiting:
+	// most-cost-effective, more-cost-effective, balanced (default),
+	// more-performance, best-performance.
+	Preference string `toml:"preference"`
+	// MinStandby is the least standby the autopilot sets in working hours;
+	// MaxStandby the most it ever sets (default the pool's max).
+	MinStandby *int `toml:"min_standby"`
+	MaxStandby *int `toml:"max_standby"`
+	// WorkingHours ("07:00-20:00") and WorkingDays ("mon-fri") in the
+	// schedule's zone are when MinStandby holds.
+	WorkingHours string `toml:"working_hours"`
+	WorkingDays  string `toml:"working_days"`
+	// ColdStart is how long a new agent takes to come online (default 5m).
+	ColdStart Duration `toml:"cold_start"`
 }
 
 // Entry is a 5-field cron expression and the settings that hold from each of

@@ -17,6 +17,9 @@ func (s *Scheduler) Next(ctx context.Context, name string, n int) ([]pool.Change
 	if sc == nil || n <= 0 {
 		return nil, nil
 	}
+	if sc.auto != nil {
+		return s.nextAutopilot(ctx, sc, name, n)
+	}
 	ov, err := s.overridesOf(ctx, name)
 	if err != nil {
 		return nil, err
@@ -74,6 +77,9 @@ func (s *Scheduler) Skip(ctx context.Context, name string, by string) (pool.Chan
 		return pool.Change{}, &pool.Error{Kind: pool.KindInvalid, Pool: name, Msg: fmt.Sprintf("no schedule sets %s", name)}
 	}
 	now := s.o.Clock.Now()
+	if sc.auto != nil {
+		return s.skipAutopilot(ctx, sc, name, by, now)
+	}
 	next := sc.after(now, 1)
 	if len(next) == 0 {
 		return pool.Change{}, &pool.Error{Kind: pool.KindInvalid, Pool: name, Msg: fmt.Sprintf("schedule %s has no change ahead for %s", sc.cfg.Name, name)}

@@ -28,6 +28,7 @@ type schedule struct {
 	loc     *time.Location
 	skip    map[string]bool // local dates, YYYY-MM-DD
 	entries []*entry
+	auto    *Autopilot // mode = "autopilot": no entries
 }
 
 // entry is one compiled config.Entry.
@@ -125,7 +126,9 @@ func compile(sc config.Schedule) (*schedule, []problem) {
 		}
 		s.skip[t.Format("2006-01-02")] = true
 	}
-	if len(sc.Entries) == 0 {
+	if sc.Autopilot() || sc.Mode != "" {
+		compileAutopilot(s, bad)
+	} else if len(sc.Entries) == 0 {
 		bad("entries", "no entries")
 	}
 	for i, e := range sc.Entries {

@@ -42,6 +42,9 @@ type Options struct {
 	Owner string
 	// OnApplied is called after each change applied, for metrics.
 	OnApplied func(pool string, c pool.Change)
+	// History is the job history autopilot schedules learn from; without
+	// it they leave their pools alone.
+	History History
 }
 
 // Retry timing of a change that failed.
@@ -80,6 +83,7 @@ type Scheduler struct {
 	mu       sync.Mutex
 	failures map[string]*failure
 	warned   map[string]bool // conflicts already logged
+	demand   map[string]*poolDemand
 }
 
 type failure struct {
@@ -109,7 +113,7 @@ func New(o Options) (*Scheduler, error) {
 			o.Owner = "poolbot"
 		}
 	}
-	s := &Scheduler{o: o, wake: make(chan struct{}, 1), failures: map[string]*failure{}, warned: map[string]bool{}}
+	s := &Scheduler{o: o, wake: make(chan struct{}, 1), failures: map[string]*failure{}, warned: map[string]bool{}, demand: map[string]*poolDemand{}}
 	var errs []error
 	for _, sc := range o.Schedules {
 		c, probs := compile(sc)
@@ -165,6 +169,9 @@ func (s *Scheduler) nextWake(ctx context.Context, now time.Time) time.Time {
 	for _, sc := range s.schedules {
 		if o := sc.after(now, 1); len(o) > 0 {
 			earlier(o[0].At)
+		}
+		if sc.auto != nil {
+			earlier(now.Truncate(autoInterval).Add(autoInterval))
 		}
 	}
 	if ovs, err := s.o.Store.Overrides(ctx); err == nil {
@@ -343,6 +350,9 @@ func (sc *schedule) holdEnd(h pool.Override, skip *pool.Override) time.Time {
 	if !h.Until.IsZero() {
 		return h.Until
 	}
+	if sc.auto != nil {
+		return autopilotHoldEnd(sc, h)
+	}
 	for _, o := range sc.after(h.Created, 2) {
 		if skip != nil && o.At.Equal(skip.SkipAt) {
 			continue
@@ -419,6 +429,9 @@ func (s *Scheduler) plan(ctx context.Context, sc *schedule, name string, now tim
 }
 
 func (s *Scheduler) reconcilePool(ctx context.Context, sc *schedule, p pool.Pool, ov overrides, now time.Time) error {
+	if sc.auto != nil {
+		return s.reconcileAutopilot(ctx, sc, p, ov, now)
+	}
 	name := p.Name
 	s.mu.Lock()
 	f := s.failures[name]

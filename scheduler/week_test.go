@@ -98,6 +98,8 @@ type weekStats struct {
 	jobs                        int
 	waits                       []time.Duration // of jobs started in working hours, sorted
 	p95Work, p50Work            time.Duration
+	all                         []time.Duration // of every job that got an agent, sorted
+	p95All                      time.Duration
 }
 
 func (w weekStats) String() string {
@@ -149,8 +151,10 @@ func runWeek(t testing.TB, s *sim.Sim, pools []string, step func(now time.Time))
 		}
 		w := work[p]
 		sort.Slice(w, func(i, j int) bool { return w[i] < w[j] })
+		all := st.JobWaits
+		sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
 		out[p] = weekStats{idleVMHours: st.IdleVMHours, idleWork: idleWork[p], cost: st.Cost, jobs: len(w), waits: w,
-			p95Work: percentile(w, 0.95), p50Work: percentile(w, 0.50)}
+			p95Work: percentile(w, 0.95), p50Work: percentile(w, 0.50), all: all, p95All: percentile(all, 0.95)}
 	}
 	return out
 }
@@ -159,6 +163,13 @@ func runWeek(t testing.TB, s *sim.Sim, pools []string, step func(now time.Time))
 // on the simulator's clock. With check, every scheduled pool's standby and
 // max are compared with expected at every simulated minute.
 func scheduledWeek(t testing.TB, scs []config.Schedule, pools []string, seed int64, check bool) (map[string]weekStats, []pool.OutboxMessage) {
+	t.Helper()
+	return scheduledWeekWith(t, scs, pools, seed, check, nil)
+}
+
+// scheduledWeekWith is scheduledWeek with a job history for autopilot
+// schedules, made from the simulator.
+func scheduledWeekWith(t testing.TB, scs []config.Schedule, pools []string, seed int64, check bool, hist func(*sim.Sim) History) (map[string]weekStats, []pool.OutboxMessage) {
 	t.Helper()
 	ctx := context.Background()
 	s := sim.New(sim.Options{Start: weekStart, Seed: seed})
@@ -184,8 +195,12 @@ func scheduledWeek(t testing.TB, scs []config.Schedule, pools []string, seed int
 	gpu, _ := s.Settings("gpu-nightly")
 	// Passes run at every entry's instant; the periodic pass, which only
 	// catches what those missed, runs hourly to keep the week quick.
+	var h History
+	if hist != nil {
+		h = hist(s)
+	}
 	sch, err := New(Options{Schedules: scs, Changer: change.New(client, st, s, nil),
-		Store: st, Clock: s, Owner: "week", DefaultChannel: "C-OPS", Interval: time.Hour})
+		Store: st, Clock: s, Owner: "week", DefaultChannel: "C-OPS", Interval: time.Hour, History: h})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -387,9 +402,12 @@ func sum(ws ...weekStats) weekStats {
 		s.cost += w.cost
 		s.jobs += w.jobs
 		s.waits = append(s.waits, w.waits...)
+		s.all = append(s.all, w.all...)
 	}
 	sort.Slice(s.waits, func(i, j int) bool { return s.waits[i] < s.waits[j] })
+	sort.Slice(s.all, func(i, j int) bool { return s.all[i] < s.all[j] })
 	s.p50Work, s.p95Work = percentile(s.waits, 0.50), percentile(s.waits, 0.95)
+	s.p95All = percentile(s.all, 0.95)
 	return s
 }
 

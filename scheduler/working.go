@@ -20,6 +20,9 @@ func (s *Scheduler) Working(ctx context.Context, name string) (bool, error) {
 		return true, fmt.Errorf("working hours of %s: %w", name, err)
 	}
 	now := s.o.Clock.Now()
+	if sc.auto != nil {
+		return s.workingAutopilot(ctx, sc, name, ov, now)
+	}
 	if h := ov.hold; h != nil && (h.Settings.Standby == nil || *h.Settings.Standby > 0) {
 		if end := sc.holdEnd(*h, ov.skip); end.IsZero() || now.Before(end) {
 			return true, nil

@@ -446,7 +446,7 @@ func (s *Sim) adoLogs(w http.ResponseWriter, r *http.Request, id int) {
 	var out []elastic.ElasticPoolLog
 	if p != nil {
 		// Newest first, as the Diagnostics tab shows them.
-		for k := len(p.logs) - 1; k >= 0 && len(out) < top; k-- {
+		for k := len(p.logs) - 1; k >= max(0, len(p.logs)-maxLogs) && len(out) < top; k-- {
 			l := p.logs[k]
 			out = append(out, elastic.ElasticPoolLog{
 				Id: ptr(l.id), Level: ptr(elastic.LogLevel(l.level)), Message: ptr(l.message),

@@ -69,8 +69,10 @@
 // new (1 min) → creatingCompute (2 min) → startingAgent (2 min) → idle,
 // each state ending exactly its duration after it began;
 // reimagingCompute (3 min) → startingAgent; deletingCompute (2 min) → gone;
-// jobs arrive (a Poisson process seeded by Options.Seed; the peak rate is
-// PoolSpec.JobsPerHour, default 2.4×max, negative for none), each at a
+// jobs arrive (trace's arrival model: a Poisson process seeded by
+// Options.Seed; the peak rate is PoolSpec.JobsPerHour, default 2.4×max,
+// negative for none; or, after Replay, a trace's jobs at their recorded
+// instants and durations, repeating by whole weeks), each at a
 // random instant within the minute (drawn apart from the load, so the jobs
 // and their durations do not depend on it), at full rate on weekdays
 // 08:00–18:00 Europe/Paris, 30% at 07:00 and 18:00–20:00, 4% at night and

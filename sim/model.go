@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/poolbot/poolbot/pool"
+	"github.com/poolbot/poolbot/trace"
 )
 
 // spool is an elastic pool and its agent pool (same id and name).
@@ -33,8 +34,12 @@ type spool struct {
 	logs           []logEntry
 	queue          []*job
 	done           []*job // last completed, newest last
-	nightly        bool
-	jobsPerHour    float64
+	arrived        []*job // every job since the start, for Jobs
+	// The SKU's price per minute, for the SKU and region it was read for.
+	priceSKU, priceRegion string
+	pricePerMin           float64
+	nightly               bool
+	jobsPerHour           float64
 
 	idleMin, busyMin, otherMin int64
 	cost                       float64
@@ -93,7 +98,9 @@ const (
 func (s *Sim) logf(p *spool, level, op, format string, a ...any) {
 	p.logs = append(p.logs, logEntry{id: s.nextLog, level: level, operation: op, message: fmt.Sprintf(format, a...), at: s.now})
 	s.nextLog++
-	if len(p.logs) > maxLogs {
+	// The newest maxLogs are kept (and served); older ones are dropped in
+	// batches, so that a busy pool does not copy its logs at every line.
+	if len(p.logs) > 2*maxLogs {
 		p.logs = append(p.logs[:0:0], p.logs[len(p.logs)-maxLogs:]...)
 	}
 }
@@ -234,73 +241,29 @@ func (s *Sim) advanceNode(p *spool, n *node) bool {
 }
 
 func (s *Sim) arrivals(p *spool) {
-	lam := p.jobsPerHour / 60 * s.demand(p)
-	if lam <= 0 {
+	if s.replay != nil {
+		s.replayArrivals(p)
 		return
 	}
-	// Each job arrives at a random instant since the model's previous run
-	// (a minute), drawn apart from the load so that the jobs and their
-	// durations are the same as when arrivals were stamped with the minute.
-	span := s.now.Sub(s.lastTick)
-	var arrived []*job
-	for k := poisson(s.rng.Float64, lam); k > 0; k-- {
-		var d time.Duration
-		if p.nightly {
-			d = time.Duration(30+s.rng.Intn(31)) * time.Minute
-		} else {
-			d = time.Duration(5+s.rng.Intn(21)) * time.Minute
-		}
-		at := s.now
-		if span > 0 {
-			at = s.now.Add(-time.Duration(s.arrRng.Int63n(int64(span))))
-		}
-		arrived = append(arrived, &job{dur: d, queued: at})
+	d := trace.CIDurations
+	if p.nightly {
+		d = trace.NightlyDurations
 	}
-	sort.SliceStable(arrived, func(i, j int) bool { return arrived[i].queued.Before(arrived[j].queued) })
-	for _, j := range arrived {
+	for _, a := range s.model.Draw(s.now, s.now.Sub(s.lastTick), p.jobsPerHour/60*s.demand(p), d) {
 		s.nextReq++
-		j.id, j.name = s.nextReq, jobName(s.nextReq)
-		p.queue = append(p.queue, j)
+		p.queue = append(p.queue, s.arrive(p, &job{id: s.nextReq, name: trace.JobName(s.nextReq), dur: a.Duration, queued: a.Queued}))
 	}
 }
-
-var jobNames = []string{"Build", "Test", "Lint", "Package", "Integration tests", "Deploy to staging"}
-
-func jobName(id uint64) string { return jobNames[id%uint64(len(jobNames))] }
 
 // demand is the share of the peak arrival rate at the current time.
 func (s *Sim) demand(p *spool) float64 {
-	t := s.now.In(paris)
-	h := t.Hour()
 	if p.nightly {
-		if h < 5 {
-			return 1
-		}
-		return 0.05
+		return trace.Nightly(s.now)
 	}
-	if wd := t.Weekday(); wd == time.Saturday || wd == time.Sunday {
-		return 0.03
-	}
-	switch {
-	case h >= 8 && h < 18:
-		return 1
-	case h == 7 || h == 18 || h == 19:
-		return 0.3
-	default:
-		return 0.04
-	}
+	return office(s.now)
 }
 
-// poisson draws from a Poisson distribution with mean lam (Knuth).
-func poisson(u func() float64, lam float64) int {
-	l := math.Exp(-lam)
-	k, prod := 0, u()
-	for prod > l {
-		k++
-		prod *= u()
-	}
-	return k
-}
+var office = trace.Office(paris)
 
 // sample is what the service does every 5 minutes.
 func (s *Sim) sample(p *spool) {
@@ -466,8 +429,14 @@ func (s *Sim) assign(p *spool) {
 }
 
 func (s *Sim) accrue(p *spool) {
-	price := priceOf(p.ss.sku, p.ss.region, p.os) / 60
-	day := s.now.UTC().Format("2006-01-02")
+	if p.priceSKU != p.ss.sku || p.priceRegion != p.ss.region {
+		p.priceSKU, p.priceRegion, p.pricePerMin = p.ss.sku, p.ss.region, priceOf(p.ss.sku, p.ss.region, p.os)/60
+	}
+	price := p.pricePerMin
+	if d := s.now.UTC().Truncate(24 * time.Hour); !d.Equal(s.dayOf) {
+		s.dayOf, s.dayKey = d, d.Format("2006-01-02")
+	}
+	day := s.dayKey
 	for _, n := range p.nodes {
 		if n.inst == nil || n.state == pool.NodeNew {
 			continue

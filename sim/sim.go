@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/poolbot/poolbot/pool"
+	"github.com/poolbot/poolbot/trace"
 )
 
 const (
@@ -105,9 +106,11 @@ type Sim struct {
 	mu        sync.Mutex
 	org       string
 	now       time.Time
-	rng       *rand.Rand
-	arrRng    *rand.Rand // instants of arrivals within a minute, apart from rng so the load does not depend on them
-	lastTick  time.Time  // the model's previous run; arrivals fall after it
+	model     *trace.Model // the built-in arrivals
+	replay    *replay      // arrivals from a trace instead, when set
+	lastTick  time.Time    // the model's previous run; arrivals fall after it
+	dayOf     time.Time    // the UTC day dayKey names, for cost by day
+	dayKey    string
 	costLag   time.Duration
 	costPage  int // rows per Cost Management query answer
 	pools     []*spool
@@ -168,8 +171,7 @@ func New(o Options) *Sim {
 	s := &Sim{
 		org:       o.Org,
 		now:       o.Start,
-		rng:       rand.New(rand.NewSource(o.Seed)),
-		arrRng:    rand.New(rand.NewSource(o.Seed + 2)),
+		model:     trace.NewModel(o.Seed),
 		lastTick:  o.Start,
 		costLag:   o.CostLag,
 		costPage:  o.CostPageSize,

@@ -139,8 +139,9 @@ func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	warm := fs.Duration("warm-up", 26*time.Hour, "simulated time run before the console starts, so that the channel holds a day's schedule changes, alerts and cost digest")
 	user := fs.String("user", "", "the Slack user `id` the console speaks as (default: with --config, the first admin its roles name; else "+demoUser+", an admin)")
 	verbose := fs.Bool("v", false, "log at info level to standard error (without it the demo logs nothing)")
+	jobs := fs.String("jobs", "", "replay this job trace `file` (CSV: pool,queued,duration,result,definition) instead of the built-in arrivals, moved by whole weeks to the demo's days")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), `Usage: poolbot demo [--speed N] [--warm-up 26h] [--listen 127.0.0.1:3000] [--config FILE [--user ID]] [-v]
+		fmt.Fprintln(fs.Output(), `Usage: poolbot demo [--speed N] [--warm-up 26h] [--listen 127.0.0.1:3000] [--config FILE [--user ID]] [--jobs FILE] [-v]
 
 Runs poolbot on a simulated Azure DevOps organization with three pools
 (linux-ci, windows-ci, gpu-nightly, which fails), a local Slack, and a console:
@@ -179,6 +180,11 @@ templates, schedules, alerts and cost of FILE, and needs none of its secrets.`)
 	// midnight: the channel then holds the night's scale-down, Monday's
 	// restore, gpu-nightly's failures and the digests of Sunday and Monday.
 	s := sim.New(sim.Options{Seed: 1, Start: time.Date(2026, 1, 4, 21, 50, 0, 0, time.UTC)})
+	if *jobs != "" {
+		if err := replayTrace(s, *jobs); err != nil {
+			return err
+		}
+	}
 	simLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err

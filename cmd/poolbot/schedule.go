@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 	_ "time/tzdata" // schedules name IANA zones; a minimal image may have no zone files
 
@@ -14,12 +15,15 @@ import (
 )
 
 func init() {
-	register(subcommand{name: "schedule", usage: "preview the changes the schedules will make", run: runSchedule})
+	register(subcommand{name: "schedule", usage: "preview the changes the schedules will make, or suggest one from a job trace", run: runSchedule})
 }
 
-const scheduleUsage = "Usage: poolbot schedule preview --config FILE [--from DATE|INSTANT] [--days N]"
+var scheduleUsage = "Usage: poolbot schedule preview --config FILE [--from DATE|INSTANT] [--days N]\n       " + strings.TrimPrefix(suggestUsage, "Usage: ")
 
-func runSchedule(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+func runSchedule(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "suggest" {
+		return runSuggest(ctx, args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("schedule preview", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "", "configuration `file`; only its [[schedules]] are read, so no secret need be set")
@@ -37,9 +41,9 @@ func runSchedule(_ context.Context, args []string, _ io.Reader, stdout, stderr i
 		}
 		fmt.Fprintln(stderr, scheduleUsage)
 		if len(args) == 0 {
-			return errors.New("missing subcommand: want preview")
+			return errors.New("missing subcommand: want preview or suggest")
 		}
-		return fmt.Errorf("unknown subcommand %q: want preview", args[0])
+		return fmt.Errorf("unknown subcommand %q: want preview or suggest", args[0])
 	}
 	cfg, err := parseConfig(fs, args[1:], path, "schedules")
 	if err != nil {

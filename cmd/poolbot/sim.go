@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/poolbot/poolbot/sim"
+	"github.com/poolbot/poolbot/trace"
 )
 
 func init() {
@@ -25,8 +26,9 @@ func runSim(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	start := fs.String("start", "2026-01-05T00:00:00Z", "first simulated instant, RFC 3339")
 	faults := fs.String("faults", "", `injected faults, e.g. "429=0.05,5xx=0.02,latency=200ms,drop=0.01,retry-after=1s"`)
 	seed := fs.Int64("seed", 1, "seed of the job arrivals")
+	jobs := fs.String("jobs", "", "replay this job trace `file` (CSV: pool,queued,duration,result,definition) instead of the built-in arrivals")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: poolbot sim [--listen 127.0.0.1:7070] [--speed N] [--start RFC3339] [--faults SPEC] [--seed N]\n\nServes an Azure DevOps organization \"contoso\" with the scale-set pools linux-ci,\nwindows-ci and gpu-nightly (failing), and the Azure Resource Manager scale sets\nbehind them, until interrupted.")
+		fmt.Fprintln(stderr, "Usage: poolbot sim [--listen 127.0.0.1:7070] [--speed N] [--start RFC3339] [--faults SPEC] [--seed N] [--jobs FILE]\n\nServes an Azure DevOps organization \"contoso\" with the scale-set pools linux-ci,\nwindows-ci and gpu-nightly (failing), and the Azure Resource Manager scale sets\nbehind them, until interrupted.")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
@@ -43,7 +45,24 @@ func runSim(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	if *speed <= 0 {
 		return fmt.Errorf("--speed %g: must be above 0", *speed)
 	}
+	startSet := false
+	fs.Visit(func(f *flag.Flag) { startSet = startSet || f.Name == "start" })
+	var tr []trace.Job
+	if *jobs != "" {
+		if tr, err = readTrace(*jobs, time.Now()); err != nil {
+			return err
+		}
+		if !startSet {
+			// The trace's own instants, from the day it starts.
+			t0 = tr[0].Queued.UTC().Truncate(24 * time.Hour)
+		}
+	}
 	s := sim.New(sim.Options{Start: t0, Seed: *seed, Faults: f})
+	if tr != nil {
+		if err := s.Replay(tr); err != nil {
+			return fmt.Errorf("--jobs %s: %w", *jobs, err)
+		}
+	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
