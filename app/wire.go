@@ -120,6 +120,7 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 		Service: a.service, Store: a.store, Clock: a.clock, Logger: logFor("watcher"),
 		Alerts: cfg.Alerts, DefaultChannel: cfg.Slack.Channel, PoolURL: poolURL(cfg.DevOps),
 		Cost: w.tracker, Owner: a.owner, Schedules: a.workingHours(),
+		Retention: cfg.History.Retention.Duration,
 	})
 	a.part("watcher")
 

@@ -182,7 +182,7 @@ type poolState struct {
 
 	// this cycle's plan and outcome
 	wantNodes, wantLogs, wantQueue, wantSched, wantJobs bool
-	fetchErr                                  error
+	fetchErr                                            error
 }
 
 func phaseOf(name string) int {
