@@ -30,6 +30,7 @@ type Message struct {
 	// Metadata is the message metadata as posted ({"event_type":…,
 	// "event_payload":{…}}); nil when none.
 	Metadata json.RawMessage
+	Files    []string // ids of the files shared with it (files.go)
 	Time     time.Time
 }
 
@@ -86,6 +87,9 @@ type Stub struct {
 	responses  map[string][]Response
 	calls      map[string]int
 	groups     []UserGroup
+	uploads    map[string]*upload // by file id (files.go)
+	files      []File
+	fileDir    string
 
 	limitN     int // the next limitN API calls get 429
 	limitAfter time.Duration
@@ -116,6 +120,7 @@ func New() *Stub {
 	mux.HandleFunc("/api/", s.serveAPI)
 	mux.HandleFunc("/response/", s.serveResponse)
 	mux.HandleFunc("/socket", s.serveSocket)
+	mux.HandleFunc("/upload/v1/", s.serveUpload)
 	s.srv = httptest.NewServer(mux)
 	return s
 }
@@ -398,6 +403,10 @@ func (s *Stub) serveAPI(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		slackError(w, "no_such_subteam")
+	case "files.getUploadURLExternal":
+		s.getUploadURLExternal(w, form)
+	case "files.completeUploadExternal":
+		s.completeUploadExternal(w, form)
 	case "apps.connections.open":
 		if s.openErrN > 0 {
 			s.openErrN--
