@@ -128,6 +128,7 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 		Service: a.service, Changer: w.changer, Store: a.store, Cost: w.tracker,
 		Roles: cfg.Roles, Templates: cfg.Templates, Azure: cfg.Azure, EveryoneAdmin: o.EveryoneAdmin,
 		Clock: a.clock, Logger: logFor("commands"), Observe: a.metrics.ObserveCommand,
+		Files: w.slack, Location: hourZone(cfg),
 	}
 	if w.scheduler != nil {
 		hopts.Scheduler = w.scheduler
@@ -320,4 +321,26 @@ func (a *App) Prime(ctx context.Context) error {
 		}
 	}
 	return a.w.watcher.Cycle(ctx)
+}
+
+// hourZone is the time zone of hour-of-week figures (/pool waits): the
+// digest's, else the first schedule's, else UTC.
+func hourZone(cfg *config.Config) *time.Location {
+	for _, tz := range append([]string{cfg.Cost.DigestTimeZone}, scheduleZones(cfg)...) {
+		if tz == "" {
+			continue
+		}
+		if l, err := time.LoadLocation(tz); err == nil {
+			return l
+		}
+	}
+	return time.UTC
+}
+
+func scheduleZones(cfg *config.Config) []string {
+	var out []string
+	for _, s := range cfg.Schedules {
+		out = append(out, s.TimeZone)
+	}
+	return out
 }
