@@ -40,13 +40,20 @@ type jobMeta struct {
 	demands    []string
 }
 
-// keepFinished adds a job that just finished to its pool's history.
-// s.mu is held.
+// keepFinished adds a job that just finished to its pool's history, kept in
+// request id order (jobs finish out of it, but seldom far). s.mu is held.
 func (s *Sim) keepFinished(p *spool, j *job) {
 	if s.history == nil {
 		s.history = map[int][]*job{}
 	}
-	h := append(s.history[p.id], j)
+	h := s.history[p.id]
+	i := len(h)
+	for i > 0 && h[i-1].id > j.id {
+		i--
+	}
+	h = append(h, nil)
+	copy(h[i+1:], h[i:])
+	h[i] = j
 	if len(h) > maxHistory {
 		h = append(h[:0:0], h[len(h)-maxHistory:]...)
 	}
@@ -158,27 +165,41 @@ func (s *Sim) adoJobRequestPages(w http.ResponseWriter, r *http.Request, id int)
 		poolNotFound(w, id)
 		return
 	}
-	all := make([]*job, 0, len(p.queue)+len(s.history[p.id])+len(p.nodes))
-	all = append(all, p.queue...)
+	// Newest first: the few live requests merged with the history, which
+	// is kept in id order, from the token's id down.
+	live := make([]*job, 0, len(p.queue)+len(p.nodes))
+	live = append(live, p.queue...)
 	for _, n := range p.nodes {
 		if n.job != nil {
-			all = append(all, n.job)
+			live = append(live, n.job)
 		}
 	}
-	all = append(all, s.history[p.id]...)
-	sort.Slice(all, func(a, b int) bool { return all[a].id > all[b].id })
-	start := 0
+	sort.Slice(live, func(a, b int) bool { return live[a].id > live[b].id })
+	hist := s.history[p.id]
+	li, hi := 0, len(hist)-1
 	if from > 0 {
-		start = sort.Search(len(all), func(k int) bool { return all[k].id <= from })
+		li = sort.Search(len(live), func(k int) bool { return live[k].id <= from })
+		hi = sort.Search(len(hist), func(k int) bool { return hist[k].id > from }) - 1
 	}
-	end := min(start+top, len(all))
-	out := make([]taskagent.TaskAgentJobRequest, 0, end-start)
-	for _, j := range all[start:end] {
-		out = append(out, s.pagedJobRequest(p, j))
+	nextJob := func() *job {
+		switch {
+		case li < len(live) && (hi < 0 || live[li].id > hist[hi].id):
+			li++
+			return live[li-1]
+		case hi >= 0:
+			hi--
+			return hist[hi+1]
+		}
+		return nil
 	}
+	out := make([]taskagent.TaskAgentJobRequest, 0, top)
 	next := ""
-	if end < len(all) {
-		next = strconv.FormatUint(all[end].id, 10)
+	for j := nextJob(); j != nil; j = nextJob() {
+		if len(out) == top {
+			next = strconv.FormatUint(j.id, 10)
+			break
+		}
+		out = append(out, s.pagedJobRequest(p, j))
 	}
 	s.mu.Unlock()
 	if next != "" {

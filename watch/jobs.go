@@ -13,7 +13,8 @@ import (
 // Job history cadence and bounds.
 const (
 	jobsEvery      = 5  // cycles between reads of a pool's job history
-	quietJobsEvery = 30 // … of a pool with no agent and nothing open at its last read
+	idleJobsEvery  = 15 // … whose last read found no new request, and no agent busy now
+	quietJobsEvery = 30 // … with no agent at all and nothing open
 	// jobCallsPerRead bounds one read; a longer history (the first read,
 	// or after a long stop) goes on from its token the next cycle.
 	jobCallsPerRead = 3
@@ -77,10 +78,17 @@ func (w *Watcher) retention() time.Duration {
 // in one step: a crash re-reads a page rather than losing it. It touches
 // only ps and the store.
 func (w *Watcher) readJobs(ctx context.Context, now time.Time, p *pool.Pool, ps *poolState) error {
-	c, err := w.loadJobCursor(ctx, now, p.Name)
-	if err != nil {
-		return fmt.Errorf("read job cursor: %w", err)
+	// The cursor is read from the store once; after that this watcher is
+	// the only writer (the leader), and its copy is the stored one.
+	if ps.jobCursor == nil {
+		c, err := w.loadJobCursor(ctx, now, p.Name)
+		if err != nil {
+			return fmt.Errorf("read job cursor: %w", err)
+		}
+		ps.jobCursor = &c
 	}
+	c := *ps.jobCursor
+	before := c
 	page, rerr := w.o.Service.JobHistory(ctx, p.Name, pool.JobQuery{Since: c.Settled, Token: c.Token, MaxCalls: jobCallsPerRead})
 	if page.Calls == 0 && rerr != nil {
 		return fmt.Errorf("job history: %w", rerr)
@@ -101,6 +109,9 @@ func (w *Watcher) readJobs(ctx context.Context, now time.Time, p *pool.Pool, ps 
 	if page.Token != "" {
 		c.Token = page.Token
 	} else {
+		// Nothing queued since the last read, nothing open: the pool is idle
+		// and read less often while its agents stay so.
+		ps.jobsIdle = ps.jobsRead && len(ps.walkOpen) == 0 && before.Token == "" && !c.Newest.After(before.Settled)
 		// The read reached the watermark: move it to the earliest request
 		// still open, else to the newest read (read again next time, and
 		// replaced: a request queued in the same instant is not lost).
@@ -114,13 +125,18 @@ func (w *Watcher) readJobs(ctx context.Context, now time.Time, p *pool.Pool, ps 
 		ps.open, ps.walkOpen = ps.walkOpen, nil
 		ps.jobsRead = true
 	}
-	b, err := json.Marshal(c)
-	if err != nil {
-		return err
+	// A quiet pool (no new job, the same cursor) writes nothing.
+	if len(page.Jobs) > 0 || c != before || !ps.cursorStored {
+		b, err := json.Marshal(c)
+		if err != nil {
+			return err
+		}
+		if err := w.o.Store.AddJobs(ctx, p.Name, page.Jobs, string(b)); err != nil {
+			return fmt.Errorf("store jobs: %w", err)
+		}
+		ps.cursorStored = true
 	}
-	if err := w.o.Store.AddJobs(ctx, p.Name, page.Jobs, string(b)); err != nil {
-		return fmt.Errorf("store jobs: %w", err)
-	}
+	*ps.jobCursor = c
 	ps.jobsToken = c.Token != ""
 	ps.jobsNew += len(page.Jobs)
 	if rerr != nil {

@@ -171,12 +171,15 @@ type poolState struct {
 	costFindings []cost.Finding
 
 	// job history (jobs.go)
-	jobsToken   bool       // a read goes on from its token next cycle
-	jobsRead    bool       // a read reached the watermark since the start
-	jobsNew     int        // jobs stored since the start
-	open        []pool.Job // requests open at the last complete read
-	walkOpen    []pool.Job // … of the read in progress
-	waitFinding *finding   // the wait objective, judged at each complete read
+	jobCursor    *jobCursor // as stored; nil until read
+	cursorStored bool       // written by this watcher at least once
+	jobsToken    bool       // a read goes on from its token next cycle
+	jobsRead     bool       // a read reached the watermark since the start
+	jobsIdle     bool       // the last complete read found no new request
+	jobsNew      int        // jobs stored since the start
+	open         []pool.Job // requests open at the last complete read
+	walkOpen     []pool.Job // … of the read in progress
+	waitFinding  *finding   // the wait objective, judged at each complete read
 
 	clearSince map[string]time.Time // condition → first cycle seen clear
 
@@ -363,8 +366,11 @@ func (w *Watcher) plan(p *pool.Pool, ps *poolState) {
 	// Job history: every few cycles, seldom for a pool with nothing to
 	// run jobs on and nothing open, every cycle while a long read goes on.
 	jobsEv := jobsEvery
-	if ps.haveNodes && c.Total() == 0 && p.DesiredSize == 0 && len(ps.open) == 0 && ps.jobsRead {
+	switch {
+	case ps.haveNodes && c.Total() == 0 && p.DesiredSize == 0 && len(ps.open) == 0 && ps.jobsRead:
 		jobsEv = quietJobsEvery
+	case ps.jobsIdle && ps.haveNodes && c.Busy == 0 && ps.queue <= 0:
+		jobsEv = idleJobsEvery
 	}
 	ps.wantJobs = ps.jobsToken || tick%jobsEv == 0
 	ps.fetchErr = nil
