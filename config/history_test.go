@@ -64,3 +64,21 @@ func TestParseDurationDays(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseDuration: whatever the text, no panic and never a negative
+// duration from the days form; "Nd" is N whole days.
+func FuzzParseDuration(f *testing.F) {
+	for _, s := range []string{"90d", "0d", "15m", "4h", "1.5d", "-1d", "d", "99999999999d", "1h30m"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ParseDuration(s)
+		n, isDays := strings.CutSuffix(s, "d")
+		if err != nil || !isDays || n == "" || strings.Trim(n, "0123456789") != "" {
+			return
+		}
+		if d < 0 || d%(24*time.Hour) != 0 {
+			t.Fatalf("ParseDuration(%q) = %v: want whole days", s, d)
+		}
+	})
+}
