@@ -44,14 +44,16 @@ type jobCursor struct {
 	Token   string    `json:"token,omitempty"`
 	Newest  time.Time `json:"newest,omitzero"`
 	OpenMin time.Time `json:"open_min,omitzero"`
+	// Seen are the finished requests queued at Settled when it moved to
+	// the newest read: the next read meets them again and skips them.
+	Seen    []uint64 `json:"seen,omitempty"`
+	NewSeen []uint64 `json:"new_seen,omitempty"` // of the read in progress
 }
-
-func jobCursorKey(name string) string { return name }
 
 // loadJobCursor reads the pool's cursor; a pool never read starts at the
 // retention horizon.
 func (w *Watcher) loadJobCursor(ctx context.Context, now time.Time, name string) (jobCursor, error) {
-	v, err := w.o.Store.JobCursor(ctx, jobCursorKey(name))
+	v, err := w.o.Store.JobCursor(ctx, name)
 	if errors.Is(err, pool.ErrNotFound) {
 		return jobCursor{Settled: now.Add(-w.retention())}, nil
 	}
@@ -79,7 +81,10 @@ func (w *Watcher) retention() time.Duration {
 // only ps and the store.
 func (w *Watcher) readJobs(ctx context.Context, now time.Time, p *pool.Pool, ps *poolState) error {
 	// The cursor is read from the store once; after that this watcher is
-	// the only writer (the leader), and its copy is the stored one.
+	// the only writer (the leader), and its copy is the stored one. Should
+	// another replica have led in between, the copy is older than the
+	// store's: the read goes back further, and the jobs read twice are
+	// replaced, not doubled.
 	if ps.jobCursor == nil {
 		c, err := w.loadJobCursor(ctx, now, p.Name)
 		if err != nil {
@@ -89,13 +94,29 @@ func (w *Watcher) readJobs(ctx context.Context, now time.Time, p *pool.Pool, ps 
 	}
 	c := *ps.jobCursor
 	before := c
+	seen := map[uint64]bool{} // met at the watermark, on the read's last page
+	for _, id := range c.Seen {
+		seen[id] = true
+	}
 	page, rerr := w.o.Service.JobHistory(ctx, p.Name, pool.JobQuery{Since: c.Settled, Token: c.Token, MaxCalls: jobCallsPerRead})
 	if page.Calls == 0 && rerr != nil {
 		return fmt.Errorf("job history: %w", rerr)
 	}
 	if c.Token == "" {
 		c.Newest = page.Newest
+		c.NewSeen = nil
 		ps.walkOpen = nil
+		for _, j := range page.Jobs {
+			if j.Queued.Equal(page.Newest) {
+				c.NewSeen = append(c.NewSeen, j.RequestID)
+			}
+		}
+	}
+	jobs := page.Jobs[:0:0]
+	for _, j := range page.Jobs {
+		if !seen[j.RequestID] {
+			jobs = append(jobs, j)
+		}
 	}
 	for _, j := range page.Open {
 		ps.walkOpen = append(ps.walkOpen, j)
@@ -117,28 +138,27 @@ func (w *Watcher) readJobs(ctx context.Context, now time.Time, p *pool.Pool, ps 
 		// replaced: a request queued in the same instant is not lost).
 		switch {
 		case !c.OpenMin.IsZero():
-			c.Settled = c.OpenMin
+			c.Settled, c.Seen = c.OpenMin, nil
 		case c.Newest.After(c.Settled):
-			c.Settled = c.Newest
+			c.Settled, c.Seen = c.Newest, c.NewSeen
 		}
-		c.Token, c.Newest, c.OpenMin = "", time.Time{}, time.Time{}
+		c.Token, c.Newest, c.OpenMin, c.NewSeen = "", time.Time{}, time.Time{}, nil
 		ps.open, ps.walkOpen = ps.walkOpen, nil
 		ps.jobsRead = true
 	}
 	// A quiet pool (no new job, the same cursor) writes nothing.
-	if len(page.Jobs) > 0 || c != before || !ps.cursorStored {
-		b, err := json.Marshal(c)
-		if err != nil {
-			return err
-		}
-		if err := w.o.Store.AddJobs(ctx, p.Name, page.Jobs, string(b)); err != nil {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	if len(jobs) > 0 || string(b) != ps.cursorJSON {
+		if err := w.o.Store.AddJobs(ctx, p.Name, jobs, string(b)); err != nil {
 			return fmt.Errorf("store jobs: %w", err)
 		}
-		ps.cursorStored = true
+		ps.cursorJSON = string(b)
 	}
 	*ps.jobCursor = c
 	ps.jobsToken = c.Token != ""
-	ps.jobsNew += len(page.Jobs)
 	if rerr != nil {
 		return fmt.Errorf("job history: %w", rerr)
 	}
