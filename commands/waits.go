@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"image/color"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -123,6 +124,9 @@ func runWaits(ctx context.Context, c *call) error {
 	summary := waitSummary(name, span, s)
 	grid := waitGrid(s)
 	text := fmt.Sprintf("*%s*\n```\n%s```", esc(summary), grid)
+	if top := topPipelines(s.Definition, 3); top != "" {
+		text += "\nPipelines: " + esc(top)
+	}
 	if c.h.o.Files != nil && c.req.ChannelID != "" {
 		png, err := WaitHeatMap(fmt.Sprintf("%s: jobs by hour of the week, %s (%s)", name, span, loc), s)
 		if err == nil {
@@ -154,6 +158,32 @@ func waitSummary(name, span string, s WaitStats) string {
 	}
 	fmt.Fprintf(&b, "; %.1f agent-hours busy", s.Busy.Hours())
 	return b.String()
+}
+
+// topPipelines names the n pipelines with most jobs, with their counts.
+func topPipelines(byDef map[string]int, n int) string {
+	names := make([]string, 0, len(byDef))
+	for d := range byDef {
+		names = append(names, d)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		if byDef[names[i]] != byDef[names[j]] {
+			return byDef[names[i]] > byDef[names[j]]
+		}
+		return names[i] < names[j]
+	})
+	var parts []string
+	for i, d := range names {
+		if i == n {
+			parts = append(parts, fmt.Sprintf("%d more", len(names)-n))
+			break
+		}
+		if d == "" {
+			d = "(no pipeline name)"
+		}
+		parts = append(parts, fmt.Sprintf("%s %d", d, byDef[names[i]]))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // waitGrid is the text heat map: a row of bars per weekday, 00–23 h.

@@ -89,7 +89,7 @@ func TestWaitsCommand(t *testing.T) {
 	}
 
 	rep := s.run(Request{UserID: "U-viewer", ChannelID: "C-ops", Text: "waits linux-ci days=7"}).last()
-	for _, want := range []string{"linux-ci, the last 7 days (Europe/Paris): 20 jobs", "p50 10m0s, p95 19m0s, longest 20m0s", "busiest:", "heat map is in the channel"} {
+	for _, want := range []string{"linux-ci, the last 7 days (Europe/Paris): 20 jobs", "p50 10m0s, p95 19m0s, longest 20m0s", "busiest:", "heat map is in the channel", "Pipelines: app-ci 20"} {
 		if !strings.Contains(rep.Text, want) {
 			t.Errorf("reply lacks %q:\n%s", want, rep.Text)
 		}
