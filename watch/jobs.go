@@ -112,9 +112,15 @@ func (w *Watcher) readJobs(ctx context.Context, now time.Time, p *pool.Pool, ps 
 			}
 		}
 	}
+	// While an open request holds the watermark back, every read meets
+	// the jobs that finished after it again: those this watcher stored are
+	// not written twice.
+	if ps.stored == nil {
+		ps.stored = map[uint64]time.Time{}
+	}
 	jobs := page.Jobs[:0:0]
 	for _, j := range page.Jobs {
-		if !seen[j.RequestID] {
+		if _, ok := ps.stored[j.RequestID]; !ok && !seen[j.RequestID] {
 			jobs = append(jobs, j)
 		}
 	}
@@ -156,6 +162,14 @@ func (w *Watcher) readJobs(ctx context.Context, now time.Time, p *pool.Pool, ps 
 			return fmt.Errorf("store jobs: %w", err)
 		}
 		ps.cursorJSON = string(b)
+	}
+	for _, j := range jobs {
+		ps.stored[j.RequestID] = j.Queued
+	}
+	for id, q := range ps.stored {
+		if q.Before(c.Settled) {
+			delete(ps.stored, id) // no read goes back to it
+		}
 	}
 	*ps.jobCursor = c
 	ps.jobsToken = c.Token != ""

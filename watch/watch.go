@@ -171,14 +171,15 @@ type poolState struct {
 	costFindings []cost.Finding
 
 	// job history (jobs.go)
-	jobCursor   *jobCursor // as stored; nil until read
-	cursorJSON  string     // the cursor as this watcher last wrote it
-	jobsToken   bool       // a read goes on from its token next cycle
-	jobsRead    bool       // a read reached the watermark since the start
-	jobsIdle    bool       // the last complete read found no new request
-	open        []pool.Job // requests open at the last complete read
-	walkOpen    []pool.Job // … of the read in progress
-	waitFinding *finding   // the wait objective, judged at each complete read
+	jobCursor   *jobCursor           // as stored; nil until read
+	cursorJSON  string               // the cursor as this watcher last wrote it
+	stored      map[uint64]time.Time // jobs written at or after the watermark: id → queued
+	jobsToken   bool                 // a read goes on from its token next cycle
+	jobsRead    bool                 // a read reached the watermark since the start
+	jobsIdle    bool                 // the last complete read found no new request
+	open        []pool.Job           // requests open at the last complete read
+	walkOpen    []pool.Job           // … of the read in progress
+	waitFinding *finding             // the wait objective, judged at each complete read
 
 	clearSince map[string]time.Time // condition → first cycle seen clear
 
