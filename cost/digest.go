@@ -144,7 +144,8 @@ type DigestLine struct {
 	// From the job history (history.go) when it holds the day: Jobs and
 	// BusyHours are then counted from it, not from polls.
 	FromHistory bool
-	WaitP95     time.Duration
+	Assigned    int           // of Jobs, those that got an agent
+	WaitP95     time.Duration // their p95 wait for one
 }
 
 // DigestLines returns every tracked pool's figures for day (YYYY-MM-DD),
@@ -170,8 +171,8 @@ func (t *Tracker) DigestLines(ctx context.Context, day string) []DigestLine {
 			l.IdleHours, l.BusyHours, l.Jobs = d.IdleHours, d.BusyHours, d.Jobs
 			l.Saved = d.SavedHours * d.Price
 		}
-		if jobs, busy, p95, ok := t.historyDay(ctx, n, day); ok {
-			l.Jobs, l.BusyHours, l.WaitP95, l.FromHistory = jobs, busy, p95, true
+		if jobs, assigned, busy, p95, ok := t.historyDay(ctx, n, day); ok {
+			l.Jobs, l.Assigned, l.BusyHours, l.WaitP95, l.FromHistory = jobs, assigned, busy, p95, true
 		}
 		l.Cost, l.Currency, l.Actual, l.Priced = t.dayCost(ctx, n, day)
 		for i := 6; i >= 0; i-- {
@@ -253,8 +254,11 @@ func FormatLine(l DigestLine) string {
 		}
 	}
 	s := fmt.Sprintf("`%s` %s %s · idle %.1f h · busy %.1f h · %d jobs", Sparkline(l.Week), l.Pool, cost, l.IdleHours, l.BusyHours, l.Jobs)
-	if l.FromHistory {
+	switch {
+	case l.FromHistory && l.Assigned > 0:
 		s += " · p95 wait " + l.WaitP95.Round(time.Second).String()
+	case l.FromHistory:
+		s += " · none got an agent"
 	}
 	if l.Saved > 0 {
 		s += " · schedules saved " + Money(l.Saved, l.Currency)

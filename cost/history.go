@@ -9,21 +9,21 @@ import (
 
 // historyDay reads a pool's figures for day (YYYY-MM-DD, in the tracker's
 // zone) from the job history the watcher keeps in the store: the jobs
-// queued that day, the agent-hours jobs ran within it, and the p95 wait for
-// an agent of that day's jobs. ok is false when the history holds no job of
+// queued that day, how many of them got an agent, the agent-hours jobs ran
+// within it, and the p95 wait for an agent of those that got one. ok is false when the history holds no job of
 // the pool that day (none ran, or the history was not read yet): the
 // figures counted from polls stand then. t.mu is held.
-func (t *Tracker) historyDay(ctx context.Context, name, day string) (jobs int, busy float64, p95 time.Duration, ok bool) {
+func (t *Tracker) historyDay(ctx context.Context, name, day string) (jobs, assigned int, busy float64, p95 time.Duration, ok bool) {
 	d0, err := time.ParseInLocation("2006-01-02", day, t.loc)
 	if err != nil {
-		return 0, 0, 0, false
+		return 0, 0, 0, 0, false
 	}
 	d1 := d0.AddDate(0, 0, 1)
 	// A day earlier too: jobs queued before midnight ran into the day.
 	all, err := t.o.Store.Jobs(ctx, pool.JobsQuery{Pool: name, From: d0.AddDate(0, 0, -1), To: d1})
 	if err != nil {
 		t.o.Logger.Warn("cost: read job history", "pool", name, "day", day, "err", err)
-		return 0, 0, 0, false
+		return 0, 0, 0, 0, false
 	}
 	var waits []time.Duration
 	var ran time.Duration
@@ -43,9 +43,9 @@ func (t *Tracker) historyDay(ctx context.Context, name, day string) (jobs int, b
 		}
 	}
 	if jobs == 0 {
-		return 0, 0, 0, false
+		return 0, 0, 0, 0, false
 	}
-	return jobs, ran.Hours(), pool.Percentile(waits, 95), true
+	return jobs, len(waits), ran.Hours(), pool.Percentile(waits, 95), true
 }
 
 func later(a, b time.Time) time.Time {

@@ -46,7 +46,7 @@ func TestDigestFromJobHistory(t *testing.T) {
 		lines[l.Pool] = l
 	}
 	a, b := lines["a"], lines["b"]
-	if !a.FromHistory || a.Jobs != 11 || !near(a.BusyHours, 10*0.5+0.5) || a.WaitP95 != 9*time.Minute {
+	if !a.FromHistory || a.Jobs != 11 || a.Assigned != 10 || !near(a.BusyHours, 10*0.5+0.5) || a.WaitP95 != 9*time.Minute {
 		t.Errorf("pool a from history: %+v; want 11 jobs, 5.5 busy hours, p95 wait 9m", a)
 	}
 	if b.FromHistory || b.Jobs != 1 || !near(b.BusyHours, 1) {
@@ -57,5 +57,8 @@ func TestDigestFromJobHistory(t *testing.T) {
 	}
 	if l := FormatLine(b); strings.Contains(l, "p95 wait") {
 		t.Errorf("digest line without history shows a wait: %q", l)
+	}
+	if l := FormatLine(DigestLine{Pool: "c", Jobs: 3, FromHistory: true}); !strings.Contains(l, "3 jobs · none got an agent") || strings.Contains(l, "p95") {
+		t.Errorf("digest line of jobs that never got an agent: %q", l)
 	}
 }
