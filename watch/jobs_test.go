@@ -139,3 +139,36 @@ func TestWaitObjective(t *testing.T) {
 		t.Errorf("%d wait alerts posted, want 1", n)
 	}
 }
+
+// TestJobRetention: the first read of a pool goes back only as far as the
+// retention, and jobs finished before it are deleted from the store.
+func TestJobRetention(t *testing.T) {
+	e := newEnv(t, sim.Options{Start: monday0530, Seed: 5})
+	var hist []sim.HistoryJob
+	for d := 1; d <= 4; d++ { // one job a day, 1–4 days back
+		q := monday0530.Add(-time.Duration(d) * 24 * time.Hour)
+		hist = append(hist, sim.HistoryJob{Queued: q, Assigned: q, Finished: q.Add(10 * time.Minute), Definition: "daily"})
+	}
+	if err := e.sim.AddJobHistory("windows-ci", hist); err != nil {
+		t.Fatal(err)
+	}
+	old := monday0530.Add(-51 * time.Hour)
+	stale := pool.Job{Pool: "linux-ci", RequestID: 1, Queued: old, Assigned: old, Finished: old.Add(time.Minute), Result: "succeeded"}
+	if err := e.st.AddJobs(e.ctx, "linux-ci", []pool.Job{stale}, ""); err != nil {
+		t.Fatal(err)
+	}
+	w := e.watcher(func(o *watch.Options) { o.Retention = 50 * time.Hour })
+	for i := 0; i < 6; i++ {
+		e.minute(w)
+	}
+	daily, err := e.st.Jobs(e.ctx, pool.JobsQuery{Pool: "windows-ci", To: monday0530})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(daily) != 2 {
+		t.Errorf("windows-ci: %d of the older jobs stored, want the 2 within 50 hours", len(daily))
+	}
+	if got, _ := e.st.Jobs(e.ctx, pool.JobsQuery{Pool: "linux-ci", To: old.Add(time.Hour)}); len(got) != 0 {
+		t.Errorf("a job finished before the retention is still stored: %+v", got)
+	}
+}
