@@ -41,8 +41,9 @@ type upload struct {
 	completed bool
 }
 
-// SetFileDir makes the stub write each shared file into dir, named after its
-// file name (a file of the same name is replaced), and set File.Path.
+// SetFileDir makes the stub write each shared file into dir (created on
+// the first), named after its file name (a file of the same name is
+// replaced), and set File.Path.
 func (s *Stub) SetFileDir(dir string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -172,7 +173,9 @@ func (s *Stub) completeUploadExternal(w http.ResponseWriter, form url.Values) {
 			ThreadTS: form.Get("thread_ts"), Comment: form.Get("initial_comment"), Time: now}
 		if s.fileDir != "" && ch != "" {
 			p := filepath.Join(s.fileDir, filepath.Base(u.name))
-			if err := os.WriteFile(p, u.data, 0o644); err == nil {
+			if err := os.MkdirAll(s.fileDir, 0o755); err != nil {
+				p = ""
+			} else if err := os.WriteFile(p, u.data, 0o644); err == nil {
 				file.Path = p
 			}
 		}

@@ -175,11 +175,10 @@ are printed as text. It exits at the end of input:
 
 	stub := slackstub.New()
 	defer stub.Close()
-	// Pictures the bot shares (the /pool waits heat map) are saved here
-	// and kept after the demo ends, so that they can be opened.
-	if dir, err := os.MkdirTemp("", "poolbot-demo-files-"); err == nil {
-		stub.SetFileDir(dir)
-	}
+	// Pictures the bot shares (the /pool waits heat map) are saved here,
+	// made on the first, and kept after the demo ends so that they can be
+	// opened.
+	stub.SetFileDir(filepath.Join(os.TempDir(), fmt.Sprintf("poolbot-demo-files-%d", os.Getpid())))
 
 	secret := os.Getenv("SLACK_SIGNING_SECRET")
 	if *listen != "" && secret == "" {
