@@ -197,6 +197,8 @@ type Store interface {
 	// Slack requests seen, so that one sent again runs nothing; now is the
 	// clock that checks signatures, not the store's.
 	Remember(ctx context.Context, key string, now, until time.Time) (bool, error)
+	// JobStore keeps the pools' job history and its read cursors.
+	JobStore
 
 	Close() error
 }

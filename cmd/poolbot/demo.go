@@ -196,6 +196,10 @@ templates, schedules, alerts and cost of FILE, and needs none of its secrets.`)
 
 	stub := slackstub.New()
 	defer stub.Close()
+	// Pictures the bot shares (the /pool waits heat map) are saved here,
+	// made on the first, and kept after the demo ends so that they can be
+	// opened.
+	stub.SetFileDir(filepath.Join(os.TempDir(), fmt.Sprintf("poolbot-demo-files-%d", os.Getpid())))
 
 	secret := os.Getenv("SLACK_SIGNING_SECRET")
 	if *listen != "" && secret == "" {
