@@ -62,9 +62,11 @@ type IntentStore interface {
 	// BeginIntent records an open intent and queues msgs with it; it
 	// returns the intent's ID.
 	BeginIntent(ctx context.Context, in Intent, msgs ...OutboxMessage) (int64, error)
-	// StepIntent records how far an open intent got and queues msgs with
-	// it. ErrNotFound: the intent is not open (someone finished it).
-	StepIntent(ctx context.Context, id int64, step string, msgs ...OutboxMessage) error
+	// StepIntent records how far an open intent got, with o's audit entry,
+	// messages and values in the same transaction (o's State, Result and
+	// Reported are not used). ErrNotFound: the intent is not open (someone
+	// finished it) and nothing was written.
+	StepIntent(ctx context.Context, id int64, step string, o Outcome) error
 	// FinishIntent closes an open intent with o in one transaction: its
 	// state, the audit entry, the messages and the values put. Of two
 	// callers finishing the same intent exactly one succeeds; the other

@@ -33,7 +33,7 @@ func testIntents(t *testing.T, open Open) {
 		Before: "img:1", Target: "img:2", Replica: "pod-a", MessageKey: "image/b", Created: base}
 	idb, err := is.BeginIntent(ctx, b, pool.OutboxMessage{Channel: "C1", Key: "image/b", Op: "post", Text: "changing…"})
 	must(t, err)
-	must(t, is.StepIntent(ctx, idb, "set"))
+	must(t, is.StepIntent(ctx, idb, "set", pool.Outcome{Puts: map[string]string{"step/b": "set"}}))
 	c := pool.Intent{Kind: "settings", Pool: "mac-ci", Actor: "U2", Source: "slack", RequestID: "req-c", Command: "standby mac-ci 1",
 		Before: "standby=0", Target: "standby=1", Replica: "pod-b", Created: base}
 	idc, err := is.BeginIntent(ctx, c)
@@ -63,8 +63,14 @@ func testIntents(t *testing.T, open Open) {
 		Audit: &pool.AuditEntry{Actor: "x", Pool: "linux-ci", Result: "ok"}}); !errors.Is(err, pool.ErrNotFound) {
 		t.Errorf("finishing a finished intent: %v, want ErrNotFound", err)
 	}
-	if err := is.StepIntent(ctx, ida, "late"); !errors.Is(err, pool.ErrNotFound) {
+	if err := is.StepIntent(ctx, ida, "late", pool.Outcome{Puts: map[string]string{"step/a": "late"}}); !errors.Is(err, pool.ErrNotFound) {
 		t.Errorf("stepping a finished intent: %v, want ErrNotFound", err)
+	}
+	if _, err := s.Get(ctx, "step/a"); !errors.Is(err, pool.ErrNotFound) {
+		t.Errorf("a refused step wrote its value: %v", err)
+	}
+	if v, err := s.Get(ctx, "step/b"); err != nil || v != "set" {
+		t.Errorf("a step's value: %q, %v", v, err)
 	}
 	audit, err := s.Audit(ctx, pool.AuditQuery{})
 	must(t, err)

@@ -81,7 +81,7 @@ func (s *Store) BeginIntent(ctx context.Context, in pool.Intent, msgs ...pool.Ou
 }
 
 // StepIntent records an open intent's progress; see pool.IntentStore.
-func (s *Store) StepIntent(ctx context.Context, id int64, step string, msgs ...pool.OutboxMessage) error {
+func (s *Store) StepIntent(ctx context.Context, id int64, step string, o pool.Outcome) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("step intent %d: %w", id, err)
@@ -90,11 +90,31 @@ func (s *Store) StepIntent(ctx context.Context, id int64, step string, msgs ...p
 	if err := one(tx.ExecContext(ctx, s.q(qStepIntent), step, s.t(s.now()), id)); err != nil {
 		return fmt.Errorf("step intent %d: %w", id, err)
 	}
-	if err := s.enqueueIn(ctx, tx, msgs); err != nil {
+	if err := s.writeOutcome(ctx, tx, o); err != nil {
 		return fmt.Errorf("step intent %d: %w", id, err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("step intent %d: %w", id, err)
+	}
+	return nil
+}
+
+// writeOutcome writes o's audit entry, messages and values in tx.
+func (s *Store) writeOutcome(ctx context.Context, tx *sql.Tx, o pool.Outcome) error {
+	if e := o.Audit; e != nil {
+		var aid int64
+		if err := tx.QueryRowContext(ctx, s.q(qAddAudit), s.t(orNow(e.Time, s.now())), e.Actor, e.ActorName, e.Channel, e.Source,
+			e.Command, e.Pool, e.Before, e.After, e.Result, e.RequestID).Scan(&aid); err != nil {
+			return fmt.Errorf("audit: %w", err)
+		}
+	}
+	if err := s.enqueueIn(ctx, tx, o.Messages); err != nil {
+		return err
+	}
+	for k, v := range o.Puts {
+		if _, err := tx.ExecContext(ctx, s.q(qPut), k, v); err != nil {
+			return fmt.Errorf("put %s: %w", k, err)
+		}
 	}
 	return nil
 }
@@ -113,20 +133,8 @@ func (s *Store) FinishIntent(ctx context.Context, id int64, o pool.Outcome) erro
 	if err := one(tx.ExecContext(ctx, s.q(qFinishIntent), o.State, o.Result, reported, s.t(s.now()), id)); err != nil {
 		return fmt.Errorf("finish intent %d: %w", id, err)
 	}
-	if e := o.Audit; e != nil {
-		var aid int64
-		if err := tx.QueryRowContext(ctx, s.q(qAddAudit), s.t(orNow(e.Time, s.now())), e.Actor, e.ActorName, e.Channel, e.Source,
-			e.Command, e.Pool, e.Before, e.After, e.Result, e.RequestID).Scan(&aid); err != nil {
-			return fmt.Errorf("finish intent %d: audit: %w", id, err)
-		}
-	}
-	if err := s.enqueueIn(ctx, tx, o.Messages); err != nil {
+	if err := s.writeOutcome(ctx, tx, o); err != nil {
 		return fmt.Errorf("finish intent %d: %w", id, err)
-	}
-	for k, v := range o.Puts {
-		if _, err := tx.ExecContext(ctx, s.q(qPut), k, v); err != nil {
-			return fmt.Errorf("finish intent %d: put %s: %w", id, k, err)
-		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("finish intent %d: %w", id, err)
