@@ -57,8 +57,8 @@ type Changer struct {
 	replica    string // "": the lock is this process's alone
 	ttl, renew time.Duration
 
-	intents pool.IntentStore // nil: changes are audited after the call only
-	channel string           // where recovered changes are told when their own channel is unknown
+	intents pool.IntentStore    // nil: changes are audited after the call only
+	channel string              // where recovered changes are told when their own channel is unknown
 	mine    map[int64]time.Time // intents this process began (under mu), which are not a dead process's
 
 	mu      sync.Mutex
