@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 
+	"github.com/poolbot/poolbot/change"
 	"github.com/poolbot/poolbot/pool"
 )
 
@@ -60,37 +61,29 @@ func runImage(ctx context.Context, c *call) error {
 		}
 		return c.askConfirm(ctx, q, "Change image", true)
 	}
-	if err := c.respond(ctx, Reply{Text: fmt.Sprintf("Changing the image of %s: %s → %s…", name, cur.Short(), target.Short()),
-		Blocks: textBlocks(fmt.Sprintf(":hourglass: Changing the image of *%s*: `%s` → `%s`…", esc(name), esc(cur.Short()), esc(target.Short())))}); err != nil {
+	// The swap is a long operation kept in the store: its progress goes to
+	// one message in the channel, which a restart finishes if poolbot dies
+	// in the middle. The requester's own reply only points there.
+	msg := fmt.Sprintf("Changing the image of %s: %s → %s; progress in the channel…", name, cur.Short(), target.Short())
+	if err := c.respond(ctx, Reply{Text: msg, Blocks: textBlocks(":hourglass: " + esc(msg))}); err != nil {
 		return err
 	}
-	before, after, err := c.h.o.Changer.SetImage(ctx, c.actor, c.text, name, target)
+	r, err := c.h.o.Changer.SwapImage(ctx, c.actor, c.text, name, target,
+		change.Swap{Channel: c.req.ChannelID, Who: c.who(), ReimageIdle: reimageIdle})
 	if err != nil {
 		return err
 	}
-	text := fmt.Sprintf("%s changed the image of *%s*: `%s` → `%s`", c.who(), esc(name), esc(before.Short()), esc(after.Short()))
-	if reimageIdle {
-		// Nodes may have changed while the image did.
-		nodes, err := c.h.o.Service.Nodes(ctx, name)
-		if err != nil {
-			return fmt.Errorf("the image is changed, but listing idle agents failed: %w", err)
-		}
-		idle = idleNodes(nodes)
-		if len(idle) > 0 {
-			msg := fmt.Sprintf("Image of %s changed; reimaging %s…", name, plural(len(idle), "idle agent"))
-			if err := c.respond(ctx, Reply{Text: msg, Blocks: textBlocks(":hourglass: " + esc(msg))}); err != nil {
-				return err
-			}
-			if err := c.h.o.Changer.Nodes(ctx, c.actor, c.text, name, "reimage", idle); err != nil {
-				text += fmt.Sprintf("; reimaging idle agents failed: %v", err)
-			} else {
-				text += fmt.Sprintf("; reimaging %s", plural(len(idle), "idle agent"))
-			}
-		} else {
-			text += "; no agent was idle to reimage"
-		}
+	text := fmt.Sprintf("%s changed the image of *%s*: `%s` → `%s`", c.who(), esc(name), esc(r.Before.Short()), esc(r.After.Short()))
+	switch {
+	case !reimageIdle:
+	case r.ReimageErr != nil:
+		text += fmt.Sprintf("; reimaging idle agents failed: %v", r.ReimageErr)
+	case len(r.Reimaged) > 0:
+		text += fmt.Sprintf("; reimaging %s", plural(len(r.Reimaged), "idle agent"))
+	default:
+		text += "; no agent was idle to reimage"
 	}
-	return c.respond(ctx, Reply{Text: slackToPlain(text), Blocks: textBlocks(text), InChannel: true, ReplaceOriginal: c.replace})
+	return c.respond(ctx, Reply{Text: slackToPlain(text), Blocks: textBlocks(text), ReplaceOriginal: true})
 }
 
 // targetImage reads the image argument against the pool's current image.
