@@ -48,8 +48,11 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 	cfg := a.cfg
 	logFor := func(part string) *slog.Logger { return a.log.With("part", part) }
 
-	w.changer = change.New(a.service, a.store, a.clock, logFor("change"), change.WithReplica(a.owner))
+	w.changer = change.New(a.service, a.store, a.clock, logFor("change"), change.WithReplica(a.owner),
+		change.WithChannel(cfg.Slack.Channel))
 	a.part("changer")
+	a.parts.recover = a.recoverChanges
+	a.parts.leader = append(a.parts.leader, task{name: "recovery", run: a.recoverLater})
 
 	// Slack's Web API: posts, updates and user groups. Its calls are
 	// counted for /metrics.
@@ -286,7 +289,7 @@ type loggedHandler struct{ a *App }
 
 func (h loggedHandler) Handle(ctx context.Context, r commands.Request, resp commands.Responder) error {
 	start := time.Now()
-	err := h.a.w.handler.Handle(ctx, r, resp)
+	err := h.a.w.handler.Handle(ctx, r, reporting{resp, h.a.w.changer, r.RequestID, h.a.log})
 	verb := r.Text
 	if i := strings.IndexByte(verb, ' '); i >= 0 {
 		verb = verb[:i]
@@ -319,4 +322,56 @@ func (a *App) Prime(ctx context.Context) error {
 		}
 	}
 	return a.w.watcher.Cycle(ctx)
+}
+
+// reporting records, once a reply has reached Slack, that the request's
+// changes were told, so that a restart does not tell them again; a change
+// whose reply never left is told to its channel by the next start.
+type reporting struct {
+	commands.Responder
+	ch  *change.Changer
+	id  string
+	log *slog.Logger
+}
+
+func (r reporting) Respond(ctx context.Context, rep commands.Reply) error {
+	if err := r.Responder.Respond(ctx, rep); err != nil {
+		return err
+	}
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := r.ch.Reported(lctx, r.id); err != nil {
+		r.log.Warn("reply sent but not recorded; a restart may tell the change again", "request_id", r.id, "err", err)
+	}
+	return nil
+}
+
+// recoverChanges settles what a dead process left (see
+// change.Changer.Reconcile) and sends the messages it queued.
+func (a *App) recoverChanges(ctx context.Context) {
+	rctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	r, err := a.w.changer.Reconcile(rctx)
+	if err != nil {
+		a.log.Error("recovery of interrupted changes", "err", err)
+	}
+	a.recovered.Store(int64(r.Waiting))
+	if r != (change.Recovered{}) {
+		a.w.sender.Kick()
+	}
+}
+
+// recoverLater settles, once their holders' leases lapse, the changes
+// recoverChanges found still held by another replica.
+func (a *App) recoverLater(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-a.clock.After(change.DefaultLeaseRenew):
+		}
+		if a.recovered.Load() > 0 {
+			a.recoverChanges(ctx)
+		}
+	}
 }

@@ -57,9 +57,10 @@ type Changer struct {
 	replica    string // "": the lock is this process's alone
 	ttl, renew time.Duration
 
-	intents pool.IntentStore    // nil: changes are audited after the call only
-	channel string              // where recovered changes are told when their own channel is unknown
-	mine    map[int64]time.Time // intents this process began (under mu), which are not a dead process's
+	intents pool.IntentStore     // nil: changes are audited after the call only
+	channel string               // where recovered changes are told when their own channel is unknown
+	mine    map[int64]time.Time  // intents this process began (under mu), which are not a dead process's
+	untold  map[string]time.Time // request ids whose finished changes wait for their reply (under mu)
 
 	mu      sync.Mutex
 	holders map[string]Holder
@@ -101,7 +102,7 @@ func New(svc pool.Service, st pool.Store, clk clock.Clock, log *slog.Logger, opt
 		c.renew = c.ttl / 4
 	}
 	c.intents, _ = st.(pool.IntentStore)
-	c.mine = map[int64]time.Time{}
+	c.mine, c.untold = map[int64]time.Time{}, map[string]time.Time{}
 	return c
 }
 

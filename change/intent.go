@@ -34,6 +34,11 @@ func (c *Changer) begin(ctx context.Context, a Actor, command string, in pool.In
 				delete(c.mine, k)
 			}
 		}
+		for k, at := range c.untold {
+			if now.Sub(at) > 2*c.ttl {
+				delete(c.untold, k)
+			}
+		}
 		c.mine[id] = now
 		c.mu.Unlock()
 	}
@@ -61,6 +66,11 @@ func (c *Changer) finish(ctx context.Context, id int64, a Actor, command, name, 
 		c.log.Error("change made but its record failed; it is reconciled at the next start", "pool", name,
 			"command", command, "intent", id, "result", o.Result, "err", err)
 		return
+	}
+	if !reported && a.RequestID != "" {
+		c.mu.Lock()
+		c.untold[a.RequestID] = c.clock.Now()
+		c.mu.Unlock()
 	}
 	c.log.Info("change", "pool", name, "actor", a.ID, "source", a.Source, "command", command,
 		"before", before, "after", after, "result", o.Result, "request_id", a.RequestID)
@@ -99,8 +109,16 @@ func imageMatches(cur, want pool.Image) bool {
 
 // Reported records that the request's changes were told to the person who
 // asked, so that a restart does not tell them again.
+// Requests that changed nothing cost nothing.
 func (c *Changer) Reported(ctx context.Context, requestID string) error {
 	if c.intents == nil || requestID == "" {
+		return nil
+	}
+	c.mu.Lock()
+	_, ok := c.untold[requestID]
+	delete(c.untold, requestID)
+	c.mu.Unlock()
+	if !ok {
 		return nil
 	}
 	return c.intents.MarkReported(ctx, requestID)

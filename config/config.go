@@ -65,6 +65,11 @@ type Store struct {
 type Server struct {
 	Listen          string   `toml:"listen"` // default 127.0.0.1:3000
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+	// ReplicaID names this replica in leases and claims; it must stay the
+	// same across restarts so that a restart takes its leases back at once.
+	// Default: $POD_NAME, else an id kept in a file beside the SQLite store,
+	// else the host name.
+	ReplicaID string `toml:"replica_id"`
 }
 
 // Log sets the logger.
