@@ -49,7 +49,7 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 	logFor := func(part string) *slog.Logger { return a.log.With("part", part) }
 
 	w.changer = change.New(a.service, a.store, a.clock, logFor("change"), change.WithReplica(a.owner),
-		change.WithChannel(cfg.Slack.Channel))
+		change.WithChannel(cfg.Slack.Channel), change.WithReplyCheck(a.replied))
 	a.part("changer")
 	a.parts.recover = a.recoverChanges
 	a.parts.leader = append(a.parts.leader, task{name: "recovery", run: a.recoverLater})
@@ -335,6 +335,9 @@ type reporting struct {
 }
 
 func (r reporting) Respond(ctx context.Context, rep commands.Reply) error {
+	if r.ch.Untold(r.id) {
+		rep.Blocks = marked(rep.Blocks, change.ReplyMarker(r.id))
+	}
 	if err := r.Responder.Respond(ctx, rep); err != nil {
 		return err
 	}
@@ -374,4 +377,41 @@ func (a *App) recoverLater(ctx context.Context) error {
 			a.recoverChanges(ctx)
 		}
 	}
+}
+
+// marked returns blocks with the first one carrying id, when it is a
+// section without an id of its own; the blocks are not changed in place.
+func marked(blocks []slack.Block, id string) []slack.Block {
+	if len(blocks) == 0 {
+		return blocks
+	}
+	sec, ok := blocks[0].(*slack.SectionBlock)
+	if !ok || sec.BlockID != "" {
+		return blocks
+	}
+	cp := *sec
+	cp.BlockID = id
+	out := append([]slack.Block{&cp}, blocks[1:]...)
+	return out
+}
+
+// replied reports whether a reply telling of in's change reached its
+// channel: a recent message there carries its marker.
+func (a *App) replied(ctx context.Context, in pool.Intent) (bool, error) {
+	if in.Channel == "" || in.RequestID == "" || in.Source != "slack" {
+		return false, nil
+	}
+	want := change.ReplyMarker(in.RequestID)
+	h, err := a.w.slack.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: in.Channel, Limit: 200})
+	if err != nil {
+		return false, fmt.Errorf("read %s's history: %w", in.Channel, err)
+	}
+	for _, m := range h.Messages {
+		for _, b := range m.Blocks.BlockSet {
+			if b.ID() == want {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }

@@ -61,6 +61,7 @@ type Changer struct {
 	channel string               // where recovered changes are told when their own channel is unknown
 	mine    map[int64]time.Time  // intents this process began (under mu), which are not a dead process's
 	untold  map[string]time.Time // request ids whose finished changes wait for their reply (under mu)
+	replied func(context.Context, pool.Intent) (bool, error)
 
 	mu      sync.Mutex
 	holders map[string]Holder

@@ -124,6 +124,28 @@ func (c *Changer) Reported(ctx context.Context, requestID string) error {
 	return c.intents.MarkReported(ctx, requestID)
 }
 
+// Untold reports whether the request made changes that its reply has not
+// told yet: a reply that tells them carries ReplyMarker, so that a restart
+// can find it in the channel's history.
+func (c *Changer) Untold(requestID string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.untold[requestID]
+	return ok && requestID != ""
+}
+
+// ReplyMarker is the block id a reply that tells of the request's changes
+// carries.
+func ReplyMarker(requestID string) string { return "poolbot-reply/" + requestID }
+
+// WithReplyCheck gives Reconcile a way to tell whether a change's reply
+// reached Slack although its record did not (the process died between):
+// replied looks for a message carrying ReplyMarker(in.RequestID) in
+// in.Channel. Without it such a change is told again.
+func WithReplyCheck(replied func(ctx context.Context, in pool.Intent) (bool, error)) Option {
+	return func(c *Changer) { c.replied = replied }
+}
+
 // ReclaimLeases ends the leases this replica's previous process held: it
 // died holding them, and its restart must not wait for them to lapse. It
 // needs a replica id that is stable across restarts (WithReplica).
@@ -225,7 +247,18 @@ func (c *Changer) orphaned(in pool.Intent) bool {
 
 func (c *Changer) tell(ctx context.Context, in pool.Intent) error {
 	var msgs []pool.OutboxMessage
-	if in.State == pool.IntentApplied {
+	told := false
+	if in.State == pool.IntentApplied && c.replied != nil {
+		// The reply may have reached Slack just before the process died,
+		// before its record did.
+		ok, err := c.replied(ctx, in)
+		if err != nil {
+			c.log.Warn("cannot tell whether a change's reply reached Slack; telling it again", "pool", in.Pool,
+				"command", in.Command, "err", err)
+		}
+		told = ok
+	}
+	if in.State == pool.IntentApplied && !told {
 		msgs = c.line(in, fmt.Sprintf("✅ %s's `%s` was applied to %s (%s); poolbot stopped before it could say so.",
 			who(in), in.Command, in.Pool, in.Target))
 	}

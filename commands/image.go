@@ -50,6 +50,10 @@ func runImage(ctx context.Context, c *call) error {
 	if err != nil {
 		return err
 	}
+	if target == cur {
+		return c.respond(ctx, Reply{Text: fmt.Sprintf("%s already uses %s; nothing to change.", name, cur.Short()),
+			Blocks: textBlocks(fmt.Sprintf("*%s* already uses `%s`; nothing to change.", esc(name), esc(cur.Short())))})
+	}
 	idle := idleNodes(p.Nodes)
 	if !c.confirmed {
 		q := fmt.Sprintf("Change the image of *%s*?\n`%s` → `%s`", esc(name), esc(cur.Short()), esc(target.Short()))
