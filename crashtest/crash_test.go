@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -116,6 +115,11 @@ func TestCrash(t *testing.T) {
 	}
 	w := newWorld(t)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 15))
+	if _, err := w.start(-1); err != nil {
+		t.Fatal(err)
+	}
+	w.calibrate(t)
+	w.kill()
 	var worst time.Duration
 	var mismatches []string
 	for i := range trials {
@@ -174,6 +178,47 @@ type world struct {
 	startSim time.Time // simulated time at the process's start
 	stderr   *os.File
 	sent     []string // response ids of the standby commands sent
+
+	// How long a command and a swap take unhurt: kills are drawn within.
+	cmdTook, swapTook time.Duration
+}
+
+// calibrate times commands and swaps that are not killed (the slowest of
+// three of each, once warm).
+func (w *world) calibrate(t *testing.T) {
+	for i := range 4 {
+		id := fmt.Sprintf("calibrate-cmd-%d", i)
+		w.sent = append(w.sent, id)
+		began := time.Now()
+		w.command(fmt.Sprintf("standby %s %d", cmdPool, 3+i%2), id)
+		if _, err := w.stub.WaitForResponses(id, 1, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if i > 0 {
+			w.cmdTook = max(w.cmdTook, time.Since(began))
+		}
+		id = fmt.Sprintf("calibrate-swap-%d", i)
+		w.command(fmt.Sprintf("image %s %s", imgPool, imageID(imageVersions[1-i%2])), id)
+		rs, err := w.stub.WaitForResponses(id, 1, 10*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		began = time.Now()
+		w.press(uuidRE.FindString(string(rs[0].Blocks)), id+"-press")
+		if _, err := w.stub.WaitForResponses(id+"-press", 2, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if i > 0 {
+			w.swapTook = max(w.swapTook, time.Since(began))
+		}
+	}
+	t.Logf("unhurt: a command takes %s, a swap %s (slowest of three)", w.cmdTook, w.swapTook)
+}
+
+// within draws a delay in [0.2 d, 1.2 d]: the whole of an operation,
+// little of the time before the request is even read.
+func within(rng *rand.Rand, d time.Duration) time.Duration {
+	return d/5 + time.Duration(rng.Int64N(int64(d)+1))
 }
 
 func newWorld(t *testing.T) *world {
@@ -303,7 +348,13 @@ func (w *world) start(trial int) (time.Duration, error) {
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		if w.healthy() && w.settled() {
-			return time.Since(began), nil
+			took := time.Since(began)
+			// A read warms the process's connections, as a replica that has
+			// been serving has them warm.
+			id := fmt.Sprintf("warm-%d", trial)
+			w.command("list", id)
+			w.stub.WaitForResponses(id, 1, 5*time.Second)
+			return took, nil
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -349,8 +400,41 @@ func (w *world) stop() {
 	w.stderr.Close()
 }
 
-// act starts one change and kills the process at a random moment of it.
+// act starts one change and kills the process at a random moment of it:
+// after a random delay within the time the change takes, or as its call
+// reaches Azure (before Azure's answer reaches poolbot, or just after).
 func (w *world) act(t *testing.T, trial int, kind string, rng *rand.Rand) {
+	target := map[string]string{"command": cmdPool, "swap": imgPool, "schedule": schPool}[kind]
+	mode := rng.IntN(3)
+	fired := make(chan struct{})
+	var once sync.Once
+	if mode > 0 {
+		jitter := time.Duration(rng.IntN(3000)) * time.Microsecond
+		w.rec.setHook(func(name string, answered bool) {
+			if name != target || answered != (mode == 2) {
+				return
+			}
+			once.Do(func() {
+				if answered {
+					time.Sleep(jitter)
+				}
+				w.cmd.Process.Signal(syscall.SIGKILL)
+				close(fired)
+			})
+		})
+		defer w.rec.setHook(nil)
+	}
+	wait := func(random time.Duration) {
+		if mode == 0 {
+			time.Sleep(random)
+			return
+		}
+		select {
+		case <-fired:
+		case <-time.After(2 * time.Second):
+			t.Logf("trial %d: %s never reached Azure; killed after 2 s", trial, kind)
+		}
+	}
 	switch kind {
 	case "command":
 		cur, _ := w.sim.Settings(cmdPool)
@@ -361,28 +445,32 @@ func (w *world) act(t *testing.T, trial int, kind string, rng *rand.Rand) {
 		id := fmt.Sprintf("cmd-%d", trial)
 		w.sent = append(w.sent, id)
 		w.command(fmt.Sprintf("standby %s %d", cmdPool, n), id)
-		time.Sleep(time.Duration(rng.IntN(80)) * time.Millisecond)
+		wait(within(rng, w.cmdTook))
 	case "swap":
 		id := fmt.Sprintf("swap-%d", trial)
-		target := imageID(imageVersions[0])
-		if strings.EqualFold(w.rec.image(imgPool), target) {
-			target = imageID(imageVersions[1])
+		img := imageID(imageVersions[0])
+		if strings.EqualFold(w.rec.image(imgPool), img) {
+			img = imageID(imageVersions[1])
 		}
-		w.command(fmt.Sprintf("image %s %s", imgPool, target), id)
+		w.command(fmt.Sprintf("image %s %s", imgPool, img), id)
 		rs, err := w.stub.WaitForResponses(id, 1, 5*time.Second)
 		if err != nil {
-			// Asked and killed before it answered: no harm, nothing asked.
 			return
 		}
 		m := uuidRE.FindString(string(rs[0].Blocks))
 		if m == "" {
-			return // the image was already the one asked for, or the pool was busy
+			t.Logf("trial %d: no confirmation: %q", trial, rs[0].Text)
+			return
 		}
 		w.press(m, id+"-press")
-		time.Sleep(time.Duration(rng.IntN(400)) * time.Millisecond)
+		wait(within(rng, w.swapTook))
 	case "schedule":
-		// The schedule changes schPool every simulated minute, every 0.5 s.
-		time.Sleep(time.Duration(rng.IntN(700)) * time.Millisecond)
+		// The schedule changes schPool at every simulated minute: kill
+		// around the next one.
+		now := w.sim.Now()
+		next := now.Truncate(time.Minute).Add(time.Minute)
+		d := time.Duration(float64(next.Sub(now))/speed) - 10*time.Millisecond
+		wait(d + within(rng, 40*time.Millisecond))
 	}
 }
 
@@ -582,6 +670,26 @@ type recorder struct {
 	rmu sync.Mutex
 	log []call
 	img map[string]string // scale set name → image id, as last set
+
+	hmu  sync.Mutex
+	hook func(pool string, answered bool) // told of each change before and after its answer
+}
+
+// setHook makes the recorder call f with each change's pool, before its
+// answer is written (answered false) and after; nil stops it.
+func (r *recorder) setHook(f func(pool string, answered bool)) {
+	r.hmu.Lock()
+	r.hook = f
+	r.hmu.Unlock()
+}
+
+func (r *recorder) fire(name string, answered bool) {
+	r.hmu.Lock()
+	f := r.hook
+	r.hmu.Unlock()
+	if f != nil {
+		f(name, answered)
+	}
 }
 
 func newRecorder(s *sim.Sim) *recorder {
@@ -601,48 +709,66 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		before := r.settings()
-		rw := &status{ResponseWriter: w}
+		rw := httptest.NewRecorder()
 		r.sim.ServeHTTP(rw, req)
-		if rw.code >= 300 {
+		if rw.Code >= 300 {
+			answer(w, rw)
 			return
 		}
 		after := r.settings()
-		changed := false
+		changed := ""
 		for name, s := range after {
 			if s != before[name] {
 				r.add(call{pool: name, what: before[name] + " → " + s, changed: true})
-				changed = true
+				changed = name
 			}
 		}
-		if !changed {
-			r.add(call{pool: poolOfPatch(before), what: "PATCH " + req.URL.Path + " changed nothing"})
+		if changed == "" {
+			r.add(call{pool: "unknown", what: "PATCH " + req.URL.Path + " changed nothing"})
 		}
+		r.fire(changed, false)
+		answer(w, rw)
+		r.fire(changed, true)
 	case strings.Contains(path, "/virtualmachinescalesets/") && (req.Method == http.MethodPut || req.Method == http.MethodPatch) &&
 		!strings.Contains(path, "/reimage") && !strings.Contains(path, "/delete"):
 		body, _ := io.ReadAll(req.Body)
 		req.Body = io.NopCloser(bytes.NewReader(body))
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		rw := &status{ResponseWriter: w}
+		rw := httptest.NewRecorder()
 		r.sim.ServeHTTP(rw, req)
 		m := imageRefRE.FindSubmatch(bytes.ReplaceAll(body, []byte(" "), nil))
-		if rw.code >= 300 || m == nil {
+		if rw.Code >= 300 || m == nil {
+			answer(w, rw)
 			return
 		}
 		name := path[strings.LastIndex(path, "/")+1:]
 		want := string(m[1])
 		if strings.EqualFold(r.img[name], want) {
 			r.add(call{pool: name, what: "image set again to " + want})
-			return
+		} else {
+			r.add(call{pool: name, what: r.img[name] + " → " + want, changed: true})
+			r.img[name] = want
 		}
-		r.add(call{pool: name, what: r.img[name] + " → " + want, changed: true})
-		r.img[name] = want
+		r.fire(name, false)
+		answer(w, rw)
+		r.fire(name, true)
 	default:
 		r.sim.ServeHTTP(w, req)
 	}
 }
 
-func poolOfPatch(map[string]string) string { return "unknown" }
+// answer copies a recorded answer to w.
+func answer(w http.ResponseWriter, rw *httptest.ResponseRecorder) {
+	for k, v := range rw.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rw.Code)
+	w.Write(rw.Body.Bytes())
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
+}
 
 func (r *recorder) settings() map[string]string {
 	out := map[string]string{}
@@ -677,24 +803,3 @@ func (r *recorder) calls() []call {
 	defer r.rmu.Unlock()
 	return slices.Clone(r.log)
 }
-
-type status struct {
-	http.ResponseWriter
-	code int
-}
-
-func (s *status) WriteHeader(code int) {
-	if s.code == 0 {
-		s.code = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *status) Write(b []byte) (int, error) {
-	if s.code == 0 {
-		s.code = 200
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-var _ = json.Marshal
