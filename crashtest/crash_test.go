@@ -17,7 +17,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -28,62 +27,27 @@ import (
 	"testing"
 	"time"
 
-	"github.com/poolbot/poolbot/app"
 	"github.com/poolbot/poolbot/bot"
-	"github.com/poolbot/poolbot/clock"
-	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/pool"
 	"github.com/poolbot/poolbot/sim"
 	"github.com/poolbot/poolbot/slackstub"
 	_ "github.com/poolbot/poolbot/store/sqlite" // the sqlite driver, to read the store
 )
 
-// The child process is this test binary run again with these variables:
-// it runs poolbot as `serve` does, on a clock that keeps the simulator's
-// time.
-const (
-	envConfig = "POOLBOT_CRASH_CONFIG"
-	envEpoch  = "POOLBOT_CRASH_EPOCH"    // wall clock, unix ns, at which the simulator read envStart
-	envStart  = "POOLBOT_CRASH_SIMSTART" // RFC 3339
-	envSpeed  = "POOLBOT_CRASH_SPEED"
-)
-
-func TestMain(m *testing.M) {
-	if path := os.Getenv(envConfig); path != "" {
-		if err := child(path); err != nil {
-			fmt.Fprintln(os.Stderr, "poolbot child:", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
+// poolbot is the binary the trials run, built once as the Dockerfile
+// builds it (and as CI's build step does, so its build cache serves it);
+// the trials run it as `poolbot serve` on a simulated clock that keeps the
+// simulator's time.
+func build(t *testing.T) string {
+	bin := filepath.Join(t.TempDir(), "poolbot")
+	began := time.Now()
+	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "github.com/poolbot/poolbot/cmd/poolbot")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build poolbot: %v\n%s", err, out)
 	}
-	os.Exit(m.Run())
-}
-
-// child runs poolbot until SIGTERM (or SIGKILL).
-func child(path string) error {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
-	defer stop()
-	cfg, err := config.Load(path)
-	if err != nil {
-		return err
-	}
-	epoch, _ := strconv.ParseInt(os.Getenv(envEpoch), 10, 64)
-	start, err := time.Parse(time.RFC3339Nano, os.Getenv(envStart))
-	if err != nil {
-		return err
-	}
-	speed, _ := strconv.ParseFloat(os.Getenv(envSpeed), 64)
-	elapsed := time.Since(time.Unix(0, epoch))
-	clk := clock.NewScaled(start.Add(time.Duration(float64(elapsed)*speed)), speed)
-	log, err := app.NewLogger(os.Stderr, cfg.Log, "json")
-	if err != nil {
-		return err
-	}
-	a, err := app.New(ctx, app.Options{Config: cfg, Logger: log, Clock: clk, EveryoneAdmin: true})
-	if err != nil {
-		return err
-	}
-	return a.Run(ctx)
+	t.Logf("built poolbot in %s", time.Since(began).Round(time.Millisecond))
+	return bin
 }
 
 const (
@@ -113,7 +77,7 @@ func TestCrash(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("POOLBOT_CRASH_TRIALS")); err == nil && v > 0 {
 		trials = v
 	}
-	w := newWorld(t)
+	w := newWorld(t, build(t))
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 15))
 	if _, err := w.start(-1); err != nil {
 		t.Fatal(err)
@@ -165,6 +129,7 @@ func TestCrash(t *testing.T) {
 type world struct {
 	t        *testing.T
 	dir      string
+	bin      string
 	sim      *sim.Sim
 	rec      *recorder
 	stub     *slackstub.Stub
@@ -221,7 +186,7 @@ func within(rng *rand.Rand, d time.Duration) time.Duration {
 	return d/5 + time.Duration(rng.Int64N(int64(d)+1))
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T, bin string) *world {
 	dir := t.TempDir()
 	start := time.Date(2026, 1, 6, 8, 0, 0, 0, time.UTC) // a Tuesday morning
 	s := sim.New(sim.Options{Seed: 15, Start: start, Pools: []sim.PoolSpec{
@@ -229,7 +194,7 @@ func newWorld(t *testing.T) *world {
 		{Name: schPool, OS: pool.Linux, Max: 10, Standby: 1, TTLMinutes: 30, SKU: "Standard_D4s_v5", Region: sim.Region, JobsPerHour: 1},
 		{Name: imgPool, OS: pool.Linux, Max: 4, Standby: 0, TTLMinutes: 30, SKU: "Standard_D4s_v5", Region: sim.Region, JobsPerHour: 1},
 	}})
-	w := &world{t: t, dir: dir, sim: s, stub: slackstub.New()}
+	w := &world{t: t, dir: dir, bin: bin, sim: s, stub: slackstub.New()}
 	t.Cleanup(w.stub.Close)
 	w.rec = newRecorder(s)
 	srv := httptest.NewServer(w.rec)
@@ -261,6 +226,10 @@ signing_secret = "%[4]s"
 bot_token = "xoxb-crash"
 api_url = "%[5]s"
 channel = "%[6]s"
+
+[[roles]]
+name = "admin"
+users = ["U1"]
 
 [[schedules]]
 name = "flip"
@@ -327,9 +296,8 @@ func (w *world) start(trial int) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envConfig+"="+path, envEpoch+"="+strconv.FormatInt(w.epoch.UnixNano(), 10),
-		envStart+"="+w.simStart.Format(time.RFC3339Nano), envSpeed+"="+strconv.Itoa(speed))
+	cmd := exec.Command(w.bin, "serve", "--config", path, "--clock-start", w.simStart.Format(time.RFC3339),
+		"--clock-epoch", strconv.FormatInt(w.epoch.UnixMilli(), 10), "--clock-speed", strconv.Itoa(speed))
 	cmd.Stdout, cmd.Stderr = w.stderr, w.stderr
 	began := time.Now()
 	w.startSim = w.sim.Now()
