@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -143,6 +144,8 @@ type world struct {
 	startSim time.Time // simulated time at the process's start
 	stderr   *os.File
 	sent     []string // response ids of the standby commands sent
+
+	stale []string // leases of a dead process found live once the restart served
 
 	// How long a command and a swap take unhurt: kills are drawn within.
 	cmdTook, swapTook time.Duration
@@ -314,8 +317,15 @@ func (w *world) start(trial int) (time.Duration, error) {
 		w.db = db
 	}
 	deadline := time.Now().Add(20 * time.Second)
+	checked := false
 	for time.Now().Before(deadline) {
-		if w.healthy() && w.settled() {
+		if !checked && w.healthy() {
+			// Serving: the leases the killed process held must be gone, not
+			// left to lapse.
+			checked = true
+			w.stale = w.staleLeases()
+		}
+		if checked && w.settled() {
 			took := time.Since(began)
 			// A read warms the process's connections, as a replica that has
 			// been serving has them warm.
@@ -327,6 +337,30 @@ func (w *world) start(trial int) (time.Duration, error) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	return 0, fmt.Errorf("not settled within 20 s of the restart; log %s", w.stderr.Name())
+}
+
+// staleLeases returns the live leases taken before this process started.
+func (w *world) staleLeases() []string {
+	now := w.sim.Now().UTC().Format("2006-01-02T15:04:05.000000000Z")
+	rows, err := w.db.Query(`SELECT lease_key, info FROM leases WHERE until_at > ?`, now)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var key, info string
+		if rows.Scan(&key, &info) != nil {
+			continue
+		}
+		var in struct {
+			Since time.Time `json:"since"`
+		}
+		if json.Unmarshal([]byte(info), &in) == nil && in.Since.Before(w.startSim.Add(-time.Second)) {
+			out = append(out, key+" held since "+in.Since.Format(time.RFC3339))
+		}
+	}
+	return out
 }
 
 func (w *world) healthy() bool {
@@ -498,7 +532,11 @@ func (w *world) check(trial int) []string {
 			time.Sleep(5 * time.Millisecond)
 			continue
 		}
-		return compare(calls, audit, msgs, updates, responses)
+		probs := compare(calls, audit, msgs, updates, responses)
+		for _, l := range w.stale {
+			probs = append(probs, "the restart still found the killed process's lease on "+l)
+		}
+		return probs
 	}
 }
 
