@@ -301,3 +301,35 @@ func TestRestartedReplicaTakesItsLeasesBack(t *testing.T) {
 }
 
 var ubuntu22 = "/subscriptions/" + sim.Subscription + "/resourceGroups/rg-agents/providers/Microsoft.Compute/galleries/poolbotgallery/images/ubuntu22"
+
+// A reply that reached Slack just before the process died is found by the
+// reply check, and the change is not told again.
+func TestReplyThatLandedIsNotRepeated(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	first := change.New(e.svc, e.store, e.sim, nil, change.WithReplica("pod-a"))
+	if _, _, err := first.Update(ctx, alice, "standby linux-ci 0", "linux-ci", pool.Settings{Standby: pool.Int(0)}); err != nil {
+		t.Fatal(err)
+	}
+	if !first.Untold("r1") || first.Untold("r-other") {
+		t.Fatalf("untold: r1 %t, r-other %t", first.Untold("r1"), first.Untold("r-other"))
+	}
+	// The reply went out carrying its marker; the process died before
+	// recording it.
+	var asked []string
+	check := func(_ context.Context, in pool.Intent) (bool, error) {
+		asked = append(asked, in.Channel+" "+change.ReplyMarker(in.RequestID))
+		return true, nil
+	}
+	second := change.New(e.svc, e.store, e.sim, nil, change.WithReplica("pod-a"), change.WithReplyCheck(check))
+	got, err := second.Reconcile(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(asked) != 1 || asked[0] != "C1 poolbot-reply/r1" {
+		t.Errorf("asked %q; want the channel searched for the reply's marker", asked)
+	}
+	if msgs := pendingTexts(t, e.store); got.Told != 1 || len(msgs) != 0 {
+		t.Errorf("recovered %+v, messages %q; want it settled without a second line", got, msgs)
+	}
+}
