@@ -358,14 +358,14 @@ func (a *App) recoverChanges(ctx context.Context) {
 	if err != nil {
 		a.log.Error("recovery of interrupted changes", "err", err)
 	}
-	a.recovered.Store(int64(r.Waiting))
+	a.recovered.Store(int64(r.Waiting + r.Failed))
 	if r != (change.Recovered{}) {
 		a.w.sender.Kick()
 	}
 }
 
-// recoverLater settles, once their holders' leases lapse, the changes
-// recoverChanges found still held by another replica.
+// recoverLater settles, once their holders' leases lapse (or Azure
+// answers), the changes recoverChanges could not settle yet.
 func (a *App) recoverLater(ctx context.Context) error {
 	for {
 		select {

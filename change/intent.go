@@ -169,7 +169,8 @@ var RecoverActor = Actor{ID: "poolbot", Name: "poolbot", Source: "recovery"}
 // Recovered tells what Reconcile did.
 type Recovered struct {
 	Applied, NotApplied, Told int
-	Waiting                   int // intents still held by a live holder
+	Waiting                   int // intents still held by a live holder, or whose reply may still come
+	Failed                    int // intents that could not be settled now (Azure or the store did not answer)
 }
 
 // Reconcile settles the changes a dead process left: each open intent is
@@ -192,12 +193,13 @@ func (c *Changer) Reconcile(ctx context.Context) (Recovered, error) {
 	var errs []error
 	for _, in := range list {
 		if in.State != pool.IntentOpen {
-			if c.orphaned(in) {
-				if err := c.tell(ctx, in); err != nil {
-					errs = append(errs, err)
-				} else {
-					r.Told++
-				}
+			switch {
+			case !c.orphaned(in):
+				r.Waiting++
+			case c.tell(ctx, in) != nil:
+				r.Failed++
+			default:
+				r.Told++
 			}
 			continue
 		}
@@ -208,6 +210,7 @@ func (c *Changer) Reconcile(ctx context.Context) (Recovered, error) {
 		}
 		if err != nil {
 			errs = append(errs, err)
+			r.Failed++
 			continue
 		}
 		applied, err := c.settle(ctx, in)
@@ -215,6 +218,7 @@ func (c *Changer) Reconcile(ctx context.Context) (Recovered, error) {
 		switch {
 		case errors.Is(err, pool.ErrNotFound): // settled by another replica meanwhile
 		case err != nil:
+			r.Failed++
 			errs = append(errs, fmt.Errorf("recover %s on %s: %w", in.Command, in.Pool, err))
 		case applied:
 			r.Applied++
@@ -224,7 +228,7 @@ func (c *Changer) Reconcile(ctx context.Context) (Recovered, error) {
 	}
 	if r != (Recovered{}) {
 		c.log.Warn("recovered changes left by a stopped process", "applied", r.Applied, "not_applied", r.NotApplied,
-			"told", r.Told, "waiting", r.Waiting)
+			"told", r.Told, "waiting", r.Waiting, "failed", r.Failed)
 	}
 	return r, errors.Join(errs...)
 }
@@ -263,6 +267,7 @@ func (c *Changer) tell(ctx context.Context, in pool.Intent) error {
 			who(in), in.Command, in.Pool, in.Target))
 	}
 	if err := c.intents.ReportIntent(ctx, in.ID, msgs...); err != nil && !errors.Is(err, pool.ErrNotFound) {
+		c.log.Warn("change not told; retried later", "pool", in.Pool, "command", in.Command, "err", err)
 		return fmt.Errorf("tell %s on %s: %w", in.Command, in.Pool, err)
 	}
 	return nil
@@ -302,6 +307,11 @@ func (c *Changer) settle(ctx context.Context, in pool.Intent) (applied bool, err
 	switch in.Kind {
 	case "settings":
 		cur, err := c.Current(ctx, in.Pool)
+		if pool.KindOf(err) == pool.KindNotFound {
+			o.State, o.Result = pool.IntentNotApplied, "not applied: the pool no longer exists"
+			o.Audit = entry(o.Result, "")
+			break
+		}
 		if err != nil {
 			return false, err
 		}

@@ -333,3 +333,29 @@ func TestReplyThatLandedIsNotRepeated(t *testing.T) {
 		t.Errorf("recovered %+v, messages %q; want it settled without a second line", got, msgs)
 	}
 }
+
+// down is Azure DevOps not answering.
+type down struct{ pool.Service }
+
+func (down) List(context.Context, pool.ListOptions) ([]pool.Pool, error) {
+	return nil, &pool.Error{Kind: pool.KindUnavailable, Msg: "Azure DevOps did not answer"}
+}
+
+// An interrupted change that cannot be compared with Azure at start (it
+// does not answer) is left open and counted, so that it is settled later.
+func TestRecoveryWaitsForAzure(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	dead := new(atomic.Bool)
+	first := change.New(dying{Service: e.svc, dead: dead, dieAfter: "update"}, deadStore{e.store, dead}, e.sim, nil, change.WithReplica("pod-a"))
+	first.Update(ctx, alice, "standby linux-ci 0", "linux-ci", pool.Settings{Standby: pool.Int(0)})
+
+	got, err := change.New(down{e.svc}, e.store, e.sim, nil, change.WithReplica("pod-a")).Reconcile(ctx)
+	if err == nil || got.Failed != 1 || got.Applied != 0 {
+		t.Fatalf("with Azure down: %+v, %v; want one failed to settle", got, err)
+	}
+	got, err = change.New(e.svc, e.store, e.sim, nil, change.WithReplica("pod-a")).Reconcile(ctx)
+	if err != nil || got.Applied != 1 {
+		t.Fatalf("with Azure back: %+v, %v; want it applied", got, err)
+	}
+}

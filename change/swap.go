@@ -163,6 +163,9 @@ func (c *Changer) close(ctx context.Context, id int64, name string, o pool.Outco
 // either way the swap's message says so.
 func (c *Changer) settleSwap(ctx context.Context, in pool.Intent, entry func(result, after string) *pool.AuditEntry) (bool, error) {
 	p, err := c.svc.Get(ctx, in.Pool)
+	if pool.KindOf(err) == pool.KindNotFound {
+		err, p = nil, pool.Pool{}
+	}
 	if err != nil {
 		return false, err
 	}
