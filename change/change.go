@@ -356,6 +356,11 @@ func (c *Changer) update(ctx context.Context, a Actor, command, name string, s p
 		if aerr := c.audit(ctx, a, command, name, settingsOf(before), settingsOf(after), err); aerr != nil {
 			return before, after, aerr
 		}
+		if err == nil && notice != nil {
+			if _, qerr := c.store.Enqueue(ctx, *notice); qerr != nil {
+				c.log.Error("change made but its message not queued", "pool", name, "err", qerr)
+			}
+		}
 	} else {
 		var msgs []pool.OutboxMessage
 		if err == nil && notice != nil {
