@@ -24,7 +24,7 @@ type env struct {
 	ch    *change.Changer
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
 	s := sim.New(sim.Options{Start: time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC), Seed: 1})
