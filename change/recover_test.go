@@ -23,12 +23,17 @@ type dying struct {
 	dead      *atomic.Bool
 	dieAfter  string // "update", "setimage": the call after which it dies
 	cancelled bool   // the call lands but answers as a cancelled context does
+	cancel    func() // cancels the caller's context once the call has landed
 }
 
 func (d dying) Update(ctx context.Context, name string, s pool.Settings) (pool.Pool, error) {
 	p, err := d.Service.Update(context.Background(), name, s)
 	if err != nil {
 		return p, err
+	}
+	if d.cancel != nil {
+		d.cancel()
+		return pool.Pool{}, ctx.Err()
 	}
 	if d.cancelled {
 		return pool.Pool{}, context.Canceled
@@ -123,6 +128,22 @@ func TestCancelledAfterTheCallIsApplied(t *testing.T) {
 	es := auditOf(t, e.store, "linux-ci")
 	if len(es) != 1 || es[0].Result != "ok" || !strings.Contains(es[0].After, "standby=0") {
 		t.Fatalf("audit %+v; want one applied change", es)
+	}
+}
+
+// SIGTERM cancels the scheduler's context at once: a change whose PATCH
+// has left is still recorded, on a context of its own.
+func TestCallerCancelledMidChangeIsRecorded(t *testing.T) {
+	e := newEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch := change.New(dying{Service: e.svc, dead: new(atomic.Bool), cancel: cancel}, e.store, e.sim, nil, change.WithReplica("pod-a"))
+	if _, _, err := ch.Update(ctx, alice, "standby linux-ci 0", "linux-ci", pool.Settings{Standby: pool.Int(0)}); err != nil {
+		t.Fatalf("Update: %v; the change reached Azure DevOps", err)
+	}
+	es := auditOf(t, e.store, "linux-ci")
+	if len(es) != 1 || es[0].Result != "ok" {
+		t.Fatalf("audit %+v; want the change recorded although its caller was cancelled", es)
 	}
 }
 
