@@ -20,10 +20,10 @@ import (
 // SQLite, an id kept in a file beside the store, else the host name.
 func replicaID(cfg *config.Config) (string, error) {
 	if id := strings.TrimSpace(cfg.Server.ReplicaID); id != "" {
-		return id, nil
+		return checkID(id, "server.replica_id")
 	}
 	if id := strings.TrimSpace(os.Getenv("POD_NAME")); id != "" {
-		return id, nil
+		return checkID(id, "$POD_NAME")
 	}
 	host, _ := os.Hostname()
 	if host == "" {
@@ -57,6 +57,16 @@ func replicaID(cfg *config.Config) (string, error) {
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return "", fmt.Errorf("replica id: %w", err)
+	}
+	return id, nil
+}
+
+// checkID refuses an id with a slash: leases are owned by "<id>/<token>",
+// and a restart releases those under "<id>/", which must not reach
+// another replica's.
+func checkID(id, from string) (string, error) {
+	if strings.ContainsAny(id, "/ \t") {
+		return "", fmt.Errorf("%s: replica id %q: use letters, digits, '-', '_' or '.', no '/' or space", from, id)
 	}
 	return id, nil
 }

@@ -39,4 +39,8 @@ func TestReplicaIDIsStable(t *testing.T) {
 	if id, _ := replicaID(cfg); id != "poolbot-0" {
 		t.Errorf("with replica_id: %q", id)
 	}
+	cfg.Server.ReplicaID = "pool/bot"
+	if _, err := replicaID(cfg); err == nil || !strings.Contains(err.Error(), "server.replica_id") {
+		t.Errorf("a slash accepted: %v", err)
+	}
 }
