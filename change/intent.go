@@ -226,9 +226,12 @@ func (c *Changer) Reconcile(ctx context.Context) (Recovered, error) {
 			r.NotApplied++
 		}
 	}
-	if r != (Recovered{}) {
+	switch {
+	case r.Applied+r.NotApplied+r.Told > 0:
 		c.log.Warn("recovered changes left by a stopped process", "applied", r.Applied, "not_applied", r.NotApplied,
 			"told", r.Told, "waiting", r.Waiting, "failed", r.Failed)
+	case r != (Recovered{}):
+		c.log.Debug("changes not settled yet", "waiting", r.Waiting, "failed", r.Failed)
 	}
 	return r, errors.Join(errs...)
 }
