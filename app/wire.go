@@ -358,7 +358,11 @@ func (a *App) recoverChanges(ctx context.Context) {
 	if err != nil {
 		a.log.Error("recovery of interrupted changes", "err", err)
 	}
-	a.recovered.Store(int64(r.Waiting + r.Failed))
+	n := r.Waiting + r.Failed
+	if err != nil && n == 0 {
+		n = 1 // the store did not answer: try again
+	}
+	a.recovered.Store(int64(n))
 	if r != (change.Recovered{}) {
 		a.w.sender.Kick()
 	}
@@ -373,7 +377,7 @@ func (a *App) recoverLater(ctx context.Context) error {
 			return ctx.Err()
 		case <-a.clock.After(change.DefaultLeaseRenew):
 		}
-		if a.recovered.Load() > 0 {
+		if a.w.changer.Dirty() || a.recovered.Load() > 0 {
 			a.recoverChanges(ctx)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/poolbot/poolbot/clock"
@@ -62,6 +63,7 @@ type Changer struct {
 	mine    map[int64]time.Time  // intents this process began (under mu), which are not a dead process's
 	untold  map[string]time.Time // request ids whose finished changes wait for their reply (under mu)
 	replied func(context.Context, pool.Intent) (bool, error)
+	dirty   atomic.Bool // a change's record failed: Reconcile has work
 
 	mu      sync.Mutex
 	holders map[string]Holder

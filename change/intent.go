@@ -53,7 +53,7 @@ func (c *Changer) begin(ctx context.Context, a Actor, command string, in pool.In
 // finish records a change's outcome with its audit entry, msgs and puts,
 // on a context that outlives the caller's. A failure is logged, not
 // returned: the change itself is done (or refused) whatever the record
-// says, and the intent left open is reconciled at the next start.
+// says, and the intent left open is reconciled by the leader within 30 s (Dirty), or at the next start.
 func (c *Changer) finish(ctx context.Context, id int64, a Actor, command, name, before, after string, opErr error,
 	msgs []pool.OutboxMessage, puts map[string]string, reported bool) {
 	o := pool.Outcome{State: pool.IntentApplied, Result: "ok", Messages: msgs, Puts: puts, Reported: reported}
@@ -63,8 +63,9 @@ func (c *Changer) finish(ctx context.Context, id int64, a Actor, command, name, 
 	o.Audit = &pool.AuditEntry{Time: c.clock.Now(), Actor: a.ID, ActorName: a.Name, Channel: a.Channel, Source: a.Source,
 		Command: command, Pool: name, Before: before, After: after, Result: o.Result, RequestID: a.RequestID}
 	if err := c.record(ctx, func(ctx context.Context) error { return c.intents.FinishIntent(ctx, id, o) }); err != nil {
-		c.log.Error("change made but its record failed; it is reconciled at the next start", "pool", name,
+		c.log.Error("change made but its record failed; it is reconciled later", "pool", name,
 			"command", command, "intent", id, "result", o.Result, "err", err)
+		c.dirty.Store(true)
 		return
 	}
 	if !reported && a.RequestID != "" {
@@ -123,6 +124,10 @@ func (c *Changer) Reported(ctx context.Context, requestID string) error {
 	}
 	return c.intents.MarkReported(ctx, requestID)
 }
+
+// Dirty reports, once, whether a change's record failed since the last
+// call: Reconcile then has something to settle (the leader calls it).
+func (c *Changer) Dirty() bool { return c.dirty.Swap(false) }
 
 // Untold reports whether the request made changes that its reply has not
 // told yet: a reply that tells them carries ReplyMarker, so that a restart
@@ -236,14 +241,19 @@ func (c *Changer) Reconcile(ctx context.Context) (Recovered, error) {
 	return r, errors.Join(errs...)
 }
 
+// began reports whether this process began the intent.
+func (c *Changer) began(id int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.mine[id]
+	return ok
+}
+
 // orphaned reports whether a finished, untold change's process is gone:
 // this replica's if this process did not begin it (a restart keeps the
 // replica id), another's after two lease lengths.
 func (c *Changer) orphaned(in pool.Intent) bool {
-	c.mu.Lock()
-	_, mine := c.mine[in.ID]
-	c.mu.Unlock()
-	if mine {
+	if c.began(in.ID) {
 		return false
 	}
 	if in.Replica == c.replica {
@@ -358,6 +368,14 @@ func (c *Changer) settle(ctx context.Context, in pool.Intent) (applied bool, err
 		o.Audit = entry(o.Result, in.Target)
 		o.Messages = c.line(in, fmt.Sprintf("⚠️ %s's `%s` on %s was interrupted by a restart and may have reached only some nodes; check the pool.",
 			who(in), in.Command, in.Pool))
+	}
+	if c.began(in.ID) {
+		// This process made the change and answered the person itself;
+		// only its record failed. Record it; say nothing more.
+		o.Messages = nil
+		if in.Notice != nil && applied {
+			o.Messages = []pool.OutboxMessage{*in.Notice}
+		}
 	}
 	return applied, c.intents.FinishIntent(ctx, in.ID, o)
 }

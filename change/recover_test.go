@@ -380,3 +380,30 @@ func TestRecoveryWaitsForAzure(t *testing.T) {
 		t.Fatalf("with Azure back: %+v, %v; want it applied", got, err)
 	}
 }
+
+// A store that fails after the PATCH and answers again: the same process
+// records the change once the leader reconciles, without a second line to
+// the person it already answered.
+func TestRecordFailureSettledBySameProcess(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	dead := new(atomic.Bool)
+	ch := change.New(flaky{e.svc, dead}, deadStore{e.store, dead}, e.sim, nil, change.WithReplica("pod-a"))
+	if _, _, err := ch.Update(ctx, alice, "standby linux-ci 1", "linux-ci", pool.Settings{Standby: pool.Int(1)}); err != nil {
+		t.Fatal(err)
+	}
+	if !ch.Dirty() || ch.Dirty() {
+		t.Fatal("Dirty does not report the failed record once")
+	}
+	dead.Store(false) // the store answers again
+	got, err := ch.Reconcile(ctx)
+	if err != nil || got.Applied != 1 {
+		t.Fatalf("recovered %+v, %v", got, err)
+	}
+	if es := auditOf(t, e.store, "linux-ci"); len(es) != 1 || !strings.HasPrefix(es[0].Result, "ok") {
+		t.Errorf("audit %+v", es)
+	}
+	if msgs := pendingTexts(t, e.store); len(msgs) != 0 {
+		t.Errorf("messages %q; the person was answered already", msgs)
+	}
+}

@@ -117,7 +117,8 @@ func (c *Changer) SwapImage(ctx context.Context, a Actor, command, name string, 
 	if err := c.record(ctx, func(ctx context.Context) error { return c.intents.StepIntent(ctx, id, stepReimage, changed) }); err != nil {
 		// The image is changed; the record of it is not. Reimaging now
 		// would leave a restart unable to tell what happened.
-		c.log.Error("image changed but its record failed; it is reconciled at the next start", "pool", name, "intent", id, "err", err)
+		c.log.Error("image changed but its record failed; it is reconciled later", "pool", name, "intent", id, "err", err)
+		c.dirty.Store(true)
 		return r, nil
 	}
 	strs := make([]string, len(idle))
@@ -145,11 +146,12 @@ func (c *Changer) entry(a Actor, command, name, before, after, result string) *p
 		Command: command, Pool: name, Before: before, After: after, Result: result, RequestID: a.RequestID}
 }
 
-// close finishes an intent with o, logging a failed record (the next start
+// close finishes an intent with o, logging a failed record (the leader
 // reconciles it).
 func (c *Changer) close(ctx context.Context, id int64, name string, o pool.Outcome) {
 	if err := c.record(ctx, func(ctx context.Context) error { return c.intents.FinishIntent(ctx, id, o) }); err != nil {
-		c.log.Error("change made but its record failed; it is reconciled at the next start", "pool", name, "intent", id, "err", err)
+		c.log.Error("change made but its record failed; it is reconciled later", "pool", name, "intent", id, "err", err)
+		c.dirty.Store(true)
 		return
 	}
 	if o.Audit != nil {
