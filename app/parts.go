@@ -36,6 +36,9 @@ type parts struct {
 	shutdownWorkers func(ctx context.Context) error
 	// flush sends every pending outbox message.
 	flush func(ctx context.Context) error
+	// recover settles the changes a dead process left, before the leader
+	// work starts.
+	recover func(ctx context.Context)
 }
 
 func (p *parts) names() string {

@@ -51,8 +51,11 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 	cfg := a.cfg
 	logFor := func(part string) *slog.Logger { return a.log.With("part", part) }
 
-	w.changer = change.New(a.service, a.store, a.clock, logFor("change"), change.WithReplica(a.owner))
+	w.changer = change.New(a.service, a.store, a.clock, logFor("change"), change.WithReplica(a.owner),
+		change.WithChannel(cfg.Slack.Channel), change.WithReplyCheck(a.replied))
 	a.part("changer")
+	a.parts.recover = a.recoverChanges
+	a.parts.leader = append(a.parts.leader, task{name: "recovery", run: a.recoverLater})
 
 	// Slack's Web API: posts, updates and user groups. Its calls are
 	// counted for /metrics.
@@ -318,7 +321,7 @@ type loggedHandler struct{ a *App }
 func (h loggedHandler) Handle(ctx context.Context, r commands.Request, resp commands.Responder) error {
 	start := time.Now()
 	// A person waits: Azure DevOps's throttle is told, not waited out.
-	err := h.a.w.handler.Handle(azure.WithUrgency(ctx, azure.Interactive), r, resp)
+	err := h.a.w.handler.Handle(azure.WithUrgency(ctx, azure.Interactive), r, reporting{resp, h.a.w.changer, r.RequestID, h.a.log})
 	if err != nil && ctx.Err() != nil && h.a.isStopping() {
 		h.a.cutOff(ctx, r, resp)
 	}
@@ -426,4 +429,100 @@ func scheduleZones(cfg *config.Config) []string {
 		out = append(out, s.TimeZone)
 	}
 	return out
+}
+
+// reporting records, once a reply has reached Slack, that the request's
+// changes were told, so that a restart does not tell them again; a change
+// whose reply never left is told to its channel by the next start.
+type reporting struct {
+	commands.Responder
+	ch  *change.Changer
+	id  string
+	log *slog.Logger
+}
+
+func (r reporting) Respond(ctx context.Context, rep commands.Reply) error {
+	if r.ch.Untold(r.id) {
+		rep.Blocks = marked(rep.Blocks, change.ReplyMarker(r.id))
+	}
+	if err := r.Responder.Respond(ctx, rep); err != nil {
+		return err
+	}
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := r.ch.Reported(lctx, r.id); err != nil {
+		r.log.Warn("reply sent but not recorded; a restart may tell the change again", "request_id", r.id, "err", err)
+	}
+	return nil
+}
+
+// recoverChanges settles what a dead process left (see
+// change.Changer.Reconcile) and sends the messages it queued.
+func (a *App) recoverChanges(ctx context.Context) {
+	rctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	r, err := a.w.changer.Reconcile(rctx)
+	if err != nil {
+		a.log.Error("recovery of interrupted changes", "err", err)
+	}
+	n := r.Waiting + r.Failed
+	if err != nil && n == 0 {
+		n = 1 // the store did not answer: try again
+	}
+	a.recovered.Store(int64(n))
+	if r != (change.Recovered{}) {
+		a.w.sender.Kick()
+	}
+}
+
+// recoverLater settles, once their holders' leases lapse (or Azure
+// answers), the changes recoverChanges could not settle yet.
+func (a *App) recoverLater(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-a.clock.After(change.DefaultLeaseRenew):
+		}
+		if a.w.changer.Dirty() || a.recovered.Load() > 0 {
+			a.recoverChanges(ctx)
+		}
+	}
+}
+
+// marked returns blocks with the first one carrying id, when it is a
+// section without an id of its own; the blocks are not changed in place.
+func marked(blocks []slack.Block, id string) []slack.Block {
+	if len(blocks) == 0 {
+		return blocks
+	}
+	sec, ok := blocks[0].(*slack.SectionBlock)
+	if !ok || sec.BlockID != "" {
+		return blocks
+	}
+	cp := *sec
+	cp.BlockID = id
+	out := append([]slack.Block{&cp}, blocks[1:]...)
+	return out
+}
+
+// replied reports whether a reply telling of in's change reached its
+// channel: a recent message there carries its marker.
+func (a *App) replied(ctx context.Context, in pool.Intent) (bool, error) {
+	if in.Channel == "" || in.RequestID == "" || in.Source != "slack" {
+		return false, nil
+	}
+	want := change.ReplyMarker(in.RequestID)
+	h, err := a.w.slack.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: in.Channel, Limit: 200})
+	if err != nil {
+		return false, fmt.Errorf("read %s's history: %w", in.Channel, err)
+	}
+	for _, m := range h.Messages {
+		for _, b := range m.Blocks.BlockSet {
+			if b.ID() == want {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 
+	"github.com/poolbot/poolbot/change"
 	"github.com/poolbot/poolbot/pool"
 )
 
@@ -49,6 +50,9 @@ func runImage(ctx context.Context, c *call) error {
 	if err != nil {
 		return err
 	}
+	if target == cur {
+		return c.respond(ctx, say(sayf("*%s* already uses `%s`; nothing to change.", name, cur.Short())))
+	}
 	idle := idleNodes(p.Nodes)
 	if !c.confirmed {
 		q := sayf("Change the image of *%s*?\n`%s` → `%s`", name, cur.Short(), target.Short())
@@ -60,38 +64,29 @@ func runImage(ctx context.Context, c *call) error {
 		}
 		return c.askConfirm(ctx, q, "Change image", true)
 	}
-	if err := c.respond(ctx, say(sayf(":hourglass: Changing the image of *%s*: `%s` → `%s`…", name, cur.Short(), target.Short()))); err != nil {
+	// The swap is a long operation kept in the store: its progress goes to
+	// one message in the channel, which a restart finishes if poolbot dies
+	// in the middle. The requester's own reply only points there.
+	msg := sayf("Changing the image of %s: %s → %s; progress in the channel…", name, cur.Short(), target.Short())
+	if err := c.respond(ctx, say(":hourglass: "+msg)); err != nil {
 		return err
 	}
-	before, after, err := c.h.o.Changer.SetImage(ctx, c.actor, c.text, name, target)
+	r, err := c.h.o.Changer.SwapImage(ctx, c.actor, c.text, name, target,
+		change.Swap{Channel: c.req.ChannelID, Who: string(c.who()), ReimageIdle: reimageIdle})
 	if err != nil {
 		return err
 	}
-	text := sayf("%s changed the image of *%s*: `%s` → `%s`", c.who(), name, before.Short(), after.Short())
-	if reimageIdle {
-		// Nodes may have changed while the image did.
-		nodes, err := c.h.o.Service.Nodes(ctx, name)
-		if err != nil {
-			return fmt.Errorf("the image is changed, but listing idle agents failed: %w", err)
-		}
-		idle = idleNodes(nodes)
-		if len(idle) > 0 {
-			msg := sayf(":hourglass: Image of %s changed; reimaging %s…", name, plural(len(idle), "idle agent"))
-			if err := c.respond(ctx, say(msg)); err != nil {
-				return err
-			}
-			if err := c.h.o.Changer.Nodes(ctx, c.actor, c.text, name, "reimage", idle); err != nil {
-				text += sayf("; reimaging idle agents failed: %v", err)
-			} else {
-				text += fmt.Sprintf("; reimaging %s", plural(len(idle), "idle agent"))
-			}
-		} else {
-			text += "; no agent was idle to reimage"
-		}
+	text := sayf("%s changed the image of *%s*: `%s` → `%s`", c.who(), name, r.Before.Short(), r.After.Short())
+	switch {
+	case !reimageIdle:
+	case r.ReimageErr != nil:
+		text += sayf("; reimaging idle agents failed: %v", r.ReimageErr)
+	case len(r.Reimaged) > 0:
+		text += fmt.Sprintf("; reimaging %s", plural(len(r.Reimaged), "idle agent"))
+	default:
+		text += "; no agent was idle to reimage"
 	}
-	r := announce(text)
-	r.ReplaceOriginal = c.replace
-	return c.respond(ctx, r)
+	return c.respond(ctx, Reply{Text: fallback(text), Blocks: textBlocks(text), ReplaceOriginal: true})
 }
 
 // targetImage reads the image argument against the pool's current image.

@@ -92,6 +92,7 @@ type Stub struct {
 	updates    []Update
 	ephemerals []Ephemeral
 	responses  map[string][]Response
+	respIn     map[string]string // response id → the channel its in_channel replies go to
 	calls      map[string]int
 	groups     []UserGroup
 	users      map[string]User
@@ -119,6 +120,7 @@ func New() *Stub {
 		changed:   make(chan struct{}),
 		now:       time.Now,
 		responses: map[string][]Response{},
+		respIn:    map[string]string{},
 		calls:     map[string]int{},
 		users:     map[string]User{},
 		refuse:    map[string]string{},
@@ -224,6 +226,16 @@ func (s *Stub) Ephemerals() []Ephemeral {
 // kept under id.
 func (s *Stub) ResponseURL(id string) string {
 	return s.srv.URL + "/response/" + url.PathEscape(id)
+}
+
+// ResponseURLIn is ResponseURL for a command typed in channel: as in Slack,
+// its in_channel replies become messages of the channel, which
+// Messages and conversations.history show (from poolbot's bot user).
+func (s *Stub) ResponseURLIn(id, channel string) string {
+	s.mu.Lock()
+	s.respIn[id] = channel
+	s.mu.Unlock()
+	return s.ResponseURL(id)
 }
 
 // Responses returns what was posted to ResponseURL(id), in order.
@@ -509,6 +521,9 @@ func (s *Stub) serveResponse(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	resp.Time = s.now()
 	s.responses[id] = append(s.responses[id], resp)
+	if ch := s.respIn[id]; ch != "" && resp.ResponseType == "in_channel" {
+		s.messages = append(s.messages, Message{Channel: ch, TS: s.nextTS(), Text: resp.Text, Blocks: resp.Blocks, Time: resp.Time})
+	}
 	s.notify()
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, apiResponse{"ok": true})

@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"io/fs"
 	"path/filepath"
 	"strconv"
@@ -235,4 +236,21 @@ func BenchmarkClaim(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// migrationFiles counts the migration files and returns the newest version.
+func migrationFiles(t *testing.T) (n, newest int) {
+	t.Helper()
+	files, err := filepath.Glob("migrations/*.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("migrations: %v (%d files)", err, len(files))
+	}
+	for _, f := range files {
+		var v int
+		if _, err := fmt.Sscanf(filepath.Base(f), "%04d_", &v); err != nil {
+			t.Fatalf("migration %s: %v", f, err)
+		}
+		n, newest = n+1, max(newest, v)
+	}
+	return n, newest
 }

@@ -46,6 +46,9 @@ func Run(t *testing.T, open Open) {
 		{"Restart", testRestart},
 		{"Concurrency", testConcurrency},
 		{"Jobs", testJobs},
+		{"Intents", testIntents},
+		{"IntentRace", testIntentRace},
+		{"ReleaseLeases", testReleaseLeases},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
