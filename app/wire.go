@@ -122,6 +122,7 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 		Service: a.service, Store: a.store, Clock: a.clock, Logger: logFor("watcher"),
 		Alerts: cfg.Alerts, DefaultChannel: cfg.Slack.Channel, PoolURL: poolURL(cfg.DevOps),
 		Cost: w.tracker, Owner: a.owner, Schedules: a.workingHours(),
+		Retention: cfg.History.Retention.Duration,
 	})
 	a.part("watcher")
 
@@ -132,6 +133,7 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 		// Readers' zones are cached for hours of real time, whatever clock
 		// the bot runs on.
 		Zones: commands.NewSlackZones(w.slack, clock.Real{}), Conditions: watch.Conditions,
+		Files: w.slack, Location: hourZone(cfg),
 	}
 	if w.scheduler != nil {
 		hopts.Scheduler = w.scheduler
@@ -332,4 +334,26 @@ func (a *App) Prime(ctx context.Context) error {
 		}
 	}
 	return a.w.watcher.Cycle(ctx)
+}
+
+// hourZone is the time zone of hour-of-week figures (/pool waits): the
+// digest's, else the first schedule's, else UTC.
+func hourZone(cfg *config.Config) *time.Location {
+	for _, tz := range append([]string{cfg.Cost.DigestTimeZone}, scheduleZones(cfg)...) {
+		if tz == "" {
+			continue
+		}
+		if l, err := time.LoadLocation(tz); err == nil {
+			return l
+		}
+	}
+	return time.UTC
+}
+
+func scheduleZones(cfg *config.Config) []string {
+	var out []string
+	for _, s := range cfg.Schedules {
+		out = append(out, s.TimeZone)
+	}
+	return out
 }

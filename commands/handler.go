@@ -28,6 +28,8 @@ type Options struct {
 	Store         pool.Store      // history, mutes, confirmations, overrides
 	Scheduler     Scheduler       // may be nil: no schedules
 	Cost          CostEstimator   // may be nil
+	Files         FileUploader    // may be nil: `waits` answers in text only
+	Location      *time.Location  // the time zone of hour-of-week figures; nil: UTC
 	Roles         []config.Role
 	Templates     []config.Template
 	Azure         config.Azure // subscription and resource group defaults for create

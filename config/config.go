@@ -17,6 +17,7 @@ type Config struct {
 	Schedules []Schedule `toml:"schedules"`
 	Alerts    Alerts     `toml:"alerts"`
 	Cost      Cost       `toml:"cost"`
+	History   History    `toml:"history"`
 	Store     Store      `toml:"store"`
 	Server    Server     `toml:"server"`
 	Log       Log        `toml:"log"`

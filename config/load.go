@@ -523,6 +523,7 @@ const (
 	DefaultStorePath          = "poolbot.db"
 	DefaultListen             = "127.0.0.1:3000"
 	DefaultShutdownTimeout    = 20 * time.Second
+	DefaultRetention          = 90 * 24 * time.Hour
 )
 
 func (c *Config) applyDefaults() {
@@ -577,6 +578,7 @@ func (c *Config) applyDefaults() {
 	if c.Cost.Currency == "" {
 		c.Cost.Currency = "USD"
 	}
+	setDur(&c.History.Retention, DefaultRetention)
 
 	if c.Store.Driver == "" {
 		c.Store.Driver = "sqlite"
@@ -799,6 +801,13 @@ func (c *Config) validate(idx *docIndex) []error {
 			bad("alerts."+f.name, "must be at least 1s")
 		}
 	}
+	for i, w := range al.Waits {
+		k := fmt.Sprintf("alerts.waits[%d]", i)
+		if len(w.Pools) == 0 {
+			bad(k+".pools", "required: the pools (names or globs) the objective is for")
+		}
+		checkGlobs(k+".pools", w.Pools)
+	}
 	for i, r := range al.Routes {
 		k := fmt.Sprintf("alerts.routes[%d]", i)
 		if r.Channel == "" {
@@ -846,6 +855,10 @@ func (c *Config) validate(idx *docIndex) []error {
 		if b.Daily == 0 && b.Monthly == 0 {
 			bad(k, "sets no budget: give daily or monthly")
 		}
+	}
+
+	if c.History.Retention.Duration < 24*time.Hour {
+		bad("history.retention", "must be at least 1d")
 	}
 
 	// Store.

@@ -144,6 +144,10 @@ type DigestLine struct {
 	Jobs      int
 	Saved     float64
 	Week      []float64 // the 7 days ending with the day
+	// From the job history (history.go) when it holds the day: Jobs and
+	// BusyHours are then counted from it, not from polls.
+	FromHistory bool
+	WaitP95     time.Duration
 }
 
 // DigestLines returns every tracked pool's figures for day (YYYY-MM-DD),
@@ -168,6 +172,9 @@ func (t *Tracker) DigestLines(ctx context.Context, day string) []DigestLine {
 		if d := t.day(ctx, day)[n]; d != nil {
 			l.IdleHours, l.BusyHours, l.Jobs = d.IdleHours, d.BusyHours, d.Jobs
 			l.Saved = d.SavedHours * d.Price
+		}
+		if jobs, busy, p95, ok := t.historyDay(ctx, n, day); ok {
+			l.Jobs, l.BusyHours, l.WaitP95, l.FromHistory = jobs, busy, p95, true
 		}
 		c := t.dayCost(ctx, n, day)
 		l.Cost, l.Currency, l.Actual, l.Priced, l.SoFar, l.HasSoFar = c.Value, c.Currency, c.Actual, c.Priced, c.SoFar, c.HasSoFar
@@ -252,6 +259,9 @@ func FormatLine(l DigestLine) string {
 		cost += fmt.Sprintf(" (Cost Management so far: %s)", Money(l.SoFar, l.Currency))
 	}
 	s := slackmsg.Sprintf("`%s` %s %s · idle %.1f h · busy %.1f h · %d jobs", Sparkline(l.Week), l.Pool, cost, l.IdleHours, l.BusyHours, l.Jobs)
+	if l.FromHistory {
+		s += " · p95 wait " + l.WaitP95.Round(time.Second).String()
+	}
 	if l.Saved > 0 {
 		s += " · schedules saved " + Money(l.Saved, l.Currency)
 	}

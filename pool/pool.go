@@ -224,4 +224,11 @@ type Service interface {
 	Create(ctx context.Context, spec CreateSpec) (Pool, error)
 	ReimageNodes(ctx context.Context, name string, nodeIDs []int) error
 	DeleteNodes(ctx context.Context, name string, nodeIDs []int) error
+	// JobHistory reads the pool's job requests newest first, from q.Token
+	// or the newest, until the first one queued before q.Since or
+	// q.MaxCalls calls. Errors: *Error of KindNotFound for an unknown pool,
+	// or Azure DevOps' failure in words; on a failure after the first call
+	// it also returns what it read, with Token set to go on from there.
+	// Safe for concurrent use.
+	JobHistory(ctx context.Context, name string, q JobQuery) (JobPage, error)
 }

@@ -173,5 +173,8 @@ type Store interface {
 	// is none or it has lapsed.
 	CurrentLease(ctx context.Context, key string) (Lease, error)
 
+	// JobStore keeps the pools' job history and its read cursors.
+	JobStore
+
 	Close() error
 }

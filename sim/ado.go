@@ -626,9 +626,14 @@ func (j *job) nodeName() string {
 }
 
 // adoJobRequests lists the pool's queued and running requests, then its
-// last completedRequestCount finished ones (default none).
+// last completedRequestCount finished ones (default none); with $top or
+// continuationToken it pages the whole history instead (jobrequests.go).
 func (s *Sim) adoJobRequests(w http.ResponseWriter, r *http.Request, id int) {
 	q := r.URL.Query()
+	if q.Has("$top") || q.Has("continuationToken") {
+		s.adoJobRequestPages(w, r, id)
+		return
+	}
 	done, _ := strconv.Atoi(q.Get("completedRequestCount"))
 	agentID, _ := strconv.Atoi(q.Get("agentId"))
 	s.mu.Lock()

@@ -162,6 +162,7 @@ func (s *Sim) tickPool(p *spool, sample bool) {
 }
 
 func (s *Sim) remember(p *spool, j *job) {
+	s.keepFinished(p, j)
 	p.done = append(p.done, j)
 	if len(p.done) > maxDone {
 		p.done = append(p.done[:0:0], p.done[len(p.done)-maxDone:]...)

@@ -117,6 +117,8 @@ type Sim struct {
 	gallery   map[string]*galleryImage // by image name, lower-cased
 	ops       map[string]*operation
 	waiters   []waiter
+	history   map[int][]*job     // finished jobs by pool id, oldest first (jobrequests.go)
+	jobMeta   map[uint64]jobMeta // seeded jobs' definitions and demands
 
 	nextPool  int
 	nextNode  int

@@ -30,6 +30,7 @@ type Message struct {
 	// Metadata is the message metadata as posted ({"event_type":…,
 	// "event_payload":{…}}); nil when none.
 	Metadata json.RawMessage
+	Files    []string // ids of the files shared with it (files.go)
 	Time     time.Time
 }
 
@@ -94,6 +95,9 @@ type Stub struct {
 	calls      map[string]int
 	groups     []UserGroup
 	users      map[string]User
+	uploads    map[string]*upload // by file id (files.go)
+	files      []File
+	fileDir    string
 
 	limitN     int // the next limitN API calls get 429
 	limitAfter time.Duration
@@ -126,6 +130,7 @@ func New() *Stub {
 	mux.HandleFunc("/api/", s.serveAPI)
 	mux.HandleFunc("/response/", s.serveResponse)
 	mux.HandleFunc("/socket", s.serveSocket)
+	mux.HandleFunc("/upload/v1/", s.serveUpload)
 	s.srv = httptest.NewServer(mux)
 	return s
 }
@@ -422,6 +427,10 @@ func (s *Stub) serveAPI(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeJSON(w, http.StatusOK, apiResponse{"ok": true, "user": userInfo(u, s.now())})
+	case "files.getUploadURLExternal":
+		s.getUploadURLExternal(w, form)
+	case "files.completeUploadExternal":
+		s.completeUploadExternal(w, form)
 	case "apps.connections.open":
 		if s.openErrN > 0 {
 			s.openErrN--

@@ -188,6 +188,11 @@ templates, schedules, alerts and cost of FILE, and needs none of its secrets.`)
 
 	stub := slackstub.New()
 	defer stub.Close()
+	// Pictures the bot shares (the /pool waits heat map) are saved here
+	// and kept after the demo ends, so that they can be opened.
+	if dir, err := os.MkdirTemp("", "poolbot-demo-files-"); err == nil {
+		stub.SetFileDir(dir)
+	}
 
 	secret := os.Getenv("SLACK_SIGNING_SECRET")
 	if *listen != "" && secret == "" {
