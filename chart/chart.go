@@ -273,7 +273,8 @@ func Agents(title string, points []AgentPoint, from, to time.Time, loc *time.Loc
 	pl := plot.New()
 	pl.Title.Text = title
 	pl.Y.Label.Text = "agents"
-	pl.Y.Min, pl.Y.Max = 0, math.Ceil(top*1.1)
+	// Headroom above the highest bar for the legend.
+	pl.Y.Min, pl.Y.Max = 0, math.Ceil(top*1.4)
 	pl.X.Min, pl.X.Max = -0.5, float64(len(busy))-0.5
 	pl.BackgroundColor = color.White
 	// Bars fill their step: the plot's width over the steps, in points.
@@ -303,7 +304,7 @@ func Agents(title string, points []AgentPoint, from, to time.Time, loc *time.Loc
 	dc := draw.New(img)
 	dc.SetColor(color.White)
 	dc.Fill(dc.Rectangle.Path())
-	pl.Draw(dc)
+	pl.Draw(draw.Crop(dc, 0, 0, 0, -px(6))) // a margin above the title
 	return encode(img)
 }
 

@@ -241,3 +241,35 @@ func TestAgents(t *testing.T) {
 		t.Fatalf("empty span: %v", err)
 	}
 }
+
+// go test ./chart -run TestAgentsPNG -write-docs writes the README's picture
+// of a pool's day.
+func TestAgentsPNG(t *testing.T) {
+	from := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+	var pts []AgentPoint
+	for i := range 144 {
+		h := i / 6
+		p := AgentPoint{Time: from.Add(time.Duration(i) * Step), Other: i % 5 / 4}
+		switch {
+		case h < 10:
+			p.Busy, p.Idle = 2+i%7, 1+i%3
+		case h < 13:
+			p.Idle = 2
+		default:
+			p.Idle = 1
+		}
+		pts = append(pts, p)
+	}
+	b, err := Agents("linux-ci: agents over the last 24 h (UTC)", pts, from, from.Add(24*time.Hour), time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *writeDocs {
+		if err := os.WriteFile("../docs/agents-chart.png", b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(b) > 150<<10 || decode(t, b).Bounds().Dy() != AgentsHeight {
+		t.Errorf("%d bytes", len(b))
+	}
+}
