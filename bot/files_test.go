@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -121,5 +122,26 @@ func TestSenderUnreadableFilePostsText(t *testing.T) {
 	msgs := r.stub.Messages()
 	if len(msgs) != 1 || msgs[0].Text != "the chart's text" || len(r.stub.Files()) != 0 {
 		t.Fatalf("messages %+v files %d", msgs, len(r.stub.Files()))
+	}
+}
+
+// Without the history scope the next run cannot tell whether the file was
+// shared: it shares it again (twice beats lost) and says so once.
+func TestSenderFileLookupRefused(t *testing.T) {
+	r := newSenderRig(t)
+	advancer(t, r.fake, 100*time.Millisecond)
+	m := fileMsg(t, "C1", "c.png")
+	m.Created = r.fake.Now()
+	ids := r.enqueueIDs(t, m)
+	r.crashRun(t, &dyingStore{markFails: map[int64]bool{ids[0]: true}, left: 1})
+	r.stub.Refuse("missing_scope", "conversations.history")
+	w := &warnings{}
+	flushOutbox(t, r.senderOn(r.st, slog.New(w), nil))
+	r.checkOutboxEmpty(t)
+	if n := len(r.stub.Files()); n != 2 {
+		t.Fatalf("%d files, want 2 (shared again when in doubt)", n)
+	}
+	if n := w.count("cannot tell whether an earlier run posted"); n != 1 {
+		t.Errorf("%d warnings, want 1", n)
 	}
 }
