@@ -63,14 +63,25 @@ func (k *killedAfterShare) isDead() bool {
 // The daily digest carries its chart, shared once even when poolbot is
 // killed between Slack sharing it and the store recording it: the next run
 // on the same store finds the file in the channel and does not share it
-// again.
+// again. Over HTTP and Socket Mode alike.
 func TestDigestChartSharedOnceAcrossRestart(t *testing.T) {
+	for _, mode := range []string{"http", "socket"} {
+		t.Run(mode, func(t *testing.T) { digestChartOnce(t, mode) })
+	}
+}
+
+func digestChartOnce(t *testing.T, mode string) {
 	s, simURL := startSim(t, 600)
 	stub := slackstub.New()
 	defer stub.Close()
 	stub.SetFileDir(t.TempDir())
 	dir := t.TempDir()
-	cfg := writeConfig(t, dir, simURL, stub.APIURL(), `
+	configure := writeConfig
+	if mode == "socket" {
+		stub.RequireTokens("xoxb-test", "xapp-test")
+		configure = socketConfig
+	}
+	cfg := configure(t, dir, simURL, stub.APIURL(), `
 [alerts]
 interval = "60s"
 [cost]
