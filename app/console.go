@@ -317,7 +317,7 @@ func (m *Messages) Backlog() {
 		if u, ok := latest[k]; ok {
 			text, blocks = u.Text, u.Blocks
 		}
-		out := strings.TrimRight(RenderJSON(blocks, text), "\n")
+		out := strings.TrimRight(RenderJSON(blocks, text), "\n") + m.files(msg)
 		switch n := replies[k]; n {
 		case 0:
 		case 1:

@@ -140,7 +140,7 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 		// Readers' zones are cached for hours of real time, whatever clock
 		// the bot runs on.
 		Zones: commands.NewSlackZones(w.slack, clock.Real{}), Conditions: watch.Conditions,
-		Files: w.slack, Location: hourZone(cfg),
+		Files: w.slack, Location: hourZone(cfg), Agents: w.tracker,
 	}
 	if w.scheduler != nil {
 		hopts.Scheduler = w.scheduler

@@ -29,6 +29,7 @@ type Options struct {
 	Scheduler     Scheduler       // may be nil: no schedules
 	Cost          CostEstimator   // may be nil
 	Files         FileUploader    // may be nil: `waits` answers in text only
+	Agents        AgentCounts     // may be nil: `status <pool> chart=…` says there is no series
 	Location      *time.Location  // the time zone of hour-of-week figures; nil: UTC
 	Roles         []config.Role
 	Templates     []config.Template

@@ -17,10 +17,12 @@ import (
 func init() {
 	register(&command{
 		name:  "status",
-		usage: "status <pool>",
+		usage: "status <pool> [chart=24h]",
 		help: "Shows one pool in detail: settings, scale set and image, nodes by state, jobs waiting, recent " +
-			"errors, any hold against its schedule, and its last changes.",
+			"errors, any hold against its schedule, and its last changes. chart=24h (1h to 24h) adds a picture " +
+			"of its agents, busy, idle and the others, every 10 minutes over that span, shared in the channel.",
 		role: RoleViewer,
+		keys: []string{"chart"},
 		min:  1, max: 1, pool: onePool,
 		run: runStatus,
 	})
@@ -28,6 +30,10 @@ func init() {
 
 func runStatus(ctx context.Context, c *call) error {
 	name := c.pools[0]
+	span, charted, err := chartSpan(c)
+	if err != nil {
+		return err
+	}
 	p, err := c.h.o.Service.Get(ctx, name)
 	if err != nil {
 		return err
@@ -112,6 +118,11 @@ func runStatus(ctx context.Context, c *call) error {
 		}
 		blocks = append(blocks, section("*Last changes*\n"+esc(strings.Join(ls, "\n"))))
 		lines = append(lines, "last changes: "+esc(strings.Join(ls, "; ")))
+	}
+	if charted {
+		note := c.shareAgentsChart(ctx, name, span, now)
+		blocks = append(blocks, section(note))
+		lines = append(lines, note)
 	}
 	return c.respond(ctx, Reply{Text: fallback(strings.Join(lines, "\n")), Blocks: blocks})
 }

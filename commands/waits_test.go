@@ -119,7 +119,7 @@ func TestWaitsCommand(t *testing.T) {
 		{"waits linux-ci hours=3", "waits takes no option hours"},
 		{"waits linx-ci", "Did you mean linux-ci?"},
 		{"waits linux-*", "one pool at a time"},
-		{"waits", "needs more arguments"},
+		{"waits", "waits takes 1 argument, not 0"},
 	} {
 		rep := s.run(Request{UserID: "U-viewer", ChannelID: "C-ops", Text: tc.text}).last()
 		if !strings.Contains(rep.Text, tc.want) {

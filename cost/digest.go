@@ -107,6 +107,18 @@ func (t *Tracker) digestIfDue(ctx context.Context, now time.Time) error {
 			Text: text, Blocks: blocks, Created: now}); err != nil {
 			return fmt.Errorf("queue digest %s: %w", date, err)
 		}
+		// The chart follows the text, as a file shared once (the sender's
+		// Op "file"); the text above stands alone if Slack refuses it.
+		if f, caption, ok := t.DigestChart(ctx, day); ok {
+			b, err := json.Marshal(f)
+			if err == nil {
+				_, err = t.o.Store.Enqueue(ctx, pool.OutboxMessage{Channel: t.o.Config.DigestChannel, Key: key + "/chart",
+					Op: "file", Text: caption, Blocks: string(b), Created: now})
+			}
+			if err != nil {
+				t.o.Logger.Error("cost: digest chart not queued", "day", day, "err", err)
+			}
+		}
 	}
 	if err := t.o.Store.Put(ctx, "digest/last", date); err != nil {
 		return fmt.Errorf("record digest %s: %w", date, err)
@@ -239,7 +251,7 @@ func (t *Tracker) Digest(ctx context.Context, day string) (text, blocks string) 
 		bs = append(bs, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, more, false, false)))
 	}
 	bs = append(bs, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType,
-		"est. = instance-hours × the SKU's pay-as-you-go price, as the budget alerts count; figures without it are Azure Cost Management's, final a day after their (UTC) day ends. Chart: the last 7 days.", false, false)))
+		"est. = instance-hours × the SKU's pay-as-you-go price, as the budget alerts count; figures without it are Azure Cost Management's, final a day after their (UTC) day ends. Sparklines: the last 7 days; the chart below: 14 days.", false, false)))
 	b, err := json.Marshal(slack.Blocks{BlockSet: bs})
 	if err != nil {
 		return tb.String(), ""
