@@ -8,9 +8,11 @@ import (
 	"github.com/poolbot/poolbot/pool"
 )
 
-// The write-ahead records of changes (pool.IntentStore), the job history
-// and the replay window are writes like any other: a guarded store refuses
-// them once its file has gone. Guarded must implement pool.IntentStore
+// The write-ahead records of changes (pool.IntentStore) and the job history
+// are writes like any other: a guarded store refuses them once its file has
+// gone. The replay window (Remember) is not guarded: what it records matters
+// only for minutes, and refusing it would hide the store's own error behind
+// "could not check for a repeat". Guarded must implement pool.IntentStore
 // itself, since change finds it by a type assertion that an embedded
 // pool.Store would hide.
 var _ pool.IntentStore = (*Guarded)(nil)
@@ -112,11 +114,4 @@ func (g *Guarded) DeleteJobs(ctx context.Context, before time.Time) (int64, erro
 		return 0, err
 	}
 	return g.Store.DeleteJobs(ctx, before)
-}
-
-func (g *Guarded) Remember(ctx context.Context, key string, now, until time.Time) (bool, error) {
-	if err := g.guard(); err != nil {
-		return false, err
-	}
-	return g.Store.Remember(ctx, key, now, until)
 }

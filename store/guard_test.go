@@ -79,10 +79,6 @@ func TestGuardStopsWritesWhenTheFileGoes(t *testing.T) {
 					_, err := is.BeginIntent(ctx, pool.Intent{Pool: "x", Kind: "settings"})
 					return err
 				},
-				"Remember": func() error {
-					_, err := st.Remember(ctx, "slack/1/ab", time.Now(), time.Now().Add(time.Minute))
-					return err
-				},
 			}
 			for name, w := range writes {
 				err := w()
