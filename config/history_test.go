@@ -41,7 +41,7 @@ p95 = "2m"
 	for _, tc := range []struct{ doc, want string }{
 		{"[history]\nretention = \"12h\"\n", `test.toml:10: key history.retention: must be at least 1d`},
 		{"[history]\nretention = \"ninety\"\n", `test.toml:10: key history.retention`},
-		{"[history]\nretention = 90\n", `test.toml:10: key history.retention: want a string`},
+		{"[history]\nretention = 90\n", `test.toml:10: key history.retention: must be a duration in quotes`},
 		{"[alerts]\nwait_p95 = \"5 minutes\"\n", `test.toml:10: key alerts.wait_p95`},
 		{"[[alerts.waits]]\np95 = \"5m\"\n", `alerts.waits[0].pools: required`},
 	} {

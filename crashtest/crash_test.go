@@ -229,6 +229,7 @@ signing_secret = "%[4]s"
 bot_token = "xoxb-crash"
 api_url = "%[5]s"
 channel = "%[6]s"
+response_url_hosts = ["%[9]s"]
 
 [[roles]]
 name = "admin"
@@ -263,7 +264,7 @@ shutdown_timeout = "5s"
 
 [log]
 level = "info"
-`, srv.URL, sim.Subscription, sim.ResourceGroup, secret, w.stub.APIURL(), channel, schPool, dbPath)
+`, srv.URL, sim.Subscription, sim.ResourceGroup, secret, w.stub.APIURL(), channel, schPool, dbPath, stubHost(w.stub))
 	w.cfgPath = filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(w.cfgPath, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
@@ -808,4 +809,13 @@ func (r *recorder) calls() []call {
 	r.rmu.Lock()
 	defer r.rmu.Unlock()
 	return slices.Clone(r.log)
+}
+
+// stubHost is the local Slack's host:port, which its response_urls name.
+func stubHost(s *slackstub.Stub) string {
+	u, err := url.Parse(s.APIURL())
+	if err != nil {
+		panic(err)
+	}
+	return u.Host
 }
