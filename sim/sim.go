@@ -116,6 +116,7 @@ type Sim struct {
 	scaleSets map[string]*scaleSet
 	gallery   map[string]*galleryImage // by image name, lower-cased
 	ops       map[string]*operation
+	managed   *managedState // Managed DevOps Pools, made on first use
 	waiters   []waiter
 
 	nextPool  int
@@ -326,6 +327,7 @@ func (s *Sim) Advance(d time.Duration) {
 		s.now = next
 		if s.now.Truncate(time.Minute).Equal(s.now) {
 			s.tick()
+			s.tickManaged()
 		}
 		s.wake()
 		s.mu.Unlock()
