@@ -159,8 +159,9 @@ func (s *Sim) AddManagedPool(spec ManagedSpec) {
 }
 
 // SetManagedFault makes a managed pool's agent provisioning fail with code
-// (ClusterOutOfCapacity, ExceedingQuota, ImageNotFound, SkuNotAvailable);
-// "" clears it.
+// (ClusterOutOfCapacity, ExceedingQuota, ImageNotFound, SkuNotAvailable):
+// agents stay NotReady, and with ClusterOutOfCapacity the pool's next
+// operations fail too. "" clears it.
 func (s *Sim) SetManagedFault(name, code string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -169,6 +170,19 @@ func (s *Sim) SetManagedFault(name, code string) error {
 		return fmt.Errorf("no managed pool %q", name)
 	}
 	p.fault = code
+	return nil
+}
+
+// ClearManagedTag removes a tag from a managed pool, as a tool other than
+// poolbot that rewrites the resource would.
+func (s *Sim) ClearManagedTag(name, tag string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.mdp().pools[strings.ToLower(name)]
+	if p == nil {
+		return fmt.Errorf("no managed pool %q", name)
+	}
+	delete(pathMap(p.res, "tags"), tag)
 	return nil
 }
 

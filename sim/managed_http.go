@@ -244,7 +244,7 @@ func (s *Sim) mdpOperation(w http.ResponseWriter, r *http.Request, id string) {
 	if op.polls >= 2 {
 		out["status"] = "Succeeded"
 		if p := st.pools[op.pool]; p != nil {
-			if f := p.fault; f == CodeClusterOutOfCapacity && pathString(p.res, "properties", "provisioningState") == "Provisioning" {
+			if f := p.fault; f == CodeClusterOutOfCapacity {
 				op.failed = map[string]any{"code": f, "message": "The region has no capacity for the pool's agents right now; try again later or another region."}
 			}
 			state := "Succeeded"
