@@ -286,6 +286,7 @@ func (c *Client) Get(ctx context.Context, name string) (pool.Pool, error) {
 		return pool.Pool{}, translate(t, err)
 	}
 	p.Nodes, p.Counts = nodes, pool.Count(nodes)
+	p.ScaleSet.Capacity = len(nodes)
 	return p, nil
 }
 

@@ -147,8 +147,11 @@ func (c *Client) Update(ctx context.Context, name string, s pool.Settings) (pool
 	}
 	ap := obj(props, "agentProfile")
 	if s.Standby != nil {
-		owner, _, says := standbyOf(old, c.now())
+		owner, holds, says := standbyOf(old, c.now())
 		switch {
+		case owner == OwnerSchedule && *s.Standby == holds:
+			// The schedule asks for what its daysData week holds now.
+			s.Standby = nil
 		case owner == OwnerSchedule || owner == OwnerAutomatic:
 			return pool.Pool{}, &pool.Error{Kind: pool.KindConflict, Op: t.op, Pool: name,
 				Msg: fmt.Sprintf("standby is set by %s; change the pool's schedule to take it back", says)}
@@ -156,8 +159,10 @@ func (c *Client) Update(ctx context.Context, name string, s pool.Settings) (pool
 			return pool.Pool{}, &pool.Error{Kind: pool.KindConflict, Op: t.op, Pool: name,
 				Msg: fmt.Sprintf("standby is set by %s, which poolbot would overwrite; name the pool in a poolbot schedule to let poolbot own its standby", says)}
 		}
-		ap = agentProfileFor(ap, Scheme{Standby: next.Standby})
-		setTag(nr, standbyTag, "manual")
+		if s.Standby != nil {
+			ap = agentProfileFor(ap, Scheme{Standby: next.Standby})
+			setTag(nr, standbyTag, "manual")
+		}
 	}
 	if s.Recycle != nil || s.TTLMinutes != nil {
 		ap = deepCopy(ap)
@@ -176,7 +181,11 @@ func (c *Client) Update(ctx context.Context, name string, s pool.Settings) (pool
 	if ap != nil {
 		props["agentProfile"] = ap
 	}
-	r, err := c.patch(ctx, id, patchBody(old, nr))
+	body := patchBody(old, nr)
+	if len(body) == 0 {
+		return cur, nil
+	}
+	r, err := c.patch(ctx, id, body)
 	if err != nil {
 		return pool.Pool{}, translate(t, err)
 	}

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/robfig/cron/v3"
 )
 
 // Who sets a managed pool's standby agents. poolbot writes a Manual
@@ -307,4 +309,54 @@ func diff(a, b map[string]any) map[string]any {
 
 func jsonEqual(a, b any) bool {
 	return fmt.Sprint(deepCopy(a)) == fmt.Sprint(deepCopy(b))
+}
+
+// CronStandby is a schedule entry that sets standby: a 5-field cron
+// expression and the count that holds from each of its instants.
+type CronStandby struct {
+	Cron    string
+	Standby int
+}
+
+// WeekFromCron turns a schedule's standby entries, in IANA zone tz, into
+// daysData and the zone's Windows name. Every entry must repeat weekly
+// (minute, hour and weekdays only): a daysData week cannot hold a monthly
+// or dated entry.
+func WeekFromCron(entries []CronStandby, tz string) ([]map[string]int, string, error) {
+	win, err := WindowsZone(tz)
+	if err != nil {
+		return nil, "", err
+	}
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		return nil, "", err
+	}
+	// A week without daylight-saving changes, Sunday first.
+	start := time.Date(2026, 1, 4, 0, 0, 0, 0, loc)
+	var changes []Change
+	for _, e := range entries {
+		sched, err := cron.ParseStandard(e.Cron)
+		if err != nil {
+			return nil, "", fmt.Errorf("cron %q: %w", e.Cron, err)
+		}
+		var week, next []time.Time
+		for t := sched.Next(start.Add(-time.Second)); t.Before(start.AddDate(0, 0, 14)); t = sched.Next(t) {
+			if t.Before(start.AddDate(0, 0, 7)) {
+				week = append(week, t)
+			} else {
+				next = append(next, t.AddDate(0, 0, -7))
+			}
+		}
+		if len(week) != len(next) {
+			return nil, "", fmt.Errorf("cron %q does not repeat every week, so a daysData week cannot hold it", e.Cron)
+		}
+		for i, t := range week {
+			if !t.Equal(next[i]) {
+				return nil, "", fmt.Errorf("cron %q does not repeat every week, so a daysData week cannot hold it", e.Cron)
+			}
+			changes = append(changes, Change{Weekday: t.Weekday(), Hour: t.Hour(), Minute: t.Minute(), Standby: e.Standby})
+		}
+	}
+	days, err := Week(changes)
+	return days, win, err
 }

@@ -25,7 +25,8 @@ func init() {
 	register(subcommand{name: "demo", usage: "run poolbot on its built-in simulator, with a console for /pool commands", run: runDemo})
 }
 
-// demoConfig is the demo's configuration: the simulator's three pools, the
+// demoConfig is the demo's configuration: the simulator's three scale-set
+// pools and its Managed DevOps Pool, the
 // office-hours schedule of config.example.toml on linux-ci and windows-ci,
 // alerts and the cost digest to #poolbot-demo. Everyone is an admin.
 const demoConfig = `
@@ -97,6 +98,25 @@ cron = "0 20 * * 1-4"
 standby = 0
 ttl = 1
 
+# A Managed DevOps Pool beside the three scale-set pools, its standby set by
+# poolbot's schedule through a Manual scheme.
+[[managed]]
+pool = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-agents/providers/Microsoft.DevOpsInfrastructure/pools/mdp-linux"
+
+[[schedules]]
+name = "managed-office-hours"
+pools = ["mdp-linux"]
+timezone = "Europe/Paris"
+channel = "#poolbot-demo"
+
+[[schedules.entries]]
+cron = "45 7 * * 1-5"
+standby = 2
+
+[[schedules.entries]]
+cron = "0 20 * * 1-5"
+standby = 0
+
 [alerts]
 interval = "60s"
 repeat_interval = "4h"
@@ -138,8 +158,9 @@ func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, `Usage: poolbot demo [--speed N] [--listen 127.0.0.1:3000] [--config FILE]
 
-Runs poolbot on a simulated Azure DevOps organization with three pools
-(linux-ci, windows-ci, gpu-nightly, which fails), a local Slack, and a console:
+Runs poolbot on a simulated Azure DevOps organization with three scale-set pools
+(linux-ci, windows-ci, gpu-nightly, which fails) and a Managed DevOps Pool
+(mdp-linux), a local Slack, and a console:
 type /pool commands (try /pool help); replies and messages posted to channels
 are printed as text. It exits at the end of input:
 
@@ -164,6 +185,7 @@ are printed as text. It exits at the end of input:
 	// midnight: the channel then holds the night's scale-down, Monday's
 	// restore, gpu-nightly's failures and the digests of Sunday and Monday.
 	s := sim.New(sim.Options{Seed: 1, Start: time.Date(2026, 1, 4, 21, 50, 0, 0, time.UTC)})
+	s.AddManagedPool(sim.ManagedSpec{Name: "mdp-linux", Max: 4, Standby: 1})
 	simLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
