@@ -391,13 +391,98 @@ func (c *Client) Queue(ctx context.Context, name string) (int, error) {
 		Msg: "the job queue of a managed pool is read from Azure DevOps, not from its Azure resource"}
 }
 
-// Logs has no Diagnostics log to read for a managed pool: the service's
-// failures show as agents that are not ready and as failed operations.
+// Logs returns the pool's provisioning failures of the last day, by
+// service error code, as error entries: Azure Monitor's Count metric split
+// by ErrorCode, one entry per code and 5-minute bucket (its ID grows with
+// the bucket's time), oldest first.
 func (c *Client) Logs(ctx context.Context, name string, after uint64) ([]pool.LogEntry, error) {
-	if _, err := c.poolID(ctx, name); err != nil {
-		return nil, translate(target{op: "read logs", pool: name}, err)
+	t := target{op: "read failures", pool: name}
+	id, err := c.poolID(ctx, name)
+	if err != nil {
+		return nil, translate(t, err)
 	}
-	return nil, nil
+	now := c.now().UTC()
+	q := url.Values{
+		"api-version": {metricsAPIVersion}, "metricnames": {"Count"}, "aggregation": {"Total"}, "interval": {"PT5M"},
+		"timespan": {now.Add(-24*time.Hour).Truncate(5*time.Minute).Format(time.RFC3339) + "/" + now.Format(time.RFC3339)},
+		"$filter":  {"ErrorCode eq '*'"},
+	}
+	resp, err := c.do(ctx, http.MethodGet, c.endpoint+id+"/providers/Microsoft.Insights/metrics?"+q.Encode(), nil, http.StatusOK)
+	if err != nil {
+		return nil, translate(t, err)
+	}
+	var body metrics
+	if err := runtime.UnmarshalAsJSON(resp, &body); err != nil {
+		return nil, translate(t, err)
+	}
+	var out []pool.LogEntry
+	for _, m := range body.Value {
+		for _, ts := range m.Timeseries {
+			code := ""
+			for _, md := range ts.Metadata {
+				if strings.EqualFold(md.Name.Value, "errorcode") {
+					code = md.Value
+				}
+			}
+			for _, d := range ts.Data {
+				if d.Total < 1 || code == "" {
+					continue
+				}
+				at, err := time.Parse(time.RFC3339, d.TimeStamp)
+				if err != nil {
+					continue
+				}
+				e := pool.LogEntry{ID: uint64(at.Unix()/60)<<8 | uint64(codeByte(code)), Level: "error", Operation: "provisioning",
+					Time: at, Message: fmt.Sprintf("%d agents failed to start: %s (%s)", int(d.Total), code, codeWords(code))}
+				if e.ID > after {
+					out = append(out, e)
+				}
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// metricsAPIVersion is Azure Monitor's metrics api-version.
+const metricsAPIVersion = "2018-01-01"
+
+type metrics struct {
+	Value []struct {
+		Timeseries []struct {
+			Metadata []struct {
+				Name  struct{ Value string } `json:"name"`
+				Value string                 `json:"value"`
+			} `json:"metadatavalues"`
+			Data []struct {
+				TimeStamp string  `json:"timeStamp"`
+				Total     float64 `json:"total"`
+			} `json:"data"`
+		} `json:"timeseries"`
+	} `json:"value"`
+}
+
+func codeByte(code string) byte {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(strings.ToLower(code)))
+	return byte(h.Sum32())
+}
+
+// codeWords says what a service error code means.
+func codeWords(code string) string {
+	switch strings.ToLower(code) {
+	case "exceedingquota":
+		return "the subscription's Managed DevOps Pools quota for the VM size is used up"
+	case "clusteroutofcapacity":
+		return "Azure has no capacity for the VM size in the region right now"
+	case "skunotavailable":
+		return "the VM size is not available in the region"
+	case "imagenotfound":
+		return "the image was not found, or the service may not read it"
+	case "invalidsubnetdelegation":
+		return "the subnet is not delegated to Microsoft.DevOpsInfrastructure/pools"
+	}
+	return "see the pool's metrics in the Azure portal"
 }
 
 // Create is for elastic pools; a managed pool is made by `poolbot migrate plan --apply`.

@@ -216,8 +216,13 @@ func TestHandedOverStandbyIsTheService(t *testing.T) {
 	if !strings.Contains(p.StandbyBy, "poolbot's schedule") {
 		t.Errorf("standby by %q", p.StandbyBy)
 	}
-	_, err = e.c.Update(ctx(t), "mdp-linux", pool.Settings{Standby: pool.Int(0)})
+	_, err = e.c.Update(ctx(t), "mdp-linux", pool.Settings{Standby: pool.Int(3)})
 	kindIs(t, err, pool.KindConflict, "schedule")
+	// What the week holds now (Saturday: Monday's 18:00 entry, 0) is what a
+	// schedule entry asks for: nothing to change, nothing refused.
+	if _, err := e.c.Update(ctx(t), "mdp-linux", pool.Settings{Standby: pool.Int(0)}); err != nil {
+		t.Errorf("standby the week holds: %v", err)
+	}
 	if err := e.c.SetScheme(ctx(t), "mdp-linux", managed.Scheme{Automatic: true, Preference: "balanced"}); err != nil {
 		t.Fatal(err)
 	}
@@ -310,5 +315,39 @@ func TestUsages(t *testing.T) {
 	}
 	if dads == nil || dads.Limit != 80 || dads.Current != 2 {
 		t.Errorf("usages = %+v, want DADSv5 2 of 80 (one standby D2ads_v5 agent)", us)
+	}
+}
+
+// Provisioning failures reach the watcher as error entries naming the
+// service's code, each once.
+func TestLogsTellFailuresByErrorCode(t *testing.T) {
+	e := newEnv(t)
+	if logs, err := e.c.Logs(ctx(t), "mdp-linux", 0); err != nil || len(logs) != 0 {
+		t.Fatalf("Logs of a healthy pool = %v, %v", logs, err)
+	}
+	_ = e.sim.SetManagedFault("mdp-linux", sim.CodeClusterOutOfCapacity)
+	if _, err := e.c.Update(ctx(t), "mdp-linux", pool.Settings{Standby: pool.Int(0)}); err == nil {
+		t.Fatal("an operation on a pool out of capacity succeeded")
+	}
+	e.sim.AddManagedPool(sim.ManagedSpec{Name: "mdp-gpu", Max: 2, Standby: 2, SKU: "Standard_D4ads_v5"})
+	_ = e.sim.SetManagedFault("mdp-gpu", sim.CodeExceedingQuota)
+	e.sim.Advance(20 * time.Minute)
+	logs, err := e.c.Logs(ctx(t), "mdp-gpu", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(logs) == 0 {
+		t.Fatal("no failures reported")
+	}
+	for i, l := range logs {
+		if l.Level != "error" || !strings.Contains(l.Message, "ExceedingQuota (the subscription's Managed DevOps Pools quota") {
+			t.Errorf("entry %+v", l)
+		}
+		if i > 0 && l.ID <= logs[i-1].ID {
+			t.Errorf("entries not in ID order: %d after %d", l.ID, logs[i-1].ID)
+		}
+	}
+	if again, _ := e.c.Logs(ctx(t), "mdp-gpu", logs[len(logs)-1].ID); len(again) != 0 {
+		t.Errorf("after the last ID: %v", again)
 	}
 }

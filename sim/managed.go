@@ -49,7 +49,13 @@ type mpool struct {
 	waiting int     // jobs queued for an agent
 	fault   string  // a provisioning fault: agents fail with this code
 	errors  map[string]int
+	fails   []mfail // provisioning failures, for the Count metric by ErrorCode
 	rnd     uint64
+}
+
+type mfail struct {
+	at   time.Time
+	code string
 }
 
 type magent struct {
@@ -445,6 +451,10 @@ func (s *Sim) tickMPool(p *mpool) {
 			if s.now.Sub(a.since) >= 3*time.Minute {
 				if p.fault != "" {
 					p.errors[p.fault]++
+					p.fails = append(p.fails, mfail{at: s.now, code: p.fault})
+					if len(p.fails) > 2000 {
+						p.fails = p.fails[len(p.fails)-1000:]
+					}
 					a.status, a.since = "NotReady", s.now
 				} else {
 					a.status, a.since = "Ready", s.now

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -44,6 +45,8 @@ func (s *Sim) managedRoute(method string, rest []string) (string, handler) {
 		return "mdp.pools.put", func(w http.ResponseWriter, r *http.Request) { s.mdpPut(w, r, rest[1], false) }
 	case eq(rest, "pools", "*") && method == http.MethodPatch:
 		return "mdp.pools.patch", func(w http.ResponseWriter, r *http.Request) { s.mdpPut(w, r, rest[1], true) }
+	case eq(rest, "pools", "*", "providers", "Microsoft.Insights", "metrics") && get:
+		return "mdp.metrics", func(w http.ResponseWriter, r *http.Request) { s.mdpMetrics(w, r, rest[1]) }
 	case eq(rest, "pools", "*", "resources") && get:
 		return "mdp.resources", func(w http.ResponseWriter, r *http.Request) { s.mdpResources(w, r, rest[1]) }
 	case eq(rest, "images", "*", "versions") && get:
@@ -359,4 +362,68 @@ func (s *Sim) mdpImageVersions(w http.ResponseWriter, r *http.Request, image str
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"value": value, "nextLink": nil})
+}
+
+// mdpMetrics answers Azure Monitor's metrics list for a pool: the Count of
+// provisioning failures split by ErrorCode, in 5-minute buckets of the
+// timespan ("start/end", default the last hour).
+func (s *Sim) mdpMetrics(w http.ResponseWriter, r *http.Request, name string) {
+	s.mu.Lock()
+	p := s.mdp().pools[strings.ToLower(name)]
+	now := s.now
+	var fails []mfail
+	if p != nil {
+		fails = append(fails, p.fails...)
+	}
+	s.mu.Unlock()
+	if p == nil {
+		mdpNotFound(w, name)
+		return
+	}
+	from, to := now.Add(-time.Hour), now
+	if a, b, ok := strings.Cut(r.URL.Query().Get("timespan"), "/"); ok {
+		if t, err := time.Parse(time.RFC3339, a); err == nil {
+			from = t
+		}
+		if t, err := time.Parse(time.RFC3339, b); err == nil {
+			to = t
+		}
+	}
+	const bucket = 5 * time.Minute
+	byCode := map[string]map[time.Time]int{}
+	for _, f := range fails {
+		if f.at.Before(from) || !f.at.Before(to) {
+			continue
+		}
+		if byCode[f.code] == nil {
+			byCode[f.code] = map[time.Time]int{}
+		}
+		byCode[f.code][f.at.Truncate(bucket)]++
+	}
+	codes := make([]string, 0, len(byCode))
+	for c := range byCode {
+		codes = append(codes, c)
+	}
+	sort.Strings(codes)
+	series := []any{}
+	for _, c := range codes {
+		var data []any
+		for t := from.Truncate(bucket); t.Before(to); t = t.Add(bucket) {
+			data = append(data, map[string]any{"timeStamp": t.UTC().Format(time.RFC3339), "total": float64(byCode[c][t])})
+		}
+		series = append(series, map[string]any{
+			"metadatavalues": []any{map[string]any{"name": map[string]any{"value": "errorcode", "localizedValue": "ErrorCode"}, "value": c}},
+			"data":           data,
+		})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"cost": 0, "timespan": from.UTC().Format(time.RFC3339) + "/" + to.UTC().Format(time.RFC3339), "interval": "PT5M",
+		"namespace": mdpProvider + "/pools", "resourceregion": pathString(p.res, "location"),
+		"value": []any{map[string]any{
+			"id":   ManagedPoolID(p.name) + "/providers/Microsoft.Insights/metrics/Count",
+			"type": "Microsoft.Insights/metrics", "unit": "Count",
+			"name":       map[string]any{"value": "Count", "localizedValue": "Count"},
+			"timeseries": series,
+		}},
+	})
 }
