@@ -351,3 +351,45 @@ func TestLogsTellFailuresByErrorCode(t *testing.T) {
 		t.Errorf("after the last ID: %v", again)
 	}
 }
+
+// The Router lists both kinds, sends each call to its pool's kind, and
+// reads a managed pool's queue from its Azure DevOps agent pool.
+func TestRouter(t *testing.T) {
+	e := newEnv(t)
+	e.sim.AddManagedPool(sim.ManagedSpec{Name: "busy", Max: 1, JobsPerHour: 120})
+	r := managed.NewRouter(e.az, e.c)
+	ps, err := r.List(ctx(t), pool.ListOptions{Nodes: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range ps {
+		names = append(names, p.Name+":"+p.Kind)
+	}
+	if got := strings.Join(names, ","); got != "gpu-nightly:,linux-ci:,windows-ci:,busy:managed,mdp-linux:managed" {
+		t.Errorf("List = %s", got)
+	}
+	// Monday 10:00 in Paris: jobs arrive faster than one agent runs them.
+	e.sim.Advance(48*time.Hour + 30*time.Minute)
+	p, err := r.Get(ctx(t), "busy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Kind != "managed" || p.Queue < 1 {
+		t.Errorf("Get busy: kind %q queue %d, want managed with jobs waiting", p.Kind, p.Queue)
+	}
+	if q, err := r.Queue(ctx(t), "busy"); err != nil || q != p.Queue {
+		t.Errorf("Queue busy = %d, %v; Get said %d", q, err, p.Queue)
+	}
+	if p, err := r.Get(ctx(t), "linux-ci"); err != nil || p.Kind != "" || p.ID == 0 {
+		t.Errorf("Get linux-ci = kind %q id %d, %v", p.Kind, p.ID, err)
+	}
+	if _, err := r.Update(ctx(t), "busy", pool.Settings{Max: pool.Int(2)}); err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := e.sim.ManagedResource("busy"); res["properties"].(map[string]any)["maximumConcurrency"] != 2.0 {
+		t.Errorf("Update through the Router did not reach the managed pool")
+	}
+	err = r.DeleteNodes(ctx(t), "busy", []int{1})
+	kindIs(t, err, pool.KindInvalid, "cannot be deleted")
+}

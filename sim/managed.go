@@ -42,6 +42,7 @@ const mdpPage = 20
 
 type mpool struct {
 	name    string
+	adoID   int            // its Azure DevOps agent pool id
 	res     map[string]any // the resource as ARM holds it, without id/name/type
 	agents  []*magent
 	nextID  int
@@ -78,6 +79,7 @@ type managedState struct {
 	pools map[string]*mpool // lower-cased name
 	ops   map[string]*mop
 	next  int
+	ado   int            // the last agent pool id given
 	quota map[string]int // region/family → vCPU limit
 }
 
@@ -160,7 +162,9 @@ func (s *Sim) AddManagedPool(spec ManagedSpec) {
 			},
 		},
 	}
-	s.mdp().pools[strings.ToLower(spec.Name)] = &mpool{name: spec.Name, res: res, jobs: spec.JobsPerHour,
+	st := s.mdp()
+	st.ado++
+	st.pools[strings.ToLower(spec.Name)] = &mpool{name: spec.Name, adoID: 500 + st.ado, res: res, jobs: spec.JobsPerHour,
 		errors: map[string]int{}, rnd: uint64(len(spec.Name))*7919 + 1}
 }
 
