@@ -51,7 +51,9 @@ type mpool struct {
 	fault   string  // a provisioning fault: agents fail with this code
 	errors  map[string]int
 	fails   []mfail // provisioning failures, for the Count metric by ErrorCode
-	rnd     uint64
+	// costByDay is what its agents cost by UTC date, for Cost Management.
+	costByDay map[string]float64
+	rnd       uint64
 }
 
 type mfail struct {
@@ -88,6 +90,7 @@ func (s *Sim) mdp() *managedState {
 		s.managed = &managedState{pools: map[string]*mpool{}, ops: map[string]*mop{}, quota: map[string]int{
 			"westeurope/standardDSv5Family":   80,
 			"westeurope/standardDADSv5Family": 80,
+			"westeurope/standardDASv5Family":  40,
 			"westeurope/standardDDSv5Family":  40,
 			"eastus/standardDADSv5Family":     212,
 			"eastus/standardDSv5Family":       80,
@@ -98,6 +101,7 @@ func (s *Sim) mdp() *managedState {
 
 // mdpSKUs are the sizes the service offers; others answer SkuNotAvailable.
 var mdpSKUs = map[string]int{
+	"standard_d2as_v5": 2, "standard_d4as_v5": 4,
 	"standard_d2ads_v5": 2, "standard_d4ads_v5": 4, "standard_d8ads_v5": 8,
 	"standard_d2s_v5": 2, "standard_d4s_v5": 4, "standard_d2ds_v5": 2, "standard_d4ds_v5": 4,
 	"standard_nc4as_t4_v3": 4,
@@ -110,6 +114,8 @@ func mdpFamily(sku string) (string, int) {
 		return "standardDADSv5Family", cores
 	case "standard_d2ds_v5", "standard_d4ds_v5":
 		return "standardDDSv5Family", cores
+	case "standard_d2as_v5", "standard_d4as_v5":
+		return "standardDASv5Family", cores
 	}
 	return skuFamily(sku)
 }
@@ -437,8 +443,27 @@ func (s *Sim) tickManaged() {
 	}
 }
 
+// managedCosts lists the managed pools in name order; s.mu is held.
+func (s *Sim) managedCosts() []*mpool {
+	if s.managed == nil {
+		return nil
+	}
+	out := make([]*mpool, 0, len(s.managed.pools))
+	for _, p := range s.managed.pools {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
 func (s *Sim) tickMPool(p *mpool) {
 	max := pathInt(p.res, "properties", "maximumConcurrency")
+	// The agents of the minute that ends now are charged.
+	if p.costByDay == nil {
+		p.costByDay = map[string]float64{}
+	}
+	price := priceOf(pathString(p.res, "properties", "fabricProfile", "sku", "name"), pathString(p.res, "location"), "linux") / 60
+	p.costByDay[s.now.Add(-time.Minute).UTC().Format("2006-01-02")] += price * float64(len(p.agents))
 	if pathString(p.res, "properties", "provisioningState") == "Failed" {
 		return
 	}

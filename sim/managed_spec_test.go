@@ -341,3 +341,33 @@ func TestDaysDataAt(t *testing.T) {
 		}
 	}
 }
+
+// Cost Management answers a managed pool's cost by its resource id.
+func TestManagedCostByResourceID(t *testing.T) {
+	e := newEnv(t, Options{Pools: []PoolSpec{}})
+	e.sim.AddManagedPool(ManagedSpec{Name: "mdp", Max: 2, Standby: 2, SKU: "Standard_D2as_v5"})
+	e.sim.Advance(3 * time.Hour)
+	c := mdpClient{t, e}
+	st, _, got := c.do(http.MethodPost, "/subscriptions/"+Subscription+"/providers/Microsoft.CostManagement/query?api-version=2023-03-01", map[string]any{
+		"type": "ActualCost", "timeframe": "MonthToDate",
+		"dataset": map[string]any{"granularity": "Daily", "aggregation": map[string]any{"totalCost": map[string]any{"name": "Cost", "function": "Sum"}},
+			"grouping": []any{map[string]any{"type": "Dimension", "name": "ResourceId"}}},
+	})
+	if st != http.StatusOK {
+		t.Fatalf("query = %d %v", st, got)
+	}
+	rows := path(got, "properties", "rows").([]any)
+	total := 0.0
+	for _, r := range rows {
+		row := r.([]any)
+		for _, v := range row {
+			if v == strings.ToLower(ManagedPoolID("mdp")) {
+				total += row[0].(float64)
+			}
+		}
+	}
+	// Two agents for most of three hours at the default price of 0.10/h.
+	if total < 0.5 || total > 0.6 {
+		t.Errorf("managed pool cost = %v, want about 0.57 (rows %v)", total, rows)
+	}
+}

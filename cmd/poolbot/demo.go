@@ -185,7 +185,7 @@ are printed as text. It exits at the end of input:
 	// midnight: the channel then holds the night's scale-down, Monday's
 	// restore, gpu-nightly's failures and the digests of Sunday and Monday.
 	s := sim.New(sim.Options{Seed: 1, Start: time.Date(2026, 1, 4, 21, 50, 0, 0, time.UTC)})
-	s.AddManagedPool(sim.ManagedSpec{Name: "mdp-linux", Max: 4, Standby: 1})
+	s.AddManagedPool(sim.ManagedSpec{Name: "mdp-linux", Max: 4, Standby: 1, SKU: "Standard_D2as_v5"})
 	simLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err

@@ -37,7 +37,7 @@ func runMigrate(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "", "configuration `file`")
 	name := fs.String("pool", "", "the scale-set (elastic) `pool` to migrate")
-	newName := fs.String("name", "", "the Managed DevOps Pool's `name` (default: the pool's)")
+	newName := fs.String("name", "", "the Managed DevOps Pool's `name` (default: the pool's, with -managed; Azure DevOps holds one agent pool per name)")
 	group := fs.String("resource-group", "", "resource `group` of the new pool (default: [azure] resource_group)")
 	project := fs.String("project", "", "Dev Center project resource `id` the pool belongs to (required with --apply)")
 	apply := fs.Bool("apply", false, "create the pool, after confirmation on the terminal")
@@ -74,7 +74,18 @@ creates the pool once you type its name.`)
 	if p.ScaleSet == nil {
 		return fmt.Errorf("pool %s has no scale set poolbot can read", p.Name)
 	}
-	plan, err := planFor(cfg, p, orDefault(*newName, p.Name), orDefault(*group, cfg.Azure.ResourceGroup), *project)
+	target := orDefault(*newName, p.Name+"-managed")
+	// The managed pool is also an Azure DevOps agent pool of its name.
+	pools, err := az.List(ctx, pool.ListOptions{})
+	if err != nil {
+		return err
+	}
+	for _, o := range pools {
+		if strings.EqualFold(o.Name, target) {
+			return fmt.Errorf("Azure DevOps already has an agent pool named %s; give the managed pool another --name. Nothing was changed", o.Name)
+		}
+	}
+	plan, err := planFor(cfg, p, target, orDefault(*group, cfg.Azure.ResourceGroup), *project)
 	if err != nil {
 		return err
 	}

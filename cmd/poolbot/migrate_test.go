@@ -23,6 +23,7 @@ func TestMigratePlan(t *testing.T) {
 		created   bool
 	}{
 		{"linux-ci: standby from its schedule", goodSchedules, []string{"--pool", "linux-ci"}, "", 0, 0, []string{
+			"pools/linux-ci-managed?api-version=2025-01-21",
 			`"maximumConcurrency": 10`, `"timeZone": "Romance Standard Time"`, `"07:00:00": 2`, `"20:00:00": 0`,
 			`"kind": "Stateful"`, `"gracePeriodTimeSpan": "00:30:00"`,
 			"galleries/poolbotgallery/images/ubuntu22/versions/1.1.0", `"name": "Standard_D4s_v5"`,
@@ -38,12 +39,14 @@ func TestMigratePlan(t *testing.T) {
 			"no Managed DevOps Pools quota"}, false},
 		{"linux-ci: not enough quota", goodSchedules, []string{"--pool", "linux-ci", "--apply", "--project", "/p"}, "linux-ci\n", 20, 1, []string{
 			"0 of 20 vCPUs", "not enough Managed DevOps Pools quota for standardDSv5Family in westeurope: 20 vCPUs free, 40 needed"}, false},
-		{"linux-ci --apply, confirmed", goodSchedules, []string{"--pool", "linux-ci", "--apply", "--project", "/p"}, "linux-ci\n", 0, 0, []string{
-			"Type the pool's name (linux-ci) to create it", "Created linux-ci", "[[managed]]"}, true},
+		{"linux-ci --apply, confirmed", goodSchedules, []string{"--pool", "linux-ci", "--apply", "--project", "/p"}, "linux-ci-managed\n", 0, 0, []string{
+			"Type the pool's name (linux-ci-managed) to create it", "Created linux-ci-managed", "[[managed]]"}, true},
 		{"linux-ci --apply, not confirmed", goodSchedules, []string{"--pool", "linux-ci", "--apply", "--project", "/p"}, "yes\n", 0, 1, []string{
 			"not confirmed; nothing was changed"}, false},
 		{"--apply needs a project", "", []string{"--pool", "linux-ci", "--apply"}, "", 0, 1, []string{"--apply needs --project"}, false},
 		{"no such pool", "", []string{"--pool", "mac-ci"}, "", 0, 1, []string{`no pool named "mac-ci"`}, false},
+		{"a name Azure DevOps holds", "", []string{"--pool", "linux-ci", "--name", "windows-ci"}, "", 0, 1, []string{
+			"Azure DevOps already has an agent pool named windows-ci"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
