@@ -58,10 +58,14 @@ func (i Image) String() string {
 	return i.Publisher + ":" + i.Offer + ":" + i.SKU + ":" + i.Version
 }
 
-// Short is a name for messages: the gallery image and version, or the URN.
+// Short is a name for messages: the gallery image and version, or the URN,
+// or a Managed DevOps Pools well-known image ("ubuntu-22.04/latest") as it is.
 func (i Image) Short() string {
 	if i.ID == "" {
 		return i.String()
+	}
+	if !strings.HasPrefix(i.ID, "/") {
+		return i.ID
 	}
 	p := strings.Split(i.ID, "/")
 	for k := range p {

@@ -124,3 +124,12 @@ func TestErrorWords(t *testing.T) {
 		t.Fatal("KindOf wrong")
 	}
 }
+
+func TestShortWellKnownImage(t *testing.T) {
+	if got := (Image{ID: "ubuntu-22.04/latest"}).Short(); got != "ubuntu-22.04/latest" {
+		t.Errorf("Short = %q", got)
+	}
+	if got := (Image{ID: "/subscriptions/s/resourceGroups/r/providers/Microsoft.Compute/galleries/g/images/u/versions/1.0"}).Short(); got != "u/versions/1.0" {
+		t.Errorf("Short = %q", got)
+	}
+}
