@@ -65,8 +65,9 @@ type Client struct {
 	pipeline runtime.Pipeline
 	endpoint string
 
-	mu    sync.Mutex
-	byKey map[string]string // lower-cased pool name → resource id
+	mu     sync.Mutex
+	byKey  map[string]string // lower-cased pool name → resource id
+	listed time.Time         // when the resource groups were last listed
 }
 
 var _ pool.Service = (*Client)(nil)
@@ -124,8 +125,9 @@ func parseGroup(rg string) (*arm.ResourceID, error) {
 	return rid, nil
 }
 
-// Has reports whether name is one of the client's pools, asking Azure for
-// the resource groups' pools when it does not know it yet.
+// Has reports whether name is one of the client's pools. A name it does
+// not know makes it list the resource groups' pools again, at most once a
+// minute, so that calls for elastic pools do not each cost an ARM call.
 func (c *Client) Has(ctx context.Context, name string) bool {
 	if _, ok := c.idOf(name); ok {
 		return true
@@ -133,10 +135,18 @@ func (c *Client) Has(ctx context.Context, name string) bool {
 	if len(c.o.ResourceGroups) == 0 {
 		return false
 	}
-	_, _ = c.list(ctx)
+	c.mu.Lock()
+	stale := c.listed.IsZero() || c.now().Sub(c.listed) >= relist
+	c.mu.Unlock()
+	if stale {
+		_, _ = c.list(ctx)
+	}
 	_, ok := c.idOf(name)
 	return ok
 }
+
+// relist is how often an unknown name lists the resource groups again.
+const relist = time.Minute
 
 func (c *Client) idOf(name string) (string, bool) {
 	c.mu.Lock()
@@ -225,6 +235,7 @@ func (c *Client) list(ctx context.Context) ([]resource, error) {
 	for _, r := range out {
 		c.byKey[strings.ToLower(str(r, "name"))] = str(r, "id")
 	}
+	c.listed = c.now()
 	c.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool {
 		return strings.ToLower(str(out[i], "name")) < strings.ToLower(str(out[j], "name"))

@@ -393,3 +393,30 @@ func TestRouter(t *testing.T) {
 	err = r.DeleteNodes(ctx(t), "busy", []int{1})
 	kindIs(t, err, pool.KindInvalid, "cannot be deleted")
 }
+
+// Calls for elastic pools do not each list the managed pools again.
+func TestRouterListsManagedPoolsOnceAMinute(t *testing.T) {
+	e := newEnv(t)
+	r := managed.NewRouter(e.az, e.c)
+	for i := 0; i < 5; i++ {
+		if _, err := r.Nodes(ctx(t), "linux-ci"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := e.sim.Calls()["mdp.pools.list"]; n != 1 {
+		t.Errorf("5 calls for an elastic pool listed the managed pools %d times, want 1", n)
+	}
+	e.sim.Advance(time.Minute)
+	if _, err := r.Nodes(ctx(t), "linux-ci"); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.sim.Calls()["mdp.pools.list"]; n != 2 {
+		t.Errorf("a minute later: %d lists, want 2", n)
+	}
+	// A pool made since is found within the minute.
+	e.sim.AddManagedPool(sim.ManagedSpec{Name: "new-mdp", Max: 2})
+	e.sim.Advance(time.Minute)
+	if _, err := r.Nodes(ctx(t), "new-mdp"); err != nil {
+		t.Errorf("a new managed pool: %v", err)
+	}
+}
