@@ -371,3 +371,23 @@ func TestManagedCostByResourceID(t *testing.T) {
 		t.Errorf("managed pool cost = %v, want about 0.57 (rows %v)", total, rows)
 	}
 }
+
+// Automatic standby: the service keeps a share of max by preference in
+// working hours, none at the weekend.
+func TestManagedAutomaticStandby(t *testing.T) {
+	e := newEnv(t, Options{Pools: []PoolSpec{}, Start: time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC)}) // Saturday
+	e.sim.AddManagedPool(ManagedSpec{Name: "mdp", Max: 10, JobsPerHour: 0.01})
+	c := mdpClient{t, e}
+	if st, _, got := c.do(http.MethodPatch, mdpRG+"/pools/mdp", map[string]any{"properties": map[string]any{"agentProfile": map[string]any{
+		"resourcePredictionsProfile": map[string]any{"kind": "Automatic", "predictionPreference": "BestPerformance"}}}}); st != http.StatusAccepted {
+		t.Fatalf("PATCH = %d %v", st, got)
+	}
+	e.sim.Advance(30 * time.Minute)
+	if got, _ := e.sim.ManagedAgents("mdp"); got["Ready"] != 0 {
+		t.Errorf("Saturday: %v, want no standby", got)
+	}
+	e.sim.Advance(48 * time.Hour) // Monday 10:30 in Paris
+	if got, _ := e.sim.ManagedAgents("mdp"); got["Ready"]+got["Allocated"] < 5 {
+		t.Errorf("Monday, BestPerformance of 10: %v, want 5 up", got)
+	}
+}
