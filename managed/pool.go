@@ -132,7 +132,7 @@ func (c *Client) Update(ctx context.Context, name string, s pool.Settings) (pool
 		return pool.Pool{}, &pool.Error{Kind: pool.KindInvalid, Op: t.op, Pool: name, Msg: fmt.Sprintf("max must be from 1 to 10000 agents, not %d", next.Max)}
 	case next.Standby < 0:
 		return pool.Pool{}, &pool.Error{Kind: pool.KindInvalid, Op: t.op, Pool: name, Msg: fmt.Sprintf("standby must be 0 or more, not %d", next.Standby)}
-	case s.Standby != nil && next.Standby > next.Max:
+	case next.Standby > next.Max && (s.Standby != nil || cur.StandbyBy == "poolbot"):
 		return pool.Pool{}, &pool.Error{Kind: pool.KindInvalid, Op: t.op, Pool: name, Msg: fmt.Sprintf("standby (%d) cannot be more than max (%d)", next.Standby, next.Max)}
 	case next.TTLMinutes < 0:
 		return pool.Pool{}, &pool.Error{Kind: pool.KindInvalid, Op: t.op, Pool: name, Msg: fmt.Sprintf("ttl must be 0 minutes or more, not %d", next.TTLMinutes)}

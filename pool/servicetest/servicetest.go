@@ -143,6 +143,12 @@ func testUpdateInvalid(t *testing.T, e Env) {
 	kind(t, err, pool.KindInvalid, "standby over max")
 	_, err = e.Service.Update(ctx(t), e.Pool, pool.Settings{Max: pool.Int(0)})
 	kind(t, err, pool.KindInvalid, "max 0")
+	if _, err := e.Service.Update(ctx(t), e.Pool, pool.Settings{Standby: pool.Int(2), Max: pool.Int(3)}); err != nil {
+		t.Fatal(err)
+	}
+	before = get(t, e)
+	_, err = e.Service.Update(ctx(t), e.Pool, pool.Settings{Max: pool.Int(1)})
+	kind(t, err, pool.KindInvalid, "max under standby")
 	after := get(t, e)
 	if after.Standby != before.Standby || after.Max != before.Max {
 		t.Errorf("refused updates changed the pool: standby %d→%d max %d→%d", before.Standby, after.Standby, before.Max, after.Max)
