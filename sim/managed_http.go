@@ -245,6 +245,8 @@ func (s *Sim) mdpOperation(w http.ResponseWriter, r *http.Request, id string) {
 	}
 	op.polls++
 	out := map[string]any{"id": r.URL.Path, "name": id, "status": "InProgress"}
+	// Ask to be polled again at once: the simulated change takes no real time.
+	w.Header().Set("Retry-After-Ms", "10")
 	if op.polls >= 2 {
 		out["status"] = "Succeeded"
 		if p := st.pools[op.pool]; p != nil {
