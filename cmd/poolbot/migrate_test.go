@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 
@@ -87,4 +89,69 @@ func TestMigratePlan(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The resource migrate --apply sends has every field of the specification's
+// CreateOrUpdatePool example request, with the same JSON types (the
+// read-only provisioningState aside).
+func TestMigrateRequestMatchesSpecExample(t *testing.T) {
+	b, err := os.ReadFile("../../sim/testdata/devopsinfrastructure/CreateOrUpdatePool.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ex struct {
+		Parameters struct {
+			Resource map[string]any `json:"resource"`
+		} `json:"parameters"`
+	}
+	if err := json.Unmarshal(b, &ex); err != nil {
+		t.Fatal(err)
+	}
+	s := sim.New(sim.Options{})
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	path := writeConfig(t, srv.URL, "")
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"migrate", "plan", "--config", path, "--pool", "windows-ci", "--apply", "--project", "/p"},
+		strings.NewReader("windows-ci-managed\n"), &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	sent, err := s.ManagedResource("windows-ci-managed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, got := jsonShape(ex.Parameters.Resource, "", nil), jsonShape(sent, "", nil)
+	for k, typ := range want {
+		if k == ".properties.provisioningState" {
+			continue
+		}
+		if got[k] != typ {
+			t.Errorf("CreateOrUpdatePool.json request field %q is %s; migrate sent %q", k, typ, got[k])
+		}
+	}
+}
+
+func jsonShape(v any, prefix string, out map[string]string) map[string]string {
+	if out == nil {
+		out = map[string]string{}
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		out[prefix] = "object"
+		for k, e := range x {
+			jsonShape(e, prefix+"."+k, out)
+		}
+	case []any:
+		out[prefix] = "array"
+		for _, e := range x {
+			jsonShape(e, prefix+"[]", out)
+		}
+	case string:
+		out[prefix] = "string"
+	case float64:
+		out[prefix] = "number"
+	case bool:
+		out[prefix] = "boolean"
+	}
+	return out
 }
