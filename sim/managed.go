@@ -170,7 +170,7 @@ func (s *Sim) AddManagedPool(spec ManagedSpec) {
 	}
 	st := s.mdp()
 	st.ado++
-	st.pools[strings.ToLower(spec.Name)] = &mpool{name: spec.Name, adoID: 500 + st.ado, res: res, jobs: spec.JobsPerHour,
+	st.pools[strings.ToLower(spec.Name)] = &mpool{name: spec.Name, adoID: 100000 + st.ado, res: res, jobs: spec.JobsPerHour,
 		errors: map[string]int{}, rnd: uint64(len(spec.Name))*7919 + 1}
 }
 

@@ -10,8 +10,9 @@ import (
 )
 
 // A Managed DevOps Pool is also an Azure DevOps agent pool of the same name
-// (ids from 500): the agent pool list holds it, and its job requests are
-// the jobs waiting for an agent and those its Allocated agents run.
+// (ids from 100001, apart from any number of elastic pools): the agent pool
+// list holds it, and its job requests are the jobs waiting for an agent and
+// those its Allocated agents run.
 
 func (s *Sim) managedADORoute(method string, seg []string) (string, handler) {
 	if method != http.MethodGet || len(seg) < 3 || !eq(seg[:3], "_apis", "distributedtask", "pools") {

@@ -145,7 +145,7 @@ func (s *Sim) mdpPut(w http.ResponseWriter, r *http.Request, name string, patch 
 	status := http.StatusOK
 	if p == nil {
 		st.ado++
-		p = &mpool{name: name, adoID: 500 + st.ado, jobs: 0, errors: map[string]int{}, rnd: uint64(len(name))*7919 + 1}
+		p = &mpool{name: name, adoID: 100000 + st.ado, jobs: 0, errors: map[string]int{}, rnd: uint64(len(name))*7919 + 1}
 		st.pools[strings.ToLower(name)] = p
 		props["provisioningState"] = "Provisioning"
 		status = http.StatusCreated
