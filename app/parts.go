@@ -136,6 +136,9 @@ func (a *App) buildService(ctx context.Context) error {
 		a.metrics.TrackAPI(metrics.DevOps, func() metrics.APIStats { return apiStats(c.Stats().DevOps) })
 		a.metrics.TrackAPI(metrics.ARM, func() metrics.APIStats { return apiStats(c.Stats().ResourceManager) })
 	}
+	if err := a.buildManaged(); err != nil {
+		return err
+	}
 	obs := observe(a.service, a.metrics)
 	a.service = obs
 	maxAge := a.cfg.Alerts.Interval.Duration

@@ -42,18 +42,26 @@ func runStatus(ctx context.Context, c *call) error {
 	now := c.now()
 	// lines is the fallback: mrkdwn, poolbot's words and escaped data.
 	var lines []string
-	blocks := []slack.Block{section(sayf("*%s* · %s", p.Name, c.stateWord(ctx, p)),
+	kind, azureSide := "elastic pool", "Scale set"
+	if p.Kind == "managed" {
+		kind, azureSide = "Managed DevOps Pool", "Managed DevOps Pool"
+	}
+	blocks := []slack.Block{section(sayf("*%s* · %s · %s", p.Name, kind, c.stateWord(ctx, p)),
 		fmt.Sprintf("*Standby / max*\n%d / %d", p.Standby, p.Max),
 		fmt.Sprintf("*TTL*\n%d min", p.TTLMinutes),
 		fmt.Sprintf("*Recycle after each job*\n%t", p.Recycle),
 		fmt.Sprintf("*Jobs waiting*\n%s", queueWord(p.Queue)))}
-	lines = append(lines, sayf("%s: %s; standby %d, max %d, ttl %d min, recycle %t; jobs waiting %s",
-		p.Name, c.stateWord(ctx, p), p.Standby, p.Max, p.TTLMinutes, p.Recycle, queueWord(p.Queue)))
+	lines = append(lines, sayf("%s (%s): %s; standby %d, max %d, ttl %d min, recycle %t; jobs waiting %s",
+		p.Name, kind, c.stateWord(ctx, p), p.Standby, p.Max, p.TTLMinutes, p.Recycle, queueWord(p.Queue)))
+	if p.StandbyBy != "" {
+		blocks = append(blocks, section(sayf("*Standby set by* %s", p.StandbyBy)))
+		lines = append(lines, sayf("standby set by %s", p.StandbyBy))
+	}
 
 	if ss := p.ScaleSet; ss != nil {
-		blocks = append(blocks, section("", "*Scale set*\n"+esc(ss.Name), fmt.Sprintf("*SKU*\n%s in %s", esc(ss.SKU), esc(ss.Region)),
+		blocks = append(blocks, section("", "*"+azureSide+"*\n"+esc(ss.Name), fmt.Sprintf("*SKU*\n%s in %s", esc(ss.SKU), esc(ss.Region)),
 			"*Image*\n"+esc(ss.Image.Short()), fmt.Sprintf("*Capacity*\n%d", ss.Capacity)))
-		lines = append(lines, sayf("scale set %s: %s in %s, capacity %d, image %s", ss.Name, ss.SKU, ss.Region, ss.Capacity, ss.Image.Short()))
+		lines = append(lines, sayf("%s %s: %s in %s, capacity %d, image %s", strings.ToLower(azureSide), ss.Name, ss.SKU, ss.Region, ss.Capacity, ss.Image.Short()))
 	}
 
 	nodes := nodeSummary(p.Nodes)

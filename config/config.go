@@ -15,6 +15,7 @@ type Config struct {
 	Roles     []Role     `toml:"roles"`
 	Templates []Template `toml:"templates"`
 	Schedules []Schedule `toml:"schedules"`
+	Managed   []Managed  `toml:"managed"`
 	Alerts    Alerts     `toml:"alerts"`
 	Cost      Cost       `toml:"cost"`
 	History   History    `toml:"history"`

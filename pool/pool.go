@@ -45,6 +45,12 @@ type Pool struct {
 	SizingAttempts int
 	OfflineSince   time.Time
 	ScaleSetID     string // azureId, the scale set's resource id
+	// Kind is "managed" for a Managed DevOps Pool (ScaleSetID is then the
+	// pool's resource id); empty for an elastic (scale-set) pool.
+	Kind string
+	// StandbyBy says who sets a managed pool's standby: "poolbot", or the
+	// service's own scheme; empty for elastic pools.
+	StandbyBy string
 
 	// Filled only when asked for (see ListOptions) or by Get.
 	ScaleSet *ScaleSet

@@ -63,6 +63,9 @@ func (s *Sim) adoRoute(method string, seg []string) (string, handler) {
 	if len(seg) == 0 || !strings.EqualFold(seg[0], "_apis") {
 		return "ado.unknown", nil
 	}
+	if name, h := s.managedADORoute(method, seg); name != "" {
+		return name, h
+	}
 	rest := seg[1:]
 	get, patch, post := method == http.MethodGet, method == http.MethodPatch, method == http.MethodPost
 	id := func(k int) int { n, _ := strconv.Atoi(rest[k]); return n }

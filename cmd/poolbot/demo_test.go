@@ -28,15 +28,17 @@ func TestDemoScript(t *testing.T) {
 		name string
 		re   string
 	}{
-		{"list shows 3 pools", `(?s)> /pool list\n3 pools\n.*gpu-nightly · .*linux-ci · .*windows-ci · `},
+		{"list shows 4 pools", `(?s)> /pool list\n4 pools\n.*gpu-nightly · .*linux-ci · .*windows-ci · .*mdp-linux · `},
 		{"up raises standby", `> /pool up linux-ci\n.*set linux-ci standby 0 → 3`},
 		{"down lowers it", `> /pool down linux-ci\n.*set linux-ci standby 3 → 0`},
 		{"failure alert posted", `\[#poolbot-demo\] 🔴 gpu-nightly · .*failed-nodes.* · CRITICAL`},
 		{"schedule change posted", `\[#poolbot-demo\] ⏰ linux-ci: standby 2 → 0, max 10 → 2, ttl 30 → 1 \(schedule office-hours\)`},
-		{"digest of the quiet Sunday", `\[#poolbot-demo\] AGENT POOL COST FOR SUN 4 JAN 2026\n    3 pools: \$0\.00 in all`},
-		{"digest of the working Monday", `\[#poolbot-demo\] AGENT POOL COST FOR MON 5 JAN 2026\n    3 pools: \$[1-9][0-9]*\.[0-9]{2} in all, [0-9.]+ idle and [1-9][0-9.]* busy agent-hours, [1-9][0-9]* jobs`},
+		{"digest of the quiet Sunday", `\[#poolbot-demo\] AGENT POOL COST FOR SUN 4 JAN 2026\n    4 pools: \$0\.00 in all`},
+		{"digest of the working Monday", `\[#poolbot-demo\] AGENT POOL COST FOR MON 5 JAN 2026\n    4 pools: \$[1-9][0-9]*\.[0-9]{2} in all, [0-9.]+ idle and [1-9][0-9.]* busy agent-hours, [1-9][0-9]* jobs`},
 		{"Monday's estimate, Cost Management's part of the day beside it", `linux-ci \$[1-9][0-9]*\.[0-9]{2} est\. \(Cost Management so far: \$[1-9][0-9]*\.[0-9]{2}\) · idle`},
 		{"threads folded", `\(\d+ replies in thread\)`},
+		{"the managed pool on its schedule", `\[#poolbot-demo\] ⏰ mdp-linux: standby 0 → 2 \(schedule managed-office-hours\)`},
+		{"the managed pool's cost from Cost Management", `mdp-linux \$[0-9]+\.[0-9]{2} · idle`},
 	}
 	for _, c := range checks {
 		if !regexp.MustCompile(c.re).MatchString(o) {
