@@ -74,13 +74,15 @@ type Rollout struct {
 	CanaryAt   time.Time // when they were reimaged
 	Started    time.Time
 	Ended      time.Time
-	Baseline   float64 // the old image's recent job failure rate
-	BaseJobs   int     // …over this many jobs
-	Moved      []int   // node ids reimaged onto the new image (the canary included)
-	Back       []int   // node ids reimaged back onto the previous image
-	NewJobs    int     // finished jobs that ran on the new image, as last counted
-	NewFailed  int     // …of which failed
-	Evidence   string  // why it was rolled back
+	Baseline   float64  // the old image's recent job failure rate
+	BaseJobs   int      // …over this many jobs
+	Moved      []int    // node ids reimaged onto the new image (the canary included)
+	Back       []int    // node ids reimaged back onto the previous image
+	Online     []int    // moved node ids seen online on the new image
+	Agents     []string // names of the agents seen on the new image, whose jobs count
+	NewJobs    int      // finished jobs that ran on the new image, as last counted
+	NewFailed  int      // …of which failed
+	Evidence   string   // why it was rolled back
 	Actor      Actor
 	Command    string
 	Channel    string
@@ -358,14 +360,18 @@ func (c *Changer) step(ctx context.Context, r *Rollout) error {
 func (c *Changer) health(ctx context.Context, r *Rollout, nodes []pool.Node, now time.Time) string {
 	var bad []string
 	seen := map[int]bool{}
-	names := map[string]bool{}
 	for _, n := range nodes {
 		seen[n.ID] = true
 		moved := slices.Contains(r.Moved, n.ID)
 		if !moved && n.Image != r.Image {
 			continue
 		}
-		names[n.Name] = true
+		if !slices.Contains(r.Agents, n.Name) {
+			r.Agents = append(r.Agents, n.Name)
+		}
+		if (n.State == pool.NodeIdle || n.State == pool.NodeAssigned) && n.Image == r.Image && !slices.Contains(r.Online, n.ID) {
+			r.Online = append(r.Online, n.ID)
+		}
 		switch {
 		case n.State.Failed():
 			bad = append(bad, fmt.Sprintf("agent %s is %s", n.Name, n.State))
@@ -374,13 +380,13 @@ func (c *Changer) health(ctx context.Context, r *Rollout, nodes []pool.Node, now
 		}
 	}
 	for _, id := range r.Canary {
-		if !seen[id] {
+		if !seen[id] && !slices.Contains(r.Online, id) {
 			bad = append(bad, fmt.Sprintf("canary node %d was deleted before it came online", id))
 		}
 	}
 	var failed []string
 	rate, total := c.failureRate(ctx, r.Pool, r.CanaryAt, func(j pool.Job) bool {
-		on := names[j.Agent] && !j.Assigned.Before(r.CanaryAt)
+		on := slices.Contains(r.Agents, j.Agent) && !j.Assigned.Before(r.CanaryAt)
 		if on && j.Result == "failed" {
 			failed = append(failed, fmt.Sprintf("%d (%s on %s)", j.RequestID, j.Definition, j.Agent))
 		}
