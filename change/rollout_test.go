@@ -199,3 +199,47 @@ func TestRolloutRefusesBadInput(t *testing.T) {
 		t.Errorf("model %v after refused rollouts", p.ScaleSet.Image)
 	}
 }
+
+// A rollout whose leader dies goes on under the next one, from the store,
+// and finishes once: one "done" row in the audit, every agent moved.
+func TestRolloutSurvivesALeaderChange(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	e.sim.Advance(time.Hour)
+	img, _ := pool.ParseImage(newImage)
+	first := change.New(e.svc, e.store, e.sim, nil, change.WithReplica("pod-a"))
+	if _, err := first.StartRollout(ctx, alice, "image linux-ci 1.2.0 canary=1", "linux-ci", img, plan, "C1", "<@U1>"); err != nil {
+		t.Fatal(err)
+	}
+	for range 10 { // the canary is moved and watched; then pod-a is gone
+		e.sim.Advance(time.Minute)
+		if err := first.StepRollouts(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r, _ := first.Rollout(ctx, "linux-ci"); r.Phase != change.PhaseWatch {
+		t.Fatalf("before the leader change: %s; want the canary watched", r.Phase)
+	}
+	second := change.New(e.svc, e.store, e.sim, nil, change.WithReplica("pod-b"))
+	e.sim.Advance(2 * change.DefaultLeaseTTL) // pod-a's leases lapse
+	e.ch = second
+	r, _ := runRollout(t, e, "linux-ci", img, 8*time.Hour)
+	if r.Phase != change.PhaseDone {
+		t.Fatalf("after the leader change: %s (%s)", r.Phase, r.Evidence)
+	}
+	done := 0
+	for _, a := range auditOf(t, e.store, "linux-ci") {
+		if strings.HasPrefix(a.After, "rollout of ") && strings.HasSuffix(a.After, " done") {
+			done++
+		}
+	}
+	if done != 1 {
+		t.Errorf("%d done rows; want the rollout finished once", done)
+	}
+	if err := first.StepRollouts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r2, _ := first.Rollout(ctx, "linux-ci"); r2.Phase != change.PhaseDone || !r2.Ended.Equal(r.Ended) {
+		t.Errorf("the old leader stepping again changed the finished rollout: %+v", r2)
+	}
+}
