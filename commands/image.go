@@ -13,7 +13,7 @@ import (
 func init() {
 	register(&command{
 		name:  "image",
-		usage: "image <pool> <image | latest | rollback> [reimage=idle | canary=N|N%] | image <pool> build|pause|resume|cancel",
+		usage: "image <pool> <image | latest | rollback> [reimage=idle] [canary=N|N%] | image <pool> build|pause|resume|cancel",
 		help: "Changes the image a pool's scale set gives new agents: a compute gallery image id, a marketplace " +
 			"URN (publisher:offer:sku:version), `latest` (the newest version of the current image) or `rollback` " +
 			"(the image before the last change). Shows current → new and asks for confirmation; reimage=idle " +
