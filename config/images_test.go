@@ -41,3 +41,20 @@ func TestParseCanary(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseCanary: any input gives a canary of 1 to size agents (or more
+// when a count is written), or an error; never a panic or a zero.
+func FuzzParseCanary(f *testing.F) {
+	for _, s := range []string{"1", "20%", "0", "100%", "-3", "%", "9999999999999999999", "1e3"} {
+		f.Add(s, 10)
+	}
+	f.Fuzz(func(t *testing.T, s string, size int) {
+		if size < 1 || size > 1000 {
+			return
+		}
+		n, err := ParseCanary(s, size)
+		if err == nil && (n < 1 || (strings.HasSuffix(s, "%") && n > size)) {
+			t.Fatalf("ParseCanary(%q, %d) = %d", s, size, n)
+		}
+	})
+}
