@@ -100,6 +100,10 @@ func RolloutKey(name string) string { return "image.rollout/" + name }
 
 const rolloutIndex = "image.rollouts" // JSON list of the pools with an active rollout
 
+// lostReimage is how long a canary agent may stay idle on the old image
+// before its reimage is taken for lost and asked again.
+const lostReimage = 5 * time.Minute
+
 // baselineWindow is how far back the old image's failure rate is read.
 const baselineWindow = 24 * time.Hour
 
@@ -292,10 +296,21 @@ func (c *Changer) step(ctx context.Context, r *Rollout) error {
 	}
 	if r.Phase == PhaseWatch && !r.Held {
 		moving := false
+		var lost []int
 		for _, n := range p.Nodes {
 			if slices.Contains(r.Canary, n.ID) && n.Image != r.Image && !n.State.Failed() {
 				moving = true // its reimage has not taken the model's image yet
+				if n.State == pool.NodeIdle && now.Sub(r.CanaryAt) > lostReimage {
+					lost = append(lost, n.ID)
+				}
 			}
+		}
+		if len(lost) > 0 {
+			// Still idle on the old image: the reimage was recorded but a
+			// restart cut it before Azure heard of it. Ask again.
+			err := c.svc.ReimageNodes(ctx, r.Pool, lost)
+			c.auditRollout(ctx, *r, "reimage canary nodes "+joinInts(lost)+" again", result(err))
+			return err
 		}
 		if !moving {
 			_, _, err := c.setImage(ctx, r.Pool, r.Image, r.Before)
