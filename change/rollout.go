@@ -307,7 +307,12 @@ func (c *Changer) step(ctx context.Context, r *Rollout) error {
 		}
 		if len(lost) > 0 {
 			// Still idle on the old image: the reimage was recorded but a
-			// restart cut it before Azure heard of it. Ask again.
+			// restart cut it before Azure heard of it. Ask again; the
+			// canary is watched from now.
+			r.CanaryAt = now
+			if err := c.saveRollout(ctx, *r, true); err != nil {
+				return err
+			}
 			err := c.svc.ReimageNodes(ctx, r.Pool, lost)
 			c.auditRollout(ctx, *r, "reimage canary nodes "+joinInts(lost)+" again", result(err))
 			return err

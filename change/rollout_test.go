@@ -243,3 +243,46 @@ func TestRolloutSurvivesALeaderChange(t *testing.T) {
 		t.Errorf("the old leader stepping again changed the finished rollout: %+v", r2)
 	}
 }
+
+// lostReimage drops its first reimage call, as a process killed between
+// recording the canary and asking Azure would.
+type lostReimage struct {
+	pool.Service
+	lost bool
+}
+
+func (l *lostReimage) ReimageNodes(ctx context.Context, name string, ids []int) error {
+	if !l.lost {
+		l.lost = true
+		return errKilled
+	}
+	return l.Service.ReimageNodes(ctx, name, ids)
+}
+
+// A canary recorded but never reimaged (the call was cut) is reimaged
+// again, and the rollout finishes.
+func TestRolloutAsksAgainForALostCanaryReimage(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	e.sim.Advance(time.Hour)
+	img, _ := pool.ParseImage(newImage)
+	e.ch = change.New(&lostReimage{Service: e.svc}, e.store, e.sim, nil)
+	if _, err := e.ch.StartRollout(ctx, alice, "image linux-ci 1.2.0 canary=1", "linux-ci", img, plan, "C1", "<@U1>"); err != nil {
+		t.Fatal(err)
+	}
+	e.sim.Advance(time.Minute)
+	if err := e.ch.StepRollouts(ctx); err == nil {
+		t.Fatal("the cut reimage was not reported")
+	}
+	r, _ := runRollout(t, e, "linux-ci", img, 8*time.Hour)
+	if r.Phase != change.PhaseDone {
+		t.Fatalf("rollout %s (%s)", r.Phase, r.Evidence)
+	}
+	again := false
+	for _, a := range auditOf(t, e.store, "linux-ci") {
+		again = again || strings.HasSuffix(a.After, " again") && strings.HasPrefix(a.After, "reimage canary nodes")
+	}
+	if !again {
+		t.Error("no audit row of the canary reimaged again")
+	}
+}
