@@ -140,7 +140,10 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 		// Readers' zones are cached for hours of real time, whatever clock
 		// the bot runs on.
 		Zones: commands.NewSlackZones(w.slack, clock.Real{}), Conditions: watch.Conditions,
-		Files: w.slack, Location: hourZone(cfg), Agents: w.tracker,
+		Files: w.slack, Location: hourZone(cfg), Agents: w.tracker, Images: cfg.Images,
+	}
+	if a.azure != nil {
+		hopts.Pipelines = a.azure
 	}
 	if w.scheduler != nil {
 		hopts.Scheduler = w.scheduler
@@ -198,6 +201,7 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 		task{name: "watcher", run: func(ctx context.Context) error {
 			return a.runWatcher(azure.WithUrgency(ctx, azure.Background))
 		}},
+		task{name: "images", run: a.runImages},
 		task{name: "outbox", run: w.sender.Run, last: true},
 		task{name: "cost-metrics", run: a.costMetrics})
 	a.parts.flush = w.sender.Flush

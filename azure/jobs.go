@@ -108,6 +108,9 @@ func jobOf(poolName string, r taskagent.TaskAgentJobRequest) pool.Job {
 	if r.Result != nil {
 		j.Result = string(*r.Result)
 	}
+	if r.ReservedAgent != nil {
+		j.Agent = deref(r.ReservedAgent.Name)
+	}
 	if r.Definition != nil {
 		j.Definition = deref(r.Definition.Name)
 	}

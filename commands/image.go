@@ -13,13 +13,16 @@ import (
 func init() {
 	register(&command{
 		name:  "image",
-		usage: "image <pool> <image | latest | rollback> [reimage=idle]",
+		usage: "image <pool> <image | latest | rollback> [reimage=idle] [canary=N|N%] | image <pool> build|pause|resume|cancel",
 		help: "Changes the image a pool's scale set gives new agents: a compute gallery image id, a marketplace " +
 			"URN (publisher:offer:sku:version), `latest` (the newest version of the current image) or `rollback` " +
 			"(the image before the last change). Shows current → new and asks for confirmation; reimage=idle " +
-			"also reimages idle agents onto it (busy ones pick it up when recycled).",
+			"also reimages idle agents onto it (busy ones pick it up when recycled). canary=N (or N%) rolls it out " +
+			"instead: N idle agents first, watched, then the rest in batches, rolled back by itself if the canary " +
+			"fails. build runs the pool's image pipeline ([[images]] in the config); pause, resume and cancel act " +
+			"on a running rollout.",
 		role: RoleAdmin,
-		keys: []string{"reimage"},
+		keys: []string{"reimage", "canary"},
 		min:  2, max: 2, pool: onePool,
 		run: runImage,
 	})
@@ -31,6 +34,18 @@ var versionPart = regexp.MustCompile(`(?i)/versions/[^/]+$`)
 
 func runImage(ctx context.Context, c *call) error {
 	name := c.pools[0]
+	switch op := c.args.Pos[1]; op {
+	case "build":
+		return runImageBuild(ctx, c)
+	case "pause", "resume", "cancel":
+		return runRolloutControl(ctx, c, name, op)
+	}
+	if canary, ok := c.args.Get("canary"); ok {
+		if _, ok := c.args.Get("reimage"); ok {
+			return usagef("canary= and reimage= do not go together: a rollout reimages the agents itself")
+		}
+		return runRollout(ctx, c, name, canary)
+	}
 	reimageIdle := false
 	if v, ok := c.args.Get("reimage"); ok {
 		if v != "idle" {

@@ -14,6 +14,7 @@ type Config struct {
 	Slack     Slack      `toml:"slack"`
 	Roles     []Role     `toml:"roles"`
 	Templates []Template `toml:"templates"`
+	Images    []Image    `toml:"images"`
 	Schedules []Schedule `toml:"schedules"`
 	Managed   []Managed  `toml:"managed"`
 	Alerts    Alerts     `toml:"alerts"`

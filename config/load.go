@@ -750,6 +750,8 @@ func (c *Config) validate(idx *docIndex) []error {
 		}
 	}
 
+	c.validateImages(bad)
+
 	// Schedules.
 	schedules := map[string]bool{}
 	for i, sc := range c.Schedules {

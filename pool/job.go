@@ -20,6 +20,7 @@ type Job struct {
 	// canceled, skipped, abandoned. Empty while unfinished.
 	Result     string
 	Definition string   // the pipeline's name; may be empty
+	Agent      string   // the agent that ran it (its node's name); empty when none did or not known
 	Demands    []string // as Azure DevOps writes them: "Agent.OS -equals Linux"
 }
 

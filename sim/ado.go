@@ -60,6 +60,9 @@ var locations = []location{
 }
 
 func (s *Sim) adoRoute(method string, seg []string) (string, handler) {
+	if len(seg) > 2 && strings.EqualFold(seg[1], "_apis") && strings.EqualFold(seg[2], "pipelines") {
+		return s.pipelineRoute(method, seg[0], seg[3:])
+	}
 	if len(seg) == 0 || !strings.EqualFold(seg[0], "_apis") {
 		return "ado.unknown", nil
 	}

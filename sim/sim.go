@@ -123,6 +123,7 @@ type Sim struct {
 	waiters   []waiter
 	history   map[int][]*job     // finished jobs by pool id, oldest first (jobrequests.go)
 	jobMeta   map[uint64]jobMeta // seeded jobs' definitions and demands
+	pipelines *pipelineState     // image pipelines and bad image versions (pipelines.go)
 
 	nextPool  int
 	nextNode  int

@@ -68,6 +68,11 @@ ttl = 30
 service_endpoint_id = "11111111-1111-1111-1111-111111111111"
 service_endpoint_scope = "22222222-2222-2222-2222-222222222222"
 
+[[images]]
+pool = "linux-ci"
+project = "platform"
+pipeline = 7
+
 [[schedules]]
 name = "office-hours"
 pools = ["linux-ci", "windows-ci"]
