@@ -89,6 +89,9 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 			Schedules: cfg.Schedules, Service: a.service, Changer: w.changer, Store: a.store,
 			Clock: a.clock, Logger: logFor("scheduler"), DefaultChannel: cfg.Slack.Channel,
 			Owner: a.owner,
+			// Autopilot schedules learn from the job history the watcher
+			// stores.
+			History: scheduler.StoreHistory(a.store),
 			OnApplied: func(name string, c pool.Change) {
 				a.metrics.ScheduleApplied(name, "ok")
 				w.sender.Kick()
