@@ -138,7 +138,7 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 
 	hopts := commands.Options{
 		Service: a.service, Changer: w.changer, Store: a.store, Cost: w.tracker,
-		Roles: cfg.Roles, Templates: cfg.Templates, Azure: cfg.Azure, EveryoneAdmin: o.EveryoneAdmin,
+		Roles: cfg.Roles, Templates: cfg.Templates, Schedules: cfg.Schedules, Azure: cfg.Azure, EveryoneAdmin: o.EveryoneAdmin,
 		Clock: a.clock, Logger: logFor("commands"), Observe: a.metrics.ObserveCommand,
 		// Readers' zones are cached for hours of real time, whatever clock
 		// the bot runs on.
