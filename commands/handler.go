@@ -32,9 +32,9 @@ type Options struct {
 	Location      *time.Location  // the time zone of hour-of-week figures; nil: UTC
 	Roles         []config.Role
 	Templates     []config.Template
-	Schedules     []config.Schedule // the configured ones, for whatif to compare
-	Azure         config.Azure      // subscription and resource group defaults for create
-	EveryoneAdmin bool              // the demo
+	WhatIf        WhatIfRunner // may be nil: no what-if replays
+	Azure         config.Azure // subscription and resource group defaults for create
+	EveryoneAdmin bool         // the demo
 	// Zones tells each reader's time zone (Slack's users.info); nil, or a
 	// user it cannot tell, falls back to the schedule's zone.
 	Zones Zones

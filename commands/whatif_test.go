@@ -11,6 +11,7 @@ import (
 	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/pool"
 	"github.com/poolbot/poolbot/trace"
+	"github.com/poolbot/poolbot/whatif"
 )
 
 // TestWhatifCommand: /pool whatif replays the pool's stored history (a
@@ -20,10 +21,20 @@ import (
 // nothing.
 func TestWhatifCommand(t *testing.T) {
 	three, zero := 3, 0
+	schedules := []config.Schedule{{Name: "office", Pools: []string{"linux-*"}, TimeZone: "Europe/Paris", Entries: []config.Entry{
+		{Cron: "45 7 * * 1-5", Standby: &three}, {Cron: "0 19 * * *", Standby: &zero},
+	}}, {Name: "gpu", Pools: []string{"gpu-nightly"}, TimeZone: "UTC", Entries: []config.Entry{{Cron: "0 1 * * *", Standby: &three}}}}
+	// app's runner: whatif.Stored, its results as rows.
 	s := newStack(t, func(o *Options) {
-		o.Schedules = []config.Schedule{{Name: "office", Pools: []string{"linux-*"}, TimeZone: "Europe/Paris", Entries: []config.Entry{
-			{Cron: "45 7 * * 1-5", Standby: &three}, {Cron: "0 19 * * *", Standby: &zero},
-		}}, {Name: "gpu", Pools: []string{"gpu-nightly"}, TimeZone: "UTC", Entries: []config.Entry{{Cron: "0 1 * * *", Standby: &three}}}}
+		o.WhatIf = func(ctx context.Context, p pool.Pool, jobs []pool.Job) ([]WhatIfRow, error) {
+			rs, err := whatif.Stored(ctx, p, jobs, schedules)
+			var rows []WhatIfRow
+			for _, r := range rs {
+				rows = append(rows, WhatIfRow{Policy: r.Policy, IdleVMHours: r.IdleVMHours, Cost: r.Cost, WaitP50: r.WaitP50,
+					WaitP95: r.WaitP95, Jobs: r.Jobs, IdleRatio: r.IdleRatio, CostRatio: r.CostRatio, P95Ratio: r.P95Ratio})
+			}
+			return rows, err
+		}
 	})
 	ctx := context.Background()
 	now := s.sim.Now()
@@ -95,5 +106,14 @@ func TestWhatifCommand(t *testing.T) {
 	<-whatifSlot
 	if len(rec.all) != 1 || !strings.Contains(rec.last().Text, "Another what-if is running") {
 		t.Errorf("a second what-if: %q", rec.texts())
+	}
+
+	// Without a runner, it says so.
+	plain := newStack(t)
+	if err := plain.store.AddJobs(ctx, "linux-ci", jobs, "{}"); err != nil {
+		t.Fatal(err)
+	}
+	if rep := plain.run(Request{UserID: "U-viewer", ChannelID: "C-ops", Text: "whatif linux-ci"}).last(); !strings.Contains(rep.Text, "not available") {
+		t.Errorf("no runner: %q", rep.Text)
 	}
 }
