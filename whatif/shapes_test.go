@@ -202,8 +202,8 @@ func BenchmarkShapes(b *testing.B) {
 	}
 }
 
-// BenchmarkAutopilotVariants replays the office reference weeks (seeds 1–5)
-// under the autopilot at Balanced as it is and with the variants tried
+// BenchmarkAutopilotVariants replays each shape's reference weeks (seeds
+// 1–5) under the autopilot at Balanced as it is and with the variants tried
 // against its targets: a floor of one warm agent in hours where a job is
 // likely, and other ttls. Each is a ratio against the pools' own settings
 // of the same run.
@@ -216,22 +216,25 @@ func BenchmarkAutopilotVariants(b *testing.B) {
 	}{
 		{"default", nil},
 		{"floor-0.3", func(a *scheduler.Autopilot) { a.Floor = 0.3 }},
+		{"floor-0.15", func(a *scheduler.Autopilot) { a.Floor = 0.15 }},
 		{"floor-0.05", func(a *scheduler.Autopilot) { a.Floor = 0.05 }},
 		{"ttl-quiet-30", func(a *scheduler.Autopilot) { a.TTLQuiet = 30 }},
 		{"ttl-busy-10", func(a *scheduler.Autopilot) { a.TTLBusy = 10 }},
 	}
-	for _, v := range variants {
-		b.Run(v.name, func(b *testing.B) {
-			for b.Loop() {
-				res, order := tunedWeeks(b, "office", []int64{1, 2, 3, 4, 5}, false, v.tune, "balanced")
-				b.Log(shapeTable("office "+v.name, res, order))
-				none, r := res["none"], res["autopilot:balanced"]
-				na, nw := none.p95()
-				a, w := r.p95()
-				b.ReportMetric(r.idle/none.idle, "idle-ratio")
-				b.ReportMetric(float64(a)/float64(na), "p95-ratio")
-				b.ReportMetric(float64(w)/float64(nw), "p95-work-ratio")
-			}
-		})
+	for _, shape := range []string{"office", "night-batch", "two-zones", "release-day"} {
+		for _, v := range variants {
+			b.Run(shape+"/"+v.name, func(b *testing.B) {
+				for b.Loop() {
+					res, order := tunedWeeks(b, shape, []int64{1, 2, 3, 4, 5}, false, v.tune, "balanced")
+					b.Log(shapeTable(shape+" "+v.name, res, order))
+					none, r := res["none"], res["autopilot:balanced"]
+					na, nw := none.p95()
+					a, w := r.p95()
+					b.ReportMetric(r.idle/none.idle, "idle-ratio")
+					b.ReportMetric(float64(a)/float64(na), "p95-ratio")
+					b.ReportMetric(float64(w)/float64(nw), "p95-work-ratio")
+				}
+			})
+		}
 	}
 }
