@@ -26,6 +26,7 @@ import (
 	"github.com/poolbot/poolbot/pool"
 	"github.com/poolbot/poolbot/scheduler"
 	"github.com/poolbot/poolbot/watch"
+	"github.com/poolbot/poolbot/whatif"
 )
 
 // The assembled parts beyond the store and the service.
@@ -89,6 +90,9 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 			Schedules: cfg.Schedules, Service: a.service, Changer: w.changer, Store: a.store,
 			Clock: a.clock, Logger: logFor("scheduler"), DefaultChannel: cfg.Slack.Channel,
 			Owner: a.owner,
+			// Autopilot schedules learn from the job history the watcher
+			// stores.
+			History: scheduler.StoreHistory(a.store),
 			OnApplied: func(name string, c pool.Change) {
 				a.metrics.ScheduleApplied(name, "ok")
 				w.sender.Kick()
@@ -135,7 +139,7 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 
 	hopts := commands.Options{
 		Service: a.service, Changer: w.changer, Store: a.store, Cost: w.tracker,
-		Roles: cfg.Roles, Templates: cfg.Templates, Azure: cfg.Azure, EveryoneAdmin: o.EveryoneAdmin,
+		Roles: cfg.Roles, Templates: cfg.Templates, WhatIf: whatIfRunner(cfg.Schedules), Azure: cfg.Azure, EveryoneAdmin: o.EveryoneAdmin,
 		Clock: a.clock, Logger: logFor("commands"), Observe: a.metrics.ObserveCommand,
 		// Readers' zones are cached for hours of real time, whatever clock
 		// the bot runs on.
@@ -529,4 +533,22 @@ func (a *App) replied(ctx context.Context, in pool.Intent) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// whatIfRunner is /pool whatif's replay: whatif on the simulator, with the
+// configured schedules as policies besides the pool's own settings and the
+// autopilot.
+func whatIfRunner(schedules []config.Schedule) commands.WhatIfRunner {
+	return func(ctx context.Context, p pool.Pool, jobs []pool.Job) ([]commands.WhatIfRow, error) {
+		rs, err := whatif.Stored(ctx, p, jobs, schedules)
+		if err != nil {
+			return nil, err
+		}
+		rows := make([]commands.WhatIfRow, len(rs))
+		for i, r := range rs {
+			rows[i] = commands.WhatIfRow{Policy: r.Policy, IdleVMHours: r.IdleVMHours, Cost: r.Cost, WaitP50: r.WaitP50,
+				WaitP95: r.WaitP95, Jobs: r.Jobs, IdleRatio: r.IdleRatio, CostRatio: r.CostRatio, P95Ratio: r.P95Ratio}
+		}
+		return rows, nil
+	}
 }

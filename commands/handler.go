@@ -33,6 +33,7 @@ type Options struct {
 	Location      *time.Location  // the time zone of hour-of-week figures; nil: UTC
 	Roles         []config.Role
 	Templates     []config.Template
+	WhatIf        WhatIfRunner   // may be nil: no what-if replays
 	Azure         config.Azure   // subscription and resource group defaults for create
 	Images        []config.Image // image pipelines and rollout plans ([[images]])
 	Pipelines     Pipelines      // may be nil: `image <pool> build` is refused

@@ -48,7 +48,7 @@ func TestRoleFor(t *testing.T) {
 
 func TestCommandTable(t *testing.T) {
 	want := []string{"create", "down", "help", "history", "image", "list", "max", "mute", "node", "outbox", "schedule",
-		"skip", "standby", "status", "ttl", "unmute", "unskip", "up", "waits"}
+		"skip", "standby", "status", "ttl", "unmute", "unskip", "up", "waits", "whatif"}
 	got := commandNames()
 	if len(got) != len(want) {
 		t.Fatalf("commands %v, want %v", got, want)
