@@ -287,6 +287,11 @@ func (h *Home) Submit(ctx context.Context, who commands.Request, cb slack.Intera
 		if c := v[InCondition]; c != "" && c != "all" {
 			text += " " + c
 		}
+		if v[InFor] == "" {
+			// Slack's client requires the choice; a payload without it
+			// is refused here rather than becoming "for=" with no value.
+			errs[InFor] = "Choose how long."
+		}
 		text += " for=" + v[InFor]
 	case FormHold:
 		if _, err := time.Parse("15:04", v[InUntil]); err != nil {
