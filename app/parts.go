@@ -10,6 +10,7 @@ import (
 	"github.com/poolbot/poolbot/azure"
 	"github.com/poolbot/poolbot/leader"
 	"github.com/poolbot/poolbot/metrics"
+	"github.com/poolbot/poolbot/snapshot"
 	"github.com/poolbot/poolbot/store"
 )
 
@@ -134,7 +135,10 @@ func (a *App) buildService(ctx context.Context) error {
 		a.metrics.TrackAPI(metrics.ARM, func() metrics.APIStats { return apiStats(c.Stats().ResourceManager) })
 	}
 	obs := observe(a.service, a.metrics)
-	a.service = obs
+	// Every reader and the Changer share one snapshot: a burst of commands
+	// costs one read per freshness window, and a change through poolbot
+	// (the Changer writes through it) reads the pool again.
+	a.service = snapshot.New(obs, a.clock, a.cfg.DevOps.SnapshotMaxAge.Duration)
 	maxAge := a.cfg.Alerts.Interval.Duration
 	if maxAge < 30*time.Second {
 		maxAge = 30 * time.Second

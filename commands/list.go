@@ -23,7 +23,7 @@ func init() {
 }
 
 func runList(ctx context.Context, c *call) error {
-	pools, err := c.h.o.Service.List(ctx, pool.ListOptions{Nodes: true})
+	pools, at, err := c.listPools(ctx, pool.ListOptions{Nodes: true})
 	if err != nil {
 		return fmt.Errorf("list pools: %w", err)
 	}
@@ -44,8 +44,12 @@ func runList(ctx context.Context, c *call) error {
 		}
 		return c.respond(ctx, say(text))
 	}
-	blocks := []slack.Block{section(fmt.Sprintf("*%s*", plural(len(shown), "pool")))}
+	age := c.asOf(at)
+	blocks := []slack.Block{section(fmt.Sprintf("*%s*", plural(len(shown), "pool")) + age)}
 	var lines []string
+	if age != "" {
+		lines = append(lines, plural(len(shown), "pool")+age)
+	}
 	for i, p := range shown {
 		fields, line := c.poolSummary(ctx, p)
 		lines = append(lines, line)

@@ -28,21 +28,22 @@ func init() {
 
 func runStatus(ctx context.Context, c *call) error {
 	name := c.pools[0]
-	p, err := c.h.o.Service.Get(ctx, name)
+	p, at, err := c.getPool(ctx, name)
 	if err != nil {
 		return err
 	}
+	age := c.asOf(at)
 	loc := c.readerZone(ctx, name)
 	now := c.now()
 	// lines is the fallback: mrkdwn, poolbot's words and escaped data.
 	var lines []string
-	blocks := []slack.Block{section(sayf("*%s* · %s", p.Name, c.stateWord(ctx, p)),
+	blocks := []slack.Block{section(sayf("*%s* · %s", p.Name, c.stateWord(ctx, p))+age,
 		fmt.Sprintf("*Standby / max*\n%d / %d", p.Standby, p.Max),
 		fmt.Sprintf("*TTL*\n%d min", p.TTLMinutes),
 		fmt.Sprintf("*Recycle after each job*\n%t", p.Recycle),
 		fmt.Sprintf("*Jobs waiting*\n%s", queueWord(p.Queue)))}
 	lines = append(lines, sayf("%s: %s; standby %d, max %d, ttl %d min, recycle %t; jobs waiting %s",
-		p.Name, c.stateWord(ctx, p), p.Standby, p.Max, p.TTLMinutes, p.Recycle, queueWord(p.Queue)))
+		p.Name, c.stateWord(ctx, p), p.Standby, p.Max, p.TTLMinutes, p.Recycle, queueWord(p.Queue))+age)
 
 	if ss := p.ScaleSet; ss != nil {
 		blocks = append(blocks, section("", "*Scale set*\n"+esc(ss.Name), fmt.Sprintf("*SKU*\n%s in %s", esc(ss.SKU), esc(ss.Region)),

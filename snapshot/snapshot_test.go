@@ -1,0 +1,236 @@
+package snapshot
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/poolbot/poolbot/clock"
+	"github.com/poolbot/poolbot/pool"
+)
+
+// fakeService is a pool.Service of function fields; the fields a test leaves
+// nil panic when called.
+type fakeService struct {
+	pool.Service
+	list   func(ctx context.Context, opts pool.ListOptions) ([]pool.Pool, error)
+	get    func(ctx context.Context, name string) (pool.Pool, error)
+	logs   func(ctx context.Context, name string, after uint64) ([]pool.LogEntry, error)
+	update func(ctx context.Context, name string, s pool.Settings) (pool.Pool, error)
+}
+
+func (f *fakeService) List(ctx context.Context, o pool.ListOptions) ([]pool.Pool, error) {
+	return f.list(ctx, o)
+}
+func (f *fakeService) Get(ctx context.Context, n string) (pool.Pool, error) { return f.get(ctx, n) }
+func (f *fakeService) Logs(ctx context.Context, n string, a uint64) ([]pool.LogEntry, error) {
+	return f.logs(ctx, n, a)
+}
+func (f *fakeService) Update(ctx context.Context, n string, s pool.Settings) (pool.Pool, error) {
+	return f.update(ctx, n, s)
+}
+
+var t0 = time.Date(2026, 1, 5, 8, 0, 0, 0, time.UTC)
+
+// counting returns a service whose Get answers standby = the number of
+// Gets so far, after release is closed.
+func counting(release <-chan struct{}) (*fakeService, *atomic.Int32) {
+	var n atomic.Int32
+	return &fakeService{
+		get: func(ctx context.Context, name string) (pool.Pool, error) {
+			k := n.Add(1)
+			<-release
+			return pool.Pool{Name: name, Standby: int(k)}, nil
+		},
+		list: func(ctx context.Context, o pool.ListOptions) ([]pool.Pool, error) {
+			k := n.Add(1)
+			<-release
+			return []pool.Pool{{Name: "linux-ci", Standby: int(k)}}, nil
+		},
+		update: func(ctx context.Context, name string, s pool.Settings) (pool.Pool, error) {
+			return s.Apply(pool.Pool{Name: name}), nil
+		},
+	}, &n
+}
+
+func TestConcurrentReadsShareOneFetch(t *testing.T) {
+	release := make(chan struct{})
+	svc, n := counting(release)
+	c := New(svc, clock.NewFake(t0), 0)
+	const readers = 200
+	var wg sync.WaitGroup
+	got := make([]int, readers)
+	for i := range readers {
+		wg.Go(func() {
+			p, err := c.Get(context.Background(), "linux-ci")
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = p.Standby
+		})
+	}
+	// Let them all queue behind the first fetch, then answer it.
+	for deadline := time.Now().Add(5 * time.Second); n.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	wg.Wait()
+	// Readers that arrived after the fetch ended are served its answer
+	// from the snapshot: one fetch in all.
+	if k := n.Load(); k != 1 {
+		t.Errorf("%d readers made %d fetches, want 1", readers, k)
+	}
+	for i, s := range got {
+		if s != 1 {
+			t.Fatalf("reader %d got standby %d, want the one fetch's 1", i, s)
+		}
+	}
+}
+
+func TestSnapshotAgeAndExpiry(t *testing.T) {
+	release := make(chan struct{})
+	close(release)
+	svc, n := counting(release)
+	clk := clock.NewFake(t0)
+	c := New(svc, clk, 5*time.Second)
+	ctx := context.Background()
+	if _, at, _ := c.GetAt(ctx, "linux-ci"); !at.Equal(t0) {
+		t.Errorf("first read at %v, want %v", at, t0)
+	}
+	clk.Advance(4 * time.Second)
+	p, at, _ := c.GetAt(ctx, "LINUX-CI")
+	if p.Standby != 1 || !at.Equal(t0) || n.Load() != 1 {
+		t.Errorf("4 s later: standby %d read at %v after %d fetches; want the snapshot of %v", p.Standby, at, n.Load(), t0)
+	}
+	clk.Advance(time.Second)
+	p, at, _ = c.GetAt(ctx, "linux-ci")
+	if p.Standby != 2 || !at.Equal(t0.Add(5*time.Second)) {
+		t.Errorf("5 s later: standby %d read at %v; want a new fetch", p.Standby, at)
+	}
+}
+
+func TestListServedFromAListWithMoreDetail(t *testing.T) {
+	release := make(chan struct{})
+	close(release)
+	svc, n := counting(release)
+	c := New(svc, clock.NewFake(t0), 0)
+	ctx := context.Background()
+	if _, err := c.List(ctx, pool.ListOptions{Nodes: true, Queue: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.List(ctx, pool.ListOptions{Nodes: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.List(ctx, pool.ListOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if k := n.Load(); k != 1 {
+		t.Errorf("lists with less detail made %d fetches, want 1", k)
+	}
+	if _, err := c.List(ctx, pool.ListOptions{ScaleSets: true}); err != nil {
+		t.Fatal(err)
+	}
+	if k := n.Load(); k != 2 {
+		t.Errorf("a list with scale sets made %d fetches in all, want 2", k)
+	}
+}
+
+func TestChangeForgetsThePool(t *testing.T) {
+	release := make(chan struct{})
+	close(release)
+	svc, n := counting(release)
+	c := New(svc, clock.NewFake(t0), time.Minute)
+	ctx := context.Background()
+	c.Get(ctx, "linux-ci")
+	c.List(ctx, pool.ListOptions{})
+	if _, err := c.Update(ctx, "linux-ci", pool.Settings{Standby: pool.Int(3)}); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := c.Get(ctx, "linux-ci")
+	ps, _ := c.List(ctx, pool.ListOptions{})
+	if n.Load() != 4 || p.Standby != 3 || ps[0].Standby != 4 {
+		t.Errorf("after a change: %d fetches, get %d, list %d; want both read again", n.Load(), p.Standby, ps[0].Standby)
+	}
+
+	// A refused change forgets nothing.
+	svc.update = func(context.Context, string, pool.Settings) (pool.Pool, error) {
+		return pool.Pool{}, &pool.Error{Kind: pool.KindInvalid, Msg: "no"}
+	}
+	c.Update(ctx, "linux-ci", pool.Settings{Standby: pool.Int(-1)})
+	c.Get(ctx, "linux-ci")
+	if n.Load() != 4 {
+		t.Errorf("a refused change made the next read fetch (%d fetches)", n.Load())
+	}
+}
+
+// A fetch that began before a change is not kept after it: the next read
+// sees the change.
+func TestFetchOverlappingAChangeIsNotKept(t *testing.T) {
+	release := make(chan struct{})
+	svc, n := counting(release)
+	c := New(svc, clock.NewFake(t0), time.Minute)
+	ctx := context.Background()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.Get(ctx, "linux-ci")
+	}()
+	for deadline := time.Now().Add(5 * time.Second); n.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	c.Invalidate("linux-ci") // a change returns while the fetch is out
+	close(release)
+	<-done
+	p, _ := c.Get(ctx, "linux-ci")
+	if p.Standby != 2 {
+		t.Errorf("read after the change got the fetch that overlapped it (standby %d)", p.Standby)
+	}
+}
+
+func TestErrorsAreNotKept(t *testing.T) {
+	calls := 0
+	svc := &fakeService{logs: func(context.Context, string, uint64) ([]pool.LogEntry, error) {
+		calls++
+		if calls == 1 {
+			return nil, errors.New("boom")
+		}
+		return []pool.LogEntry{{ID: 1}}, nil
+	}}
+	c := New(svc, clock.NewFake(t0), time.Minute)
+	if _, err := c.Logs(context.Background(), "linux-ci", 0); err == nil {
+		t.Fatal("the failure was not returned")
+	}
+	l, err := c.Logs(context.Background(), "linux-ci", 0)
+	if err != nil || len(l) != 1 {
+		t.Errorf("after a failure: %v, %v; want a new fetch", l, err)
+	}
+}
+
+// One caller giving up does not fail the others waiting on the same fetch.
+func TestCallerCancellationDoesNotFailOthers(t *testing.T) {
+	release := make(chan struct{})
+	svc, n := counting(release)
+	c := New(svc, clock.NewFake(t0), time.Minute)
+	ctx, cancel := context.WithCancel(context.Background())
+	first := make(chan error, 1)
+	go func() { _, err := c.Get(ctx, "linux-ci"); first <- err }()
+	for deadline := time.Now().Add(5 * time.Second); n.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	second := make(chan error, 1)
+	go func() { _, err := c.Get(context.Background(), "linux-ci"); second <- err }()
+	cancel()
+	if err := <-first; !errors.Is(err, context.Canceled) {
+		t.Errorf("the cancelled caller got %v", err)
+	}
+	close(release)
+	if err := <-second; err != nil {
+		t.Errorf("the other caller got %v", err)
+	}
+	if n.Load() != 1 {
+		t.Errorf("%d fetches, want 1", n.Load())
+	}
+}
