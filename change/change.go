@@ -286,27 +286,40 @@ func (c *Changer) Current(ctx context.Context, name string) (pool.Pool, error) {
 	return pool.Pool{}, pool.NotFound(name)
 }
 
-// Update changes the pool's settings. An invalid change is refused before any
-// call; the change, or its failure, is audited before Update returns.
-func (c *Changer) Update(ctx context.Context, a Actor, command, name string, s pool.Settings) (before, after pool.Pool, err error) {
-	unlock, err := c.Lock(ctx, name, a, command)
+// Validate checks s against the pool as read (cur): the one check of a
+// change's settings, made by Update and by a caller planning a change before
+// it asks for confirmation. It returns a KindInvalid error naming the pool.
+func (c *Changer) Validate(cur pool.Pool, s pool.Settings) error {
+	if err := s.Validate(cur); err != nil {
+		return &pool.Error{Kind: pool.KindInvalid, Pool: cur.Name,
+			Msg: fmt.Sprintf("%s: %v; nothing was changed", cur.Name, err), Err: err}
+	}
+	return nil
+}
+
+// Update changes the settings of cur, the pool as the caller read it (a
+// command's pool list, the scheduler's): one read and one write to Azure
+// DevOps, none when s is invalid for cur. The change, or its failure, is
+// audited before Update returns.
+func (c *Changer) Update(ctx context.Context, a Actor, command string, cur pool.Pool, s pool.Settings) (before, after pool.Pool, err error) {
+	unlock, err := c.Lock(ctx, cur.Name, a, command)
 	if err != nil {
 		return pool.Pool{}, pool.Pool{}, err
 	}
 	defer unlock()
-	return c.UpdateLocked(ctx, a, command, name, s)
+	return c.UpdateLocked(ctx, a, command, cur, s)
 }
 
 // UpdateLocked is Update for a caller that already holds the pool's lock.
-func (c *Changer) UpdateLocked(ctx context.Context, a Actor, command, name string, s pool.Settings) (before, after pool.Pool, err error) {
-	before, err = c.Current(ctx, name)
-	if err != nil {
-		return before, before, err
+func (c *Changer) UpdateLocked(ctx context.Context, a Actor, command string, cur pool.Pool, s pool.Settings) (before, after pool.Pool, err error) {
+	name := cur.Name
+	if err := c.Validate(cur, s); err != nil {
+		return cur, cur, err
 	}
-	if err := s.Validate(before); err != nil {
-		return before, before, &pool.Error{Kind: pool.KindInvalid, Op: "change", Pool: name, Msg: err.Error(), Err: err}
+	before, after, err = c.svc.Update(ctx, name, s)
+	if err != nil && before.Name == "" {
+		before = cur // not read: the audit records the pool as the caller saw it
 	}
-	after, err = c.svc.Update(ctx, name, s)
 	if aerr := c.audit(ctx, a, command, name, settingsOf(before), settingsOf(after), err); aerr != nil {
 		return before, after, aerr
 	}

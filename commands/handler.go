@@ -116,6 +116,9 @@ type call struct {
 	args  Args
 	text  string   // the command line, for audits and confirmations
 	pools []string // resolved pool names
+	// resolved are the pools as read when their names were resolved, by
+	// name: a change plans and applies against them without reading again.
+	resolved map[string]pool.Pool
 	actor change.Actor
 
 	confirmed bool           // running a request someone confirmed
@@ -277,8 +280,10 @@ func (h *Handler) resolvePools(ctx context.Context, c *call) error {
 		return fmt.Errorf("list pools: %w", err)
 	}
 	names := make([]string, len(pools))
+	c.resolved = make(map[string]pool.Pool, len(pools))
 	for i, p := range pools {
 		names[i] = p.Name
+		c.resolved[p.Name] = p
 	}
 	if isGlob(arg) {
 		if cmd.pool == onePool {

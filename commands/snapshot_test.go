@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -113,5 +114,44 @@ func TestCachedStatusShowsItsAgeAndAChangeRefreshesIt(t *testing.T) {
 	s.run(req("U-viewer", "status linux-ci"))
 	if d, _ := apiCalls(s.sim); d == 0 {
 		t.Error("a snapshot 5 s old was served again")
+	}
+}
+
+// routeCalls is the simulator's Azure requests by route.
+func routeCalls(s *sim.Sim) map[string]int {
+	m := map[string]int{}
+	for k, v := range s.Calls() {
+		if strings.HasPrefix(k, "ado.") || strings.HasPrefix(k, "arm.") {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// A change reads the pool list once (resolving the name, or not at all when
+// the snapshot is fresh), then the Changer reads the pool once and PATCHes
+// it: the list is not read again by the Changer.
+func TestChangeCostsOneReadAndOnePatch(t *testing.T) {
+	s, cache := newCachedStack(t, 5*time.Second)
+	s.run(req("U-viewer", "status linux-ci")) // the client's start-up calls
+
+	cache.Invalidate("")
+	s.sim.ResetCalls()
+	s.run(req("U-operator", "standby linux-ci 3"))
+	want := map[string]int{"ado.elasticpools.list": 1, "ado.elasticpools.get": 1, "ado.elasticpools.update": 1}
+	if got := routeCalls(s.sim); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("a change with nothing cached made %v, want %v", got, want)
+	}
+
+	// Someone looks, then changes: the name resolves from the snapshot.
+	s.run(req("U-viewer", "status linux-ci"))
+	s.sim.ResetCalls()
+	rep := plainOf(s.run(req("U-operator", "standby linux-ci 1")).last())
+	want = map[string]int{"ado.elasticpools.get": 1, "ado.elasticpools.update": 1}
+	if got := routeCalls(s.sim); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("a change after a status made %v, want %v", got, want)
+	}
+	if !strings.Contains(rep, "standby 3 → 1") {
+		t.Errorf("reply %q", rep)
 	}
 }

@@ -216,7 +216,11 @@ type Service interface {
 	Queue(ctx context.Context, name string) (int, error)
 	// Logs returns the pool's Diagnostics entries with ID greater than after, oldest first.
 	Logs(ctx context.Context, name string, after uint64) ([]LogEntry, error)
-	Update(ctx context.Context, name string, s Settings) (Pool, error)
+	// Update reads the pool's settings and PATCHes s over them: one read
+	// and one write. It returns the pool as read and as changed, without
+	// nodes, queue or scale set. It does not check s (the Changer does);
+	// Azure DevOps refuses an invalid change as KindInvalid.
+	Update(ctx context.Context, name string, s Settings) (before, after Pool, err error)
 	// SetImage changes the scale set's image; a gallery image without a
 	// version, or version "latest", resolves to the newest version first.
 	// It returns the image before and the image now set.

@@ -591,7 +591,7 @@ func (s *Scheduler) apply(ctx context.Context, sc *schedule, p pool.Pool, d pool
 	if note != "" {
 		command += " (" + note + ")"
 	}
-	if _, _, err := s.o.Changer.Update(ctx, Actor, command, name, d); err != nil {
+	if _, _, err := s.o.Changer.Update(ctx, Actor, command, p, d); err != nil {
 		return s.failed(ctx, name, err)
 	}
 	if clearSaved {

@@ -59,21 +59,22 @@ func (m *memService) Get(_ context.Context, name string) (pool.Pool, error) {
 	return p, nil
 }
 
-func (m *memService) Update(_ context.Context, name string, s pool.Settings) (pool.Pool, error) {
+func (m *memService) Update(_ context.Context, name string, s pool.Settings) (before, after pool.Pool, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	p, ok := m.pools[name]
 	if !ok {
-		return p, pool.NotFound(name)
+		return p, p, pool.NotFound(name)
 	}
 	if m.fail > 0 {
 		m.fail--
-		return p, &pool.Error{Kind: pool.KindUnavailable, Op: "update pool", Pool: name, Msg: "Azure DevOps did not answer"}
+		return p, pool.Pool{}, &pool.Error{Kind: pool.KindUnavailable, Op: "update pool", Pool: name, Msg: "Azure DevOps did not answer"}
 	}
+	before = p
 	p = s.Apply(p)
 	m.pools[name] = p
 	m.updates = append(m.updates, m.clk.Now().Format(time.RFC3339)+" "+s.String())
-	return p, nil
+	return before, p, nil
 }
 
 func (m *memService) set(name string, s pool.Settings) {
@@ -338,7 +339,7 @@ func TestOverrides(t *testing.T) {
 	}{
 		{"hold for 3h", func(h *harness) {
 			h.clk.Set(paris(3, 19, 0))
-			if _, _, err := h.ch.Update(h.ctx, change.Actor{ID: "U1", Source: "slack"}, "up linux-ci for=3h", "linux-ci", pool.Settings{Standby: pool.Int(4)}); err != nil {
+			if _, _, err := h.ch.Update(h.ctx, change.Actor{ID: "U1", Source: "slack"}, "up linux-ci for=3h", h.cur("linux-ci"), pool.Settings{Standby: pool.Int(4)}); err != nil {
 				t.Fatal(err)
 			}
 			end, err := h.s.Hold(h.ctx, "linux-ci", pool.Settings{Standby: pool.Int(4)}, h.clk.Now().Add(3*time.Hour), "U1")
@@ -831,4 +832,14 @@ func TestTakeOverAbandonedClaim(t *testing.T) {
 	if n := h.svc.nUpdates(); n != 2 {
 		t.Errorf("%d updates, want 2 (each pool once): %v", n, h.svc.updates)
 	}
+}
+
+// cur reads the pool as a command does before changing it.
+func (h *harness) cur(name string) pool.Pool {
+	h.t.Helper()
+	p, err := h.ch.Current(h.ctx, name)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return p
 }

@@ -264,10 +264,10 @@ func (c *Cache) Queue(ctx context.Context, name string) (int, error) {
 }
 
 // Update changes the pool and, when it succeeds, forgets what was read of it.
-func (c *Cache) Update(ctx context.Context, name string, s pool.Settings) (pool.Pool, error) {
-	p, err := c.svc.Update(ctx, name, s)
+func (c *Cache) Update(ctx context.Context, name string, s pool.Settings) (before, after pool.Pool, err error) {
+	before, after, err = c.svc.Update(ctx, name, s)
 	c.changed(name, err)
-	return p, err
+	return before, after, err
 }
 
 // SetImage changes the pool's image and forgets what was read of it.

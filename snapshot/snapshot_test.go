@@ -19,7 +19,7 @@ type fakeService struct {
 	list   func(ctx context.Context, opts pool.ListOptions) ([]pool.Pool, error)
 	get    func(ctx context.Context, name string) (pool.Pool, error)
 	logs   func(ctx context.Context, name string, after uint64) ([]pool.LogEntry, error)
-	update func(ctx context.Context, name string, s pool.Settings) (pool.Pool, error)
+	update func(ctx context.Context, name string, s pool.Settings) (before, after pool.Pool, err error)
 }
 
 func (f *fakeService) List(ctx context.Context, o pool.ListOptions) ([]pool.Pool, error) {
@@ -29,7 +29,7 @@ func (f *fakeService) Get(ctx context.Context, n string) (pool.Pool, error) { re
 func (f *fakeService) Logs(ctx context.Context, n string, a uint64) ([]pool.LogEntry, error) {
 	return f.logs(ctx, n, a)
 }
-func (f *fakeService) Update(ctx context.Context, n string, s pool.Settings) (pool.Pool, error) {
+func (f *fakeService) Update(ctx context.Context, n string, s pool.Settings) (before, after pool.Pool, err error) {
 	return f.update(ctx, n, s)
 }
 
@@ -50,8 +50,8 @@ func counting(release <-chan struct{}) (*fakeService, *atomic.Int32) {
 			<-release
 			return []pool.Pool{{Name: "linux-ci", Standby: int(k)}}, nil
 		},
-		update: func(ctx context.Context, name string, s pool.Settings) (pool.Pool, error) {
-			return s.Apply(pool.Pool{Name: name}), nil
+		update: func(ctx context.Context, name string, s pool.Settings) (before, after pool.Pool, err error) {
+			return pool.Pool{Name: name}, s.Apply(pool.Pool{Name: name}), nil
 		},
 	}, &n
 }
@@ -146,7 +146,7 @@ func TestChangeForgetsThePool(t *testing.T) {
 	ctx := context.Background()
 	c.Get(ctx, "linux-ci")
 	c.List(ctx, pool.ListOptions{})
-	if _, err := c.Update(ctx, "linux-ci", pool.Settings{Standby: pool.Int(3)}); err != nil {
+	if _, _, err := c.Update(ctx, "linux-ci", pool.Settings{Standby: pool.Int(3)}); err != nil {
 		t.Fatal(err)
 	}
 	p, _ := c.Get(ctx, "linux-ci")
@@ -156,8 +156,8 @@ func TestChangeForgetsThePool(t *testing.T) {
 	}
 
 	// A refused change forgets nothing.
-	svc.update = func(context.Context, string, pool.Settings) (pool.Pool, error) {
-		return pool.Pool{}, &pool.Error{Kind: pool.KindInvalid, Msg: "no"}
+	svc.update = func(context.Context, string, pool.Settings) (pool.Pool, pool.Pool, error) {
+		return pool.Pool{}, pool.Pool{}, &pool.Error{Kind: pool.KindInvalid, Msg: "no"}
 	}
 	c.Update(ctx, "linux-ci", pool.Settings{Standby: pool.Int(-1)})
 	c.Get(ctx, "linux-ci")
