@@ -119,7 +119,7 @@ type call struct {
 	// resolved are the pools as read when their names were resolved, by
 	// name: a change plans and applies against them without reading again.
 	resolved map[string]pool.Pool
-	actor change.Actor
+	actor    change.Actor
 
 	confirmed bool           // running a request someone confirmed
 	pending   *pending       // the confirmation being pressed, if any
