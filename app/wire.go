@@ -140,7 +140,11 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 	if w.scheduler != nil {
 		hopts.Scheduler = w.scheduler
 	}
-	w.handler = commands.New(hopts)
+	h, err := commands.New(hopts)
+	if err != nil {
+		return err
+	}
+	w.handler = h
 	a.part("commands")
 
 	// The Home tab and forms, on both transports; their buttons and forms

@@ -10,8 +10,9 @@ import (
 	"github.com/poolbot/poolbot/pool"
 )
 
-func init() {
-	register(&command{
+// listCommands is the command table's entries of list.go.
+func listCommands() []*command {
+	return []*command{{
 		name:  "list",
 		usage: "list [pattern]",
 		help: "Shows every pool you may see, or those matching a pattern such as linux-*: state; idle, busy, " +
@@ -19,7 +20,7 @@ func init() {
 		role: RoleViewer,
 		min:  0, max: 1, pool: optGlob,
 		run: runList,
-	})
+	}}
 }
 
 func runList(ctx context.Context, c *call) error {

@@ -14,8 +14,9 @@ import (
 	"github.com/poolbot/poolbot/slackmsg"
 )
 
-func init() {
-	register(&command{
+// statusCommands is the command table's entries of status.go.
+func statusCommands() []*command {
+	return []*command{{
 		name:  "status",
 		usage: "status <pool>",
 		help: "Shows one pool in detail: settings, scale set and image, nodes by state, jobs waiting, recent " +
@@ -23,7 +24,7 @@ func init() {
 		role: RoleViewer,
 		min:  1, max: 1, pool: onePool,
 		run: runStatus,
-	})
+	}}
 }
 
 func runStatus(ctx context.Context, c *call) error {
