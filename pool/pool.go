@@ -206,7 +206,9 @@ type ListOptions struct {
 
 // Service reads and changes pools in Azure DevOps and Azure. Pools are named
 // by their Azure DevOps agent pool name. Errors are *Error where the cause is
-// known, so that a caller can tell a Slack user what happened.
+// known, so that a caller can tell a Slack user what happened. Implementations
+// are safe for concurrent use; they do not order two changes of one pool
+// (change.Changer's lock does).
 type Service interface {
 	List(ctx context.Context, opts ListOptions) ([]Pool, error)
 	// Get returns one pool with its nodes, queue and scale set.
