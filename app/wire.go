@@ -319,6 +319,8 @@ type loggedHandler struct{ a *App }
 
 func (h loggedHandler) Handle(ctx context.Context, r commands.Request, resp commands.Responder) error {
 	start := time.Now()
+	// The changes and the failure told to the user go on this line.
+	ctx, notes := change.WithNotes(ctx)
 	// A person waits: Azure DevOps's throttle is told, not waited out.
 	err := h.a.w.handler.Handle(azure.WithUrgency(ctx, azure.Interactive), r, resp)
 	if err != nil && ctx.Err() != nil && h.a.isStopping() {
@@ -333,6 +335,7 @@ func (h loggedHandler) Handle(ctx context.Context, r commands.Request, resp comm
 	}
 	attrs := []any{"request_id", r.RequestID, "user", r.UserID, "channel", r.ChannelID, "source", r.Source,
 		"command", path.Clean("/" + verb)[1:], "text", r.Text, "took", time.Since(start).Round(time.Millisecond).String()}
+	attrs = append(attrs, notes.Attrs()...)
 	if err != nil {
 		h.a.log.Error("command", append(attrs, "err", err)...)
 	} else {

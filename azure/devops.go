@@ -276,7 +276,7 @@ func (c *Client) Update(ctx context.Context, name string, s pool.Settings) (befo
 	}
 	out := fromElastic(*up)
 	out.Name = name
-	c.log.InfoContext(ctx, "pool updated", "pool", name, "change", s.String())
+	c.log.DebugContext(ctx, "pool updated", "pool", name, "change", s.String()) // the Changer logs the change
 	return cur, out, nil
 }
 

@@ -424,6 +424,10 @@ func (c *Changer) audit(ctx context.Context, a Actor, command, name, before, aft
 		c.log.Error("audit write failed", "pool", name, "command", command, "err", err)
 		return fmt.Errorf("write audit record for %s: %w", name, err)
 	}
+	if n := NotesFrom(ctx); n != nil {
+		n.change(name, before, after, result) // on the command's one line
+		return nil
+	}
 	c.log.Info("change", "pool", name, "actor", a.ID, "source", a.Source, "command", command,
 		"before", before, "after", after, "result", result, "request_id", a.RequestID)
 	return nil

@@ -469,7 +469,11 @@ func (c *call) fail(ctx context.Context, err error) error {
 		text = "Something went wrong: " + err.Error()
 	}
 	if c.result == "error" {
-		c.h.o.Logger.Warn("command failed", "command", c.text, "user", c.req.UserID, "err", err)
+		if n := change.NotesFrom(ctx); n != nil {
+			n.Fail(err) // on the command's one line
+		} else {
+			c.h.o.Logger.Warn("command failed", "command", c.text, "user", c.req.UserID, "err", err)
+		}
 	}
 	text = esc(strings.TrimSuffix(text, ".."))
 	if usage && c.cmd != nil {
