@@ -10,47 +10,27 @@ import (
 
 	"github.com/poolbot/poolbot/clock"
 	"github.com/poolbot/poolbot/pool"
+	"github.com/poolbot/poolbot/pool/pooltest"
 )
-
-// fakeService is a pool.Service of function fields; the fields a test leaves
-// nil panic when called.
-type fakeService struct {
-	pool.Service
-	list   func(ctx context.Context, opts pool.ListOptions) ([]pool.Pool, error)
-	get    func(ctx context.Context, name string) (pool.Pool, error)
-	logs   func(ctx context.Context, name string, after uint64) ([]pool.LogEntry, error)
-	update func(ctx context.Context, name string, s pool.Settings) (before, after pool.Pool, err error)
-}
-
-func (f *fakeService) List(ctx context.Context, o pool.ListOptions) ([]pool.Pool, error) {
-	return f.list(ctx, o)
-}
-func (f *fakeService) Get(ctx context.Context, n string) (pool.Pool, error) { return f.get(ctx, n) }
-func (f *fakeService) Logs(ctx context.Context, n string, a uint64) ([]pool.LogEntry, error) {
-	return f.logs(ctx, n, a)
-}
-func (f *fakeService) Update(ctx context.Context, n string, s pool.Settings) (before, after pool.Pool, err error) {
-	return f.update(ctx, n, s)
-}
 
 var t0 = time.Date(2026, 1, 5, 8, 0, 0, 0, time.UTC)
 
 // counting returns a service whose Get answers standby = the number of
 // Gets so far, after release is closed.
-func counting(release <-chan struct{}) (*fakeService, *atomic.Int32) {
+func counting(release <-chan struct{}) (*pooltest.Service, *atomic.Int32) {
 	var n atomic.Int32
-	return &fakeService{
-		get: func(ctx context.Context, name string) (pool.Pool, error) {
+	return &pooltest.Service{
+		GetFn: func(ctx context.Context, name string) (pool.Pool, error) {
 			k := n.Add(1)
 			<-release
 			return pool.Pool{Name: name, Standby: int(k)}, nil
 		},
-		list: func(ctx context.Context, o pool.ListOptions) ([]pool.Pool, error) {
+		ListFn: func(ctx context.Context, o pool.ListOptions) ([]pool.Pool, error) {
 			k := n.Add(1)
 			<-release
 			return []pool.Pool{{Name: "linux-ci", Standby: int(k)}}, nil
 		},
-		update: func(ctx context.Context, name string, s pool.Settings) (before, after pool.Pool, err error) {
+		UpdateFn: func(ctx context.Context, name string, s pool.Settings) (before, after pool.Pool, err error) {
 			return pool.Pool{Name: name}, s.Apply(pool.Pool{Name: name}), nil
 		},
 	}, &n
@@ -156,7 +136,7 @@ func TestChangeForgetsThePool(t *testing.T) {
 	}
 
 	// A refused change forgets nothing.
-	svc.update = func(context.Context, string, pool.Settings) (pool.Pool, pool.Pool, error) {
+	svc.UpdateFn = func(context.Context, string, pool.Settings) (pool.Pool, pool.Pool, error) {
 		return pool.Pool{}, pool.Pool{}, &pool.Error{Kind: pool.KindInvalid, Msg: "no"}
 	}
 	c.Update(ctx, "linux-ci", pool.Settings{Standby: pool.Int(-1)})
@@ -192,7 +172,7 @@ func TestFetchOverlappingAChangeIsNotKept(t *testing.T) {
 
 func TestErrorsAreNotKept(t *testing.T) {
 	calls := 0
-	svc := &fakeService{logs: func(context.Context, string, uint64) ([]pool.LogEntry, error) {
+	svc := &pooltest.Service{LogsFn: func(context.Context, string, uint64) ([]pool.LogEntry, error) {
 		calls++
 		if calls == 1 {
 			return nil, errors.New("boom")
