@@ -17,6 +17,7 @@ import (
 
 	"github.com/poolbot/poolbot/clock"
 	"github.com/poolbot/poolbot/pool"
+	"github.com/poolbot/poolbot/snapshot"
 )
 
 // Actor is who asks for a change, and from where.
@@ -272,9 +273,9 @@ func (c *Changer) Holder(ctx context.Context, name string) (Holder, bool) {
 }
 
 // Current returns the pool's settings as Azure DevOps has them now, without
-// nodes, queue or scale set.
+// nodes, queue or scale set: read anew, not from a snapshot.
 func (c *Changer) Current(ctx context.Context, name string) (pool.Pool, error) {
-	pools, err := c.svc.List(ctx, pool.ListOptions{})
+	pools, err := c.svc.List(snapshot.Fresh(ctx), pool.ListOptions{})
 	if err != nil {
 		return pool.Pool{}, err
 	}

@@ -12,7 +12,9 @@
 //     DeleteNodes) that succeeds forgets what it read of that pool and every
 //     pool list: a read that starts after the change returns sees nothing
 //     read before it;
-//   - errors are never kept: the next read fetches again.
+//   - errors are never kept: the next read fetches again;
+//   - a read whose context is marked Fresh fetches anew, on its own, and
+//     its answer serves the reads after it.
 //
 // Nodes and Queue are not cached: the watcher asks for them when it needs them
 // fresh.
@@ -30,6 +32,15 @@ import (
 	"github.com/poolbot/poolbot/clock"
 	"github.com/poolbot/poolbot/pool"
 )
+
+type freshKey struct{}
+
+// Fresh marks ctx so that reads through a Cache with it fetch anew rather
+// than from the snapshot or a fetch already under way: for a caller that
+// must see what Azure DevOps has now (the Changer's Current).
+func Fresh(ctx context.Context) context.Context { return context.WithValue(ctx, freshKey{}, true) }
+
+func isFresh(ctx context.Context) bool { v, _ := ctx.Value(freshKey{}).(bool); return v }
 
 // DefaultMaxAge is how long an answer is served when New is given none.
 const DefaultMaxAge = 5 * time.Second
@@ -111,7 +122,7 @@ func (c *Cache) ListAt(ctx context.Context, opts pool.ListOptions) ([]pool.Pool,
 	var best entry[[]pool.Pool]
 	found := false
 	for o, e := range c.lists {
-		if covers(o, opts) && c.fresh(e.at) && (!found || e.at.After(best.at)) {
+		if !isFresh(ctx) && covers(o, opts) && c.fresh(e.at) && (!found || e.at.After(best.at)) {
 			best, found = e, true
 		}
 	}
@@ -144,7 +155,7 @@ func (c *Cache) GetAt(ctx context.Context, name string) (pool.Pool, time.Time, e
 	e, ok := c.pools[k]
 	gen := c.gen
 	c.mu.Unlock()
-	if ok && c.fresh(e.at) {
+	if ok && c.fresh(e.at) && !isFresh(ctx) {
 		return e.v, e.at, nil
 	}
 	e, err := share(ctx, c, fmt.Sprintf("get/%d/%s", gen, k), gen, func() (entry[pool.Pool], bool) { e, ok := c.pools[k]; return e, ok },
@@ -170,7 +181,7 @@ func (c *Cache) LogsAt(ctx context.Context, name string, after uint64) ([]pool.L
 	e, ok := c.logs[k]
 	gen := c.gen
 	c.mu.Unlock()
-	if ok && c.fresh(e.at) {
+	if ok && c.fresh(e.at) && !isFresh(ctx) {
 		return e.v, e.at, nil
 	}
 	e, err := share(ctx, c, fmt.Sprintf("logs/%d/%d/%s", gen, after, k.name), gen,
@@ -191,6 +202,18 @@ func (c *Cache) LogsAt(ctx context.Context, name string, after uint64) ([]pool.L
 // stops waiting when its own context ends.
 func share[T any](ctx context.Context, c *Cache, key string, gen uint64, lookup func() (entry[T], bool),
 	fetch func(context.Context) (T, error), keep func(entry[T])) (entry[T], error) {
+	if isFresh(ctx) {
+		c.mu.Lock()
+		c.fetches++
+		c.mu.Unlock()
+		e := entry[T]{at: c.clock.Now()}
+		var err error
+		if e.v, err = fetch(ctx); err != nil {
+			return entry[T]{}, err
+		}
+		c.keep(gen, func() { keep(e) })
+		return e, nil
+	}
 	ch := c.group.DoChan(key, func() (any, error) {
 		c.mu.Lock()
 		if e, ok := lookup(); ok && c.fresh(e.at) {

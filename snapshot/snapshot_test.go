@@ -214,3 +214,21 @@ func TestCallerCancellationDoesNotFailOthers(t *testing.T) {
 		t.Errorf("%d fetches, want 1", n.Load())
 	}
 }
+
+// A read marked Fresh fetches anew, and what it read serves the next reads.
+func TestFreshReadFetchesAnew(t *testing.T) {
+	release := make(chan struct{})
+	close(release)
+	svc, n := counting(release)
+	c := New(svc, clock.NewFake(t0), time.Minute)
+	ctx := context.Background()
+	c.List(ctx, pool.ListOptions{})
+	ps, err := c.List(Fresh(ctx), pool.ListOptions{})
+	if err != nil || ps[0].Standby != 2 || n.Load() != 2 {
+		t.Fatalf("fresh read: %v, %v after %d fetches; want a second fetch", ps, err, n.Load())
+	}
+	ps, _ = c.List(ctx, pool.ListOptions{})
+	if ps[0].Standby != 2 || n.Load() != 2 {
+		t.Errorf("the read after a fresh one got %v after %d fetches; want the fresh one's answer", ps, n.Load())
+	}
+}
