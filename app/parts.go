@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -138,7 +139,10 @@ func (a *App) buildService(ctx context.Context) error {
 	// Every reader and the Changer share one snapshot: a burst of commands
 	// costs one read per freshness window, and a change through poolbot
 	// (the Changer writes through it) reads the pool again.
-	a.service = snapshot.New(obs, a.clock, a.cfg.DevOps.SnapshotMaxAge.Duration)
+	// A command (Interactive) never joins a fetch the scheduler or the
+	// watcher waits out a throttle for.
+	a.service = snapshot.New(obs, a.clock, a.cfg.DevOps.SnapshotMaxAge.Duration,
+		snapshot.WithPartition(func(ctx context.Context) string { return strconv.Itoa(int(azure.UrgencyOf(ctx))) }))
 	maxAge := a.cfg.Alerts.Interval.Duration
 	if maxAge < 30*time.Second {
 		maxAge = 30 * time.Second

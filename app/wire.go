@@ -336,9 +336,12 @@ func (h loggedHandler) Handle(ctx context.Context, r commands.Request, resp comm
 	attrs := []any{"request_id", r.RequestID, "user", r.UserID, "channel", r.ChannelID, "source", r.Source,
 		"command", path.Clean("/" + verb)[1:], "text", r.Text, "took", time.Since(start).Round(time.Millisecond).String()}
 	attrs = append(attrs, notes.Attrs()...)
-	if err != nil {
+	switch {
+	case err != nil:
 		h.a.log.Error("command", append(attrs, "err", err)...)
-	} else {
+	case notes.Failed():
+		h.a.log.Warn("command", attrs...) // told its user it failed
+	default:
 		h.a.log.Info("command", attrs...)
 	}
 	h.a.w.sender.Kick()

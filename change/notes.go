@@ -47,6 +47,13 @@ func (n *Notes) Fail(err error) {
 	}
 }
 
+// Failed reports whether a failure was noted.
+func (n *Notes) Failed() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.err != nil
+}
+
 // Attrs are the notes as log attributes: "changes" (pool, before, after,
 // result each) and "err", where there were any.
 func (n *Notes) Attrs() []any {

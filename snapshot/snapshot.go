@@ -56,6 +56,7 @@ type Cache struct {
 	clock  clock.Clock
 	maxAge time.Duration
 	group  singleflight.Group
+	part   func(context.Context) string
 
 	mu      sync.Mutex
 	gen     uint64 // bumped by every successful change
@@ -77,17 +78,30 @@ type logKey struct {
 
 var _ pool.Service = (*Cache)(nil)
 
+// Option changes how New sets up a Cache.
+type Option func(*Cache)
+
+// WithPartition sorts reads into partitions by their context: reads in
+// different partitions never share a fetch, though they share its answer
+// once kept. A command in a hurry then never waits on a fetch that the
+// scheduler is willing to wait out a throttle for.
+func WithPartition(f func(context.Context) string) Option { return func(c *Cache) { c.part = f } }
+
 // New returns a Cache over svc; maxAge ≤ 0 means DefaultMaxAge.
-func New(svc pool.Service, clk clock.Clock, maxAge time.Duration) *Cache {
+func New(svc pool.Service, clk clock.Clock, maxAge time.Duration, opts ...Option) *Cache {
 	if clk == nil {
 		clk = clock.Real{}
 	}
 	if maxAge <= 0 {
 		maxAge = DefaultMaxAge
 	}
-	return &Cache{svc: svc, clock: clk, maxAge: maxAge,
+	c := &Cache{svc: svc, clock: clk, maxAge: maxAge,
 		lists: map[pool.ListOptions]entry[[]pool.Pool]{}, pools: map[string]entry[pool.Pool]{},
 		logs: map[logKey]entry[[]pool.LogEntry]{}}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
 }
 
 // MaxAge is the oldest answer the Cache serves.
@@ -213,6 +227,9 @@ func share[T any](ctx context.Context, c *Cache, key string, gen uint64, lookup 
 		}
 		c.keep(gen, func() { keep(e) })
 		return e, nil
+	}
+	if c.part != nil {
+		key = c.part(ctx) + "/" + key
 	}
 	ch := c.group.DoChan(key, func() (any, error) {
 		c.mu.Lock()

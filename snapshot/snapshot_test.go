@@ -232,3 +232,44 @@ func TestFreshReadFetchesAnew(t *testing.T) {
 		t.Errorf("the read after a fresh one got %v after %d fetches; want the fresh one's answer", ps, n.Load())
 	}
 }
+
+// Reads in different partitions never share a fetch: one in a hurry does not
+// wait on another's.
+func TestPartitionsDoNotShareFetches(t *testing.T) {
+	slow := make(chan struct{})
+	var n atomic.Int32
+	svc := &pooltest.Service{GetFn: func(ctx context.Context, name string) (pool.Pool, error) {
+		if n.Add(1) == 1 {
+			<-slow // the first, the scheduler's, waits out a throttle
+		}
+		return pool.Pool{Name: name}, nil
+	}}
+	type part struct{}
+	c := New(svc, clock.NewFake(t0), time.Minute, WithPartition(func(ctx context.Context) string {
+		v, _ := ctx.Value(part{}).(string)
+		return v
+	}))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.Get(context.WithValue(context.Background(), part{}, "scheduled"), "linux-ci")
+	}()
+	for deadline := time.Now().Add(5 * time.Second); n.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	got := make(chan error, 1)
+	go func() {
+		_, err := c.Get(context.WithValue(context.Background(), part{}, "interactive"), "linux-ci")
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a read in another partition waited on the first one's fetch")
+	}
+	close(slow)
+	<-done
+}
