@@ -13,8 +13,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/poolbot/poolbot/azure"
@@ -32,8 +32,9 @@ type Options struct {
 	Clock   clock.Clock      // default the wall clock; the demo passes the simulator
 	Metrics *metrics.Metrics // default a new registry
 
-	// Owner names this replica in logs and in the store's claims; default
-	// hostname-pid.
+	// Owner names this replica in logs, leases and the store's claims;
+	// default [server] replica_id, $POD_NAME, an id kept beside the SQLite
+	// store, or the host name: stable across restarts.
 	Owner string
 
 	// Listener serves Slack's HTTP endpoints, /metrics, /healthz and
@@ -83,6 +84,8 @@ type App struct {
 
 	closers []func() error
 
+	recovered atomic.Int64 // interrupted changes still held by another replica at the last recovery
+
 	stopping chan struct{} // closed when shutdown starts
 	drained  chan struct{} // closed when commands in flight are done
 	leadSem  chan struct{} // held while lead runs
@@ -124,8 +127,11 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		a.metrics = metrics.New()
 	}
 	if a.owner == "" {
-		host, _ := os.Hostname()
-		a.owner = fmt.Sprintf("%s-%d", host, os.Getpid())
+		id, err := replicaID(a.cfg)
+		if err != nil {
+			return nil, err
+		}
+		a.owner = id
 	}
 	if a.http == nil {
 		a.http = &http.Client{Timeout: 60 * time.Second}
@@ -211,6 +217,16 @@ func (a *App) HTTPHandler() http.Handler { return a.mux }
 func (a *App) Run(ctx context.Context) error {
 	a.log.Info("poolbot starting", "store", a.cfg.Store.Driver, "slack_mode", a.cfg.Slack.Mode,
 		"organization", a.cfg.DevOps.OrganizationURL, "parts", a.parts.names())
+	// The leases this replica's previous process died holding are taken
+	// back before the first command, so that no pool waits for them to
+	// lapse.
+	if a.w.changer != nil {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		if _, err := a.w.changer.ReclaimLeases(rctx); err != nil {
+			a.log.Warn("leases of the previous process not reclaimed; they lapse by themselves", "err", err)
+		}
+		cancel()
+	}
 
 	var srv, metricsSrv *http.Server
 	serveErr := make(chan error, 2)
@@ -328,6 +344,11 @@ func (a *App) lead(lctx context.Context) {
 	a.log.Info("leader: this replica leads", "work", a.parts.leaderNames())
 	a.metrics.SetLeader(true)
 	defer a.metrics.SetLeader(false)
+	// What a dead process left half done is settled before the scheduler
+	// looks at the pools.
+	if a.parts.recover != nil {
+		a.parts.recover(lctx)
+	}
 
 	// At a stop, the scheduler and the watcher stop at once; the outbox
 	// sender keeps running until the commands in flight are done and the

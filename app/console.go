@@ -282,7 +282,7 @@ func (m *Messages) Drain() {
 		if msg.ThreadTS != "" {
 			head = fmt.Sprintf("[%s, in thread] ", msg.Channel)
 		}
-		m.C.printf("%s%s", head, indentAfterFirst(RenderJSON(msg.Blocks, msg.Text)))
+		m.C.printf("%s%s", head, indentAfterFirst(strings.TrimRight(RenderJSON(msg.Blocks, msg.Text), "\n")+m.files(msg)))
 	}
 	for _, u := range ups[m.updated:] {
 		m.C.printf("[%s, updated] %s", u.Channel, indentAfterFirst(RenderJSON(u.Blocks, u.Text)))
@@ -317,7 +317,7 @@ func (m *Messages) Backlog() {
 		if u, ok := latest[k]; ok {
 			text, blocks = u.Text, u.Blocks
 		}
-		out := strings.TrimRight(RenderJSON(blocks, text), "\n")
+		out := strings.TrimRight(RenderJSON(blocks, text), "\n") + m.files(msg)
 		switch n := replies[k]; n {
 		case 0:
 		case 1:
@@ -328,6 +328,24 @@ func (m *Messages) Backlog() {
 		m.C.printf("[%s] %s", msg.Channel, indentAfterFirst(out))
 	}
 	m.posted, m.updated = len(msgs), len(ups)
+}
+
+// files names the files shared with a message and where the local Slack
+// saved them, so that the console's reader can open the picture.
+func (m *Messages) files(msg slackstub.Message) string {
+	var b strings.Builder
+	for _, id := range msg.Files {
+		f, ok := m.Stub.File(id)
+		if !ok {
+			continue
+		}
+		where := f.Path
+		if where == "" {
+			where = "not saved"
+		}
+		fmt.Fprintf(&b, "\n(picture %s: %s)", f.Name, where)
+	}
+	return b.String()
 }
 
 func indentAfterFirst(s string) string {

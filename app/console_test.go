@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -38,11 +39,19 @@ func TestMessagesBacklog(t *testing.T) {
 		t.Fatal(err)
 	}
 	post("digest: $12.00", "")
+	// The digest's chart: a shared file, saved by the local Slack.
+	dir := t.TempDir()
+	stub.SetFileDir(dir)
+	if _, err := api.UploadFileContext(ctx, slack.UploadFileParameters{Content: "png", FileSize: 3,
+		Filename: "digest.png", InitialComment: "chart of the digest", Channel: "#ops"}); err != nil {
+		t.Fatal(err)
+	}
 
 	var out strings.Builder
 	m := &Messages{Stub: stub, C: &Console{Out: &out}}
 	m.Backlog()
-	want := "[#ops] alert: 2 agents failed\n    (2 replies in thread)\n[#ops] digest: $12.00\n"
+	want := "[#ops] alert: 2 agents failed\n    (2 replies in thread)\n[#ops] digest: $12.00\n" +
+		"[#ops] chart of the digest\n    (picture digest.png: " + filepath.Join(dir, "digest.png") + ")\n"
 	if out.String() != want {
 		t.Errorf("backlog:\n%s\nwant:\n%s", out.String(), want)
 	}

@@ -38,6 +38,9 @@ type parts struct {
 	shutdownWorkers func(ctx context.Context) error
 	// flush sends every pending outbox message.
 	flush func(ctx context.Context) error
+	// recover settles the changes a dead process left, before the leader
+	// work starts.
+	recover func(ctx context.Context)
 }
 
 func (p *parts) names() string {
@@ -134,6 +137,9 @@ func (a *App) buildService(ctx context.Context) error {
 		a.azure = c
 		a.metrics.TrackAPI(metrics.DevOps, func() metrics.APIStats { return apiStats(c.Stats().DevOps) })
 		a.metrics.TrackAPI(metrics.ARM, func() metrics.APIStats { return apiStats(c.Stats().ResourceManager) })
+	}
+	if err := a.buildManaged(); err != nil {
+		return err
 	}
 	obs := observe(a.service, a.metrics)
 	// Every reader and the Changer share one snapshot: a burst of commands

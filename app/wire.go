@@ -26,6 +26,7 @@ import (
 	"github.com/poolbot/poolbot/pool"
 	"github.com/poolbot/poolbot/scheduler"
 	"github.com/poolbot/poolbot/watch"
+	"github.com/poolbot/poolbot/whatif"
 )
 
 // The assembled parts beyond the store and the service.
@@ -51,8 +52,11 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 	cfg := a.cfg
 	logFor := func(part string) *slog.Logger { return a.log.With("part", part) }
 
-	w.changer = change.New(a.service, a.store, a.clock, logFor("change"), change.WithReplica(a.owner))
+	w.changer = change.New(a.service, a.store, a.clock, logFor("change"), change.WithReplica(a.owner),
+		change.WithChannel(cfg.Slack.Channel), change.WithReplyCheck(a.replied))
 	a.part("changer")
+	a.parts.recover = a.recoverChanges
+	a.parts.leader = append(a.parts.leader, task{name: "recovery", run: a.recoverLater})
 
 	// Slack's Web API: posts, updates and user groups. Its calls are
 	// counted for /metrics.
@@ -86,6 +90,9 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 			Schedules: cfg.Schedules, Service: a.service, Changer: w.changer, Store: a.store,
 			Clock: a.clock, Logger: logFor("scheduler"), DefaultChannel: cfg.Slack.Channel,
 			Owner: a.owner,
+			// Autopilot schedules learn from the job history the watcher
+			// stores.
+			History: scheduler.StoreHistory(a.store),
 			OnApplied: func(name string, c pool.Change) {
 				a.metrics.ScheduleApplied(name, "ok")
 				w.sender.Kick()
@@ -126,16 +133,21 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 		Service: a.service, Store: a.store, Clock: a.clock, Logger: logFor("watcher"),
 		Alerts: cfg.Alerts, DefaultChannel: cfg.Slack.Channel, PoolURL: poolURL(cfg.DevOps),
 		Cost: w.tracker, Owner: a.owner, Schedules: a.workingHours(),
+		Retention: cfg.History.Retention.Duration,
 	})
 	a.part("watcher")
 
 	hopts := commands.Options{
 		Service: a.service, Changer: w.changer, Store: a.store, Cost: w.tracker,
-		Roles: cfg.Roles, Templates: cfg.Templates, Azure: cfg.Azure, EveryoneAdmin: o.EveryoneAdmin,
+		Roles: cfg.Roles, Templates: cfg.Templates, WhatIf: whatIfRunner(cfg.Schedules), Azure: cfg.Azure, EveryoneAdmin: o.EveryoneAdmin,
 		Clock: a.clock, Logger: logFor("commands"), Observe: a.metrics.ObserveCommand,
 		// Readers' zones are cached for hours of real time, whatever clock
 		// the bot runs on.
 		Zones: commands.NewSlackZones(w.slack, clock.Real{}), Conditions: watch.Conditions,
+		Files: w.slack, Location: hourZone(cfg), Agents: w.tracker, Images: cfg.Images,
+	}
+	if a.azure != nil {
+		hopts.Pipelines = a.azure
 	}
 	if w.scheduler != nil {
 		hopts.Scheduler = w.scheduler
@@ -197,6 +209,7 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 		task{name: "watcher", run: func(ctx context.Context) error {
 			return a.runWatcher(azure.WithUrgency(ctx, azure.Background))
 		}},
+		task{name: "images", run: a.runImages},
 		task{name: "outbox", run: w.sender.Run, last: true},
 		task{name: "cost-metrics", run: a.costMetrics})
 	a.parts.flush = w.sender.Flush
@@ -322,7 +335,7 @@ func (h loggedHandler) Handle(ctx context.Context, r commands.Request, resp comm
 	// The changes and the failure told to the user go on this line.
 	ctx, notes := change.WithNotes(ctx)
 	// A person waits: Azure DevOps's throttle is told, not waited out.
-	err := h.a.w.handler.Handle(azure.WithUrgency(ctx, azure.Interactive), r, resp)
+	err := h.a.w.handler.Handle(azure.WithUrgency(ctx, azure.Interactive), r, reporting{resp, h.a.w.changer, r.RequestID, h.a.log})
 	if err != nil && ctx.Err() != nil && h.a.isStopping() {
 		h.a.cutOff(ctx, r, resp)
 	}
@@ -412,4 +425,140 @@ func (a *App) checkRefused(ctx context.Context) error {
 	m := msgs[0]
 	return fmt.Errorf("%s messages refused by Slack (the first to %s: %s); /pool outbox lists them, /pool outbox retry sends them again",
 		n, m.Channel, m.Refusal)
+}
+
+// hourZone is the time zone of hour-of-week figures (/pool waits): the
+// digest's, else the first schedule's, else UTC.
+func hourZone(cfg *config.Config) *time.Location {
+	for _, tz := range append([]string{cfg.Cost.DigestTimeZone}, scheduleZones(cfg)...) {
+		if tz == "" {
+			continue
+		}
+		if l, err := time.LoadLocation(tz); err == nil {
+			return l
+		}
+	}
+	return time.UTC
+}
+
+func scheduleZones(cfg *config.Config) []string {
+	var out []string
+	for _, s := range cfg.Schedules {
+		out = append(out, s.TimeZone)
+	}
+	return out
+}
+
+// reporting records, once a reply has reached Slack, that the request's
+// changes were told, so that a restart does not tell them again; a change
+// whose reply never left is told to its channel by the next start.
+type reporting struct {
+	commands.Responder
+	ch  *change.Changer
+	id  string
+	log *slog.Logger
+}
+
+func (r reporting) Respond(ctx context.Context, rep commands.Reply) error {
+	if r.ch.Untold(r.id) {
+		rep.Blocks = marked(rep.Blocks, change.ReplyMarker(r.id))
+	}
+	if err := r.Responder.Respond(ctx, rep); err != nil {
+		return err
+	}
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := r.ch.Reported(lctx, r.id); err != nil {
+		r.log.Warn("reply sent but not recorded; a restart may tell the change again", "request_id", r.id, "err", err)
+	}
+	return nil
+}
+
+// recoverChanges settles what a dead process left (see
+// change.Changer.Reconcile) and sends the messages it queued.
+func (a *App) recoverChanges(ctx context.Context) {
+	rctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	r, err := a.w.changer.Reconcile(rctx)
+	if err != nil {
+		a.log.Error("recovery of interrupted changes", "err", err)
+	}
+	n := r.Waiting + r.Failed
+	if err != nil && n == 0 {
+		n = 1 // the store did not answer: try again
+	}
+	a.recovered.Store(int64(n))
+	if r != (change.Recovered{}) {
+		a.w.sender.Kick()
+	}
+}
+
+// recoverLater settles, once their holders' leases lapse (or Azure
+// answers), the changes recoverChanges could not settle yet.
+func (a *App) recoverLater(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-a.clock.After(change.DefaultLeaseRenew):
+		}
+		if a.w.changer.Dirty() || a.recovered.Load() > 0 {
+			a.recoverChanges(ctx)
+		}
+	}
+}
+
+// marked returns blocks with the first one carrying id, when it is a
+// section without an id of its own; the blocks are not changed in place.
+func marked(blocks []slack.Block, id string) []slack.Block {
+	if len(blocks) == 0 {
+		return blocks
+	}
+	sec, ok := blocks[0].(*slack.SectionBlock)
+	if !ok || sec.BlockID != "" {
+		return blocks
+	}
+	cp := *sec
+	cp.BlockID = id
+	out := append([]slack.Block{&cp}, blocks[1:]...)
+	return out
+}
+
+// replied reports whether a reply telling of in's change reached its
+// channel: a recent message there carries its marker.
+func (a *App) replied(ctx context.Context, in pool.Intent) (bool, error) {
+	if in.Channel == "" || in.RequestID == "" || in.Source != "slack" {
+		return false, nil
+	}
+	want := change.ReplyMarker(in.RequestID)
+	h, err := a.w.slack.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: in.Channel, Limit: 200})
+	if err != nil {
+		return false, fmt.Errorf("read %s's history: %w", in.Channel, err)
+	}
+	for _, m := range h.Messages {
+		for _, b := range m.Blocks.BlockSet {
+			if b.ID() == want {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+// whatIfRunner is /pool whatif's replay: whatif on the simulator, with the
+// configured schedules as policies besides the pool's own settings and the
+// autopilot.
+func whatIfRunner(schedules []config.Schedule) commands.WhatIfRunner {
+	return func(ctx context.Context, p pool.Pool, jobs []pool.Job) ([]commands.WhatIfRow, error) {
+		rs, err := whatif.Stored(ctx, p, jobs, schedules)
+		if err != nil {
+			return nil, err
+		}
+		rows := make([]commands.WhatIfRow, len(rs))
+		for i, r := range rs {
+			rows[i] = commands.WhatIfRow{Policy: r.Policy, IdleVMHours: r.IdleVMHours, Cost: r.Cost, WaitP50: r.WaitP50,
+				WaitP95: r.WaitP95, Jobs: r.Jobs, IdleRatio: r.IdleRatio, CostRatio: r.CostRatio, P95Ratio: r.P95Ratio}
+		}
+		return rows, nil
+	}
 }

@@ -263,6 +263,10 @@ func (c *Client) SetImage(ctx context.Context, name string, img pool.Image) (bef
 	if img.IsZero() {
 		return before, after, &pool.Error{Kind: pool.KindInvalid, Op: t.op, Pool: name, Msg: "no image given"}
 	}
+	if img.WellKnown() {
+		return before, after, &pool.Error{Kind: pool.KindInvalid, Op: t.op, Pool: name,
+			Msg: fmt.Sprintf("%s is a Managed DevOps Pools image; a scale set takes a gallery image or a marketplace URN", img.ID)}
+	}
 	p, err := c.pool(ctx, name)
 	if err != nil {
 		return before, after, translate(t, err)

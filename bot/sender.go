@@ -261,6 +261,9 @@ func laterUpdate(msgs []pool.OutboxMessage, key string) bool {
 // until retryAt.
 func (s *Sender) send(ctx context.Context, m pool.OutboxMessage) (bool, time.Time) {
 	log := s.log.With("outbox_id", m.ID, "op", m.Op, "key", m.Key, "channel", m.Channel)
+	if m.Op == "file" {
+		return s.sendFile(ctx, log, m) // files.go
+	}
 	blocks, err := parseBlocks(m.Blocks)
 	if err != nil {
 		// Text alone still tells the channel what happened.

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/poolbot/poolbot/clock"
@@ -58,6 +59,13 @@ type Changer struct {
 	replica    string // "": the lock is this process's alone
 	ttl, renew time.Duration
 
+	intents pool.IntentStore     // nil: changes are audited after the call only
+	channel string               // where recovered changes are told when their own channel is unknown
+	mine    map[int64]time.Time  // intents this process began (under mu), which are not a dead process's
+	untold  map[string]time.Time // request ids whose finished changes wait for their reply (under mu)
+	replied func(context.Context, pool.Intent) (bool, error)
+	dirty   atomic.Bool // a change's record failed: Reconcile has work
+
 	mu      sync.Mutex
 	holders map[string]Holder
 }
@@ -97,8 +105,14 @@ func New(svc pool.Service, st pool.Store, clk clock.Clock, log *slog.Logger, opt
 	if c.renew <= 0 || c.renew >= c.ttl {
 		c.renew = c.ttl / 4
 	}
+	c.intents, _ = st.(pool.IntentStore)
+	c.mine, c.untold = map[int64]time.Time{}, map[string]time.Time{}
 	return c
 }
+
+// WithChannel names the channel told of a change recovered after a restart
+// when the change's own channel is unknown.
+func WithChannel(ch string) Option { return func(c *Changer) { c.channel = ch } }
 
 // Service is the pool service changes are applied to.
 func (c *Changer) Service() pool.Service { return c.svc }
@@ -298,10 +312,10 @@ func (c *Changer) Validate(cur pool.Pool, s pool.Settings) error {
 	return nil
 }
 
-// Update changes the settings of cur, the pool as the caller read it (a
-// command's pool list, the scheduler's): one read and one write to Azure
-// DevOps, none when s is invalid for cur. The change, or its failure, is
-// audited before Update returns.
+// Update changes the settings of cur, the pool the caller read (a command's
+// pool list, the scheduler's). The Changer reads it anew under the lock, for
+// the intent written before the call; an invalid s is refused before any
+// write. The change, or its failure, is audited before Update returns.
 func (c *Changer) Update(ctx context.Context, a Actor, command string, cur pool.Pool, s pool.Settings) (before, after pool.Pool, err error) {
 	unlock, err := c.Lock(ctx, cur.Name, a, command)
 	if err != nil {
@@ -313,16 +327,64 @@ func (c *Changer) Update(ctx context.Context, a Actor, command string, cur pool.
 
 // UpdateLocked is Update for a caller that already holds the pool's lock.
 func (c *Changer) UpdateLocked(ctx context.Context, a Actor, command string, cur pool.Pool, s pool.Settings) (before, after pool.Pool, err error) {
-	name := cur.Name
-	if err := c.Validate(cur, s); err != nil {
-		return cur, cur, err
+	return c.update(ctx, a, command, cur.Name, s, nil)
+}
+
+// Announced is Update that also queues notice for Slack when the change is
+// applied, in the same transaction as its audit entry: whether this process
+// finishes the change or a restart does, the channel hears of it once.
+func (c *Changer) Announced(ctx context.Context, a Actor, command, name string, s pool.Settings, notice pool.OutboxMessage) (before, after pool.Pool, err error) {
+	unlock, err := c.Lock(ctx, name, a, command)
+	if err != nil {
+		return pool.Pool{}, pool.Pool{}, err
 	}
-	before, after, err = c.svc.Update(ctx, name, s)
-	if err != nil && before.Name == "" {
-		before = cur // not read: the audit records the pool as the caller saw it
+	defer unlock()
+	return c.update(ctx, a, command, name, s, &notice)
+}
+
+// update reads the pool anew (the intent's before and target must be what
+// Azure DevOps has, not a caller's snapshot), checks s once, writes the
+// intent, calls Azure DevOps, and records the outcome with a context of its
+// own: a caller cancelled (a SIGTERM, a Slack timeout) after the PATCH left
+// must not leave it unrecorded. A call that failed but landed (the answer
+// was lost) is an applied change.
+func (c *Changer) update(ctx context.Context, a Actor, command, name string, s pool.Settings, notice *pool.OutboxMessage) (before, after pool.Pool, err error) {
+	before, err = c.Current(ctx, name)
+	if err != nil {
+		return before, before, err
 	}
-	if aerr := c.audit(ctx, a, command, name, settingsOf(before), settingsOf(after), err); aerr != nil {
-		return before, after, aerr
+	if err := c.Validate(before, s); err != nil {
+		return before, before, err
+	}
+	target := settingsOf(s.Apply(before))
+	id, err := c.begin(ctx, a, command, pool.Intent{Kind: "settings", Pool: name, Before: settingsOf(before), Target: target, Notice: notice})
+	if err != nil {
+		return before, before, err
+	}
+	_, after, err = c.svc.Update(ctx, name, s)
+	if err != nil && id != 0 {
+		lctx, cancel := detached(ctx)
+		if cur, cerr := c.Current(lctx, name); cerr == nil && settingsOf(cur) == target && target != settingsOf(before) {
+			c.log.Warn("change reported an error but reached Azure DevOps", "pool", name, "err", err)
+			after, err = cur, nil
+		}
+		cancel()
+	}
+	if id == 0 {
+		if aerr := c.audit(ctx, a, command, name, settingsOf(before), settingsOf(after), err); aerr != nil {
+			return before, after, aerr
+		}
+		if err == nil && notice != nil {
+			if _, qerr := c.store.Enqueue(ctx, *notice); qerr != nil {
+				c.log.Error("change made but its message not queued", "pool", name, "err", qerr)
+			}
+		}
+	} else {
+		var msgs []pool.OutboxMessage
+		if err == nil && notice != nil {
+			msgs = append(msgs, *notice)
+		}
+		c.finish(ctx, id, a, command, name, settingsOf(before), settingsOf(after), err, msgs, nil, notice != nil)
 	}
 	if err != nil {
 		return before, before, err
@@ -331,23 +393,58 @@ func (c *Changer) UpdateLocked(ctx context.Context, a Actor, command string, cur
 }
 
 // SetImage changes the pool's image and remembers the one it replaced, for
-// rollback.
+// rollback. SwapImage is the same with its progress in a Slack message.
 func (c *Changer) SetImage(ctx context.Context, a Actor, command, name string, img pool.Image) (before, after pool.Image, err error) {
 	unlock, err := c.Lock(ctx, name, a, command)
 	if err != nil {
 		return pool.Image{}, pool.Image{}, err
 	}
 	defer unlock()
+	cur, err := c.svc.Get(ctx, name)
+	if err != nil {
+		return pool.Image{}, pool.Image{}, err
+	}
+	if cur.ScaleSet != nil {
+		before = cur.ScaleSet.Image
+	}
+	id, err := c.begin(ctx, a, command, pool.Intent{Kind: "image", Pool: name, Before: before.String(), Target: img.String(), Step: "set"})
+	if err != nil {
+		return before, before, err
+	}
+	before, after, err = c.setImage(ctx, name, before, img)
+	if id == 0 {
+		if err == nil {
+			if perr := c.store.Put(ctx, PreviousImageKey(name), before.String()); perr != nil {
+				err = fmt.Errorf("remember previous image of %s: %w", name, perr)
+			}
+		}
+		if aerr := c.audit(ctx, a, command, name, before.String(), after.String(), err); aerr != nil {
+			return before, after, aerr
+		}
+		return before, after, err
+	}
+	var puts map[string]string
+	if err == nil {
+		puts = map[string]string{PreviousImageKey(name): before.String()}
+	}
+	c.finish(ctx, id, a, command, name, before.String(), after.String(), err, nil, puts, false)
+	return before, after, err
+}
+
+// setImage calls Azure, and looks again when the call fails: a lost answer
+// to a change that landed is a change made.
+func (c *Changer) setImage(ctx context.Context, name string, cur, img pool.Image) (before, after pool.Image, err error) {
 	before, after, err = c.svc.SetImage(ctx, name, img)
 	if err == nil {
-		if perr := c.store.Put(ctx, PreviousImageKey(name), before.String()); perr != nil {
-			err = fmt.Errorf("remember previous image of %s: %w", name, perr)
-		}
+		return before, after, nil
 	}
-	if aerr := c.audit(ctx, a, command, name, before.String(), after.String(), err); aerr != nil {
-		return before, after, aerr
+	lctx, cancel := detached(ctx)
+	defer cancel()
+	if p, gerr := c.svc.Get(lctx, name); gerr == nil && p.ScaleSet != nil && p.ScaleSet.Image != cur && imageMatches(p.ScaleSet.Image, img) {
+		c.log.Warn("image change reported an error but reached Azure", "pool", name, "err", err)
+		return cur, p.ScaleSet.Image, nil
 	}
-	return before, after, err
+	return cur, cur, err
 }
 
 // PreviousImage returns the image the pool had before its last image change
@@ -370,10 +467,18 @@ func (c *Changer) Create(ctx context.Context, a Actor, command string, spec pool
 		return pool.Pool{}, err
 	}
 	defer unlock()
+	id, err := c.begin(ctx, a, command, pool.Intent{Kind: "create", Pool: spec.Name, Target: "image=" + spec.Image.Short()})
+	if err != nil {
+		return pool.Pool{}, err
+	}
 	p, err := c.svc.Create(ctx, spec)
 	after := ""
 	if err == nil {
 		after = settingsOf(p) + " image=" + spec.Image.Short()
+	}
+	if id != 0 {
+		c.finish(ctx, id, a, command, spec.Name, "", after, err, nil, nil, false)
+		return p, err
 	}
 	if aerr := c.audit(ctx, a, command, spec.Name, "", after, err); aerr != nil {
 		return p, aerr
@@ -388,19 +493,41 @@ func (c *Changer) Nodes(ctx context.Context, a Actor, command, name, op string, 
 		return err
 	}
 	defer unlock()
-	switch op {
-	case "reimage":
-		err = c.svc.ReimageNodes(ctx, name, ids)
-	case "delete":
-		err = c.svc.DeleteNodes(ctx, name, ids)
-	default:
+	return c.nodes(ctx, a, command, name, op, ids, 0)
+}
+
+// nodes acts on nodes under the pool's lock; within a long operation (in
+// != 0) it is a step of that operation's intent, else an intent of its own.
+func (c *Changer) nodes(ctx context.Context, a Actor, command, name, op string, ids []int, in int64) error {
+	if op != "reimage" && op != "delete" {
 		return fmt.Errorf("unknown node operation %q", op)
 	}
 	strs := make([]string, len(ids))
 	for i, id := range ids {
 		strs[i] = fmt.Sprint(id)
 	}
-	return firstErr(c.audit(ctx, a, command, name, "", op+" nodes "+strings.Join(strs, ","), err), err)
+	what := op + " nodes " + strings.Join(strs, ",")
+	id := in
+	if id == 0 {
+		var err error
+		if id, err = c.begin(ctx, a, command, pool.Intent{Kind: "nodes", Pool: name, Target: what}); err != nil {
+			return err
+		}
+	}
+	var err error
+	switch op {
+	case "reimage":
+		err = c.svc.ReimageNodes(ctx, name, ids)
+	case "delete":
+		err = c.svc.DeleteNodes(ctx, name, ids)
+	}
+	if id == 0 {
+		return firstErr(c.audit(ctx, a, command, name, "", what, err), err)
+	}
+	if in == 0 {
+		c.finish(ctx, id, a, command, name, "", what, err, nil, nil, false)
+	}
+	return err
 }
 
 // Audit records something that is not a change, such as a denial.

@@ -25,7 +25,7 @@ type env struct {
 	ch    *change.Changer
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
 	s := sim.New(sim.Options{Start: time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC), Seed: 1})
@@ -36,7 +36,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "p.db"))
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "p.db"), sqlite.WithClock(s))
 	if err != nil {
 		t.Fatal(err)
 	}

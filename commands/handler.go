@@ -28,10 +28,16 @@ type Options struct {
 	Store         pool.Store      // history, mutes, confirmations, overrides
 	Scheduler     Scheduler       // may be nil: no schedules
 	Cost          CostEstimator   // may be nil
+	Files         FileUploader    // may be nil: `waits` answers in text only
+	Agents        AgentCounts     // may be nil: `status <pool> chart=…` says there is no series
+	Location      *time.Location  // the time zone of hour-of-week figures; nil: UTC
 	Roles         []config.Role
 	Templates     []config.Template
-	Azure         config.Azure // subscription and resource group defaults for create
-	EveryoneAdmin bool         // the demo
+	WhatIf        WhatIfRunner   // may be nil: no what-if replays
+	Azure         config.Azure   // subscription and resource group defaults for create
+	Images        []config.Image // image pipelines and rollout plans ([[images]])
+	Pipelines     Pipelines      // may be nil: `image <pool> build` is refused
+	EveryoneAdmin bool           // the demo
 	// Zones tells each reader's time zone (Slack's users.info); nil, or a
 	// user it cannot tell, falls back to the schedule's zone.
 	Zones Zones
@@ -98,7 +104,7 @@ type command struct {
 func builtins() []*command {
 	var all []*command
 	for _, entries := range []func() []*command{
-		createCommands, downCommands, helpCommands, historyCommands, imageCommands, listCommands, maxCommands, muteCommands, nodeCommands, outboxCommands, scheduleCommands, skipCommands, standbyCommands, statusCommands, ttlCommands, upCommands,
+		createCommands, downCommands, helpCommands, historyCommands, imageCommands, listCommands, maxCommands, muteCommands, nodeCommands, outboxCommands, scheduleCommands, skipCommands, standbyCommands, statusCommands, ttlCommands, upCommands, waitsCommands, whatifCommands,
 	} {
 		all = append(all, entries()...)
 	}

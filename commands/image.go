@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 
+	"github.com/poolbot/poolbot/change"
 	"github.com/poolbot/poolbot/pool"
 )
 
@@ -13,13 +14,16 @@ import (
 func imageCommands() []*command {
 	return []*command{{
 		name:  "image",
-		usage: "image <pool> <image | latest | rollback> [reimage=idle]",
+		usage: "image <pool> <image | latest | rollback> [reimage=idle] [canary=N|N%] | image <pool> build|pause|resume|cancel",
 		help: "Changes the image a pool's scale set gives new agents: a compute gallery image id, a marketplace " +
 			"URN (publisher:offer:sku:version), `latest` (the newest version of the current image) or `rollback` " +
 			"(the image before the last change). Shows current → new and asks for confirmation; reimage=idle " +
-			"also reimages idle agents onto it (busy ones pick it up when recycled).",
+			"also reimages idle agents onto it (busy ones pick it up when recycled). canary=N (or N%) rolls it out " +
+			"instead: N idle agents first, watched, then the rest in batches, rolled back by itself if the canary " +
+			"fails. build runs the pool's image pipeline ([[images]] in the config); pause, resume and cancel act " +
+			"on a running rollout.",
 		role: RoleAdmin,
-		keys: []string{"reimage"},
+		keys: []string{"reimage", "canary"},
 		min:  2, max: 2, pool: onePool,
 		run: runImage,
 	}}
@@ -31,6 +35,18 @@ var versionPart = regexp.MustCompile(`(?i)/versions/[^/]+$`)
 
 func runImage(ctx context.Context, c *call) error {
 	name := c.pools[0]
+	switch op := c.args.Pos[1]; op {
+	case "build":
+		return runImageBuild(ctx, c)
+	case "pause", "resume", "cancel":
+		return runRolloutControl(ctx, c, name, op)
+	}
+	if canary, ok := c.args.Get("canary"); ok {
+		if _, ok := c.args.Get("reimage"); ok {
+			return usagef("canary= and reimage= do not go together: a rollout reimages the agents itself")
+		}
+		return runRollout(ctx, c, name, canary)
+	}
 	reimageIdle := false
 	if v, ok := c.args.Get("reimage"); ok {
 		if v != "idle" {
@@ -50,6 +66,9 @@ func runImage(ctx context.Context, c *call) error {
 	if err != nil {
 		return err
 	}
+	if target == cur {
+		return c.respond(ctx, say(sayf("*%s* already uses `%s`; nothing to change.", name, cur.Short())))
+	}
 	idle := idleNodes(p.Nodes)
 	if !c.confirmed {
 		q := sayf("Change the image of *%s*?\n`%s` → `%s`", name, cur.Short(), target.Short())
@@ -61,38 +80,29 @@ func runImage(ctx context.Context, c *call) error {
 		}
 		return c.askConfirm(ctx, q, "Change image", true)
 	}
-	if err := c.respond(ctx, say(sayf(":hourglass: Changing the image of *%s*: `%s` → `%s`…", name, cur.Short(), target.Short()))); err != nil {
+	// The swap is a long operation kept in the store: its progress goes to
+	// one message in the channel, which a restart finishes if poolbot dies
+	// in the middle. The requester's own reply only points there.
+	msg := sayf("Changing the image of %s: %s → %s; progress in the channel…", name, cur.Short(), target.Short())
+	if err := c.respond(ctx, say(":hourglass: "+msg)); err != nil {
 		return err
 	}
-	before, after, err := c.h.o.Changer.SetImage(ctx, c.actor, c.text, name, target)
+	r, err := c.h.o.Changer.SwapImage(ctx, c.actor, c.text, name, target,
+		change.Swap{Channel: c.req.ChannelID, Who: string(c.who()), ReimageIdle: reimageIdle})
 	if err != nil {
 		return err
 	}
-	text := sayf("%s changed the image of *%s*: `%s` → `%s`", c.who(), name, before.Short(), after.Short())
-	if reimageIdle {
-		// Nodes may have changed while the image did.
-		nodes, err := c.h.o.Service.Nodes(ctx, name)
-		if err != nil {
-			return fmt.Errorf("the image is changed, but listing idle agents failed: %w", err)
-		}
-		idle = idleNodes(nodes)
-		if len(idle) > 0 {
-			msg := sayf(":hourglass: Image of %s changed; reimaging %s…", name, plural(len(idle), "idle agent"))
-			if err := c.respond(ctx, say(msg)); err != nil {
-				return err
-			}
-			if err := c.h.o.Changer.Nodes(ctx, c.actor, c.text, name, "reimage", idle); err != nil {
-				text += sayf("; reimaging idle agents failed: %v", err)
-			} else {
-				text += fmt.Sprintf("; reimaging %s", plural(len(idle), "idle agent"))
-			}
-		} else {
-			text += "; no agent was idle to reimage"
-		}
+	text := sayf("%s changed the image of *%s*: `%s` → `%s`", c.who(), name, r.Before.Short(), r.After.Short())
+	switch {
+	case !reimageIdle:
+	case r.ReimageErr != nil:
+		text += sayf("; reimaging idle agents failed: %v", r.ReimageErr)
+	case len(r.Reimaged) > 0:
+		text += fmt.Sprintf("; reimaging %s", plural(len(r.Reimaged), "idle agent"))
+	default:
+		text += "; no agent was idle to reimage"
 	}
-	r := announce(text)
-	r.ReplaceOriginal = c.replace
-	return c.respond(ctx, r)
+	return c.respond(ctx, Reply{Text: fallback(text), Blocks: textBlocks(text), ReplaceOriginal: true})
 }
 
 // targetImage reads the image argument against the pool's current image.

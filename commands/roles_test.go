@@ -50,7 +50,7 @@ func TestRoleFor(t *testing.T) {
 
 func TestCommandTable(t *testing.T) {
 	want := []string{"create", "down", "help", "history", "image", "list", "max", "mute", "node", "outbox", "schedule",
-		"skip", "standby", "status", "ttl", "unmute", "unskip", "up"}
+		"skip", "standby", "status", "ttl", "unmute", "unskip", "up", "waits", "whatif"}
 	table, err := newCommandTable(builtins())
 	if err != nil {
 		t.Fatal(err)

@@ -18,10 +18,12 @@ import (
 func statusCommands() []*command {
 	return []*command{{
 		name:  "status",
-		usage: "status <pool>",
+		usage: "status <pool> [chart=24h]",
 		help: "Shows one pool in detail: settings, scale set and image, nodes by state, jobs waiting, recent " +
-			"errors, any hold against its schedule, and its last changes.",
+			"errors, any hold against its schedule, and its last changes. chart=24h (1h to 24h) adds a picture " +
+			"of its agents, busy, idle and the others, every 10 minutes over that span, shared in the channel.",
 		role: RoleViewer,
+		keys: []string{"chart"},
 		min:  1, max: 1, pool: onePool,
 		run: runStatus,
 	}}
@@ -29,6 +31,10 @@ func statusCommands() []*command {
 
 func runStatus(ctx context.Context, c *call) error {
 	name := c.pools[0]
+	span, charted, err := chartSpan(c)
+	if err != nil {
+		return err
+	}
 	p, at, err := c.getPool(ctx, name)
 	if err != nil {
 		return err
@@ -38,18 +44,26 @@ func runStatus(ctx context.Context, c *call) error {
 	now := c.now()
 	// lines is the fallback: mrkdwn, poolbot's words and escaped data.
 	var lines []string
-	blocks := []slack.Block{section(sayf("*%s* · %s", p.Name, c.stateWord(ctx, p))+age,
+	kind, azureSide := "elastic pool", "Scale set"
+	if p.Kind == "managed" {
+		kind, azureSide = "Managed DevOps Pool", "Managed DevOps Pool"
+	}
+	blocks := []slack.Block{section(sayf("*%s* · %s · %s", p.Name, kind, c.stateWord(ctx, p))+age,
 		fmt.Sprintf("*Standby / max*\n%d / %d", p.Standby, p.Max),
 		fmt.Sprintf("*TTL*\n%d min", p.TTLMinutes),
 		fmt.Sprintf("*Recycle after each job*\n%t", p.Recycle),
 		fmt.Sprintf("*Jobs waiting*\n%s", queueWord(p.Queue)))}
-	lines = append(lines, sayf("%s: %s; standby %d, max %d, ttl %d min, recycle %t; jobs waiting %s",
-		p.Name, c.stateWord(ctx, p), p.Standby, p.Max, p.TTLMinutes, p.Recycle, queueWord(p.Queue))+age)
+	lines = append(lines, sayf("%s (%s): %s; standby %d, max %d, ttl %d min, recycle %t; jobs waiting %s",
+		p.Name, kind, c.stateWord(ctx, p), p.Standby, p.Max, p.TTLMinutes, p.Recycle, queueWord(p.Queue))+age)
+	if p.StandbyBy != "" {
+		blocks = append(blocks, section(sayf("*Standby set by* %s", p.StandbyBy)))
+		lines = append(lines, sayf("standby set by %s", p.StandbyBy))
+	}
 
 	if ss := p.ScaleSet; ss != nil {
-		blocks = append(blocks, section("", "*Scale set*\n"+esc(ss.Name), fmt.Sprintf("*SKU*\n%s in %s", esc(ss.SKU), esc(ss.Region)),
+		blocks = append(blocks, section("", "*"+azureSide+"*\n"+esc(ss.Name), fmt.Sprintf("*SKU*\n%s in %s", esc(ss.SKU), esc(ss.Region)),
 			"*Image*\n"+esc(ss.Image.Short()), fmt.Sprintf("*Capacity*\n%d", ss.Capacity)))
-		lines = append(lines, sayf("scale set %s: %s in %s, capacity %d, image %s", ss.Name, ss.SKU, ss.Region, ss.Capacity, ss.Image.Short()))
+		lines = append(lines, sayf("%s %s: %s in %s, capacity %d, image %s", strings.ToLower(azureSide), ss.Name, ss.SKU, ss.Region, ss.Capacity, ss.Image.Short()))
 	}
 
 	nodes := nodeSummary(p.Nodes)
@@ -114,6 +128,11 @@ func runStatus(ctx context.Context, c *call) error {
 		}
 		blocks = append(blocks, section("*Last changes*\n"+esc(strings.Join(ls, "\n"))))
 		lines = append(lines, "last changes: "+esc(strings.Join(ls, "; ")))
+	}
+	if charted {
+		note := c.shareAgentsChart(ctx, name, span, now)
+		blocks = append(blocks, section(note))
+		lines = append(lines, note)
 	}
 	return c.respond(ctx, Reply{Text: fallback(strings.Join(lines, "\n")), Blocks: blocks})
 }

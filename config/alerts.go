@@ -8,6 +8,10 @@ type Alerts struct {
 	OfflineAfter   Duration `toml:"offline_after"`   // agents offline longer, default 15m
 	SaturatedAfter Duration `toml:"saturated_after"` // jobs waiting at max longer, default 10m
 	Routes         []Route  `toml:"routes"`
+	// WaitP95 is every pool's wait objective: alert when the last hour's
+	// p95 queue wait exceeds it. Zero: none. Waits override it per pool.
+	WaitP95 Duration        `toml:"wait_p95"`
+	Waits   []WaitObjective `toml:"waits"`
 }
 
 // Route sends the alerts of some pools to a channel.

@@ -14,9 +14,12 @@ type Config struct {
 	Slack     Slack      `toml:"slack"`
 	Roles     []Role     `toml:"roles"`
 	Templates []Template `toml:"templates"`
+	Images    []Image    `toml:"images"`
 	Schedules []Schedule `toml:"schedules"`
+	Managed   []Managed  `toml:"managed"`
 	Alerts    Alerts     `toml:"alerts"`
 	Cost      Cost       `toml:"cost"`
+	History   History    `toml:"history"`
 	Store     Store      `toml:"store"`
 	Server    Server     `toml:"server"`
 	Log       Log        `toml:"log"`
@@ -78,6 +81,11 @@ type Server struct {
 	ReadTimeout  Duration `toml:"read_timeout"`
 	WriteTimeout Duration `toml:"write_timeout"`
 	IdleTimeout  Duration `toml:"idle_timeout"`
+	// ReplicaID names this replica in leases and claims; it must stay the
+	// same across restarts so that a restart takes its leases back at once.
+	// Default: $POD_NAME, else an id kept in a file beside the SQLite store,
+	// else the host name.
+	ReplicaID string `toml:"replica_id"`
 }
 
 // Log sets the logger.

@@ -527,6 +527,7 @@ const (
 	DefaultReadTimeout        = 10 * time.Second
 	DefaultWriteTimeout       = 10 * time.Second
 	DefaultIdleTimeout        = 60 * time.Second
+	DefaultRetention          = 90 * 24 * time.Hour
 )
 
 func (c *Config) applyDefaults() {
@@ -582,6 +583,7 @@ func (c *Config) applyDefaults() {
 	if c.Cost.Currency == "" {
 		c.Cost.Currency = "USD"
 	}
+	setDur(&c.History.Retention, DefaultRetention)
 
 	if c.Store.Driver == "" {
 		c.Store.Driver = "sqlite"
@@ -753,6 +755,8 @@ func (c *Config) validate(idx *docIndex) []error {
 		}
 	}
 
+	c.validateImages(bad)
+
 	// Schedules.
 	schedules := map[string]bool{}
 	for i, sc := range c.Schedules {
@@ -811,6 +815,13 @@ func (c *Config) validate(idx *docIndex) []error {
 			bad("alerts."+f.name, "must be at least 1s")
 		}
 	}
+	for i, w := range al.Waits {
+		k := fmt.Sprintf("alerts.waits[%d]", i)
+		if len(w.Pools) == 0 {
+			bad(k+".pools", "required: the pools (names or globs) the objective is for")
+		}
+		checkGlobs(k+".pools", w.Pools)
+	}
 	for i, r := range al.Routes {
 		k := fmt.Sprintf("alerts.routes[%d]", i)
 		if r.Channel == "" {
@@ -858,6 +869,10 @@ func (c *Config) validate(idx *docIndex) []error {
 		if b.Daily == 0 && b.Monthly == 0 {
 			bad(k, "sets no budget: give daily or monthly")
 		}
+	}
+
+	if c.History.Retention.Duration < 24*time.Hour {
+		bad("history.retention", "must be at least 1d")
 	}
 
 	// Store.

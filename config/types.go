@@ -4,23 +4,38 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
 
-// Duration is a time.Duration written as "90s", "15m" or "4h".
+// Duration is a time.Duration written as "90s", "15m" or "4h", or in whole
+// days as "90d".
 type Duration struct{ time.Duration }
 
 func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
+	v, err := ParseDuration(string(b))
 	if err != nil {
-		return fmt.Errorf("not a duration (write it like 90s, 15m or 4h): %q", b)
+		return fmt.Errorf("not a duration (write it like 90s, 15m, 4h or 90d): %q", b)
 	}
 	if v < 0 {
 		return fmt.Errorf("duration must not be negative: %q", b)
 	}
 	d.Duration = v
 	return nil
+}
+
+// ParseDuration reads a Go duration ("90s", "15m", "4h") or whole days
+// ("90d").
+func ParseDuration(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok && n != "" && strings.Trim(n, "0123456789") == "" {
+		days, err := strconv.Atoi(n)
+		if err != nil || days > 100000 {
+			return 0, fmt.Errorf("not a number of days: %q", s)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
 }
 
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }

@@ -107,6 +107,18 @@ func (t *Tracker) digestIfDue(ctx context.Context, now time.Time) error {
 			Text: text, Blocks: blocks, Created: now}); err != nil {
 			return fmt.Errorf("queue digest %s: %w", date, err)
 		}
+		// The chart follows the text, as a file shared once (the sender's
+		// Op "file"); the text above stands alone if Slack refuses it.
+		if f, caption, ok := t.DigestChart(ctx, day); ok {
+			b, err := json.Marshal(f)
+			if err == nil {
+				_, err = t.o.Store.Enqueue(ctx, pool.OutboxMessage{Channel: t.o.Config.DigestChannel, Key: key + "/chart",
+					Op: "file", Text: caption, Blocks: string(b), Created: now})
+			}
+			if err != nil {
+				t.o.Logger.Error("cost: digest chart not queued", "day", day, "err", err)
+			}
+		}
 	}
 	if err := t.o.Store.Put(ctx, "digest/last", date); err != nil {
 		return fmt.Errorf("record digest %s: %w", date, err)
@@ -144,6 +156,11 @@ type DigestLine struct {
 	Jobs      int
 	Saved     float64
 	Week      []float64 // the 7 days ending with the day
+	// From the job history (history.go) when it holds the day: Jobs and
+	// BusyHours are then counted from it, not from polls.
+	FromHistory bool
+	Assigned    int           // of Jobs, those that got an agent
+	WaitP95     time.Duration // their p95 wait for one
 }
 
 // DigestLines returns every tracked pool's figures for day (YYYY-MM-DD),
@@ -168,6 +185,9 @@ func (t *Tracker) DigestLines(ctx context.Context, day string) []DigestLine {
 		if d := t.day(ctx, day)[n]; d != nil {
 			l.IdleHours, l.BusyHours, l.Jobs = d.IdleHours, d.BusyHours, d.Jobs
 			l.Saved = d.SavedHours * d.Price
+		}
+		if jobs, assigned, busy, p95, ok := t.historyDay(ctx, n, day); ok {
+			l.Jobs, l.Assigned, l.BusyHours, l.WaitP95, l.FromHistory = jobs, assigned, busy, p95, true
 		}
 		c := t.dayCost(ctx, n, day)
 		l.Cost, l.Currency, l.Actual, l.Priced, l.SoFar, l.HasSoFar = c.Value, c.Currency, c.Actual, c.Priced, c.SoFar, c.HasSoFar
@@ -231,7 +251,7 @@ func (t *Tracker) Digest(ctx context.Context, day string) (text, blocks string) 
 		bs = append(bs, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, more, false, false)))
 	}
 	bs = append(bs, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType,
-		"est. = instance-hours × the SKU's pay-as-you-go price, as the budget alerts count; figures without it are Azure Cost Management's, final a day after their (UTC) day ends. Chart: the last 7 days.", false, false)))
+		"est. = instance-hours × the SKU's pay-as-you-go price, as the budget alerts count; figures without it are Azure Cost Management's, final a day after their (UTC) day ends. Sparklines: the last 7 days; the chart below: 14 days.", false, false)))
 	b, err := json.Marshal(slack.Blocks{BlockSet: bs})
 	if err != nil {
 		return tb.String(), ""
@@ -252,6 +272,12 @@ func FormatLine(l DigestLine) string {
 		cost += fmt.Sprintf(" (Cost Management so far: %s)", Money(l.SoFar, l.Currency))
 	}
 	s := slackmsg.Sprintf("`%s` %s %s · idle %.1f h · busy %.1f h · %d jobs", Sparkline(l.Week), l.Pool, cost, l.IdleHours, l.BusyHours, l.Jobs)
+	switch {
+	case l.FromHistory && l.Assigned > 0:
+		s += " · p95 wait " + l.WaitP95.Round(time.Second).String()
+	case l.FromHistory:
+		s += " · none got an agent"
+	}
 	if l.Saved > 0 {
 		s += " · schedules saved " + Money(l.Saved, l.Currency)
 	}

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/poolbot/poolbot/chart"
 	"github.com/poolbot/poolbot/clock"
 	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/pool"
@@ -91,13 +92,15 @@ type Tracker struct {
 
 	started time.Time
 
-	mu        sync.Mutex
-	days      map[string]map[string]*Day // YYYY-MM-DD → pool → totals
-	loaded    map[string]bool
-	dirty     map[string]bool
-	lastFlush time.Time
-	pools     map[string]*poolCost
-	setsAt    time.Time
+	mu          sync.Mutex
+	days        map[string]map[string]*Day // YYYY-MM-DD → pool → totals
+	loaded      map[string]bool
+	dirty       map[string]bool
+	lastFlush   time.Time
+	pools       map[string]*poolCost
+	setsAt      time.Time
+	agents      map[string][]chart.AgentPoint // the last day's counts per pool (chart.go)
+	agentsDirty map[string]bool
 }
 
 type poolCost struct {
@@ -136,7 +139,7 @@ func NewTracker(o TrackerOptions) *Tracker {
 		}
 	}
 	return &Tracker{o: o, loc: loc, started: o.Clock.Now(), days: map[string]map[string]*Day{}, loaded: map[string]bool{},
-		dirty: map[string]bool{}, pools: map[string]*poolCost{}}
+		dirty: map[string]bool{}, pools: map[string]*poolCost{}, agents: map[string][]chart.AgentPoint{}, agentsDirty: map[string]bool{}}
 }
 
 // Location is the time zone days are counted in.
@@ -220,6 +223,7 @@ func (t *Tracker) Observe(ctx context.Context, now time.Time, samples []Sample) 
 			today[p.Name] = d
 		}
 		c := p.Counts
+		t.recordAgents(ctx, now, p.Name, c)
 		d.InstanceHours += float64(c.Total()) * h
 		d.IdleHours += float64(c.Idle) * h
 		d.BusyHours += float64(c.Busy) * h
@@ -373,6 +377,9 @@ func (t *Tracker) flush(ctx context.Context) error {
 			continue
 		}
 		delete(t.dirty, date)
+	}
+	if err := t.flushAgents(ctx); err != nil {
+		errs = append(errs, err)
 	}
 	t.lastFlush = t.o.Clock.Now()
 	return errors.Join(errs...)

@@ -2,6 +2,7 @@ package pool
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -17,13 +18,16 @@ type Image struct {
 
 // ParseImage reads an image as a user writes it: a resource id
 // ("/subscriptions/…/galleries/g/images/ubuntu22/versions/1.2.0", or without
-// the version for the newest), or a marketplace URN
-// ("Canonical:0001-com-ubuntu-server-jammy:22_04-lts-gen2:latest").
+// the version for the newest), a marketplace URN
+// ("Canonical:0001-com-ubuntu-server-jammy:22_04-lts-gen2:latest"), or a
+// Managed DevOps Pools well-known image ("ubuntu-24.04/latest", "windows-2022").
 func ParseImage(s string) (Image, error) {
 	s = strings.TrimSpace(s)
 	switch {
 	case s == "":
 		return Image{}, fmt.Errorf("empty image")
+	case wellKnownRE.MatchString(s):
+		return Image{ID: s}, nil
 	case strings.HasPrefix(s, "/"):
 		id := strings.TrimSuffix(s, "/")
 		if !isImageID(id) {
@@ -44,6 +48,13 @@ func ParseImage(s string) (Image, error) {
 	}
 }
 
+// wellKnownRE matches the names of Managed DevOps Pools' well-known images.
+var wellKnownRE = regexp.MustCompile(`^(ubuntu|windows)-[0-9][0-9.]*(/(latest|[0-9][0-9.]*))?$`)
+
+// WellKnown reports whether i is a Managed DevOps Pools well-known image,
+// which only managed pools take.
+func (i Image) WellKnown() bool { return wellKnownRE.MatchString(i.ID) }
+
 // IsZero reports whether no image is set.
 func (i Image) IsZero() bool { return i == Image{} }
 
@@ -58,10 +69,14 @@ func (i Image) String() string {
 	return i.Publisher + ":" + i.Offer + ":" + i.SKU + ":" + i.Version
 }
 
-// Short is a name for messages: the gallery image and version, or the URN.
+// Short is a name for messages: the gallery image and version, or the URN,
+// or a Managed DevOps Pools well-known image ("ubuntu-22.04/latest") as it is.
 func (i Image) Short() string {
 	if i.ID == "" {
 		return i.String()
+	}
+	if !strings.HasPrefix(i.ID, "/") {
+		return i.ID
 	}
 	p := strings.Split(i.ID, "/")
 	for k := range p {

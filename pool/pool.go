@@ -45,6 +45,12 @@ type Pool struct {
 	SizingAttempts int
 	OfflineSince   time.Time
 	ScaleSetID     string // azureId, the scale set's resource id
+	// Kind is "managed" for a Managed DevOps Pool (ScaleSetID is then the
+	// pool's resource id); empty for an elastic (scale-set) pool.
+	Kind string
+	// StandbyBy says who sets a managed pool's standby: "poolbot", or the
+	// service's own scheme; empty for elastic pools.
+	StandbyBy string
 
 	// Filled only when asked for (see ListOptions) or by Get.
 	ScaleSet *ScaleSet
@@ -230,4 +236,11 @@ type Service interface {
 	Create(ctx context.Context, spec CreateSpec) (Pool, error)
 	ReimageNodes(ctx context.Context, name string, nodeIDs []int) error
 	DeleteNodes(ctx context.Context, name string, nodeIDs []int) error
+	// JobHistory reads the pool's job requests newest first, from q.Token
+	// or the newest, until the first one queued before q.Since or
+	// q.MaxCalls calls. Errors: *Error of KindNotFound for an unknown pool,
+	// or Azure DevOps' failure in words; on a failure after the first call
+	// it also returns what it read, with Token set to go on from there.
+	// Safe for concurrent use.
+	JobHistory(ctx context.Context, name string, q JobQuery) (JobPage, error)
 }

@@ -49,6 +49,7 @@ func TestParseImage(t *testing.T) {
 func FuzzParseImage(f *testing.F) {
 	f.Add("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/i/versions/1.0.0")
 	f.Add("a:b:c:d")
+	f.Add("ubuntu-22.04/latest")
 	f.Fuzz(func(t *testing.T, s string) {
 		img, err := ParseImage(s)
 		if err != nil {
@@ -122,5 +123,24 @@ func TestErrorWords(t *testing.T) {
 	}
 	if KindOf(errors.New("plain")) != KindUnknown || KindOf(NotFound("y")) != KindNotFound {
 		t.Fatal("KindOf wrong")
+	}
+}
+
+func TestParseWellKnownImage(t *testing.T) {
+	for s, ok := range map[string]bool{"ubuntu-22.04/latest": true, "windows-2022": true, "ubuntu-24.04/2025.1.2": true,
+		"ubuntu": false, "ubuntu-22.04/": false, "debian-12": false, "Ubuntu-22.04": false} {
+		img, err := ParseImage(s)
+		if (err == nil) != ok || (ok && (!img.WellKnown() || img.ID != s)) {
+			t.Errorf("ParseImage(%q) = %+v, %v", s, img, err)
+		}
+	}
+}
+
+func TestShortWellKnownImage(t *testing.T) {
+	if got := (Image{ID: "ubuntu-22.04/latest"}).Short(); got != "ubuntu-22.04/latest" {
+		t.Errorf("Short = %q", got)
+	}
+	if got := (Image{ID: "/subscriptions/s/resourceGroups/r/providers/Microsoft.Compute/galleries/g/images/u/versions/1.0"}).Short(); got != "u/versions/1.0" {
+		t.Errorf("Short = %q", got)
 	}
 }

@@ -83,9 +83,9 @@ type OutboxMessage struct {
 	ID        int64
 	Channel   string
 	Key       string // identifies the Slack message; unique among posts
-	Op        string // "post", "update" or "reply"
-	Text      string // plain-text fallback
-	Blocks    string // Block Kit JSON, may be empty
+	Op        string // "post", "update", "reply" or "file"
+	Text      string // plain-text fallback; a file's message
+	Blocks    string // Block Kit JSON, may be empty; a file's OutboxFile as JSON
 	Created   time.Time
 	Attempts  int
 	NotBefore time.Time // not sent before this instant (429 back-off)
@@ -93,6 +93,16 @@ type OutboxMessage struct {
 	// letter, kept until an operator sends it again); zero while pending.
 	RefusedAt time.Time
 	Refusal   string // Slack's reason, such as "not_in_channel"
+}
+
+// OutboxFile is a picture an outbox message of Op "file" shares in its
+// channel, with the message's Text beside it. The sender shares it once,
+// even across a crash between Slack's answer and MarkSent.
+type OutboxFile struct {
+	Name    string `json:"name"` // file name, "digest-2026-12-01.png"
+	Title   string `json:"title"`
+	AltText string `json:"alt_text"` // for screen readers: the picture in words
+	Data    []byte `json:"data"`
 }
 
 // Sent is the Slack message a post became.
@@ -197,6 +207,8 @@ type Store interface {
 	// Slack requests seen, so that one sent again runs nothing; now is the
 	// clock that checks signatures, not the store's.
 	Remember(ctx context.Context, key string, now, until time.Time) (bool, error)
+	// JobStore keeps the pools' job history and its read cursors.
+	JobStore
 
 	Close() error
 }

@@ -41,11 +41,20 @@ type Autopilot struct {
 	Lead       time.Duration
 	MinStandby int // in working hours
 	MaxStandby int // -1: the pool's max
-	loc        *time.Location
-	hoursFrom  int // minutes after midnight; hoursTo 0: no working hours
-	hoursTo    int
-	days       [7]bool
-	skip       map[string]bool
+	// Floor keeps one agent warm where the weighted share of an hour's
+	// 20-minute blocks in which a lead window saw a job is at least Floor
+	// (the chance of a job), even when the
+	// preference's percentile says none; 0 is off (the default: it moves
+	// along the preferences' trade-off rather than past it, see README).
+	Floor float64
+	// TTLBusy and TTLQuiet are the ttl, in minutes, while jobs are
+	// expected and when none is.
+	TTLBusy, TTLQuiet int
+	loc               *time.Location
+	hoursFrom         int // minutes after midnight; hoursTo 0: no working hours
+	hoursTo           int
+	days              [7]bool
+	skip              map[string]bool
 }
 
 // NewAutopilot compiles an autopilot schedule; sc need not be one (its
@@ -60,7 +69,7 @@ func NewAutopilot(sc config.Schedule) (*Autopilot, error) {
 		return nil, err
 	}
 	a := &Autopilot{Preference: name, Percentile: pct, Lead: sc.ColdStart.Or(DefaultColdStart) + sampleStep,
-		MaxStandby: -1, loc: loc, skip: map[string]bool{}, days: [7]bool{false, true, true, true, true, true, false}}
+		MaxStandby: -1, TTLBusy: ttlBusy, TTLQuiet: ttlQuiet, loc: loc, skip: map[string]bool{}, days: [7]bool{false, true, true, true, true, true, false}}
 	if sc.MinStandby != nil {
 		a.MinStandby = *sc.MinStandby
 	}
@@ -130,24 +139,32 @@ func (a *Autopilot) Decide(now time.Time, d *Demand, poolMax int) Decision {
 	by := now.Add(a.Lead).In(a.loc)
 	dec := Decision{By: by, History: d.Span(now)}
 	if a.skip[now.In(a.loc).Format("2006-01-02")] {
-		dec.Known, dec.TTL, dec.Note = true, ttlQuiet, "skip date"
+		dec.Known, dec.TTL, dec.Note = true, a.TTLQuiet, "skip date"
 		return dec
 	}
 	// Agents asked for now are ready by the end of the lead window; the
 	// standby must cover the busiest hour it reaches into.
-	rise, arrivals, ok := -1, 0.0, false
+	rise, arrivals, chance, ok := -1, 0.0, 0.0, false
 	for _, u := range []time.Time{now, by} {
-		r, n, known := d.forecast(u, a.Percentile)
+		r, n, c, known := d.forecastChance(u, a.Percentile)
 		if known {
 			ok = true
 			rise = max(rise, r)
 			arrivals = max(arrivals, n)
+			chance = max(chance, c)
 		}
+	}
+	floor := rise == 0 && a.Floor > 0 && chance >= a.Floor
+	if floor {
+		rise = 1
 	}
 	if !ok {
 		return dec
 	}
 	dec.Known, dec.Standby, dec.Expect = true, rise, int(math.Round(arrivals))
+	if floor {
+		dec.Note = fmt.Sprintf("a job in %.0f%% of such windows", 100*chance)
+	}
 	if a.MinStandby > dec.Standby && (a.Working(now) || a.Working(by)) {
 		dec.Standby, dec.Note = a.MinStandby, "working hours"
 	}
@@ -157,9 +174,9 @@ func (a *Autopilot) Decide(now time.Time, d *Demand, poolMax int) Decision {
 	dec.Standby = min(dec.Standby, poolMax)
 	// A freed agent is worth keeping while jobs keep coming; when none is
 	// expected it goes at the service's next pass.
-	dec.TTL = ttlQuiet
+	dec.TTL = a.TTLQuiet
 	if arrivals >= 1 {
-		dec.TTL = ttlBusy
+		dec.TTL = a.TTLBusy
 	}
 	return dec
 }
@@ -195,6 +212,7 @@ type cached struct {
 	sig      uint64
 	rise     int
 	arrivals float64
+	chance   float64
 }
 
 type sample struct {
@@ -299,6 +317,14 @@ func (d *Demand) Learn(jobs []trace.Job, since, now time.Time) {
 // counts half, so that a few weeks of history give a steady answer; with
 // none of those, any day's. ok is false with no sample at all.
 func (d *Demand) forecast(u time.Time, pct float64) (rise int, arrivals float64, ok bool) {
+	rise, arrivals, _, ok = d.forecastChance(u, pct)
+	return rise, arrivals, ok
+}
+
+// forecastChance is forecast with the weighted share of the hour's samples
+// in which any job arrived: the chance that a lead window of the hour sees
+// one.
+func (d *Demand) forecastChance(u time.Time, pct float64) (rise int, arrivals, chance float64, ok bool) {
 	l := u.In(d.loc)
 	wd, h := int(l.Weekday()), l.Hour()
 	kind := []int{1, 2, 3, 4, 5}
@@ -312,7 +338,7 @@ func (d *Demand) forecast(u time.Time, pct float64) (rise int, arrivals float64,
 	}
 	key := cacheKey{wd*24 + h, pct}
 	if c, hit := d.cache[key]; hit && c.sig == sig {
-		return c.rise, c.arrivals, true
+		return c.rise, c.arrivals, c.chance, true
 	}
 	var s []sample
 	var w []float64
@@ -334,7 +360,7 @@ func (d *Demand) forecast(u time.Time, pct float64) (rise int, arrivals float64,
 		}
 	}
 	if len(s) == 0 {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	newest := s[0].at
 	for _, x := range s {
@@ -347,11 +373,19 @@ func (d *Demand) forecast(u time.Time, pct float64) (rise int, arrivals float64,
 	}
 	rise = int(weightedPercentile(s, w, pct, func(x sample) float64 { return float64(x.rise) }))
 	arrivals = weightedPercentile(s, w, pct, func(x sample) float64 { return float64(x.arrivals) })
+	var any, all float64
+	for i, x := range s {
+		all += w[i]
+		if x.arrivals > 0 {
+			any += w[i]
+		}
+	}
+	chance = any / all
 	if d.cache == nil {
 		d.cache = map[cacheKey]cached{}
 	}
-	d.cache[key] = cached{sig: sig, rise: rise, arrivals: arrivals}
-	return rise, arrivals, true
+	d.cache[key] = cached{sig: sig, rise: rise, arrivals: arrivals, chance: chance}
+	return rise, arrivals, chance, true
 }
 
 // blockSpan groups samples: each block's busiest window is one sample.

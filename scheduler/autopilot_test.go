@@ -320,3 +320,36 @@ func TestAutopilotNextDuringPasses(t *testing.T) {
 	}
 	<-done
 }
+
+// Floor keeps one agent warm where the chance of a job reaches it, though
+// the preference's percentile says none: a job at 03:02 every night is
+// seen by one 20-minute block of three in the 02:00 and 03:00 hours.
+func TestAutopilotFloor(t *testing.T) {
+	start := paris(3, 0, 0).Add(-10 * 24 * time.Hour)
+	var jobs []trace.Job
+	for d := range 10 {
+		jobs = append(jobs, trace.Job{Pool: "linux-ci", Queued: start.Add(time.Duration(d)*24*time.Hour + 3*time.Hour + 2*time.Minute), Duration: 10 * time.Minute})
+	}
+	now := paris(3, 2, 55)
+	for _, tc := range []struct {
+		floor   float64
+		standby int
+		note    string
+	}{
+		{0, 0, ""},
+		{0.3, 1, "a job in 33% of such windows"},
+		{0.5, 0, ""},
+	} {
+		a, err := NewAutopilot(config.Schedule{Preference: "balanced", TimeZone: "Europe/Paris"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Floor = tc.floor
+		d := a.NewDemand()
+		d.Learn(jobs, start, now)
+		dec := a.Decide(now, d, 10)
+		if !dec.Known || dec.Standby != tc.standby || dec.Note != tc.note || dec.TTL != ttlQuiet {
+			t.Errorf("floor %.1f: %+v (%s), want standby %d, note %q, ttl %d", tc.floor, dec, dec.Reason(), tc.standby, tc.note, ttlQuiet)
+		}
+	}
+}

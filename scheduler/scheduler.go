@@ -84,6 +84,14 @@ type Scheduler struct {
 	failures map[string]*failure
 	warned   map[string]bool // conflicts already logged
 	demand   map[string]*poolDemand
+	since    time.Time // when Run started: when this replica began to lead
+}
+
+// leading returns when this replica began to lead; zero outside Run.
+func (s *Scheduler) leading() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.since
 }
 
 type failure struct {
@@ -132,8 +140,18 @@ func New(o Options) (*Scheduler, error) {
 }
 
 // Run reconciles at start, at each entry's instant, at the end of each hold,
-// and every Interval, until ctx is done. It waits on the Clock.
+// and every Interval, until ctx is done. It waits on the Clock. Run is
+// called when this replica becomes the leader: changes another replica
+// claimed before then and left unfinished are taken over in its first pass.
 func (s *Scheduler) Run(ctx context.Context) error {
+	s.mu.Lock()
+	s.since = s.o.Clock.Now()
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.since = time.Time{}
+		s.mu.Unlock()
+	}()
 	for {
 		if err := s.Reconcile(ctx); err != nil && ctx.Err() == nil {
 			s.o.Logger.Warn("schedule pass", "err", err)
@@ -490,15 +508,26 @@ func (s *Scheduler) reconcilePool(ctx context.Context, sc *schedule, p pool.Pool
 				return s.putApplied(ctx, name, rec)
 			}
 			v, err := s.o.Store.Get(ctx, claimTimePrefix+key)
-			if errors.Is(err, pool.ErrNotFound) {
+			since := s.leading()
+			switch {
+			case err != nil && !errors.Is(err, pool.ErrNotFound):
+				return fmt.Errorf("read claim time %s: %w", key, err)
+			case !since.IsZero():
+				// Only the leader schedules: a change claimed before this
+				// replica led (or whose claimant died before recording
+				// when) was left by the previous leader. Take it now, not
+				// at the next pass.
+				at, perr := time.Parse(time.RFC3339Nano, v)
+				if err == nil && perr == nil && !at.Before(since) && s.o.Clock.Now().Sub(at) < takeoverAfter {
+					return nil
+				}
+			case errors.Is(err, pool.ErrNotFound):
 				// The claimant has not recorded its time yet: count from now.
 				return s.o.Store.Put(ctx, claimTimePrefix+key, s.o.Clock.Now().UTC().Format(time.RFC3339Nano))
-			}
-			if err != nil {
-				return fmt.Errorf("read claim time %s: %w", key, err)
-			}
-			if at, perr := time.Parse(time.RFC3339Nano, v); perr == nil && s.o.Clock.Now().Sub(at) < takeoverAfter {
-				return nil // the claimant may still be at work
+			default:
+				if at, perr := time.Parse(time.RFC3339Nano, v); perr == nil && s.o.Clock.Now().Sub(at) < takeoverAfter {
+					return nil // the claimant may still be at work
+				}
 			}
 			if mine, err = s.claim(ctx, name, key+"/takeover"); err != nil || !mine {
 				return err
@@ -591,7 +620,23 @@ func (s *Scheduler) apply(ctx context.Context, sc *schedule, p pool.Pool, d pool
 	if note != "" {
 		command += " (" + note + ")"
 	}
-	if _, _, err := s.o.Changer.Update(ctx, Actor, command, p, d); err != nil {
+	suffix := "schedule " + sc.cfg.Name
+	if note != "" {
+		suffix += ", " + note
+	}
+	text := fmt.Sprintf("⏰ %s: %s (%s)", name, describe(pl.desired, d, p), suffix)
+	// The channel's line is queued with the change's audit entry, by the
+	// Changer: if this process dies after the PATCH, the restart that
+	// records the change posts it, and this pass's successor finds the pool
+	// in place and posts nothing.
+	var err error
+	if ch := s.channel(sc); ch != "" {
+		_, _, err = s.o.Changer.Announced(ctx, Actor, command, name, d,
+			pool.OutboxMessage{Channel: ch, Key: key, Op: "post", Text: text, Created: now})
+	} else {
+		_, _, err = s.o.Changer.Update(ctx, Actor, command, p, d)
+	}
+	if err != nil {
 		return s.failed(ctx, name, err)
 	}
 	if clearSaved {
@@ -603,26 +648,23 @@ func (s *Scheduler) apply(ctx context.Context, sc *schedule, p pool.Pool, d pool
 		return err
 	}
 	s.succeeded(ctx, name)
-	suffix := "schedule " + sc.cfg.Name
-	if note != "" {
-		suffix += ", " + note
-	}
-	text := fmt.Sprintf("⏰ %s: %s (%s)", name, describe(pl.desired, d, p), suffix)
 	s.o.Logger.Info("scheduled change", "pool", name, "schedule", sc.cfg.Name, "at", pl.last.At, "settings", d.String(), "note", note)
-	if err := s.post(ctx, sc, key, text); err != nil {
-		s.o.Logger.Error("post scheduled change", "pool", name, "err", err)
-	}
 	if s.o.OnApplied != nil {
 		s.o.OnApplied(name, pool.Change{At: pl.last.At, Pool: name, Schedule: sc.cfg.Name, Settings: d, Restore: pl.restoring})
 	}
 	return nil
 }
 
-func (s *Scheduler) post(ctx context.Context, sc *schedule, key, text string) error {
-	ch := sc.cfg.Channel
-	if ch == "" {
-		ch = s.o.DefaultChannel
+// channel is where a schedule's messages go; "" for none.
+func (s *Scheduler) channel(sc *schedule) string {
+	if sc.cfg.Channel != "" {
+		return sc.cfg.Channel
 	}
+	return s.o.DefaultChannel
+}
+
+func (s *Scheduler) post(ctx context.Context, sc *schedule, key, text string) error {
+	ch := s.channel(sc)
 	if ch == "" {
 		return nil
 	}

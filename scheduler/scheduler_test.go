@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -842,4 +843,149 @@ func (h *harness) cur(name string) pool.Pool {
 		h.t.Fatal(err)
 	}
 	return p
+}
+
+// TestNewLeaderTakesOverAtOnce: a change claimed by the previous leader,
+// which died before applying it, is taken over by the new leader in its
+// first pass, not after takeoverAfter.
+func TestNewLeaderTakesOverAtOnce(t *testing.T) {
+	h := newHarness(t, paris(3, 12, 0), demo("Europe/Paris"))
+	h.reconcileAt(paris(3, 12, 0))
+	at := paris(3, 20, 0)
+	b, err := New(Options{Schedules: h.scs, Changer: h.ch, Store: h.st, Clock: h.clk, Owner: "replica-b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.clk.Set(at)
+	for _, name := range []string{"linux-ci", "windows-ci"} {
+		if ok, err := b.claim(h.ctx, name, claimKey(name, at)); err != nil || !ok {
+			t.Fatalf("claim: %v %v", ok, err)
+		}
+	}
+	// replica-b dies; replica-a becomes the leader 10 s later.
+	h.clk.Set(at.Add(10 * time.Second))
+	h.lead()
+	h.want("linux-ci", 0, 10)
+	h.want("windows-ci", 0, 10)
+	msgs := h.messages()
+	if len(msgs) != 2 {
+		t.Errorf("messages %q; want one per pool", msgs)
+	}
+}
+
+// killedStore is the store of a process killed just after its PATCH: no
+// later write lands.
+type killedStore struct {
+	*sqlite.Store
+	dead *atomic.Bool
+}
+
+var errKilled = errors.New("killed")
+
+func (k killedStore) FinishIntent(ctx context.Context, id int64, o pool.Outcome) error {
+	if k.dead.Load() {
+		return errKilled
+	}
+	return k.Store.FinishIntent(ctx, id, o)
+}
+func (k killedStore) Put(ctx context.Context, key, v string) error {
+	if k.dead.Load() {
+		return errKilled
+	}
+	return k.Store.Put(ctx, key, v)
+}
+func (k killedStore) Enqueue(ctx context.Context, m pool.OutboxMessage) (int64, error) {
+	if k.dead.Load() {
+		return 0, errKilled
+	}
+	return k.Store.Enqueue(ctx, m)
+}
+func (k killedStore) AddAudit(ctx context.Context, e pool.AuditEntry) (int64, error) {
+	if k.dead.Load() {
+		return 0, errKilled
+	}
+	return k.Store.AddAudit(ctx, e)
+}
+
+// killing is a service whose process dies once its first update lands.
+type killing struct {
+	*memService
+	dead *atomic.Bool
+}
+
+func (k killing) Update(ctx context.Context, name string, s pool.Settings) (before, after pool.Pool, err error) {
+	before, after, err = k.memService.Update(ctx, name, s)
+	k.dead.Store(true)
+	return before, after, err
+}
+
+// TestKilledScheduledChangeIsToldOnce: the process dies after the PATCH of
+// a scheduled change and before any record of it. The restart's
+// reconciliation audits it and posts its line; the scheduler then finds the
+// pool in place and posts nothing more.
+func TestKilledScheduledChangeIsToldOnce(t *testing.T) {
+	h := newHarness(t, paris(3, 12, 0), demo("Europe/Paris"))
+	h.reconcileAt(paris(3, 12, 0))
+	before := len(h.messages())
+	dead := new(atomic.Bool)
+	first := change.New(killing{h.svc, dead}, killedStore{h.st, dead}, h.clk, nil)
+	s1, err := New(Options{Schedules: h.scs, Changer: first, Store: killedStore{h.st, dead}, Clock: h.clk, Owner: "replica-a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.clk.Set(paris(3, 20, 0))
+	s1.Reconcile(h.ctx) // dies in the middle of its first change
+	if h.svc.get("linux-ci").Standby != 0 && h.svc.get("windows-ci").Standby != 0 {
+		t.Fatal("the dead process changed no pool")
+	}
+	if n := len(h.messages()); n != before {
+		t.Fatalf("%d messages from the dead process", n-before)
+	}
+
+	// The restart: reconcile intents, then the scheduler's first pass.
+	h.clk.Set(paris(3, 20, 1))
+	second := change.New(h.svc, h.st, h.clk, nil)
+	if _, err := second.Reconcile(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.ch = second
+	h.restart()
+	h.clk.Set(paris(3, 20, 2))
+	h.lead()
+	h.want("linux-ci", 0, 10)
+	h.want("windows-ci", 0, 10)
+	for _, name := range []string{"linux-ci", "windows-ci"} {
+		var lines []string
+		for _, m := range h.messages()[before:] {
+			if strings.Contains(m, name+": standby 2 → 0") {
+				lines = append(lines, m)
+			}
+		}
+		if len(lines) != 1 {
+			t.Errorf("%s's lines %q; want exactly one", name, lines)
+		}
+		es, _ := h.st.Audit(h.ctx, pool.AuditQuery{Pool: name})
+		n := 0
+		for _, e := range es {
+			if strings.Contains(e.After, "standby=0") && strings.HasPrefix(e.Result, "ok") {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d audit rows of %s's scale-down, want 1: %+v", n, name, es)
+		}
+	}
+}
+
+// lead runs the scheduler as a new leader does, for its first pass only.
+func (h *harness) lead() {
+	h.t.Helper()
+	ctx, cancel := context.WithCancel(h.ctx)
+	done := make(chan error, 1)
+	go func() { done <- h.s.Run(ctx) }()
+	h.clk.WaitFor(1) // the first pass is over; Run waits for its next wake
+	cancel()
+	if err := <-done; err != nil {
+		h.t.Fatal(err)
+	}
 }

@@ -60,8 +60,14 @@ var locations = []location{
 }
 
 func (s *Sim) adoRoute(method string, seg []string) (string, handler) {
+	if len(seg) > 2 && strings.EqualFold(seg[1], "_apis") && strings.EqualFold(seg[2], "pipelines") {
+		return s.pipelineRoute(method, seg[0], seg[3:])
+	}
 	if len(seg) == 0 || !strings.EqualFold(seg[0], "_apis") {
 		return "ado.unknown", nil
+	}
+	if name, h := s.managedADORoute(method, seg); name != "" {
+		return name, h
 	}
 	rest := seg[1:]
 	get, patch, post := method == http.MethodGet, method == http.MethodPatch, method == http.MethodPost
@@ -626,9 +632,14 @@ func (j *job) nodeName() string {
 }
 
 // adoJobRequests lists the pool's queued and running requests, then its
-// last completedRequestCount finished ones (default none).
+// last completedRequestCount finished ones (default none); with $top or
+// continuationToken it pages the whole history instead (jobrequests.go).
 func (s *Sim) adoJobRequests(w http.ResponseWriter, r *http.Request, id int) {
 	q := r.URL.Query()
+	if q.Has("$top") || q.Has("continuationToken") {
+		s.adoJobRequestPages(w, r, id)
+		return
+	}
 	done, _ := strconv.Atoi(q.Get("completedRequestCount"))
 	agentID, _ := strconv.Atoi(q.Get("agentId"))
 	s.mu.Lock()

@@ -36,6 +36,9 @@ func (s *Sim) armRoute(method string, seg []string) (string, handler) {
 		}
 	}
 	rest := seg[2:]
+	if name, h := s.managedRoute(method, rest); name != "" {
+		return name, h
+	}
 	// Subscription scope.
 	switch {
 	case eq(rest, "providers", "Microsoft.Compute", "locations", "*", "operations", "*") && get:

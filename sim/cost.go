@@ -106,12 +106,23 @@ func (s *Sim) costQuery(w http.ResponseWriter, r *http.Request) {
 	}
 	sums := map[key]float64{}
 	s.mu.Lock()
+	type accrued struct {
+		id    string
+		byDay map[string]float64
+	}
+	var all []accrued
 	for _, p := range s.pools {
-		id := strings.ToLower(scaleSetID(p.ss.name))
+		all = append(all, accrued{strings.ToLower(scaleSetID(p.ss.name)), p.costByDay})
+	}
+	for _, p := range s.managedCosts() {
+		all = append(all, accrued{strings.ToLower(ManagedPoolID(p.name)), p.costByDay})
+	}
+	for _, p := range all {
+		id := p.id
 		if !strings.HasPrefix(id, scope+"/") || (ids != nil && !ids[id]) {
 			continue
 		}
-		for d, c := range p.costByDay {
+		for d, c := range p.byDay {
 			t, _ := time.Parse("2006-01-02", d)
 			if t.Before(from) || t.After(to) {
 				continue

@@ -12,7 +12,9 @@
 //     (with ?poolName=), …/pools/{id}/agents (includeAssignedRequest) and
 //     …/pools/{id}/jobrequests (location fc825784-c92a-4299-9221-998a02d1b54f:
 //     queued requests first, oldest first, then running ones, then the last
-//     completedRequestCount finished ones). A queued request has no
+//     completedRequestCount finished ones; with $top or continuationToken,
+//     every request, queued, running and finished, newest first, at most 200
+//     an answer, X-MS-ContinuationToken naming the next page). A queued request has no
 //     assignTime and no reservedAgent. Besides the elastic pools (ids from 10;
 //     the agent pool has the same id and name) the organization has the
 //     agent pools "Default" (1) and "Azure Pipelines" (9, hosted).

@@ -127,6 +127,7 @@ func (s *Sim) setStateAt(n *node, st pool.NodeState, compute, agent string, at t
 
 // tick runs the model for the minute since its previous run.
 func (s *Sim) tick() {
+	s.settleRuns()
 	sample := (s.now.Unix()/60)%sampleEvery == 0
 	for _, p := range s.pools {
 		s.tickPool(p, sample)
@@ -138,7 +139,11 @@ func (s *Sim) tickPool(p *spool, sample bool) {
 	// Jobs that finished free their agents.
 	for _, n := range p.nodes {
 		if n.job != nil && !n.job.finish.After(s.now) {
-			s.finishJob(p, n, "succeeded", n.job.finish)
+			result := "succeeded"
+			if s.imageFault(n).FailJobs {
+				result = "failed"
+			}
+			s.finishJob(p, n, result, n.job.finish)
 		}
 	}
 	// Nodes walk through their states.
@@ -169,6 +174,7 @@ func (s *Sim) tickPool(p *spool, sample bool) {
 }
 
 func (s *Sim) remember(p *spool, j *job) {
+	s.keepFinished(p, j)
 	p.done = append(p.done, j)
 	if len(p.done) > maxDone {
 		p.done = append(p.done[:0:0], p.done[len(p.done)-maxDone:]...)
@@ -220,7 +226,7 @@ func (s *Sim) advanceNode(p *spool, n *node) bool {
 		s.setStateAt(n, pool.NodeStartingAgent, "healthy", "enabled", at, 2*time.Minute)
 		n.startedAgent, n.agentCreated = at, at
 	case pool.NodeStartingAgent:
-		if p.failure.NeverOnline {
+		if p.failure.NeverOnline || s.imageFault(n).NeverOnline {
 			if s.now.Sub(n.startedAgent) >= neverOnline {
 				s.setState(n, pool.NodeFailedToStartPendingDelete, "healthy", "enabled", failedLinger)
 				s.logf(p, "error", "configurationJob",

@@ -119,7 +119,11 @@ type Sim struct {
 	scaleSets map[string]*scaleSet
 	gallery   map[string]*galleryImage // by image name, lower-cased
 	ops       map[string]*operation
+	managed   *managedState // Managed DevOps Pools, made on first use
 	waiters   []waiter
+	history   map[int][]*job     // finished jobs by pool id, oldest first (jobrequests.go)
+	jobMeta   map[uint64]jobMeta // seeded jobs' definitions and demands
+	pipelines *pipelineState     // image pipelines and bad image versions (pipelines.go)
 
 	nextPool  int
 	nextNode  int
@@ -328,6 +332,7 @@ func (s *Sim) Advance(d time.Duration) {
 		s.now = next
 		if s.now.Truncate(time.Minute).Equal(s.now) {
 			s.tick()
+			s.tickManaged()
 		}
 		s.wake()
 		s.mu.Unlock()

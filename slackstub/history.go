@@ -210,6 +210,19 @@ func (s *Stub) render(m Message, metadata bool) apiResponse {
 		r["thread_ts"] = m.TS
 		r["reply_count"] = n
 	}
+	if len(m.Files) > 0 {
+		var fs []apiResponse
+		for _, id := range m.Files {
+			f := apiResponse{"id": id}
+			for _, sf := range s.files {
+				if sf.ID == id {
+					f["name"], f["title"] = sf.Name, sf.Title
+				}
+			}
+			fs = append(fs, f)
+		}
+		r["files"] = fs
+	}
 	if metadata && m.Metadata != nil {
 		r["metadata"] = m.Metadata
 	}

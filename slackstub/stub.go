@@ -30,6 +30,7 @@ type Message struct {
 	// Metadata is the message metadata as posted ({"event_type":…,
 	// "event_payload":{…}}); nil when none.
 	Metadata json.RawMessage
+	Files    []string // ids of the files shared with it (files.go)
 	Time     time.Time
 }
 
@@ -91,9 +92,13 @@ type Stub struct {
 	updates    []Update
 	ephemerals []Ephemeral
 	responses  map[string][]Response
+	respIn     map[string]string // response id → the channel its in_channel replies go to
 	calls      map[string]int
 	groups     []UserGroup
 	users      map[string]User
+	uploads    map[string]*upload // by file id (files.go)
+	files      []File
+	fileDir    string
 
 	limitN     int // the next limitN API calls get 429
 	limitAfter time.Duration
@@ -115,6 +120,7 @@ func New() *Stub {
 		changed:   make(chan struct{}),
 		now:       time.Now,
 		responses: map[string][]Response{},
+		respIn:    map[string]string{},
 		calls:     map[string]int{},
 		users:     map[string]User{},
 		refuse:    map[string]string{},
@@ -126,6 +132,7 @@ func New() *Stub {
 	mux.HandleFunc("/api/", s.serveAPI)
 	mux.HandleFunc("/response/", s.serveResponse)
 	mux.HandleFunc("/socket", s.serveSocket)
+	mux.HandleFunc("/upload/v1/", s.serveUpload)
 	s.srv = httptest.NewServer(mux)
 	return s
 }
@@ -219,6 +226,16 @@ func (s *Stub) Ephemerals() []Ephemeral {
 // kept under id.
 func (s *Stub) ResponseURL(id string) string {
 	return s.srv.URL + "/response/" + url.PathEscape(id)
+}
+
+// ResponseURLIn is ResponseURL for a command typed in channel: as in Slack,
+// its in_channel replies become messages of the channel, which
+// Messages and conversations.history show (from poolbot's bot user).
+func (s *Stub) ResponseURLIn(id, channel string) string {
+	s.mu.Lock()
+	s.respIn[id] = channel
+	s.mu.Unlock()
+	return s.ResponseURL(id)
 }
 
 // Responses returns what was posted to ResponseURL(id), in order.
@@ -426,6 +443,10 @@ func (s *Stub) serveAPI(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeJSON(w, http.StatusOK, apiResponse{"ok": true, "user": userInfo(u, s.now())})
+	case "files.getUploadURLExternal":
+		s.getUploadURLExternal(w, form)
+	case "files.completeUploadExternal":
+		s.completeUploadExternal(w, form)
 	case "apps.connections.open":
 		if s.openErrN > 0 {
 			s.openErrN--
@@ -500,6 +521,9 @@ func (s *Stub) serveResponse(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	resp.Time = s.now()
 	s.responses[id] = append(s.responses[id], resp)
+	if ch := s.respIn[id]; ch != "" && resp.ResponseType == "in_channel" {
+		s.messages = append(s.messages, Message{Channel: ch, TS: s.nextTS(), Text: resp.Text, Blocks: resp.Blocks, Time: resp.Time})
+	}
 	s.notify()
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, apiResponse{"ok": true})

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -256,5 +257,27 @@ func TestUsersInfo(t *testing.T) {
 	}
 	if n := s.Calls("users.info"); n != 3 {
 		t.Errorf("%d users.info calls recorded, want 3", n)
+	}
+}
+
+// An in_channel reply to a command typed in a channel is a message of that
+// channel, with its blocks, as conversations.history shows it.
+func TestInChannelResponseJoinsHistory(t *testing.T) {
+	s := New()
+	defer s.Close()
+	u := s.ResponseURLIn("r1", "C1")
+	for _, body := range []string{
+		`{"response_type":"ephemeral","text":"working"}`,
+		`{"response_type":"in_channel","text":"done","blocks":[{"type":"section","block_id":"poolbot-reply/r1","text":{"type":"mrkdwn","text":"done"}}]}`,
+	} {
+		resp, err := http.Post(u, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	ms := s.Messages()
+	if len(ms) != 1 || ms[0].Channel != "C1" || ms[0].Text != "done" || !strings.Contains(string(ms[0].Blocks), "poolbot-reply/r1") {
+		t.Fatalf("messages %+v; want the in_channel reply only", ms)
 	}
 }

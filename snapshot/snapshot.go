@@ -303,6 +303,11 @@ func (c *Cache) Queue(ctx context.Context, name string) (int, error) {
 	return c.svc.Queue(ctx, name)
 }
 
+// JobHistory passes through: each page is read once, by the watcher.
+func (c *Cache) JobHistory(ctx context.Context, name string, q pool.JobQuery) (pool.JobPage, error) {
+	return c.svc.JobHistory(ctx, name, q)
+}
+
 // Update changes the pool and, when it succeeds, forgets what was read of it.
 func (c *Cache) Update(ctx context.Context, name string, s pool.Settings) (before, after pool.Pool, err error) {
 	before, after, err = c.svc.Update(ctx, name, s)

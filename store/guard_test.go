@@ -69,6 +69,16 @@ func TestGuardStopsWritesWhenTheFileGoes(t *testing.T) {
 					return err
 				},
 				"Claim": func() error { _, err := st.Claim(ctx, "c", "me"); return err },
+				// change finds the write-ahead records by a type assertion:
+				// the guarded store must still offer them, and guard them.
+				"BeginIntent": func() error {
+					is, ok := st.(pool.IntentStore)
+					if !ok {
+						t.Fatal("a guarded store keeps no intents: changes would not be written ahead")
+					}
+					_, err := is.BeginIntent(ctx, pool.Intent{Pool: "x", Kind: "settings"})
+					return err
+				},
 			}
 			for name, w := range writes {
 				err := w()

@@ -150,6 +150,9 @@ func csvError(err error) error {
 	return fmt.Errorf("read trace: %w", err)
 }
 
+// rfc3339Offset is RFC 3339 with a numeric offset, +00:00 rather than Z.
+const rfc3339Offset = "2006-01-02T15:04:05-07:00"
+
 // Write writes jobs as CSV with the header, queued in the instant's own
 // offset, duration rounded down to whole seconds.
 func Write(w io.Writer, jobs []Job) error {
@@ -160,7 +163,7 @@ func Write(w io.Writer, jobs []Job) error {
 	rec := make([]string, len(Header))
 	for _, j := range jobs {
 		rec[0] = j.Pool
-		rec[1] = j.Queued.Format(time.RFC3339)
+		rec[1] = j.Queued.Format(rfc3339Offset)
 		rec[2] = strconv.FormatInt(int64(j.Duration/time.Second), 10)
 		rec[3] = j.Result
 		rec[4] = j.Definition

@@ -61,6 +61,7 @@ func naiveCycle(ctx context.Context, e *env) error {
 
 type benchResult struct {
 	callsPerPoolMin float64
+	jobsPerPoolMin  float64 // of them, job history pages
 	cpuPerCycle     time.Duration
 	cpuMax          time.Duration
 	cpuP50          time.Duration
@@ -83,6 +84,7 @@ func measure(b *testing.B, e *env, cycle func() error) benchResult {
 	sort.Slice(cpus, func(i, j int) bool { return cpus[i] < cpus[j] })
 	return benchResult{
 		callsPerPoolMin: float64(adoCalls(e.sim)) / float64(benchPools*benchMinutes),
+		jobsPerPoolMin:  float64(e.sim.Calls()["ado.jobrequests"]) / float64(benchPools*benchMinutes),
 		cpuPerCycle:     total / benchMinutes,
 		cpuMax:          cpus[len(cpus)-1],
 		cpuP50:          cpus[len(cpus)/2],
@@ -144,6 +146,7 @@ func BenchmarkWatcher500Pools(b *testing.B) {
 		latency := postedAt.Sub(failedAt)
 
 		b.ReportMetric(smart.callsPerPoolMin, "ado-calls/pool/min")
+		b.ReportMetric(smart.jobsPerPoolMin, "job-history-calls/pool/min")
 		b.ReportMetric(naive.callsPerPoolMin, "naive-ado-calls/pool/min")
 		b.ReportMetric(smart.callsPerPoolMin/naive.callsPerPoolMin, "calls-ratio")
 		b.ReportMetric(float64(smart.cpuPerCycle.Microseconds())/1000, "cpu-ms/cycle")

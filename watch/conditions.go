@@ -25,7 +25,7 @@ const (
 
 // Conditions lists every condition the watcher raises.
 var Conditions = []string{CondPoolState, CondFailedNodes, CondErrorLogs, CondStuckNodes, CondAgentsOffline,
-	CondSaturated, CondScheduleFailed, CondBudgetDaily, CondBudgetMonthly, CondIdleWaste}
+	CondSaturated, CondScheduleFailed, CondBudgetDaily, CondBudgetMonthly, CondIdleWaste, CondWaits}
 
 // finding is a condition holding for a pool now.
 type finding struct {
@@ -145,6 +145,10 @@ func (w *Watcher) evaluate(now time.Time, p *pool.Pool, ps *poolState) map[strin
 	if ps.schedFailure != "" {
 		out[CondScheduleFailed] = finding{severity: "warning", count: 1,
 			summary: fmt.Sprintf("A scheduled change of %s failed: %s", p.Name, trim(ps.schedFailure, 300))}
+	}
+
+	if ps.waitFinding != nil {
+		out[CondWaits] = *ps.waitFinding
 	}
 
 	for _, f := range ps.costFindings {

@@ -56,10 +56,18 @@ func TestCostOnSimulator(t *testing.T) {
 		step()
 	}
 	var digests []string
+	charts := 0
 	for _, m := range e.stub.Messages() {
-		if m.Channel == "C-COST" {
+		switch {
+		case m.Channel != "C-COST":
+		case len(m.Files) > 0:
+			charts++ // the digest's chart follows it
+		default:
 			digests = append(digests, m.Text)
 		}
+	}
+	if charts != 1 {
+		t.Errorf("%d digest charts, want 1", charts)
 	}
 	if len(digests) != 1 || !strings.Contains(digests[0], "Mon 5 Jan 2026") || !strings.Contains(digests[0], "linux-ci") {
 		t.Fatalf("digests: %q", digests)

@@ -62,6 +62,9 @@ type Options struct {
 	// ResolveAfter is how long a condition stays clear before its alert is
 	// resolved (default 10m).
 	ResolveAfter time.Duration
+	// Retention is how long finished jobs are kept in the store (default
+	// 90 days); a pool's first history read goes back as far.
+	Retention time.Duration
 }
 
 // Watcher polls pools and keeps their alerts.
@@ -74,6 +77,7 @@ type Watcher struct {
 	pools  map[string]*poolState
 	alerts map[string]*pool.Alert // by Key
 	loaded bool
+	pruned time.Time // jobs past retention last deleted
 }
 
 // New returns a Watcher; defaults fill unset durations.
@@ -166,11 +170,22 @@ type poolState struct {
 
 	costFindings []cost.Finding
 
+	// job history (jobs.go)
+	jobCursor   *jobCursor           // as stored; nil until read
+	cursorJSON  string               // the cursor as this watcher last wrote it
+	stored      map[uint64]time.Time // jobs written at or after the watermark: id → queued
+	jobsToken   bool                 // a read goes on from its token next cycle
+	jobsRead    bool                 // a read reached the watermark since the start
+	jobsIdle    bool                 // the last complete read found no new request
+	open        []pool.Job           // requests open at the last complete read
+	walkOpen    []pool.Job           // … of the read in progress
+	waitFinding *finding             // the wait objective, judged at each complete read
+
 	clearSince map[string]time.Time // condition → first cycle seen clear
 
 	// this cycle's plan and outcome
-	wantNodes, wantLogs, wantQueue, wantSched bool
-	fetchErr                                  error
+	wantNodes, wantLogs, wantQueue, wantSched, wantJobs bool
+	fetchErr                                            error
 }
 
 func phaseOf(name string) int {
@@ -223,7 +238,7 @@ func (w *Watcher) Cycle(ctx context.Context) error {
 			w.pools[p.Name] = ps
 		}
 		w.plan(p, ps)
-		if ps.wantNodes || ps.wantLogs || ps.wantQueue || ps.wantSched {
+		if ps.wantNodes || ps.wantLogs || ps.wantQueue || ps.wantSched || ps.wantJobs {
 			g.Go(func() error {
 				ps.fetchErr = w.fetch(gctx, now, p, ps)
 				return nil
@@ -231,6 +246,7 @@ func (w *Watcher) Cycle(ctx context.Context) error {
 		}
 	}
 	g.Wait()
+	w.pruneJobs(ctx, now)
 
 	if err := ctx.Err(); err != nil {
 		// Stopping (shutdown, a lost lead): what was fetched is partial, and
@@ -347,6 +363,16 @@ func (w *Watcher) plan(p *pool.Pool, ps *poolState) {
 	// Saturation needs the queue only when every agent is busy at max.
 	ps.wantQueue = ps.haveNodes && p.Max > 0 && c.Busy >= p.Max
 	ps.wantSched = tick%scheduleEvery == 0 || ps.schedFailure != ""
+	// Job history: every few cycles, seldom for a pool with nothing to
+	// run jobs on and nothing open, every cycle while a long read goes on.
+	jobsEv := jobsEvery
+	switch {
+	case ps.haveNodes && c.Total() == 0 && p.DesiredSize == 0 && len(ps.open) == 0 && ps.jobsRead:
+		jobsEv = quietJobsEvery
+	case ps.jobsIdle && ps.haveNodes && c.Busy == 0 && ps.queue <= 0:
+		jobsEv = idleJobsEvery
+	}
+	ps.wantJobs = ps.jobsToken || tick%jobsEv == 0
 	ps.fetchErr = nil
 }
 
@@ -373,6 +399,11 @@ func (w *Watcher) fetch(ctx context.Context, now time.Time, p *pool.Pool, ps *po
 	}
 	if ps.wantLogs {
 		if err := w.fetchLogs(ctx, now, p, ps); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if ps.wantJobs {
+		if err := w.readJobs(ctx, now, p, ps); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/pelletier/go-toml/v2"
 
 	"github.com/poolbot/poolbot/config"
+	"github.com/poolbot/poolbot/scheduler"
 	"github.com/poolbot/poolbot/trace"
 )
 
@@ -83,6 +84,11 @@ func (p *pooled) p95() (all, work time.Duration) {
 // the week as it goes. Results are pooled over linux-ci and windows-ci and
 // the seeds, by policy.
 func shapeWeeks(t testing.TB, shape string, seeds []int64, suggest bool, prefs ...string) (map[string]*pooled, []string) {
+	return tunedWeeks(t, shape, seeds, suggest, nil, prefs...)
+}
+
+// tunedWeeks is shapeWeeks with the autopilot's settings changed by tune.
+func tunedWeeks(t testing.TB, shape string, seeds []int64, suggest bool, tune func(*scheduler.Autopilot), prefs ...string) (map[string]*pooled, []string) {
 	t.Helper()
 	ctx := context.Background()
 	gen := trace.Shapes[shape]
@@ -92,7 +98,7 @@ func shapeWeeks(t testing.TB, shape string, seeds []int64, suggest bool, prefs .
 	for _, seed := range seeds {
 		week := only(gen(seed, weekStart, weekLen), pools)
 		hist := only(gen(seed+100, weekStart.Add(-21*24*time.Hour), 21*24*time.Hour), pools)
-		o := Options{Jobs: week, History: hist, Pools: pools, Start: weekStart, End: weekStart.Add(weekLen), Working: shapeWorking(shape), Preferences: prefs}
+		o := Options{Jobs: week, History: hist, Pools: pools, Start: weekStart, End: weekStart.Add(weekLen), Working: shapeWorking(shape), Preferences: prefs, Tune: tune}
 		if shape == "office" {
 			o.Schedules = append(o.Schedules, officeHours(t))
 		}
@@ -193,5 +199,42 @@ func BenchmarkShapes(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkAutopilotVariants replays each shape's reference weeks (seeds
+// 1–5) under the autopilot at Balanced as it is and with the variants tried
+// against its targets: a floor of one warm agent in hours where a job is
+// likely, and other ttls. Each is a ratio against the pools' own settings
+// of the same run.
+//
+//	go test ./whatif -run '^$' -bench AutopilotVariants -benchtime 1x -v
+func BenchmarkAutopilotVariants(b *testing.B) {
+	variants := []struct {
+		name string
+		tune func(*scheduler.Autopilot)
+	}{
+		{"default", nil},
+		{"floor-0.3", func(a *scheduler.Autopilot) { a.Floor = 0.3 }},
+		{"floor-0.15", func(a *scheduler.Autopilot) { a.Floor = 0.15 }},
+		{"floor-0.05", func(a *scheduler.Autopilot) { a.Floor = 0.05 }},
+		{"ttl-quiet-30", func(a *scheduler.Autopilot) { a.TTLQuiet = 30 }},
+		{"ttl-busy-10", func(a *scheduler.Autopilot) { a.TTLBusy = 10 }},
+	}
+	for _, shape := range []string{"office", "night-batch", "two-zones", "release-day"} {
+		for _, v := range variants {
+			b.Run(shape+"/"+v.name, func(b *testing.B) {
+				for b.Loop() {
+					res, order := tunedWeeks(b, shape, []int64{1, 2, 3, 4, 5}, false, v.tune, "balanced")
+					b.Log(shapeTable(shape+" "+v.name, res, order))
+					none, r := res["none"], res["autopilot:balanced"]
+					na, nw := none.p95()
+					a, w := r.p95()
+					b.ReportMetric(r.idle/none.idle, "idle-ratio")
+					b.ReportMetric(float64(a)/float64(na), "p95-ratio")
+					b.ReportMetric(float64(w)/float64(nw), "p95-work-ratio")
+				}
+			})
+		}
 	}
 }

@@ -45,6 +45,9 @@ type Options struct {
 	// Working says whether a job queued at t is in working hours, for the
 	// working-hours waits; nil counts none.
 	Working func(t time.Time) bool
+	// Tune, when set, changes each autopilot policy's settings (floor,
+	// ttls) before it runs: variants of the policy measured side by side.
+	Tune func(*scheduler.Autopilot)
 }
 
 // Result is one pool under one policy.
@@ -152,6 +155,9 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 		ap, err := scheduler.NewAutopilot(config.Schedule{Preference: p, TimeZone: "Europe/Paris"})
 		if err != nil {
 			return nil, err
+		}
+		if o.Tune != nil {
+			o.Tune(ap)
 		}
 		policies = append(policies, autopilotPolicy("autopilot:"+ap.Preference, ap, o.Pools, o))
 	}
@@ -431,3 +437,21 @@ func globMatch(pattern, name string) bool {
 }
 
 var pathMatch = path.Match
+
+// Stored replays a pool's stored job history (as the watcher keeps it)
+// on a simulated pool with p's current settings, under its own settings,
+// each of schedules that claims it, and the autopilot at each preference.
+// A job that never got an agent is replayed with no duration.
+func Stored(ctx context.Context, p pool.Pool, jobs []pool.Job, schedules []config.Schedule) ([]Result, error) {
+	tr := make([]trace.Job, len(jobs))
+	for i, j := range jobs {
+		tr[i] = trace.Job{Pool: p.Name, Queued: j.Queued, Duration: j.Ran().Round(time.Second), Result: j.Result, Definition: j.Definition}
+	}
+	sort.SliceStable(tr, func(i, k int) bool { return tr[i].Queued.Before(tr[k].Queued) })
+	spec := sim.PoolSpec{Name: p.Name, OS: p.OS, Max: max(p.Max, 1), Standby: p.Standby, TTLMinutes: p.TTLMinutes,
+		SKU: "Standard_D4s_v5", Region: sim.Region, JobsPerHour: -1}
+	if p.ScaleSet != nil && p.ScaleSet.SKU != "" {
+		spec.SKU, spec.Region = p.ScaleSet.SKU, p.ScaleSet.Region
+	}
+	return Run(ctx, Options{Jobs: tr, Pools: []string{p.Name}, Specs: []sim.PoolSpec{spec}, Schedules: schedules})
+}

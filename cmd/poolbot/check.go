@@ -12,10 +12,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/robfig/cron/v3"
 
 	"github.com/poolbot/poolbot/azure"
 	"github.com/poolbot/poolbot/config"
+	"github.com/poolbot/poolbot/managed"
 	"github.com/poolbot/poolbot/pool"
 	"github.com/poolbot/poolbot/scheduler"
 	"github.com/poolbot/poolbot/store"
@@ -32,8 +34,8 @@ func runCheck(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 
 Validates the configuration: syntax, keys and their types, secrets,
 cron expressions (including the digest's, and ones that never fire), time
-zones, overlapping schedules, a schedule's standby above the max in force
-and, when Azure DevOps is reachable, globs that match no pool and pools
+zones, overlapping schedules, [[managed]] resource ids, a schedule's standby above the max in force
+and, when Azure DevOps is reachable, globs that match no pool (managed pools included) and pools
 whose max is below a scheduled standby. Prints every problem, in the
 order of the file's lines, as FILE:LINE: key K: reason, and exits 1.`)
 		fs.PrintDefaults()
@@ -56,6 +58,7 @@ order of the file's lines, as FILE:LINE: key K: reason, and exits 1.`)
 	if err := store.CheckPath(cfg.Store); err != nil {
 		errs = append(errs, fmt.Errorf("%s: [store] path: %w", cfg.Path, err))
 	}
+	errs = append(errs, managedErrors(cfg)...)
 	checked := "pools not checked (--offline)"
 	var maxes map[string]int
 	if !*offline && len(cfg.Schedules) > 0 && reaching(errs) != "" {
@@ -149,7 +152,31 @@ func listPools(ctx context.Context, cfg *config.Config, timeout time.Duration) (
 	if err != nil {
 		return nil, err
 	}
-	return c.List(ctx, pool.ListOptions{})
+	pools, err := c.List(ctx, pool.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	// Schedules may name the Managed DevOps Pools too.
+	var ids, groups []string
+	for _, m := range cfg.Managed {
+		if _, err := managed.ParsePoolID(m.Pool); err == nil {
+			ids = append(ids, m.Pool)
+		} else if m.Pool == "" && m.ResourceGroup != "" {
+			groups = append(groups, m.ResourceGroup)
+		}
+	}
+	if len(ids)+len(groups) > 0 {
+		mc, err := managed.New(managed.Options{Credential: c.ARMCredential(), ARM: c.ARMOptions(), Pools: ids, ResourceGroups: groups})
+		if err != nil {
+			return nil, err
+		}
+		mps, err := mc.List(ctx, pool.ListOptions{})
+		if err != nil {
+			return nil, err
+		}
+		pools = append(pools, mps...)
+	}
+	return pools, nil
 }
 
 // standbyAboveMax finds schedule entries that set a standby above the max
@@ -237,4 +264,25 @@ func schedulePools(sc config.Schedule, maxes map[string]int) []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// managedErrors checks the [[managed]] entries' resource ids.
+func managedErrors(cfg *config.Config) []error {
+	var errs []error
+	for i, m := range cfg.Managed {
+		k := fmt.Sprintf("managed[%d]", i)
+		switch {
+		case (m.Pool == "") == (m.ResourceGroup == ""):
+			errs = append(errs, cfg.KeyError(k, "give pool (a resource id) or resource_group, not both or neither"))
+		case m.Pool != "":
+			if _, err := managed.ParsePoolID(m.Pool); err != nil {
+				errs = append(errs, cfg.KeyError(k+".pool", "%v", err))
+			}
+		default:
+			if rid, err := arm.ParseResourceID(m.ResourceGroup); err != nil || !strings.EqualFold(rid.ResourceType.String(), "Microsoft.Resources/resourceGroups") {
+				errs = append(errs, cfg.KeyError(k+".resource_group", "%q is not a resource group id (/subscriptions/S/resourceGroups/RG)", m.ResourceGroup))
+			}
+		}
+	}
+	return errs
 }

@@ -23,7 +23,8 @@ import (
 	"github.com/poolbot/poolbot/slackstub"
 )
 
-// demoConfig is the demo's configuration: the simulator's three pools, the
+// demoConfig is the demo's configuration: the simulator's three scale-set
+// pools and its Managed DevOps Pool, the
 // office-hours schedule of config.example.toml on linux-ci and windows-ci,
 // alerts and the cost digest to #poolbot-demo. Everyone is an admin.
 const demoConfig = `
@@ -63,6 +64,11 @@ ttl = 30
 service_endpoint_id = "11111111-1111-1111-1111-111111111111"
 service_endpoint_scope = "22222222-2222-2222-2222-222222222222"
 
+[[images]]
+pool = "linux-ci"
+project = "platform"
+pipeline = 7
+
 [[schedules]]
 name = "office-hours"
 pools = ["linux-ci", "windows-ci"]
@@ -95,6 +101,25 @@ ttl = 1
 cron = "0 20 * * 1-4"
 standby = 0
 ttl = 1
+
+# A Managed DevOps Pool beside the three scale-set pools, its standby set by
+# poolbot's schedule through a Manual scheme.
+[[managed]]
+pool = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-agents/providers/Microsoft.DevOpsInfrastructure/pools/mdp-linux"
+
+[[schedules]]
+name = "managed-office-hours"
+pools = ["mdp-linux"]
+timezone = "Europe/Paris"
+channel = "#poolbot-demo"
+
+[[schedules.entries]]
+cron = "45 7 * * 1-5"
+standby = 2
+
+[[schedules.entries]]
+cron = "0 20 * * 1-5"
+standby = 0
 
 [alerts]
 interval = "60s"
@@ -139,8 +164,9 @@ func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), `Usage: poolbot demo [--speed N] [--warm-up 26h] [--listen 127.0.0.1:3000] [--config FILE [--user ID]] [--jobs FILE] [-v]
 
-Runs poolbot on a simulated Azure DevOps organization with three pools
-(linux-ci, windows-ci, gpu-nightly, which fails), a local Slack, and a console:
+Runs poolbot on a simulated Azure DevOps organization with three scale-set pools
+(linux-ci, windows-ci, gpu-nightly, which fails) and a Managed DevOps Pool
+(mdp-linux), a local Slack, and a console:
 type /pool commands (try /pool help); replies and messages posted to channels
 are printed as text. A reply with buttons is answered with /pool confirm or
 /pool cancel (or a button's label, like "/pool Swap the image"). It exits at
@@ -181,6 +207,7 @@ templates, schedules, alerts and cost of FILE, and needs none of its secrets.`)
 			return err
 		}
 	}
+	s.AddManagedPool(sim.ManagedSpec{Name: "mdp-linux", Max: 4, Standby: 1, SKU: "Standard_D2as_v5"})
 	simLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -192,6 +219,10 @@ templates, schedules, alerts and cost of FILE, and needs none of its secrets.`)
 
 	stub := slackstub.New()
 	defer stub.Close()
+	// Pictures the bot shares (the /pool waits heat map) are saved here,
+	// made on the first, and kept after the demo ends so that they can be
+	// opened.
+	stub.SetFileDir(filepath.Join(os.TempDir(), fmt.Sprintf("poolbot-demo-files-%d", os.Getpid())))
 
 	secret := os.Getenv("SLACK_SIGNING_SECRET")
 	if *listen != "" && secret == "" {

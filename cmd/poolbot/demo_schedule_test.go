@@ -12,7 +12,8 @@ import (
 
 // TestDemoScheduleIsTheExample: the demo runs the office-hours schedule of
 // config.example.toml, the one scheduler/week_test.go measures; only where
-// changes are posted and the holidays may differ.
+// changes are posted and the holidays may differ. Its second schedule is
+// its Managed DevOps Pool's.
 func TestDemoScheduleIsTheExample(t *testing.T) {
 	type doc struct {
 		Schedules []config.Schedule `toml:"schedules"`
@@ -28,8 +29,9 @@ func TestDemoScheduleIsTheExample(t *testing.T) {
 	if err := toml.Unmarshal(data, &example); err != nil {
 		t.Fatalf("config.example.toml: %v", err)
 	}
-	if len(demo.Schedules) != 1 || len(example.Schedules) != 1 {
-		t.Fatalf("%d schedules in the demo, %d in the example, want 1 each", len(demo.Schedules), len(example.Schedules))
+	// The demo adds a schedule of its own for its Managed DevOps Pool.
+	if len(demo.Schedules) != 2 || len(example.Schedules) != 1 || demo.Schedules[1].Name != "managed-office-hours" {
+		t.Fatalf("%d schedules in the demo, %d in the example, want office-hours and managed-office-hours, and office-hours", len(demo.Schedules), len(example.Schedules))
 	}
 	d, e := demo.Schedules[0], example.Schedules[0]
 	d.Channel, e.Channel = "", ""

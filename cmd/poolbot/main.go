@@ -26,6 +26,8 @@ func subcommands() []subcommand {
 	return []subcommand{
 		{name: "check", usage: "validate a configuration file", run: runCheck},
 		{name: "demo", usage: "run poolbot on its built-in simulator, with a console for /pool commands", run: runDemo},
+		{name: "history", usage: "export pools' finished jobs from Azure DevOps as a CSV trace", run: runHistory},
+		{name: "migrate", usage: "plan (and create) the Managed DevOps Pool that matches a scale-set pool", run: runMigrate},
 		{name: "schedule", usage: "preview the changes the schedules will make, or suggest one from a job trace", run: runSchedule},
 		{name: "serve", usage: "run the bot: Slack, schedules and alerts, as configured", run: runServe},
 		{name: "sim", usage: "serve a simulated Azure DevOps and Azure on one port", run: runSim},

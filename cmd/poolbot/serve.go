@@ -21,7 +21,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "", "configuration `file` (TOML; see config.example.toml)")
-	owner := fs.String("replica", "", "this replica's `name` in logs and claims (default hostname-pid)")
+	owner := fs.String("replica", "", "this replica's `name` in logs, leases and claims, stable across restarts (default [server] replica_id, $POD_NAME, or an id kept beside the SQLite store)")
 	// A simulated clock, for running against `poolbot sim --speed N`: the
 	// bot's scheduler and watcher then see the simulator's time.
 	simStart := fs.String("clock-start", "", "run on a simulated clock reading this RFC 3339 `instant` at --clock-epoch")

@@ -24,7 +24,7 @@ func runSim(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	seed := fs.Int64("seed", 1, "seed of the job arrivals")
 	jobs := fs.String("jobs", "", "replay this job trace `file` (CSV: pool,queued,duration,result,definition) instead of the built-in arrivals")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: poolbot sim [--listen 127.0.0.1:7070] [--speed N] [--start RFC3339] [--faults SPEC] [--seed N] [--jobs FILE]\n\nServes an Azure DevOps organization \"contoso\" with the scale-set pools linux-ci,\nwindows-ci and gpu-nightly (failing), and the Azure Resource Manager scale sets\nbehind them, until interrupted.")
+		fmt.Fprintln(stderr, "Usage: poolbot sim [--listen 127.0.0.1:7070] [--speed N] [--start RFC3339] [--faults SPEC] [--seed N] [--jobs FILE]\n\nServes an Azure DevOps organization \"contoso\" with the scale-set pools linux-ci,\nwindows-ci and gpu-nightly (failing), the Azure Resource Manager scale sets\nbehind them and the Managed DevOps Pool mdp-linux, until interrupted.")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
@@ -59,6 +59,7 @@ func runSim(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 			return fmt.Errorf("--jobs %s: %w", *jobs, err)
 		}
 	}
+	s.AddManagedPool(sim.ManagedSpec{Name: "mdp-linux", Max: 4, Standby: 1, SKU: "Standard_D2as_v5"})
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
@@ -66,6 +67,7 @@ func runSim(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	base := "http://" + ln.Addr().String()
 	fmt.Fprintf(stdout, "Azure DevOps:   %s/contoso\n", base)
 	fmt.Fprintf(stdout, "Azure (ARM):    %s/  (subscription %s, resource group %s; plain HTTP: allow bearer tokens over HTTP in the client)\n", base, sim.Subscription, sim.ResourceGroup)
+	fmt.Fprintf(stdout, "Managed DevOps Pool: %s\n", sim.ManagedPoolID("mdp-linux"))
 	fmt.Fprintf(stdout, "Retail prices:  %s\n", sim.PricesURL(base))
 	fmt.Fprintf(stdout, "Any PAT or bearer token is accepted except the PAT %q, which gets 401.\n", sim.RejectedPAT)
 	fmt.Fprintf(stdout, "Simulated time starts at %s and runs %g× the wall clock. Ctrl-C stops.\n", t0.Format(time.RFC3339), *speed)

@@ -27,6 +27,7 @@ type Service struct {
 	CreateFn       func(ctx context.Context, spec pool.CreateSpec) (pool.Pool, error)
 	ReimageNodesFn func(ctx context.Context, name string, nodeIDs []int) error
 	DeleteNodesFn  func(ctx context.Context, name string, nodeIDs []int) error
+	JobHistoryFn   func(ctx context.Context, name string, q pool.JobQuery) (pool.JobPage, error)
 
 	mu    sync.Mutex
 	calls map[string]int
@@ -122,6 +123,13 @@ func (s *Service) DeleteNodes(ctx context.Context, name string, nodeIDs []int) e
 		return err
 	}
 	return s.DeleteNodesFn(ctx, name, nodeIDs)
+}
+
+func (s *Service) JobHistory(ctx context.Context, name string, q pool.JobQuery) (pool.JobPage, error) {
+	if err := s.called("JobHistory", s.JobHistoryFn != nil); err != nil {
+		return pool.JobPage{}, err
+	}
+	return s.JobHistoryFn(ctx, name, q)
 }
 
 // Pools returns a Service holding pools in memory: List, Get (a pool with

@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"io/fs"
 	"path/filepath"
 	"strconv"
@@ -53,10 +54,8 @@ func TestOpenIsWALAndMigratesOnce(t *testing.T) {
 		if err := s.DB().QueryRowContext(ctx, "SELECT COUNT(*), MAX(version) FROM schema_migrations").Scan(&n, &version); err != nil {
 			t.Fatal(err)
 		}
-		files, _ := filepath.Glob("migrations/*.sql")
-		newest, _ := strconv.Atoi(filepath.Base(files[len(files)-1])[:4])
-		if n != len(files) || version != newest {
-			t.Fatalf("open %d: %d migrations, version %d; want %d, %d", i, n, version, len(files), newest)
+		if wantN, wantV := migrationFiles(t); n != wantN || version != wantV {
+			t.Fatalf("open %d: %d migrations, version %d; want %d and %d (the files in migrations/)", i, n, version, wantN, wantV)
 		}
 		s.Close()
 	}
@@ -237,4 +236,21 @@ func BenchmarkClaim(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// migrationFiles counts the migration files and returns the newest version.
+func migrationFiles(t *testing.T) (n, newest int) {
+	t.Helper()
+	files, err := filepath.Glob("migrations/*.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("migrations: %v (%d files)", err, len(files))
+	}
+	for _, f := range files {
+		var v int
+		if _, err := fmt.Sscanf(filepath.Base(f), "%04d_", &v); err != nil {
+			t.Fatalf("migration %s: %v", f, err)
+		}
+		n, newest = n+1, max(newest, v)
+	}
+	return n, newest
 }

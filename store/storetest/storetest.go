@@ -45,6 +45,10 @@ func Run(t *testing.T, open Open) {
 		{"NotFound", testNotFound},
 		{"Restart", testRestart},
 		{"Concurrency", testConcurrency},
+		{"Jobs", testJobs},
+		{"Intents", testIntents},
+		{"IntentRace", testIntentRace},
+		{"ReleaseLeases", testReleaseLeases},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
