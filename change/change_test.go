@@ -54,9 +54,10 @@ func (e *env) cur(t testing.TB, name string) pool.Pool {
 	return p
 }
 
-// One change is one read and one PATCH: the pool as the caller read it is
-// not read again by the Changer.
-func TestUpdateCostsOneReadAndOnePatch(t *testing.T) {
+// One change is the Changer's fresh read of the list (the intent's before
+// and target are what Azure DevOps has, not the caller's snapshot), the
+// service's read of the pool, and one PATCH.
+func TestUpdateReadsAnewAndPatchesOnce(t *testing.T) {
 	e := newEnv(t)
 	cur := e.cur(t, "linux-ci")
 	e.sim.ResetCalls()
@@ -69,7 +70,7 @@ func TestUpdateCostsOneReadAndOnePatch(t *testing.T) {
 			calls[k] = v
 		}
 	}
-	want := map[string]int{"ado.elasticpools.get": 1, "ado.elasticpools.update": 1}
+	want := map[string]int{"ado.elasticpools.get": 1, "ado.elasticpools.list": 1, "ado.elasticpools.update": 1}
 	if fmt.Sprint(calls) != fmt.Sprint(want) {
 		t.Errorf("one change made %v, want %v", calls, want)
 	}

@@ -81,7 +81,7 @@ func TestStatusBurstCostsAtMostTwoRefreshes(t *testing.T) {
 			n, devops, arm, 2*oneDevOps, 2*oneARM)
 	}
 	for i, txt := range texts {
-		if !strings.HasPrefix(txt, "linux-ci: ") || !strings.Contains(txt, "standby") {
+		if !strings.HasPrefix(txt, "linux-ci (elastic pool): ") || !strings.Contains(txt, "standby") {
 			t.Fatalf("status %d answered %q", i, txt)
 		}
 	}
@@ -128,17 +128,18 @@ func routeCalls(s *sim.Sim) map[string]int {
 	return m
 }
 
-// A change reads the pool list once (resolving the name, or not at all when
-// the snapshot is fresh), then the Changer reads the pool once and PATCHes
-// it: the list is not read again by the Changer.
-func TestChangeCostsOneReadAndOnePatch(t *testing.T) {
+// A change reads the pool list to resolve the name (not at all when the
+// snapshot is fresh); the Changer reads the list anew, past the snapshot,
+// for the intent it writes before the call; the service reads the pool once
+// and PATCHes it.
+func TestChangeReadsAnewOnceAndPatchesOnce(t *testing.T) {
 	s, cache := newCachedStack(t, 5*time.Second)
 	s.run(req("U-viewer", "status linux-ci")) // the client's start-up calls
 
 	cache.Invalidate("")
 	s.sim.ResetCalls()
 	s.run(req("U-operator", "standby linux-ci 3"))
-	want := map[string]int{"ado.elasticpools.list": 1, "ado.elasticpools.get": 1, "ado.elasticpools.update": 1}
+	want := map[string]int{"ado.elasticpools.list": 2, "ado.elasticpools.get": 1, "ado.elasticpools.update": 1}
 	if got := routeCalls(s.sim); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("a change with nothing cached made %v, want %v", got, want)
 	}
@@ -147,7 +148,7 @@ func TestChangeCostsOneReadAndOnePatch(t *testing.T) {
 	s.run(req("U-viewer", "status linux-ci"))
 	s.sim.ResetCalls()
 	rep := plainOf(s.run(req("U-operator", "standby linux-ci 1")).last())
-	want = map[string]int{"ado.elasticpools.get": 1, "ado.elasticpools.update": 1}
+	want = map[string]int{"ado.elasticpools.list": 1, "ado.elasticpools.get": 1, "ado.elasticpools.update": 1}
 	if got := routeCalls(s.sim); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("a change after a status made %v, want %v", got, want)
 	}
