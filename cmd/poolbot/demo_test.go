@@ -28,7 +28,7 @@ func TestDemoScript(t *testing.T) {
 		name string
 		re   string
 	}{
-		{"list shows 4 pools", `(?s)> /pool list\n4 pools\n.*gpu-nightly · .*linux-ci · .*windows-ci · .*mdp-linux · `},
+		{"list shows 4 pools", `(?s)> /pool list\n4 pools( · as of [^\n]*)?\n.*gpu-nightly · .*linux-ci · .*windows-ci · .*mdp-linux · `},
 		{"up raises standby", `> /pool up linux-ci\n.*set linux-ci standby 0 → 3`},
 		{"down lowers it", `> /pool down linux-ci\n.*set linux-ci standby 3 → 0`},
 		{"failure alert posted", `\[#poolbot-demo\] 🔴 gpu-nightly · .*failed-nodes.* · CRITICAL`},
