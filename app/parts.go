@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/poolbot/poolbot/azure"
 	"github.com/poolbot/poolbot/leader"
 	"github.com/poolbot/poolbot/metrics"
+	"github.com/poolbot/poolbot/snapshot"
 	"github.com/poolbot/poolbot/store"
 )
 
@@ -140,7 +142,13 @@ func (a *App) buildService(ctx context.Context) error {
 		return err
 	}
 	obs := observe(a.service, a.metrics)
-	a.service = obs
+	// Every reader and the Changer share one snapshot: a burst of commands
+	// costs one read per freshness window, and a change through poolbot
+	// (the Changer writes through it) reads the pool again.
+	// A command (Interactive) never joins a fetch the scheduler or the
+	// watcher waits out a throttle for.
+	a.service = snapshot.New(obs, a.clock, a.cfg.DevOps.SnapshotMaxAge.Duration,
+		snapshot.WithPartition(func(ctx context.Context) string { return strconv.Itoa(int(azure.UrgencyOf(ctx))) }))
 	maxAge := a.cfg.Alerts.Interval.Duration
 	if maxAge < 30*time.Second {
 		maxAge = 30 * time.Second

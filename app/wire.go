@@ -152,7 +152,11 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 	if w.scheduler != nil {
 		hopts.Scheduler = w.scheduler
 	}
-	w.handler = commands.New(hopts)
+	h, err := commands.New(hopts)
+	if err != nil {
+		return err
+	}
+	w.handler = h
 	a.part("commands")
 
 	// The Home tab and forms, on both transports; their buttons and forms
@@ -328,6 +332,8 @@ type loggedHandler struct{ a *App }
 
 func (h loggedHandler) Handle(ctx context.Context, r commands.Request, resp commands.Responder) error {
 	start := time.Now()
+	// The changes and the failure told to the user go on this line.
+	ctx, notes := change.WithNotes(ctx)
 	// A person waits: Azure DevOps's throttle is told, not waited out.
 	err := h.a.w.handler.Handle(azure.WithUrgency(ctx, azure.Interactive), r, reporting{resp, h.a.w.changer, r.RequestID, h.a.log})
 	if err != nil && ctx.Err() != nil && h.a.isStopping() {
@@ -342,9 +348,13 @@ func (h loggedHandler) Handle(ctx context.Context, r commands.Request, resp comm
 	}
 	attrs := []any{"request_id", r.RequestID, "user", r.UserID, "channel", r.ChannelID, "source", r.Source,
 		"command", path.Clean("/" + verb)[1:], "text", r.Text, "took", time.Since(start).Round(time.Millisecond).String()}
-	if err != nil {
+	attrs = append(attrs, notes.Attrs()...)
+	switch {
+	case err != nil:
 		h.a.log.Error("command", append(attrs, "err", err)...)
-	} else {
+	case notes.Failed():
+		h.a.log.Warn("command", attrs...) // told its user it failed
+	default:
 		h.a.log.Info("command", attrs...)
 	}
 	h.a.w.sender.Kick()

@@ -236,25 +236,23 @@ func (c *Client) Logs(ctx context.Context, name string, after uint64) ([]pool.Lo
 	return out, nil
 }
 
-// Update validates s against the pool as it is and PATCHes the pool's
-// settings; an invalid change makes no PATCH.
-func (c *Client) Update(ctx context.Context, name string, s pool.Settings) (pool.Pool, error) {
+// Update reads the pool and PATCHes its settings: one GET, one PATCH. The
+// caller checks s first (change.Changer does); Azure DevOps refuses an
+// invalid change with a 400, KindInvalid.
+func (c *Client) Update(ctx context.Context, name string, s pool.Settings) (before, after pool.Pool, err error) {
 	t := target{op: "update pool", pool: name, write: true}
 	id, err := c.poolID(ctx, name)
 	if err != nil {
-		return pool.Pool{}, translate(t, err)
+		return pool.Pool{}, pool.Pool{}, translate(t, err)
 	}
 	ep, err := c.elastic.GetElasticPool(ctx, elastic.GetElasticPoolArgs{PoolId: &id})
 	if err != nil {
-		return pool.Pool{}, translate(t, c.notFoundAs(err, name))
+		return pool.Pool{}, pool.Pool{}, translate(t, c.notFoundAs(err, name))
 	}
 	cur := fromElastic(*ep)
 	cur.Name = name
-	if err := s.Validate(cur); err != nil {
-		return pool.Pool{}, &pool.Error{Kind: pool.KindInvalid, Op: t.op, Pool: name, Msg: err.Error(), Err: err}
-	}
 	if s.Empty() {
-		return cur, nil
+		return cur, cur, nil
 	}
 	// Send every setting, not only the changed ones: the PATCH then sets
 	// absolute values and can be repeated safely.
@@ -274,12 +272,12 @@ func (c *Client) Update(ctx context.Context, name string, s pool.Settings) (pool
 	}
 	up, err := c.elastic.UpdateElasticPool(ctx, elastic.UpdateElasticPoolArgs{PoolId: &id, ElasticPoolSettings: &settings})
 	if err != nil {
-		return pool.Pool{}, translate(t, c.notFoundAs(err, name))
+		return cur, pool.Pool{}, translate(t, c.notFoundAs(err, name))
 	}
 	out := fromElastic(*up)
 	out.Name = name
-	c.log.InfoContext(ctx, "pool updated", "pool", name, "change", s.String())
-	return out, nil
+	c.log.DebugContext(ctx, "pool updated", "pool", name, "change", s.String()) // the Changer logs the change
+	return cur, out, nil
 }
 
 // ReimageNodes asks Azure DevOps to reimage the nodes.

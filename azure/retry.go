@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/poolbot/poolbot/clock"
+	"github.com/poolbot/poolbot/retryafter"
 )
 
 // RetryPolicy bounds how the Azure DevOps client retries. The SDK has no
@@ -130,25 +131,13 @@ func (p RetryPolicy) backoff(attempt int, rnd func() float64) time.Duration {
 	return d/2 + time.Duration(rnd()*float64(d/2))
 }
 
-// retryAfter reads how long the server asks us to wait: Retry-After-Ms or
-// x-ms-retry-after-ms, Retry-After (seconds or an HTTP date), else
+// retryAfter reads how long the server asks us to wait: Retry-After-Ms,
+// x-ms-retry-after-ms or Retry-After (retryafter.Parse), else Azure DevOps'
 // X-RateLimit-Reset (Unix seconds), else X-RateLimit-Delay (seconds,
 // possibly fractional).
 func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
-	for _, k := range []string{"Retry-After-Ms", "X-Ms-Retry-After-Ms"} {
-		if v := strings.TrimSpace(h.Get(k)); v != "" {
-			if ms, err := strconv.ParseFloat(v, 64); err == nil && ms >= 0 && ms < 1e9 {
-				return time.Duration(ms * float64(time.Millisecond)), true
-			}
-		}
-	}
-	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
-		if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 && s < 1e6 {
-			return time.Duration(s * float64(time.Second)), true
-		}
-		if t, err := http.ParseTime(v); err == nil {
-			return max(t.Sub(now), 0), true
-		}
+	if d, ok := retryafter.Parse(h, now); ok {
+		return d, true
 	}
 	if v := strings.TrimSpace(h.Get("X-RateLimit-Reset")); v != "" {
 		if s, err := strconv.ParseFloat(v, 64); err == nil && s > 0 {
@@ -158,12 +147,7 @@ func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 			}
 		}
 	}
-	if v := strings.TrimSpace(h.Get("X-RateLimit-Delay")); v != "" {
-		if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 && s < 1e6 {
-			return time.Duration(s * float64(time.Second)), true
-		}
-	}
-	return 0, false
+	return retryafter.Seconds(h.Get("X-RateLimit-Delay"))
 }
 
 // pace reads the rate-limit budget headers and returns how long to hold the

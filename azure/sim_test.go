@@ -242,19 +242,25 @@ func TestUpdate(t *testing.T) {
 		{"standby 0", pool.Settings{Standby: pool.Int(0)}, pool.Settings{Standby: pool.Int(0), Max: pool.Int(10), TTLMinutes: pool.Int(30), Recycle: pool.Bool(false)}, ""},
 		{"max, ttl, recycle", pool.Settings{Max: pool.Int(4), TTLMinutes: pool.Int(15), Recycle: pool.Bool(true)},
 			pool.Settings{Standby: pool.Int(0), Max: pool.Int(4), TTLMinutes: pool.Int(15), Recycle: pool.Bool(true)}, ""},
-		{"standby above max", pool.Settings{Standby: pool.Int(5)}, pool.Settings{}, "standby (5) cannot be more than max (4)"},
-		{"negative ttl", pool.Settings{TTLMinutes: pool.Int(-1)}, pool.Settings{}, "ttl must be"},
+		{"standby above max", pool.Settings{Standby: pool.Int(5)}, pool.Settings{}, "cannot be greater than the maximum number of virtual machines (4)"},
+		{"negative ttl", pool.Settings{TTLMinutes: pool.Int(-1)}, pool.Settings{}, "idle agents (-1) cannot be negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e.sim.ResetCalls()
-			p, err := e.c.Update(ctx(t), "linux-ci", tt.s)
+			was, _ := e.sim.Settings("linux-ci")
+			before, p, err := e.c.Update(ctx(t), "linux-ci", tt.s)
 			if tt.invalid != "" {
+				// The Changer checks before calling; Azure DevOps refuses
+				// what gets past it, and changes nothing.
 				kindIs(t, err, pool.KindInvalid, tt.invalid)
-				if n := e.sim.Calls()["ado.elasticpools.update"]; n != 0 {
-					t.Errorf("an invalid change sent %d PATCHes", n)
+				if now, _ := e.sim.Settings("linux-ci"); now.String() != was.String() {
+					t.Errorf("a refused change changed %s to %s", was, now)
 				}
 				return
+			}
+			if pool.Of(before).String() != was.String() {
+				t.Errorf("Update says the pool was %s; the simulator had %s", pool.Of(before), was)
 			}
 			if err != nil {
 				t.Fatal(err)
@@ -265,7 +271,7 @@ func TestUpdate(t *testing.T) {
 			}
 		})
 	}
-	_, err := e.c.Update(ctx(t), "no-such-pool", pool.Settings{Standby: pool.Int(1)})
+	_, _, err := e.c.Update(ctx(t), "no-such-pool", pool.Settings{Standby: pool.Int(1)})
 	kindIs(t, err, pool.KindNotFound, "no-such-pool")
 }
 
@@ -615,7 +621,7 @@ func TestRetriesUnderFaults(t *testing.T) {
 					t.Fatalf("pools %+v", ps)
 				}
 			}
-			if _, err := e.c.Update(ctx(t), "windows-ci", pool.Settings{Standby: pool.Int(0)}); err != nil {
+			if _, _, err := e.c.Update(ctx(t), "windows-ci", pool.Settings{Standby: pool.Int(0)}); err != nil {
 				t.Fatal(err)
 			}
 			tt.check(t, e.c.Stats(), e.sim.Calls())

@@ -190,10 +190,11 @@ func (d *dispatch) run(ctx context.Context, req commands.Request, resp *Response
 	start := time.Now()
 	err := d.handler.Handle(ctx, req, resp)
 	if err == nil {
-		log.Info("command done", "text", req.Text, "action", actionID(req), "took", time.Since(start))
+		// The Handler logs the command's one line (app's does).
+		log.Debug("command done", "text", req.Text, "action", actionID(req), "took", time.Since(start))
 		return
 	}
-	log.Error("command failed", "text", req.Text, "action", actionID(req), "err", err)
+	log.Debug("command failed", "text", req.Text, "action", actionID(req), "err", err)
 	if resp.Responses() == 0 {
 		if rerr := resp.Respond(ctx, commands.Reply{Text: fmt.Sprintf(failedText, req.RequestID)}); rerr != nil {
 			log.Error("respond", "err", rerr)

@@ -158,7 +158,7 @@ func (d *dispatch) runView(ctx context.Context, req commands.Request) {
 	log := d.log.With("request_id", req.RequestID, "user", req.UserID, "source", req.Source)
 	start := time.Now()
 	if err := d.handler.Handle(ctx, req, resp); err != nil {
-		log.Error("command failed", "text", req.Text, "err", err)
+		log.Debug("command failed", "text", req.Text, "err", err) // the Handler logs it
 		if resp.n == 0 {
 			if rerr := resp.Respond(ctx, commands.Reply{Text: fmt.Sprintf(failedText, req.RequestID)}); rerr != nil {
 				log.Error("respond", "err", rerr)
@@ -166,7 +166,7 @@ func (d *dispatch) runView(ctx context.Context, req commands.Request) {
 		}
 		return
 	}
-	log.Info("command done", "text", req.Text, "took", time.Since(start))
+	log.Debug("command done", "text", req.Text, "took", time.Since(start)) // the Handler logs its line
 }
 
 func (d *dispatch) tellBusy(user string) {

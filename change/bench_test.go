@@ -31,7 +31,7 @@ func BenchmarkUpdate(b *testing.B) {
 				ch = []*change.Changer{chAhead, chAfter}[j]
 			}
 			start := time.Now()
-			if _, _, err := ch.Update(ctx, alice, "standby linux-ci", "linux-ci", s); err != nil {
+			if _, _, err := ch.Update(ctx, alice, "standby linux-ci", pool.Pool{Name: "linux-ci"}, s); err != nil {
 				b.Fatal(err)
 			}
 			if ch == chAhead {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/poolbot/poolbot/clock"
 	"github.com/poolbot/poolbot/pool"
+	"github.com/poolbot/poolbot/snapshot"
 )
 
 // Actor is who asks for a change, and from where.
@@ -286,9 +287,9 @@ func (c *Changer) Holder(ctx context.Context, name string) (Holder, bool) {
 }
 
 // Current returns the pool's settings as Azure DevOps has them now, without
-// nodes, queue or scale set.
+// nodes, queue or scale set: read anew, not from a snapshot.
 func (c *Changer) Current(ctx context.Context, name string) (pool.Pool, error) {
-	pools, err := c.svc.List(ctx, pool.ListOptions{})
+	pools, err := c.svc.List(snapshot.Fresh(ctx), pool.ListOptions{})
 	if err != nil {
 		return pool.Pool{}, err
 	}
@@ -300,20 +301,33 @@ func (c *Changer) Current(ctx context.Context, name string) (pool.Pool, error) {
 	return pool.Pool{}, pool.NotFound(name)
 }
 
-// Update changes the pool's settings. An invalid change is refused before any
-// call; the change, or its failure, is audited before Update returns.
-func (c *Changer) Update(ctx context.Context, a Actor, command, name string, s pool.Settings) (before, after pool.Pool, err error) {
-	unlock, err := c.Lock(ctx, name, a, command)
+// Validate checks s against the pool as read (cur): the one check of a
+// change's settings, made by Update and by a caller planning a change before
+// it asks for confirmation. It returns a KindInvalid error naming the pool.
+func (c *Changer) Validate(cur pool.Pool, s pool.Settings) error {
+	if err := s.Validate(cur); err != nil {
+		return &pool.Error{Kind: pool.KindInvalid, Pool: cur.Name,
+			Msg: fmt.Sprintf("%s: %v; nothing was changed", cur.Name, err), Err: err}
+	}
+	return nil
+}
+
+// Update changes the settings of cur, the pool the caller read (a command's
+// pool list, the scheduler's). The Changer reads it anew under the lock, for
+// the intent written before the call; an invalid s is refused before any
+// write. The change, or its failure, is audited before Update returns.
+func (c *Changer) Update(ctx context.Context, a Actor, command string, cur pool.Pool, s pool.Settings) (before, after pool.Pool, err error) {
+	unlock, err := c.Lock(ctx, cur.Name, a, command)
 	if err != nil {
 		return pool.Pool{}, pool.Pool{}, err
 	}
 	defer unlock()
-	return c.UpdateLocked(ctx, a, command, name, s)
+	return c.UpdateLocked(ctx, a, command, cur, s)
 }
 
 // UpdateLocked is Update for a caller that already holds the pool's lock.
-func (c *Changer) UpdateLocked(ctx context.Context, a Actor, command, name string, s pool.Settings) (before, after pool.Pool, err error) {
-	return c.update(ctx, a, command, name, s, nil)
+func (c *Changer) UpdateLocked(ctx context.Context, a Actor, command string, cur pool.Pool, s pool.Settings) (before, after pool.Pool, err error) {
+	return c.update(ctx, a, command, cur.Name, s, nil)
 }
 
 // Announced is Update that also queues notice for Slack when the change is
@@ -328,24 +342,26 @@ func (c *Changer) Announced(ctx context.Context, a Actor, command, name string, 
 	return c.update(ctx, a, command, name, s, &notice)
 }
 
-// update writes the intent, calls Azure DevOps, and records the outcome
-// with a context of its own: a caller cancelled (a SIGTERM, a Slack
-// timeout) after the PATCH left must not leave it unrecorded. A call that
-// failed but landed (the answer was lost) is an applied change.
+// update reads the pool anew (the intent's before and target must be what
+// Azure DevOps has, not a caller's snapshot), checks s once, writes the
+// intent, calls Azure DevOps, and records the outcome with a context of its
+// own: a caller cancelled (a SIGTERM, a Slack timeout) after the PATCH left
+// must not leave it unrecorded. A call that failed but landed (the answer
+// was lost) is an applied change.
 func (c *Changer) update(ctx context.Context, a Actor, command, name string, s pool.Settings, notice *pool.OutboxMessage) (before, after pool.Pool, err error) {
 	before, err = c.Current(ctx, name)
 	if err != nil {
 		return before, before, err
 	}
-	if err := s.Validate(before); err != nil {
-		return before, before, &pool.Error{Kind: pool.KindInvalid, Op: "change", Pool: name, Msg: err.Error(), Err: err}
+	if err := c.Validate(before, s); err != nil {
+		return before, before, err
 	}
 	target := settingsOf(s.Apply(before))
 	id, err := c.begin(ctx, a, command, pool.Intent{Kind: "settings", Pool: name, Before: settingsOf(before), Target: target, Notice: notice})
 	if err != nil {
 		return before, before, err
 	}
-	after, err = c.svc.Update(ctx, name, s)
+	_, after, err = c.svc.Update(ctx, name, s)
 	if err != nil && id != 0 {
 		lctx, cancel := detached(ctx)
 		if cur, cerr := c.Current(lctx, name); cerr == nil && settingsOf(cur) == target && target != settingsOf(before) {
@@ -535,6 +551,10 @@ func (c *Changer) audit(ctx context.Context, a Actor, command, name, before, aft
 	if err != nil {
 		c.log.Error("audit write failed", "pool", name, "command", command, "err", err)
 		return fmt.Errorf("write audit record for %s: %w", name, err)
+	}
+	if n := NotesFrom(ctx); n != nil {
+		n.change(name, before, after, result) // on the command's one line
+		return nil
 	}
 	c.log.Info("change", "pool", name, "actor", a.ID, "source", a.Source, "command", command,
 		"before", before, "after", after, "result", result, "request_id", a.RequestID)

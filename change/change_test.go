@@ -3,6 +3,7 @@ package change_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -43,12 +44,44 @@ func newEnv(t testing.TB) *env {
 	return &env{sim: s, svc: svc, store: st, ch: change.New(svc, st, s, nil)}
 }
 
+// cur reads the pool as a command or the scheduler does before a change.
+func (e *env) cur(t testing.TB, name string) pool.Pool {
+	t.Helper()
+	p, err := e.ch.Current(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// One change is the Changer's fresh read of the list (the intent's before
+// and target are what Azure DevOps has, not the caller's snapshot), the
+// service's read of the pool, and one PATCH.
+func TestUpdateReadsAnewAndPatchesOnce(t *testing.T) {
+	e := newEnv(t)
+	cur := e.cur(t, "linux-ci")
+	e.sim.ResetCalls()
+	if _, _, err := e.ch.Update(context.Background(), alice, "standby linux-ci 3", cur, pool.Settings{Standby: pool.Int(3)}); err != nil {
+		t.Fatal(err)
+	}
+	calls := map[string]int{}
+	for k, v := range e.sim.Calls() {
+		if strings.HasPrefix(k, "ado.") || strings.HasPrefix(k, "arm.") {
+			calls[k] = v
+		}
+	}
+	want := map[string]int{"ado.elasticpools.get": 1, "ado.elasticpools.list": 1, "ado.elasticpools.update": 1}
+	if fmt.Sprint(calls) != fmt.Sprint(want) {
+		t.Errorf("one change made %v, want %v", calls, want)
+	}
+}
+
 var alice = change.Actor{ID: "U1", Name: "alice", Channel: "C1", Source: "slack", RequestID: "r1"}
 
 func TestUpdateAppliesAndAudits(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
-	before, after, err := e.ch.Update(ctx, alice, "standby linux-ci 0", "linux-ci", pool.Settings{Standby: pool.Int(0)})
+	before, after, err := e.ch.Update(ctx, alice, "standby linux-ci 0", e.cur(t, "linux-ci"), pool.Settings{Standby: pool.Int(0)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,6 +105,7 @@ func TestUpdateAppliesAndAudits(t *testing.T) {
 func TestInvalidChangeChangesNothing(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
+	cur := e.cur(t, "linux-ci")
 	e.sim.ResetCalls()
 	tests := []struct {
 		name string
@@ -84,7 +118,7 @@ func TestInvalidChangeChangesNothing(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := e.ch.Update(ctx, alice, "x", "linux-ci", tc.s)
+			_, _, err := e.ch.Update(ctx, alice, "x", cur, tc.s)
 			if pool.KindOf(err) != pool.KindInvalid || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want KindInvalid with %q", err, tc.want)
 			}
@@ -95,7 +129,7 @@ func TestInvalidChangeChangesNothing(t *testing.T) {
 			t.Errorf("an invalid change made %d call(s) to %s", n, route)
 		}
 	}
-	cur, _ := e.ch.Current(ctx, "linux-ci")
+	cur, _ = e.ch.Current(ctx, "linux-ci")
 	if cur.Standby != 2 || cur.Max != 10 {
 		t.Fatalf("pool changed to standby %d max %d", cur.Standby, cur.Max)
 	}
@@ -103,7 +137,9 @@ func TestInvalidChangeChangesNothing(t *testing.T) {
 
 func TestUnknownPool(t *testing.T) {
 	e := newEnv(t)
-	_, _, err := e.ch.Update(context.Background(), alice, "x", "nope", pool.Settings{Standby: pool.Int(1)})
+	// A pool read before it was deleted.
+	gone := pool.Pool{Name: "nope", Standby: 1, Max: 10}
+	_, _, err := e.ch.Update(context.Background(), alice, "x", gone, pool.Settings{Standby: pool.Int(1)})
 	if pool.KindOf(err) != pool.KindNotFound {
 		t.Fatalf("err = %v, want KindNotFound", err)
 	}
@@ -115,7 +151,7 @@ func TestLockNamesHolder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = e.ch.Update(context.Background(), change.Actor{ID: "scheduler"}, "schedule", "linux-ci", pool.Settings{Standby: pool.Int(0)})
+	_, _, err = e.ch.Update(context.Background(), change.Actor{ID: "scheduler"}, "schedule", e.cur(t, "linux-ci"), pool.Settings{Standby: pool.Int(0)})
 	if pool.KindOf(err) != pool.KindBusy || !strings.Contains(err.Error(), "alice") || !strings.Contains(err.Error(), "image linux-ci latest") {
 		t.Fatalf("err = %v, want busy naming alice and her command", err)
 	}
@@ -124,7 +160,7 @@ func TestLockNamesHolder(t *testing.T) {
 	}
 	unlock()
 	unlock() // a second unlock must not free someone else's lock
-	if _, _, err := e.ch.Update(context.Background(), alice, "standby", "linux-ci", pool.Settings{Standby: pool.Int(1)}); err != nil {
+	if _, _, err := e.ch.Update(context.Background(), alice, "standby", e.cur(t, "linux-ci"), pool.Settings{Standby: pool.Int(1)}); err != nil {
 		t.Fatalf("after unlock: %v", err)
 	}
 }
@@ -134,11 +170,12 @@ func TestConcurrentChangesOneAtATime(t *testing.T) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var ok, busy int
+	cur := e.cur(t, "linux-ci")
 	for i := range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, _, err := e.ch.Update(context.Background(), alice, "standby", "linux-ci", pool.Settings{Standby: pool.Int(i % 3)})
+			_, _, err := e.ch.Update(context.Background(), alice, "standby", cur, pool.Settings{Standby: pool.Int(i % 3)})
 			mu.Lock()
 			defer mu.Unlock()
 			switch {

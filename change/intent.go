@@ -73,6 +73,10 @@ func (c *Changer) finish(ctx context.Context, id int64, a Actor, command, name, 
 		c.untold[a.RequestID] = c.clock.Now()
 		c.mu.Unlock()
 	}
+	if n := NotesFrom(ctx); n != nil {
+		n.change(name, before, after, o.Result) // on the command's one line
+		return
+	}
 	c.log.Info("change", "pool", name, "actor", a.ID, "source", a.Source, "command", command,
 		"before", before, "after", after, "result", o.Result, "request_id", a.RequestID)
 }

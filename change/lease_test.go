@@ -229,9 +229,10 @@ func TestStoreUnreachableRefuses(t *testing.T) {
 	}
 	st.Close()
 	ch := change.New(e.svc, st, e.sim, nil, change.WithReplica("replica-a"))
+	cur := e.cur(t, "linux-ci")
 	e.sim.ResetCalls()
 	for i := range 2 {
-		_, _, err := ch.Update(ctx, ana, "standby linux-ci 0", "linux-ci", pool.Settings{Standby: pool.Int(0)})
+		_, _, err := ch.Update(ctx, ana, "standby linux-ci 0", cur, pool.Settings{Standby: pool.Int(0)})
 		if pool.KindOf(err) != pool.KindUnavailable || !strings.Contains(err.Error(), "store did not answer") {
 			t.Fatalf("try %d: err = %v, want unavailable", i, err)
 		}

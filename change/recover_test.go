@@ -26,23 +26,23 @@ type dying struct {
 	cancel    func() // cancels the caller's context once the call has landed
 }
 
-func (d dying) Update(ctx context.Context, name string, s pool.Settings) (pool.Pool, error) {
-	p, err := d.Service.Update(context.Background(), name, s)
+func (d dying) Update(ctx context.Context, name string, s pool.Settings) (before, after pool.Pool, err error) {
+	b, p, err := d.Service.Update(context.Background(), name, s)
 	if err != nil {
-		return p, err
+		return b, p, err
 	}
 	if d.cancel != nil {
 		d.cancel()
-		return pool.Pool{}, ctx.Err()
+		return b, pool.Pool{}, ctx.Err()
 	}
 	if d.cancelled {
-		return pool.Pool{}, context.Canceled
+		return b, pool.Pool{}, context.Canceled
 	}
 	if d.dieAfter == "update" {
 		d.dead.Store(true)
-		return pool.Pool{}, errKilled
+		return b, pool.Pool{}, errKilled
 	}
-	return p, nil
+	return b, p, nil
 }
 
 func (d dying) SetImage(ctx context.Context, name string, img pool.Image) (before, after pool.Image, err error) {
@@ -118,7 +118,7 @@ func TestCancelledAfterTheCallIsApplied(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 	ch := change.New(dying{Service: e.svc, dead: new(atomic.Bool), cancelled: true}, e.store, e.sim, nil)
-	_, after, err := ch.Update(ctx, alice, "standby linux-ci 0", "linux-ci", pool.Settings{Standby: pool.Int(0)})
+	_, after, err := ch.Update(ctx, alice, "standby linux-ci 0", pool.Pool{Name: "linux-ci"}, pool.Settings{Standby: pool.Int(0)})
 	if err != nil {
 		t.Fatalf("Update: %v; the change reached Azure DevOps, so it was applied", err)
 	}
@@ -138,7 +138,7 @@ func TestCallerCancelledMidChangeIsRecorded(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ch := change.New(dying{Service: e.svc, dead: new(atomic.Bool), cancel: cancel}, e.store, e.sim, nil, change.WithReplica("pod-a"))
-	if _, _, err := ch.Update(ctx, alice, "standby linux-ci 0", "linux-ci", pool.Settings{Standby: pool.Int(0)}); err != nil {
+	if _, _, err := ch.Update(ctx, alice, "standby linux-ci 0", pool.Pool{Name: "linux-ci"}, pool.Settings{Standby: pool.Int(0)}); err != nil {
 		t.Fatalf("Update: %v; the change reached Azure DevOps", err)
 	}
 	es := auditOf(t, e.store, "linux-ci")
@@ -173,7 +173,7 @@ func TestKilledMidChangeIsRecoveredAtStart(t *testing.T) {
 			} else {
 				first = change.New(refusing{e.svc}, deadStore{e.store, dead}, e.sim, nil, change.WithReplica("pod-a"))
 			}
-			_, _, err := first.Update(ctx, alice, "standby linux-ci 0", "linux-ci", pool.Settings{Standby: pool.Int(0)})
+			_, _, err := first.Update(ctx, alice, "standby linux-ci 0", pool.Pool{Name: "linux-ci"}, pool.Settings{Standby: pool.Int(0)})
 			if tc.applied && err != nil {
 				t.Fatalf("first process: %v; the change reached Azure DevOps", err)
 			}
@@ -215,8 +215,8 @@ func TestKilledMidChangeIsRecoveredAtStart(t *testing.T) {
 // refusing never reaches Azure: the process died before the call.
 type refusing struct{ pool.Service }
 
-func (refusing) Update(context.Context, string, pool.Settings) (pool.Pool, error) {
-	return pool.Pool{}, errKilled
+func (refusing) Update(context.Context, string, pool.Settings) (before, after pool.Pool, err error) {
+	return pool.Pool{}, pool.Pool{}, errKilled
 }
 
 // A change made and recorded whose reply never left (the process died just
@@ -228,13 +228,13 @@ func TestUntoldChangeIsToldAtStart(t *testing.T) {
 	first := change.New(e.svc, e.store, e.sim, nil, change.WithReplica("pod-a"))
 	told := alice
 	told.RequestID = "r-told"
-	if _, _, err := first.Update(ctx, told, "max linux-ci 9", "linux-ci", pool.Settings{Max: pool.Int(9)}); err != nil {
+	if _, _, err := first.Update(ctx, told, "max linux-ci 9", pool.Pool{Name: "linux-ci"}, pool.Settings{Max: pool.Int(9)}); err != nil {
 		t.Fatal(err)
 	}
 	if err := first.Reported(ctx, "r-told"); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := first.Update(ctx, alice, "standby linux-ci 0", "linux-ci", pool.Settings{Standby: pool.Int(0)}); err != nil {
+	if _, _, err := first.Update(ctx, alice, "standby linux-ci 0", pool.Pool{Name: "linux-ci"}, pool.Settings{Standby: pool.Int(0)}); err != nil {
 		t.Fatal(err)
 	}
 	e.sim.Advance(time.Second)
@@ -263,7 +263,7 @@ func TestRecordFailureStillReportsApplied(t *testing.T) {
 	e := newEnv(t)
 	dead := new(atomic.Bool)
 	ch := change.New(flaky{e.svc, dead}, deadStore{e.store, dead}, e.sim, nil, change.WithReplica("pod-a"))
-	_, after, err := ch.Update(ctx, alice, "standby linux-ci 1", "linux-ci", pool.Settings{Standby: pool.Int(1)})
+	_, after, err := ch.Update(ctx, alice, "standby linux-ci 1", pool.Pool{Name: "linux-ci"}, pool.Settings{Standby: pool.Int(1)})
 	if err != nil || after.Standby != 1 {
 		t.Fatalf("Update: standby %d, %v; want the applied change reported", after.Standby, err)
 	}
@@ -280,10 +280,10 @@ type flaky struct {
 	dead *atomic.Bool
 }
 
-func (f flaky) Update(ctx context.Context, name string, s pool.Settings) (pool.Pool, error) {
-	p, err := f.Service.Update(ctx, name, s)
+func (f flaky) Update(ctx context.Context, name string, s pool.Settings) (before, after pool.Pool, err error) {
+	before, after, err = f.Service.Update(ctx, name, s)
 	f.dead.Store(true)
-	return p, err
+	return before, after, err
 }
 
 // A restarted replica takes its own leases back at once instead of waiting
@@ -329,7 +329,7 @@ func TestReplyThatLandedIsNotRepeated(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 	first := change.New(e.svc, e.store, e.sim, nil, change.WithReplica("pod-a"))
-	if _, _, err := first.Update(ctx, alice, "standby linux-ci 0", "linux-ci", pool.Settings{Standby: pool.Int(0)}); err != nil {
+	if _, _, err := first.Update(ctx, alice, "standby linux-ci 0", pool.Pool{Name: "linux-ci"}, pool.Settings{Standby: pool.Int(0)}); err != nil {
 		t.Fatal(err)
 	}
 	if !first.Untold("r1") || first.Untold("r-other") {
@@ -369,7 +369,7 @@ func TestRecoveryWaitsForAzure(t *testing.T) {
 	e := newEnv(t)
 	dead := new(atomic.Bool)
 	first := change.New(dying{Service: e.svc, dead: dead, dieAfter: "update"}, deadStore{e.store, dead}, e.sim, nil, change.WithReplica("pod-a"))
-	first.Update(ctx, alice, "standby linux-ci 0", "linux-ci", pool.Settings{Standby: pool.Int(0)})
+	first.Update(ctx, alice, "standby linux-ci 0", pool.Pool{Name: "linux-ci"}, pool.Settings{Standby: pool.Int(0)})
 
 	got, err := change.New(down{e.svc}, e.store, e.sim, nil, change.WithReplica("pod-a")).Reconcile(ctx)
 	if err == nil || got.Failed != 1 || got.Applied != 0 {
@@ -389,7 +389,7 @@ func TestRecordFailureSettledBySameProcess(t *testing.T) {
 	e := newEnv(t)
 	dead := new(atomic.Bool)
 	ch := change.New(flaky{e.svc, dead}, deadStore{e.store, dead}, e.sim, nil, change.WithReplica("pod-a"))
-	if _, _, err := ch.Update(ctx, alice, "standby linux-ci 1", "linux-ci", pool.Settings{Standby: pool.Int(1)}); err != nil {
+	if _, _, err := ch.Update(ctx, alice, "standby linux-ci 1", pool.Pool{Name: "linux-ci"}, pool.Settings{Standby: pool.Int(1)}); err != nil {
 		t.Fatal(err)
 	}
 	if !ch.Dirty() || ch.Dirty() {

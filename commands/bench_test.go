@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/poolbot/poolbot/pool"
 )
@@ -69,3 +70,29 @@ func BenchmarkStatus(b *testing.B) {
 type discard struct{}
 
 func (discard) Respond(context.Context, Reply) error { return nil }
+
+// BenchmarkStatusBurst runs 500 `/pool status linux-ci` at once, each round
+// with nothing cached, through the snapshot against straight to the
+// service (the baseline); it reports the Azure calls per burst.
+func BenchmarkStatusBurst(b *testing.B) {
+	const n = 500
+	b.Run("baseline-no-snapshot", func(b *testing.B) {
+		s := newStack(b)
+		s.sim.ResetCalls()
+		for b.Loop() {
+			statusBurst(b, s, n)
+		}
+		d, a := apiCalls(s.sim)
+		b.ReportMetric(float64(d+a)/float64(b.N), "calls/burst")
+	})
+	b.Run("snapshot", func(b *testing.B) {
+		s, cache := newCachedStack(b, 5*time.Second)
+		s.sim.ResetCalls()
+		for b.Loop() {
+			cache.Invalidate("")
+			statusBurst(b, s, n)
+		}
+		d, a := apiCalls(s.sim)
+		b.ReportMetric(float64(d+a)/float64(b.N), "calls/burst")
+	})
+}

@@ -43,16 +43,19 @@ func (c *call) applySettings(ctx context.Context, sc settingsChange) error {
 	plans := make([]planned, 0, len(c.pools))
 	var unchanged []string
 	for _, name := range c.pools {
-		cur, err := c.h.o.Changer.Current(ctx, name)
-		if err != nil {
-			return err
+		cur, ok := c.resolved[name]
+		if !ok {
+			var err error
+			if cur, err = c.h.o.Changer.Current(ctx, name); err != nil {
+				return err
+			}
 		}
 		s, err := sc.settings(ctx, cur)
 		if err != nil {
 			return err
 		}
-		if err := s.Validate(cur); err != nil {
-			return &pool.Error{Kind: pool.KindInvalid, Pool: name, Msg: fmt.Sprintf("%s: %v; nothing was changed", name, err)}
+		if err := c.h.o.Changer.Validate(cur, s); err != nil {
+			return err
 		}
 		if sameSettings(s.Apply(cur), cur) && (sc.effect == nil || !sc.effect(ctx, cur)) {
 			unchanged = append(unchanged, sayf("*%s* (%s)", name, describe(cur, cur, s)))
@@ -98,7 +101,7 @@ func (c *call) applySettings(ctx context.Context, sc settingsChange) error {
 				break
 			}
 		}
-		before, after, err := c.h.o.Changer.Update(ctx, c.actor, c.text, p.cur.Name, p.s)
+		before, after, err := c.h.o.Changer.Update(ctx, c.actor, c.text, p.cur, p.s)
 		if err != nil {
 			failed = err
 			break

@@ -241,7 +241,7 @@ func (h *Handler) cancel(ctx context.Context, c *call, p pending) error {
 	// The command's pools, so that an admin of them may cancel.
 	c.text = p.Command
 	c.pools = p.Pools
-	if cmd, ok := table[p.Name]; ok {
+	if cmd, ok := h.table[p.Name]; ok {
 		c.cmd, c.args = cmd, p.Args
 	}
 	if err := h.claim(ctx, c); err != nil {

@@ -10,8 +10,9 @@ import (
 	"github.com/poolbot/poolbot/pool"
 )
 
-func init() {
-	register(&command{
+// createCommands is the command table's entries of create.go.
+func createCommands() []*command {
+	return []*command{{
 		name:  "create",
 		usage: "create <name> [template=T] [max=N] [standby=N] [sku=SKU] [image=IMAGE]",
 		help: "Creates a scale set from a template in the config and links it as an elastic pool, after " +
@@ -20,7 +21,7 @@ func init() {
 		keys: []string{"template", "max", "standby", "sku", "image"},
 		min:  1, max: 1, pool: newPool,
 		run: runCreate,
-	})
+	}}
 }
 
 // poolName is what both an agent pool and a scale set may be called.

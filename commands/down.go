@@ -7,8 +7,9 @@ import (
 	"github.com/poolbot/poolbot/pool"
 )
 
-func init() {
-	register(&command{
+// downCommands is the command table's entries of down.go.
+func downCommands() []*command {
+	return []*command{{
 		name:  "down",
 		usage: "down <pool> [for=DURATION | until=HH:MM]",
 		help: "Sets a pool's standby to 0, so idle agents go away; busy agents are never cut: they finish " +
@@ -18,7 +19,7 @@ func init() {
 		keys: []string{"for", "until"},
 		min:  1, max: 1, pool: globPool,
 		run: runDown,
-	})
+	}}
 }
 
 func runDown(ctx context.Context, c *call) error {

@@ -53,18 +53,24 @@ type Options struct {
 
 // Handler runs /pool commands.
 type Handler struct {
-	o Options
+	o     Options
+	table commandTable
 }
 
-// New returns a Handler. Service, Changer and Store are required.
-func New(o Options) *Handler {
+// New returns a Handler. Service, Changer and Store are required. It fails
+// only when the command table names a command twice.
+func New(o Options) (*Handler, error) {
 	if o.Clock == nil {
 		o.Clock = clock.Real{}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{o: o}
+	t, err := newCommandTable(builtins())
+	if err != nil {
+		return nil, err
+	}
+	return &Handler{o: o, table: t}, nil
 }
 
 // poolArg says what a command's first positional word is.
@@ -93,20 +99,41 @@ type command struct {
 	run    func(ctx context.Context, c *call) error
 }
 
-var table = map[string]*command{}
-
-// register adds a command to the table; each command's file calls it.
-func register(c *command) {
-	if _, dup := table[c.name]; dup {
-		panic("commands: " + c.name + " registered twice")
+// builtins is every /pool command, the command table, in the order help
+// lists them by (help sorts them by name).
+func builtins() []*command {
+	var all []*command
+	for _, entries := range []func() []*command{
+		createCommands, downCommands, helpCommands, historyCommands, imageCommands, listCommands, maxCommands, muteCommands, nodeCommands, outboxCommands, scheduleCommands, skipCommands, standbyCommands, statusCommands, ttlCommands, upCommands, waitsCommands, whatifCommands,
+	} {
+		all = append(all, entries()...)
 	}
-	table[c.name] = c
+	return all
 }
 
-// commandNames returns the table's names in a stable order.
-func commandNames() []string {
-	names := make([]string, 0, len(table))
-	for n := range table {
+// commandTable is the commands by name.
+type commandTable map[string]*command
+
+// newCommandTable indexes cmds by name. A name given twice, or none, is an
+// error: the later entry would silently replace the earlier.
+func newCommandTable(cmds []*command) (commandTable, error) {
+	t := make(commandTable, len(cmds))
+	for _, c := range cmds {
+		if c.name == "" || c.run == nil {
+			return nil, fmt.Errorf("commands: an entry without a name or a run function (usage %q)", c.usage)
+		}
+		if _, dup := t[c.name]; dup {
+			return nil, fmt.Errorf("commands: %s is in the command table twice", c.name)
+		}
+		t[c.name] = c
+	}
+	return t, nil
+}
+
+// names returns the table's names in a stable order.
+func (t commandTable) names() []string {
+	names := make([]string, 0, len(t))
+	for n := range t {
 		names = append(names, n)
 	}
 	slices.Sort(names)
@@ -122,7 +149,10 @@ type call struct {
 	args  Args
 	text  string   // the command line, for audits and confirmations
 	pools []string // resolved pool names
-	actor change.Actor
+	// resolved are the pools as read when their names were resolved, by
+	// name: a change plans and applies against them without reading again.
+	resolved map[string]pool.Pool
+	actor    change.Actor
 
 	confirmed bool           // running a request someone confirmed
 	pending   *pending       // the confirmation being pressed, if any
@@ -182,7 +212,7 @@ func (h *Handler) dispatch(ctx context.Context, c *call, text string) error {
 	name, rest, _ := strings.Cut(text, " ")
 	args, err := Parse(rest)
 	if err != nil {
-		if cmd, ok := table[strings.ToLower(name)]; ok {
+		if cmd, ok := h.table[strings.ToLower(name)]; ok {
 			c.cmd = cmd
 		}
 		return &usageError{msg: err.Error()}
@@ -196,7 +226,7 @@ func (h *Handler) run(ctx context.Context, c *call, name string, args Args) erro
 	if name == "" {
 		name = "help"
 	}
-	cmd, ok := table[name]
+	cmd, ok := h.table[name]
 	if !ok {
 		msg := sayf("I don't know the command `%s`.", name)
 		if s, ok := suggest(name, h.visibleCommands(c.req)); ok {
@@ -283,8 +313,10 @@ func (h *Handler) resolvePools(ctx context.Context, c *call) error {
 		return fmt.Errorf("list pools: %w", err)
 	}
 	names := make([]string, len(pools))
+	c.resolved = make(map[string]pool.Pool, len(pools))
 	for i, p := range pools {
 		names[i] = p.Name
+		c.resolved[p.Name] = p
 	}
 	if isGlob(arg) {
 		if cmd.pool == onePool {
@@ -373,8 +405,8 @@ func (h *Handler) deny(ctx context.Context, c *call, msg, poolName string) error
 func (h *Handler) visibleCommands(req Request) []string {
 	role := h.roleFor(req, "")
 	var names []string
-	for _, n := range commandNames() {
-		if table[n].role <= role {
+	for _, n := range h.table.names() {
+		if h.table[n].role <= role {
 			names = append(names, n)
 		}
 	}
@@ -443,7 +475,11 @@ func (c *call) fail(ctx context.Context, err error) error {
 		text = "Something went wrong: " + err.Error()
 	}
 	if c.result == "error" {
-		c.h.o.Logger.Warn("command failed", "command", c.text, "user", c.req.UserID, "err", err)
+		if n := change.NotesFrom(ctx); n != nil {
+			n.Fail(err) // on the command's one line
+		} else {
+			c.h.o.Logger.Warn("command failed", "command", c.text, "user", c.req.UserID, "err", err)
+		}
 	}
 	text = esc(strings.TrimSuffix(text, ".."))
 	if usage && c.cmd != nil {

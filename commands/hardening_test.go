@@ -185,7 +185,7 @@ func TestConfirmationUnderAskersGrant(t *testing.T) {
 	// The grant is withdrawn (a config reload, another replica).
 	o := s.opts
 	o.Roles = []config.Role{{Name: "admin", Users: []string{"U-admin"}}}
-	h := New(o)
+	h := mustNew(t, o)
 	rec := &replies{}
 	if err := h.Handle(context.Background(), press("U-admin", "confirm", id), rec); err != nil {
 		t.Fatal(err)
@@ -306,7 +306,11 @@ func TestHelpReadsAsREADME(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range commandNames() {
+	table, err := newCommandTable(builtins())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range table.names() {
 		want := "`" + strings.ReplaceAll(table[n].usage, "|", `\|`) + "`"
 		if !strings.Contains(string(readme), want) {
 			t.Errorf("README's command table lacks %s", want)

@@ -6,22 +6,23 @@ import (
 	"strings"
 )
 
-func init() {
-	register(&command{
+// helpCommands is the command table's entries of help.go.
+func helpCommands() []*command {
+	return []*command{{
 		name:  "help",
 		usage: "help [command]",
 		help:  "Lists the commands you may run, or explains one.",
 		role:  RoleViewer,
 		min:   0, max: 1,
 		run: runHelp,
-	})
+	}}
 }
 
 func runHelp(ctx context.Context, c *call) error {
 	role := c.h.roleFor(c.req, "")
 	if len(c.args.Pos) == 1 {
 		name := strings.ToLower(c.args.Pos[0])
-		cmd, ok := table[name]
+		cmd, ok := c.h.table[name]
 		if !ok || cmd.role > role {
 			if ok {
 				return &deniedError{msg: fmt.Sprintf("you need role %s for %s", cmd.role, cmd.name)}
@@ -37,7 +38,7 @@ func runHelp(ctx context.Context, c *call) error {
 	}
 	var lines []string
 	for _, n := range c.h.visibleCommands(c.req) {
-		cmd := table[n]
+		cmd := c.h.table[n]
 		lines = append(lines, cmd.usageLine()+sayf(" — %s", firstSentence(cmd.help)))
 	}
 	text := sayf("*What you can do* (role %s):\n", role) + strings.Join(lines, "\n")

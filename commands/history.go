@@ -9,15 +9,16 @@ import (
 	"github.com/poolbot/poolbot/pool"
 )
 
-func init() {
-	register(&command{
+// historyCommands is the command table's entries of history.go.
+func historyCommands() []*command {
+	return []*command{{
 		name:  "history",
 		usage: "history [pool]",
 		help:  "Shows the audit trail: who changed what, when, from where, and how it went; for one pool or a pattern, or for every pool you may see.",
 		role:  RoleViewer,
 		min:   0, max: 1, pool: optGlob,
 		run: runHistory,
-	})
+	}}
 }
 
 const historyLen = 20

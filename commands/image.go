@@ -10,8 +10,9 @@ import (
 	"github.com/poolbot/poolbot/pool"
 )
 
-func init() {
-	register(&command{
+// imageCommands is the command table's entries of image.go.
+func imageCommands() []*command {
+	return []*command{{
 		name:  "image",
 		usage: "image <pool> <image | latest | rollback> [reimage=idle] [canary=N|N%] | image <pool> build|pause|resume|cancel",
 		help: "Changes the image a pool's scale set gives new agents: a compute gallery image id, a marketplace " +
@@ -25,7 +26,7 @@ func init() {
 		keys: []string{"reimage", "canary"},
 		min:  2, max: 2, pool: onePool,
 		run: runImage,
-	})
+	}}
 }
 
 // versionPart is a gallery image id's version, which `latest` drops so that

@@ -20,7 +20,7 @@ func imageStack(t *testing.T, rollout string, fail bool) *stack {
 		o.Images = []config.Image{{Pool: "linux-ci", Project: "platform", Pipeline: 7, Rollout: rollout, MinJobs: 2}}
 	})
 	s.opts.Pipelines = s.svc
-	s.h = New(s.opts)
+	s.h = mustNew(t, s.opts)
 	p := sim.DemoPipeline
 	p.Duration, p.Fail = 30*time.Minute, fail
 	s.sim.SetPipeline(p)

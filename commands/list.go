@@ -10,8 +10,9 @@ import (
 	"github.com/poolbot/poolbot/pool"
 )
 
-func init() {
-	register(&command{
+// listCommands is the command table's entries of list.go.
+func listCommands() []*command {
+	return []*command{{
 		name:  "list",
 		usage: "list [pattern]",
 		help: "Shows every pool you may see, or those matching a pattern such as linux-*: state; idle, busy, " +
@@ -19,11 +20,11 @@ func init() {
 		role: RoleViewer,
 		min:  0, max: 1, pool: optGlob,
 		run: runList,
-	})
+	}}
 }
 
 func runList(ctx context.Context, c *call) error {
-	pools, err := c.h.o.Service.List(ctx, pool.ListOptions{Nodes: true})
+	pools, at, err := c.listPools(ctx, pool.ListOptions{Nodes: true})
 	if err != nil {
 		return fmt.Errorf("list pools: %w", err)
 	}
@@ -44,8 +45,12 @@ func runList(ctx context.Context, c *call) error {
 		}
 		return c.respond(ctx, say(text))
 	}
-	blocks := []slack.Block{section(fmt.Sprintf("*%s*", plural(len(shown), "pool")))}
+	age := c.asOf(at)
+	blocks := []slack.Block{section(fmt.Sprintf("*%s*", plural(len(shown), "pool")) + age)}
 	var lines []string
+	if age != "" {
+		lines = append(lines, plural(len(shown), "pool")+age)
+	}
 	for i, p := range shown {
 		fields, line := c.poolSummary(ctx, p)
 		lines = append(lines, line)

@@ -22,7 +22,7 @@ func TestCommandsOnAManagedPool(t *testing.T) {
 	}
 	r := managed.NewRouter(s.svc, mc)
 	s.opts.Service, s.opts.Changer = r, change.New(r, s.store, s.sim, nil)
-	s.h = New(s.opts)
+	s.h = mustNew(t, s.opts)
 
 	if rep := s.run(req("U-viewer", "list")).last(); !strings.Contains(rep.Text, "mdp-linux") || !strings.Contains(rep.Text, "linux-ci") {
 		t.Errorf("list lacks a kind:\n%s", rep.Text)

@@ -6,8 +6,9 @@ import (
 	"github.com/poolbot/poolbot/pool"
 )
 
-func init() {
-	register(&command{
+// maxCommands is the command table's entries of max.go.
+func maxCommands() []*command {
+	return []*command{{
 		name:  "max",
 		usage: "max <pool> <N>",
 		help:  "Sets the most agents a pool may have (1 to 1000, at least its standby). A pattern asks for confirmation first.",
@@ -23,5 +24,5 @@ func init() {
 					return pool.Settings{Max: pool.Int(n)}, nil
 				}})
 		},
-	})
+	}}
 }

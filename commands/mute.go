@@ -10,8 +10,9 @@ import (
 	"github.com/poolbot/poolbot/pool"
 )
 
-func init() {
-	register(&command{
+// muteCommands is the command table's entries of mute.go.
+func muteCommands() []*command {
+	return []*command{{
 		name:  "mute",
 		usage: "mute <pool> [condition] for=DURATION",
 		help: "Silences a pool's alerts, all of them or one condition such as failed-nodes, for a while " +
@@ -20,15 +21,14 @@ func init() {
 		keys: []string{"for"},
 		min:  1, max: 2, pool: onePool,
 		run: runMute,
-	})
-	register(&command{
+	}, {
 		name:  "unmute",
 		usage: "unmute <pool> [condition]",
 		help:  "Ends a mute of a pool's alerts, all of them or one condition.",
 		role:  RoleOperator,
 		min:   1, max: 2, pool: onePool,
 		run: runUnmute,
-	})
+	}}
 }
 
 // muteCondition reads the condition of mute and unmute: "" (or "all") for

@@ -10,8 +10,9 @@ import (
 	"github.com/poolbot/poolbot/pool"
 )
 
-func init() {
-	register(&command{
+// nodeCommands is the command table's entries of node.go.
+func nodeCommands() []*command {
+	return []*command{{
 		name:  "node",
 		usage: "node reimage|delete <pool> <node>…",
 		help: "Reimages or deletes nodes of a pool, each named by its agent name or its id as `/pool status` " +
@@ -19,7 +20,7 @@ func init() {
 		role: RoleOperator,
 		min:  3, max: 12, pool: onePool, poolAt: 1,
 		run: runNode,
-	})
+	}}
 }
 
 func runNode(ctx context.Context, c *call) error {

@@ -7,8 +7,9 @@ import (
 	"strings"
 )
 
-func init() {
-	register(&command{
+// outboxCommands is the command table's entries of outbox.go.
+func outboxCommands() []*command {
+	return []*command{{
 		name:  "outbox",
 		usage: "outbox [retry [id…]]",
 		help: "Lists the messages Slack refused for good (a channel poolbot was removed from, a revoked token): " +
@@ -16,7 +17,7 @@ func init() {
 		role: RoleOperator,
 		min:  0, max: 21, pool: noPool,
 		run: runOutbox,
-	})
+	}}
 }
 
 // outboxListLen bounds the listing; the rest is counted.

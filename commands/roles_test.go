@@ -1,13 +1,15 @@
 package commands
 
 import (
+	"context"
+	"strings"
 	"testing"
 
 	"github.com/poolbot/poolbot/config"
 )
 
 func TestRoleFor(t *testing.T) {
-	h := New(Options{Roles: []config.Role{
+	h := mustNew(t, Options{Roles: []config.Role{
 		{Name: "viewer", Channels: []string{"C-ops"}},
 		{Name: "operator", Groups: []string{"S-platform"}, Pools: []string{"linux-*"}},
 		{Name: "admin", Users: []string{"U-alice"}},
@@ -41,7 +43,7 @@ func TestRoleFor(t *testing.T) {
 			}
 		})
 	}
-	if got := New(Options{EveryoneAdmin: true}).roleFor(Request{UserID: "U-x"}, "p"); got != RoleAdmin {
+	if got := mustNew(t, Options{EveryoneAdmin: true}).roleFor(Request{UserID: "U-x"}, "p"); got != RoleAdmin {
 		t.Errorf("EveryoneAdmin: role %s, want admin", got)
 	}
 }
@@ -49,7 +51,11 @@ func TestRoleFor(t *testing.T) {
 func TestCommandTable(t *testing.T) {
 	want := []string{"create", "down", "help", "history", "image", "list", "max", "mute", "node", "outbox", "schedule",
 		"skip", "standby", "status", "ttl", "unmute", "unskip", "up", "waits", "whatif"}
-	got := commandNames()
+	table, err := newCommandTable(builtins())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := table.names()
 	if len(got) != len(want) {
 		t.Fatalf("commands %v, want %v", got, want)
 	}
@@ -76,4 +82,34 @@ func cutWord(s string) (string, string, bool) {
 		}
 	}
 	return s, "", false
+}
+
+// A command table that names a command twice is refused, as is an entry
+// without a name: New would otherwise run whichever came last.
+func TestCommandTableRefusesDuplicates(t *testing.T) {
+	run := func(context.Context, *call) error { return nil }
+	tests := []struct {
+		name string
+		cmds []*command
+		want string // "" when the table is good
+	}{
+		{"distinct", []*command{{name: "up", run: run}, {name: "down", run: run}}, ""},
+		{"twice", []*command{{name: "up", run: run}, {name: "down", run: run}, {name: "up", run: run}}, "up is in the command table twice"},
+		{"no name", []*command{{usage: "x", run: run}}, "without a name"},
+		{"no run", []*command{{name: "up"}}, "without a name or a run"},
+		{"builtins twice", append(builtins(), builtins()[0]), "twice"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tab, err := newCommandTable(tt.cmds)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tt.want == "" && len(tab) != len(tt.cmds):
+				t.Fatalf("%d commands indexed, want %d", len(tab), len(tt.cmds))
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("err = %v, want one saying %q", err, tt.want)
+			}
+		})
+	}
 }

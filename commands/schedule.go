@@ -6,15 +6,16 @@ import (
 	"strings"
 )
 
-func init() {
-	register(&command{
+// scheduleCommands is the command table's entries of schedule.go.
+func scheduleCommands() []*command {
+	return []*command{{
 		name:  "schedule",
 		usage: "schedule <pool>",
 		help:  "Shows a pool's next scheduled changes, in its schedule's time zone.",
 		role:  RoleViewer,
 		min:   1, max: 1, pool: onePool,
 		run: runSchedule,
-	})
+	}}
 }
 
 func runSchedule(ctx context.Context, c *call) error {

@@ -9,8 +9,9 @@ import (
 	"github.com/poolbot/poolbot/pool"
 )
 
-func init() {
-	register(&command{
+// skipCommands is the command table's entries of skip.go.
+func skipCommands() []*command {
+	return []*command{{
 		name:  "skip",
 		usage: "skip <pool> next",
 		help: "Skips a pool's next scheduled change, so that it keeps its settings until the change after " +
@@ -18,15 +19,14 @@ func init() {
 		role: RoleOperator,
 		min:  2, max: 2, pool: onePool,
 		run: runSkip,
-	})
-	register(&command{
+	}, {
 		name:  "unskip",
 		usage: "unskip <pool>",
 		help:  "Undoes a skip: the pool's next scheduled change happens after all.",
 		role:  RoleOperator,
 		min:   1, max: 1, pool: onePool,
 		run: runUnskip,
-	})
+	}}
 }
 
 func runSkip(ctx context.Context, c *call) error {

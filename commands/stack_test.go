@@ -91,7 +91,11 @@ func newStack(t testing.TB, mod ...func(*Options)) *stack {
 	for _, m := range mod {
 		m(&s.opts)
 	}
-	s.h = New(s.opts)
+	h, err := New(s.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.h = h
 	return s
 }
 
@@ -449,4 +453,14 @@ func TestCommandsByRole(t *testing.T) {
 			})
 		}
 	}
+}
+
+// mustNew is New for a test.
+func mustNew(t testing.TB, o Options) *Handler {
+	t.Helper()
+	h, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }

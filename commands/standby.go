@@ -6,8 +6,9 @@ import (
 	"github.com/poolbot/poolbot/pool"
 )
 
-func init() {
-	register(&command{
+// standbyCommands is the command table's entries of standby.go.
+func standbyCommands() []*command {
+	return []*command{{
 		name:  "standby",
 		usage: "standby <pool> <N>",
 		help:  "Sets how many idle agents a pool keeps ready (desired idle). A pattern asks for confirmation first.",
@@ -23,5 +24,5 @@ func init() {
 					return pool.Settings{Standby: pool.Int(n)}, nil
 				}})
 		},
-	})
+	}}
 }

@@ -14,8 +14,9 @@ import (
 	"github.com/poolbot/poolbot/slackmsg"
 )
 
-func init() {
-	register(&command{
+// statusCommands is the command table's entries of status.go.
+func statusCommands() []*command {
+	return []*command{{
 		name:  "status",
 		usage: "status <pool> [chart=24h]",
 		help: "Shows one pool in detail: settings, scale set and image, nodes by state, jobs waiting, recent " +
@@ -25,7 +26,7 @@ func init() {
 		keys: []string{"chart"},
 		min:  1, max: 1, pool: onePool,
 		run: runStatus,
-	})
+	}}
 }
 
 func runStatus(ctx context.Context, c *call) error {
@@ -34,10 +35,11 @@ func runStatus(ctx context.Context, c *call) error {
 	if err != nil {
 		return err
 	}
-	p, err := c.h.o.Service.Get(ctx, name)
+	p, at, err := c.getPool(ctx, name)
 	if err != nil {
 		return err
 	}
+	age := c.asOf(at)
 	loc := c.readerZone(ctx, name)
 	now := c.now()
 	// lines is the fallback: mrkdwn, poolbot's words and escaped data.
@@ -46,13 +48,13 @@ func runStatus(ctx context.Context, c *call) error {
 	if p.Kind == "managed" {
 		kind, azureSide = "Managed DevOps Pool", "Managed DevOps Pool"
 	}
-	blocks := []slack.Block{section(sayf("*%s* · %s · %s", p.Name, kind, c.stateWord(ctx, p)),
+	blocks := []slack.Block{section(sayf("*%s* · %s · %s", p.Name, kind, c.stateWord(ctx, p))+age,
 		fmt.Sprintf("*Standby / max*\n%d / %d", p.Standby, p.Max),
 		fmt.Sprintf("*TTL*\n%d min", p.TTLMinutes),
 		fmt.Sprintf("*Recycle after each job*\n%t", p.Recycle),
 		fmt.Sprintf("*Jobs waiting*\n%s", queueWord(p.Queue)))}
 	lines = append(lines, sayf("%s (%s): %s; standby %d, max %d, ttl %d min, recycle %t; jobs waiting %s",
-		p.Name, kind, c.stateWord(ctx, p), p.Standby, p.Max, p.TTLMinutes, p.Recycle, queueWord(p.Queue)))
+		p.Name, kind, c.stateWord(ctx, p), p.Standby, p.Max, p.TTLMinutes, p.Recycle, queueWord(p.Queue))+age)
 	if p.StandbyBy != "" {
 		blocks = append(blocks, section(sayf("*Standby set by* %s", p.StandbyBy)))
 		lines = append(lines, sayf("standby set by %s", p.StandbyBy))

@@ -6,8 +6,9 @@ import (
 	"github.com/poolbot/poolbot/pool"
 )
 
-func init() {
-	register(&command{
+// ttlCommands is the command table's entries of ttl.go.
+func ttlCommands() []*command {
+	return []*command{{
 		name:  "ttl",
 		usage: "ttl <pool> <MINUTES>",
 		help:  "Sets how many minutes an idle agent above standby lives before it is deleted (0: at once). A pattern asks for confirmation first.",
@@ -23,5 +24,5 @@ func init() {
 					return pool.Settings{TTLMinutes: pool.Int(n)}, nil
 				}})
 		},
-	})
+	}}
 }

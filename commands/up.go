@@ -8,8 +8,9 @@ import (
 	"github.com/poolbot/poolbot/pool"
 )
 
-func init() {
-	register(&command{
+// upCommands is the command table's entries of up.go.
+func upCommands() []*command {
+	return []*command{{
 		name:  "up",
 		usage: "up <pool> [standby=N] [max=N] [for=DURATION | until=HH:MM]",
 		help: "Brings a pool back to its daytime settings (those saved before it was scaled down, or its " +
@@ -20,7 +21,7 @@ func init() {
 		keys: []string{"standby", "max", "for", "until"},
 		min:  1, max: 1, pool: globPool,
 		run: runUp,
-	})
+	}}
 }
 
 func runUp(ctx context.Context, c *call) error {

@@ -21,8 +21,8 @@ import (
 	"github.com/poolbot/poolbot/pool"
 )
 
-func init() {
-	register(&command{
+func waitsCommands() []*command {
+	return []*command{{
 		name:  "waits",
 		usage: "waits <pool> [days=N]",
 		help: "Shows how long the pool's jobs waited for an agent (p50 and p95 of assign − queue) over the last N days " +
@@ -31,7 +31,7 @@ func init() {
 		keys: []string{"days"},
 		min:  1, max: 1, pool: onePool,
 		run: runWaits,
-	})
+	}}
 }
 
 // FileUploader shares a file in a channel. slack-go's *slack.Client is one:

@@ -10,8 +10,8 @@ import (
 	"github.com/poolbot/poolbot/pool"
 )
 
-func init() {
-	register(&command{
+func whatifCommands() []*command {
+	return []*command{{
 		name:  "whatif",
 		usage: "whatif <pool>",
 		help: "Replays the pool's last 4 weeks of jobs, from the job history poolbot keeps, on a simulated pool with its " +
@@ -21,7 +21,7 @@ func init() {
 		role: RoleViewer,
 		min:  1, max: 1, pool: onePool,
 		run: runWhatif,
-	})
+	}}
 }
 
 // WhatIfRunner replays a pool's stored jobs (queued in the last 4 weeks,

@@ -35,6 +35,10 @@ type DevOps struct {
 	PAT  Secret `toml:"pat"`
 	// Concurrency bounds the calls made at once (default 8).
 	Concurrency int `toml:"concurrency"`
+	// SnapshotMaxAge is how long a read of the pools is shared by list,
+	// status, schedule, the Home tab and the watcher before it is read
+	// again (default 5s); a change through poolbot reads it again at once.
+	SnapshotMaxAge Duration `toml:"snapshot_max_age"`
 	// PoolURL is the pattern of a pool's page, for alert buttons; {id} is
 	// replaced. Default: {organization_url}/_settings/agentpools?poolId={id}.
 	PoolURL string `toml:"pool_url"`

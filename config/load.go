@@ -515,6 +515,7 @@ func fieldByTag(t reflect.Type, name string) (reflect.StructField, bool) {
 // Defaults, as documented on the types.
 const (
 	DefaultConcurrency        = 8
+	DefaultSnapshotMaxAge     = 5 * time.Second
 	DefaultResourceManagerURL = "https://management.azure.com"
 	DefaultRetailPricesURL    = "https://prices.azure.com/api/retail/prices"
 	DefaultSlackAPIURL        = "https://slack.com/api/"
@@ -538,6 +539,7 @@ func (c *Config) applyDefaults() {
 	if d.Concurrency == 0 {
 		d.Concurrency = DefaultConcurrency
 	}
+	setDur(&d.SnapshotMaxAge, DefaultSnapshotMaxAge)
 	if d.PoolURL == "" && d.OrganizationURL != "" {
 		d.PoolURL = d.OrganizationURL + "/_settings/agentpools?poolId={id}"
 	}
@@ -658,6 +660,9 @@ func (c *Config) validate(idx *docIndex) []error {
 	}
 	if d.Concurrency < 0 {
 		bad("azure_devops.concurrency", "must be positive")
+	}
+	if v := d.SnapshotMaxAge.Duration; v < 0 || v > time.Minute {
+		bad("azure_devops.snapshot_max_age", "must be at most 1m, and not negative")
 	}
 
 	// Azure Resource Manager.

@@ -21,6 +21,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/costmanagement/armcostmanagement"
 
 	"github.com/poolbot/poolbot/clock"
+	"github.com/poolbot/poolbot/retryafter"
 )
 
 // DefaultManagementEvery is how often Cost Management is asked: its data lags
@@ -403,9 +404,8 @@ func (m *Management) post(ctx context.Context, next string, q armcostmanagement.
 
 // throttleDelay is how long a 429 asks to wait: the longest of Cost
 // Management's x-ms-ratelimit-microsoft.costmanagement-*-retry-after (and
-// the older consumption one) in seconds, Retry-After (seconds or an HTTP
-// date) and Retry-After-Ms / x-ms-retry-after-ms; without any, 10 s doubling
-// with each attempt.
+// the older consumption one) in seconds and the standard headers
+// (retryafter.Parse); without any, 10 s doubling with each attempt.
 func throttleDelay(h http.Header, now time.Time, attempt int) time.Duration {
 	var d time.Duration
 	longer := func(x time.Duration) {
@@ -413,30 +413,15 @@ func throttleDelay(h http.Header, now time.Time, attempt int) time.Duration {
 			d = x
 		}
 	}
-	secs := func(v string) time.Duration {
-		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-		if err != nil || f <= 0 || f > 86400 || f != f {
-			return 0
-		}
-		return time.Duration(f * float64(time.Second))
-	}
 	for k, vs := range h {
-		if len(vs) == 0 {
-			continue
-		}
-		v := vs[0]
-		switch k = strings.ToLower(k); {
-		case strings.HasPrefix(k, "x-ms-ratelimit-microsoft.") && strings.HasSuffix(k, "retry-after"):
-			longer(secs(v))
-		case k == "retry-after":
-			if x := secs(v); x > 0 {
+		if k = strings.ToLower(k); len(vs) > 0 && strings.HasPrefix(k, "x-ms-ratelimit-microsoft.") && strings.HasSuffix(k, "retry-after") {
+			if x, ok := retryafter.Seconds(vs[0]); ok {
 				longer(x)
-			} else if t, err := http.ParseTime(v); err == nil && t.Sub(now) <= 24*time.Hour {
-				longer(t.Sub(now))
 			}
-		case k == "retry-after-ms" || k == "x-ms-retry-after-ms":
-			longer(secs(v) / 1000)
 		}
+	}
+	if x, ok := retryafter.Parse(h, now); ok {
+		longer(x)
 	}
 	if d > 0 {
 		return d

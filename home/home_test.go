@@ -104,7 +104,10 @@ func newRig(t testing.TB, mod ...func(*Options)) *rig {
 		{At: time.Date(2026, 1, 5, 20, 0, 0, 0, paris), Pool: "linux-ci", Schedule: "office-hours", Settings: pool.Settings{Standby: pool.Int(0)}},
 		{At: time.Date(2026, 1, 6, 7, 45, 0, 0, paris), Pool: "linux-ci", Schedule: "office-hours", Settings: pool.Settings{Standby: pool.Int(3)}},
 	}}
-	cmds := commands.New(commands.Options{Service: svc, Changer: change.New(svc, st, clk, nil), Store: st, Roles: roles, Clock: clk})
+	cmds, err := commands.New(commands.Options{Service: svc, Changer: change.New(svc, st, clk, nil), Store: st, Roles: roles, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
 	o := Options{Slack: slack.New("xoxb-test", slack.OptionAPIURL(stub.APIURL())), Roles: cmds, Service: svc, Store: st,
 		Scheduler: sched, Cost: costs{}, Templates: templates, Clock: clk,
 		PoolURL: func(p pool.Pool) string { return "https://dev.azure.com/contoso/_settings/agentpools?poolId=" + p.Name }}

@@ -113,31 +113,33 @@ func firstImage(props map[string]any) pool.Image {
 
 // Update changes max (maximumConcurrency), standby (a Manual all-week
 // scheme), ttl (a stateful pool's grace period) and recycle (stateless
-// agents). A standby the service owns is refused: see Owner.
-func (c *Client) Update(ctx context.Context, name string, s pool.Settings) (pool.Pool, error) {
+// agents), and returns the pool as read and as changed. A standby the
+// service owns is refused: see Owner.
+func (c *Client) Update(ctx context.Context, name string, s pool.Settings) (before, after pool.Pool, err error) {
 	t := target{op: "update pool", pool: name, write: true}
 	id, err := c.poolID(ctx, name)
 	if err != nil {
-		return pool.Pool{}, translate(t, err)
+		return before, before, translate(t, err)
 	}
 	old, err := c.get(ctx, id)
 	if err != nil {
-		return pool.Pool{}, translate(t, err)
+		return before, before, translate(t, err)
 	}
 	t.region, t.sku = str(old, "location"), str(old, "properties", "fabricProfile", "sku", "name")
 	cur := c.toPool(old)
+	before = cur
 	next := s.Apply(cur)
 	switch {
 	case next.Max < 1 || next.Max > 10000:
-		return pool.Pool{}, &pool.Error{Kind: pool.KindInvalid, Op: t.op, Pool: name, Msg: fmt.Sprintf("max must be from 1 to 10000 agents, not %d", next.Max)}
+		return before, before, &pool.Error{Kind: pool.KindInvalid, Op: t.op, Pool: name, Msg: fmt.Sprintf("max must be from 1 to 10000 agents, not %d", next.Max)}
 	case next.Standby < 0:
-		return pool.Pool{}, &pool.Error{Kind: pool.KindInvalid, Op: t.op, Pool: name, Msg: fmt.Sprintf("standby must be 0 or more, not %d", next.Standby)}
+		return before, before, &pool.Error{Kind: pool.KindInvalid, Op: t.op, Pool: name, Msg: fmt.Sprintf("standby must be 0 or more, not %d", next.Standby)}
 	case next.Standby > next.Max && (s.Standby != nil || cur.StandbyBy == "poolbot"):
-		return pool.Pool{}, &pool.Error{Kind: pool.KindInvalid, Op: t.op, Pool: name, Msg: fmt.Sprintf("standby (%d) cannot be more than max (%d)", next.Standby, next.Max)}
+		return before, before, &pool.Error{Kind: pool.KindInvalid, Op: t.op, Pool: name, Msg: fmt.Sprintf("standby (%d) cannot be more than max (%d)", next.Standby, next.Max)}
 	case next.TTLMinutes < 0:
-		return pool.Pool{}, &pool.Error{Kind: pool.KindInvalid, Op: t.op, Pool: name, Msg: fmt.Sprintf("ttl must be 0 minutes or more, not %d", next.TTLMinutes)}
+		return before, before, &pool.Error{Kind: pool.KindInvalid, Op: t.op, Pool: name, Msg: fmt.Sprintf("ttl must be 0 minutes or more, not %d", next.TTLMinutes)}
 	case s.TTLMinutes != nil && next.Recycle && *s.TTLMinutes != cur.TTLMinutes:
-		return pool.Pool{}, &pool.Error{Kind: pool.KindInvalid, Op: t.op, Pool: name,
+		return before, before, &pool.Error{Kind: pool.KindInvalid, Op: t.op, Pool: name,
 			Msg: "ttl is the grace period of a stateful managed pool; this pool is stateless (recycle=true): set recycle=false too"}
 	}
 	nr := deepCopy(old)
@@ -153,10 +155,10 @@ func (c *Client) Update(ctx context.Context, name string, s pool.Settings) (pool
 			// The schedule asks for what its daysData week holds now.
 			s.Standby = nil
 		case owner == OwnerSchedule || owner == OwnerAutomatic:
-			return pool.Pool{}, &pool.Error{Kind: pool.KindConflict, Op: t.op, Pool: name,
+			return before, before, &pool.Error{Kind: pool.KindConflict, Op: t.op, Pool: name,
 				Msg: fmt.Sprintf("standby is set by %s; change the pool's schedule to take it back", says)}
 		case owner == OwnerForeign && (c.o.Claimed == nil || !c.o.Claimed(name)):
-			return pool.Pool{}, &pool.Error{Kind: pool.KindConflict, Op: t.op, Pool: name,
+			return before, before, &pool.Error{Kind: pool.KindConflict, Op: t.op, Pool: name,
 				Msg: fmt.Sprintf("standby is set by %s, which poolbot would overwrite; name the pool in a poolbot schedule to let poolbot own its standby", says)}
 		}
 		if s.Standby != nil {
@@ -183,13 +185,13 @@ func (c *Client) Update(ctx context.Context, name string, s pool.Settings) (pool
 	}
 	body := patchBody(old, nr)
 	if len(body) == 0 {
-		return cur, nil
+		return cur, cur, nil
 	}
 	r, err := c.patch(ctx, id, body)
 	if err != nil {
-		return pool.Pool{}, translate(t, err)
+		return before, before, translate(t, err)
 	}
-	return c.toPool(r), nil
+	return cur, c.toPool(r), nil
 }
 
 // patchBody is the merge patch of the parts poolbot writes.

@@ -97,7 +97,7 @@ func (r *Router) Logs(ctx context.Context, name string, after uint64) ([]pool.Lo
 	return r.pick(ctx, name).Logs(ctx, name, after)
 }
 
-func (r *Router) Update(ctx context.Context, name string, s pool.Settings) (pool.Pool, error) {
+func (r *Router) Update(ctx context.Context, name string, s pool.Settings) (before, after pool.Pool, err error) {
 	return r.pick(ctx, name).Update(ctx, name, s)
 }
 

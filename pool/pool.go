@@ -212,7 +212,9 @@ type ListOptions struct {
 
 // Service reads and changes pools in Azure DevOps and Azure. Pools are named
 // by their Azure DevOps agent pool name. Errors are *Error where the cause is
-// known, so that a caller can tell a Slack user what happened.
+// known, so that a caller can tell a Slack user what happened. Implementations
+// are safe for concurrent use; they do not order two changes of one pool
+// (change.Changer's lock does).
 type Service interface {
 	List(ctx context.Context, opts ListOptions) ([]Pool, error)
 	// Get returns one pool with its nodes, queue and scale set.
@@ -222,7 +224,11 @@ type Service interface {
 	Queue(ctx context.Context, name string) (int, error)
 	// Logs returns the pool's Diagnostics entries with ID greater than after, oldest first.
 	Logs(ctx context.Context, name string, after uint64) ([]LogEntry, error)
-	Update(ctx context.Context, name string, s Settings) (Pool, error)
+	// Update reads the pool's settings and PATCHes s over them: one read
+	// and one write. It returns the pool as read and as changed, without
+	// nodes, queue or scale set. It does not check s (the Changer does);
+	// Azure DevOps refuses an invalid change as KindInvalid.
+	Update(ctx context.Context, name string, s Settings) (before, after Pool, err error)
 	// SetImage changes the scale set's image; a gallery image without a
 	// version, or version "latest", resolves to the newest version first.
 	// It returns the image before and the image now set.

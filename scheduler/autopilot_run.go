@@ -205,7 +205,7 @@ func (s *Scheduler) reconcileAutopilot(ctx context.Context, sc *schedule, p pool
 		if mine, err := s.claim(ctx, name, key); err != nil || !mine {
 			return err
 		}
-		if _, _, err := s.o.Changer.Update(ctx, Actor, fmt.Sprintf("schedule %s: %s (hold)", sc.cfg.Name, dd.String()), name, dd); err != nil {
+		if _, _, err := s.o.Changer.Update(ctx, Actor, fmt.Sprintf("schedule %s: %s (hold)", sc.cfg.Name, dd.String()), p, dd); err != nil {
 			return s.failed(ctx, name, err)
 		}
 		s.succeeded(ctx, name)
@@ -249,7 +249,7 @@ func (s *Scheduler) reconcileAutopilot(ctx context.Context, sc *schedule, p pool
 		return err
 	}
 	command := fmt.Sprintf("schedule %s: %s (autopilot %s)", sc.cfg.Name, dd.String(), sc.auto.Preference)
-	if _, _, err := s.o.Changer.Update(ctx, Actor, command, name, dd); err != nil {
+	if _, _, err := s.o.Changer.Update(ctx, Actor, command, p, dd); err != nil {
 		return s.failed(ctx, name, err)
 	}
 	rec.Changed = now

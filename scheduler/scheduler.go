@@ -634,7 +634,7 @@ func (s *Scheduler) apply(ctx context.Context, sc *schedule, p pool.Pool, d pool
 		_, _, err = s.o.Changer.Announced(ctx, Actor, command, name, d,
 			pool.OutboxMessage{Channel: ch, Key: key, Op: "post", Text: text, Created: now})
 	} else {
-		_, _, err = s.o.Changer.Update(ctx, Actor, command, name, d)
+		_, _, err = s.o.Changer.Update(ctx, Actor, command, p, d)
 	}
 	if err != nil {
 		return s.failed(ctx, name, err)

@@ -60,21 +60,22 @@ func (m *memService) Get(_ context.Context, name string) (pool.Pool, error) {
 	return p, nil
 }
 
-func (m *memService) Update(_ context.Context, name string, s pool.Settings) (pool.Pool, error) {
+func (m *memService) Update(_ context.Context, name string, s pool.Settings) (before, after pool.Pool, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	p, ok := m.pools[name]
 	if !ok {
-		return p, pool.NotFound(name)
+		return p, p, pool.NotFound(name)
 	}
 	if m.fail > 0 {
 		m.fail--
-		return p, &pool.Error{Kind: pool.KindUnavailable, Op: "update pool", Pool: name, Msg: "Azure DevOps did not answer"}
+		return p, pool.Pool{}, &pool.Error{Kind: pool.KindUnavailable, Op: "update pool", Pool: name, Msg: "Azure DevOps did not answer"}
 	}
+	before = p
 	p = s.Apply(p)
 	m.pools[name] = p
 	m.updates = append(m.updates, m.clk.Now().Format(time.RFC3339)+" "+s.String())
-	return p, nil
+	return before, p, nil
 }
 
 func (m *memService) set(name string, s pool.Settings) {
@@ -339,7 +340,7 @@ func TestOverrides(t *testing.T) {
 	}{
 		{"hold for 3h", func(h *harness) {
 			h.clk.Set(paris(3, 19, 0))
-			if _, _, err := h.ch.Update(h.ctx, change.Actor{ID: "U1", Source: "slack"}, "up linux-ci for=3h", "linux-ci", pool.Settings{Standby: pool.Int(4)}); err != nil {
+			if _, _, err := h.ch.Update(h.ctx, change.Actor{ID: "U1", Source: "slack"}, "up linux-ci for=3h", h.cur("linux-ci"), pool.Settings{Standby: pool.Int(4)}); err != nil {
 				t.Fatal(err)
 			}
 			end, err := h.s.Hold(h.ctx, "linux-ci", pool.Settings{Standby: pool.Int(4)}, h.clk.Now().Add(3*time.Hour), "U1")
@@ -834,6 +835,16 @@ func TestTakeOverAbandonedClaim(t *testing.T) {
 	}
 }
 
+// cur reads the pool as a command does before changing it.
+func (h *harness) cur(name string) pool.Pool {
+	h.t.Helper()
+	p, err := h.ch.Current(h.ctx, name)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return p
+}
+
 // TestNewLeaderTakesOverAtOnce: a change claimed by the previous leader,
 // which died before applying it, is taken over by the new leader in its
 // first pass, not after takeoverAfter.
@@ -902,10 +913,10 @@ type killing struct {
 	dead *atomic.Bool
 }
 
-func (k killing) Update(ctx context.Context, name string, s pool.Settings) (pool.Pool, error) {
-	p, err := k.memService.Update(ctx, name, s)
+func (k killing) Update(ctx context.Context, name string, s pool.Settings) (before, after pool.Pool, err error) {
+	before, after, err = k.memService.Update(ctx, name, s)
 	k.dead.Store(true)
-	return p, err
+	return before, after, err
 }
 
 // TestKilledScheduledChangeIsToldOnce: the process dies after the PATCH of

@@ -23,10 +23,6 @@ import (
 	"github.com/poolbot/poolbot/store"
 )
 
-func init() {
-	register(subcommand{name: "check", usage: "validate a configuration file", run: runCheck})
-}
-
 func runCheck(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -23,10 +23,6 @@ import (
 	"github.com/poolbot/poolbot/slackstub"
 )
 
-func init() {
-	register(subcommand{name: "demo", usage: "run poolbot on its built-in simulator, with a console for /pool commands", run: runDemo})
-}
-
 // demoConfig is the demo's configuration: the simulator's three scale-set
 // pools and its Managed DevOps Pool, the
 // office-hours schedule of config.example.toml on linux-ci and windows-ci,

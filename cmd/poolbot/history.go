@@ -20,10 +20,6 @@ import (
 	"github.com/poolbot/poolbot/trace"
 )
 
-func init() {
-	register(subcommand{name: "history", usage: "export pools' finished jobs from Azure DevOps as a CSV trace", run: runHistory})
-}
-
 const historyUsage = "Usage: poolbot history export --config FILE --pool NAME|GLOB [--since 30d] [--out FILE] [--tz ZONE]"
 
 func runHistory(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {

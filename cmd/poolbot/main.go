@@ -21,9 +21,37 @@ type subcommand struct {
 	run   func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error
 }
 
-var subcommands []subcommand
+// subcommands is poolbot's command table, in the order usage lists it.
+func subcommands() []subcommand {
+	return []subcommand{
+		{name: "check", usage: "validate a configuration file", run: runCheck},
+		{name: "demo", usage: "run poolbot on its built-in simulator, with a console for /pool commands", run: runDemo},
+		{name: "history", usage: "export pools' finished jobs from Azure DevOps as a CSV trace", run: runHistory},
+		{name: "migrate", usage: "plan (and create) the Managed DevOps Pool that matches a scale-set pool", run: runMigrate},
+		{name: "schedule", usage: "preview the changes the schedules will make, or suggest one from a job trace", run: runSchedule},
+		{name: "serve", usage: "run the bot: Slack, schedules and alerts, as configured", run: runServe},
+		{name: "sim", usage: "serve a simulated Azure DevOps and Azure on one port", run: runSim},
+		{name: "trace", usage: "write a generated job trace (office weeks, night batch, two time zones, release day) as CSV", run: runTrace},
+		{name: "version", usage: "print the version (also poolbot --version)", run: runVersion},
+		{name: "whatif", usage: "replay a job trace under each standby policy and compare idle time, cost and waits", run: runWhatif},
+	}
+}
 
-func register(c subcommand) { subcommands = append(subcommands, c) }
+// checkTable reports a subcommand named twice, or without a name or a run
+// function: lookup would find only the first.
+func checkTable(cs []subcommand) error {
+	seen := map[string]bool{}
+	for _, c := range cs {
+		if c.name == "" || c.run == nil {
+			return fmt.Errorf("poolbot: a subcommand without a name or a run function (usage %q)", c.usage)
+		}
+		if seen[c.name] {
+			return fmt.Errorf("poolbot: subcommand %s is in the table twice", c.name)
+		}
+		seen[c.name] = true
+	}
+	return nil
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -32,6 +60,10 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if err := checkTable(subcommands()); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
 	if len(args) == 0 {
 		usage(stderr)
 		return 2
@@ -74,7 +106,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 }
 
 func lookup(name string) (subcommand, bool) {
-	for _, c := range subcommands {
+	for _, c := range subcommands() {
 		if c.name == name {
 			return c, true
 		}
@@ -97,7 +129,7 @@ func unknown(name string, stderr io.Writer) int {
 // a typing slip: at most 2 edits, and fewer than half the name's letters.
 func closest(name string) (string, bool) {
 	best, bestD := "", 3
-	for _, c := range subcommands {
+	for _, c := range subcommands() {
 		if d := editDistance(name, c.name); d < bestD && 2*d < len(c.name) {
 			best, bestD = c.name, d
 		}
@@ -180,7 +212,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "       poolbot help <command>   (or poolbot <command> --help) for a command's flags")
 	fmt.Fprintln(w, "       poolbot --version")
 	fmt.Fprintln(w, "\nCommands:")
-	for _, c := range subcommands {
+	for _, c := range subcommands() {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.usage)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"runtime/debug"
 	"strings"
@@ -22,7 +23,7 @@ func TestHelpListsCommands(t *testing.T) {
 	if code := run(context.Background(), []string{"--help"}, nil, &out, &out); code != 0 {
 		t.Fatalf("code %d", code)
 	}
-	for _, c := range subcommands {
+	for _, c := range subcommands() {
 		if !strings.Contains(out.String(), c.name) {
 			t.Errorf("help does not list %q:\n%s", c.name, out.String())
 		}
@@ -89,5 +90,19 @@ func TestVersion(t *testing.T) {
 	}
 	if got := version(nil); got != "devel" {
 		t.Errorf("version without build info = %q", got)
+	}
+}
+
+func TestSubcommandTableRefusesDuplicates(t *testing.T) {
+	if err := checkTable(subcommands()); err != nil {
+		t.Fatalf("poolbot's own table: %v", err)
+	}
+	run := func(context.Context, []string, io.Reader, io.Writer, io.Writer) error { return nil }
+	dup := []subcommand{{name: "serve", run: run}, {name: "check", run: run}, {name: "serve", run: run}}
+	if err := checkTable(dup); err == nil || !strings.Contains(err.Error(), "serve is in the table twice") {
+		t.Errorf("a duplicate: err = %v", err)
+	}
+	if err := checkTable([]subcommand{{usage: "x", run: run}}); err == nil {
+		t.Error("an entry without a name was taken")
 	}
 }

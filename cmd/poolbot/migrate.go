@@ -18,10 +18,6 @@ import (
 	"github.com/poolbot/poolbot/pool"
 )
 
-func init() {
-	register(subcommand{name: "migrate", usage: "plan (and create) the Managed DevOps Pool that matches a scale-set pool", run: runMigrate})
-}
-
 const migrateUsage = "Usage: poolbot migrate plan --config FILE --pool P [--name N] [--resource-group RG] [--project ID] [--apply]"
 
 func runMigrate(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {

@@ -14,10 +14,6 @@ import (
 	"github.com/poolbot/poolbot/scheduler"
 )
 
-func init() {
-	register(subcommand{name: "schedule", usage: "preview the changes the schedules will make, or suggest one from a job trace", run: runSchedule})
-}
-
 var scheduleUsage = "Usage: poolbot schedule preview --config FILE [--from DATE|INSTANT] [--days N]\n       " + strings.TrimPrefix(suggestUsage, "Usage: ")
 
 func runSchedule(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {

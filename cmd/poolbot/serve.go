@@ -17,10 +17,6 @@ import (
 	"github.com/poolbot/poolbot/scheduler"
 )
 
-func init() {
-	register(subcommand{name: "serve", usage: "run the bot: Slack, schedules and alerts, as configured", run: runServe})
-}
-
 func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -14,10 +14,6 @@ import (
 	"github.com/poolbot/poolbot/trace"
 )
 
-func init() {
-	register(subcommand{name: "sim", usage: "serve a simulated Azure DevOps and Azure on one port", run: runSim})
-}
-
 func runSim(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -12,10 +12,6 @@ import (
 	"github.com/poolbot/poolbot/trace"
 )
 
-func init() {
-	register(subcommand{name: "trace", usage: "write a generated job trace (office weeks, night batch, two time zones, release day) as CSV", run: runTrace})
-}
-
 func runTrace(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	var shapes []string
 	for k := range trace.Shapes {

@@ -8,10 +8,6 @@ import (
 	"runtime/debug"
 )
 
-func init() {
-	register(subcommand{name: "version", usage: "print the version (also poolbot --version)", run: runVersion})
-}
-
 func runVersion(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("version", flag.ContinueOnError)
 	fs.SetOutput(stderr)

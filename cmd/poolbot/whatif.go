@@ -19,10 +19,6 @@ import (
 	"github.com/poolbot/poolbot/whatif"
 )
 
-func init() {
-	register(subcommand{name: "whatif", usage: "replay a job trace under each standby policy and compare idle time, cost and waits", run: runWhatif})
-}
-
 func runWhatif(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("whatif", flag.ContinueOnError)
 	fs.SetOutput(stderr)

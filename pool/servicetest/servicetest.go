@@ -109,15 +109,19 @@ func testNotFound(t *testing.T, e Env) {
 	kind(t, err, pool.KindNotFound, "Get")
 	_, err = e.Service.Nodes(ctx(t), "no-such-pool")
 	kind(t, err, pool.KindNotFound, "Nodes")
-	_, err = e.Service.Update(ctx(t), "no-such-pool", pool.Settings{Max: pool.Int(2)})
+	_, _, err = e.Service.Update(ctx(t), "no-such-pool", pool.Settings{Max: pool.Int(2)})
 	kind(t, err, pool.KindNotFound, "Update")
 }
 
 func testUpdate(t *testing.T, e Env) {
 	before := get(t, e)
-	after, err := e.Service.Update(ctx(t), e.Pool, pool.Settings{Standby: pool.Int(1), Max: pool.Int(3)})
+	was, after, err := e.Service.Update(ctx(t), e.Pool, pool.Settings{Standby: pool.Int(1), Max: pool.Int(3)})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if was.Name != e.Pool || was.Standby != before.Standby || was.Max != before.Max {
+		t.Errorf("Update returned before as %s standby %d max %d, want %s standby %d max %d",
+			was.Name, was.Standby, was.Max, e.Pool, before.Standby, before.Max)
 	}
 	if after.Standby != 1 || after.Max != 3 {
 		t.Errorf("Update returned standby %d max %d, want 1 and 3", after.Standby, after.Max)
@@ -129,7 +133,7 @@ func testUpdate(t *testing.T, e Env) {
 	if p.TTLMinutes != before.TTLMinutes || p.Recycle != before.Recycle {
 		t.Errorf("Update of standby and max changed ttl %d→%d recycle %t→%t", before.TTLMinutes, p.TTLMinutes, before.Recycle, p.Recycle)
 	}
-	if _, err := e.Service.Update(ctx(t), e.Pool, pool.Settings{Standby: pool.Int(0)}); err != nil {
+	if _, _, err := e.Service.Update(ctx(t), e.Pool, pool.Settings{Standby: pool.Int(0)}); err != nil {
 		t.Fatal(err)
 	}
 	if p := get(t, e); p.Standby != 0 || p.Max != 3 {
@@ -139,15 +143,15 @@ func testUpdate(t *testing.T, e Env) {
 
 func testUpdateInvalid(t *testing.T, e Env) {
 	before := get(t, e)
-	_, err := e.Service.Update(ctx(t), e.Pool, pool.Settings{Standby: pool.Int(before.Max + 1)})
+	_, _, err := e.Service.Update(ctx(t), e.Pool, pool.Settings{Standby: pool.Int(before.Max + 1)})
 	kind(t, err, pool.KindInvalid, "standby over max")
-	_, err = e.Service.Update(ctx(t), e.Pool, pool.Settings{Max: pool.Int(0)})
+	_, _, err = e.Service.Update(ctx(t), e.Pool, pool.Settings{Max: pool.Int(0)})
 	kind(t, err, pool.KindInvalid, "max 0")
-	if _, err := e.Service.Update(ctx(t), e.Pool, pool.Settings{Standby: pool.Int(2), Max: pool.Int(3)}); err != nil {
+	if _, _, err := e.Service.Update(ctx(t), e.Pool, pool.Settings{Standby: pool.Int(2), Max: pool.Int(3)}); err != nil {
 		t.Fatal(err)
 	}
 	before = get(t, e)
-	_, err = e.Service.Update(ctx(t), e.Pool, pool.Settings{Max: pool.Int(1)})
+	_, _, err = e.Service.Update(ctx(t), e.Pool, pool.Settings{Max: pool.Int(1)})
 	kind(t, err, pool.KindInvalid, "max under standby")
 	after := get(t, e)
 	if after.Standby != before.Standby || after.Max != before.Max {
@@ -156,7 +160,7 @@ func testUpdateInvalid(t *testing.T, e Env) {
 }
 
 func testAgentsFollowStandby(t *testing.T, e Env) {
-	if _, err := e.Service.Update(ctx(t), e.Pool, pool.Settings{Standby: pool.Int(2), Max: pool.Int(3)}); err != nil {
+	if _, _, err := e.Service.Update(ctx(t), e.Pool, pool.Settings{Standby: pool.Int(2), Max: pool.Int(3)}); err != nil {
 		t.Fatal(err)
 	}
 	e.Advance(30 * time.Minute)
