@@ -1,6 +1,10 @@
 package commands
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/poolbot/poolbot/typo"
+)
 
 // distance is the edit distance between a and b in runes, counting a swap
 // of two neighbours as one edit (the commonest slip: "lsit"). Inputs are
@@ -13,27 +17,7 @@ func distance(a, b string) int {
 	if len(rb) > 64 {
 		rb = rb[:64]
 	}
-	prev2 := make([]int, len(rb)+1)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				cur[j] = min(cur[j], prev2[j-2]+1)
-			}
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(rb)]
+	return typo.Distance(string(ra), string(rb))
 }
 
 // suggest returns the candidate closest to word, if it is close enough to be

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/pelletier/go-toml/v2/unstable"
+
+	"github.com/poolbot/poolbot/typo"
 )
 
 // typeCheck compares every key of a document with the field it sets, before
@@ -196,7 +198,7 @@ func nearestField(t reflect.Type, name string) string {
 		if tag == "" || tag == "-" {
 			continue
 		}
-		if d := editDistance(strings.ToLower(name), tag); d < bestD && 2*d < len(tag) {
+		if d := typo.Distance(strings.ToLower(name), tag); d < bestD && 2*d < len(tag) {
 			best, bestD = tag, d
 		}
 	}
@@ -319,26 +321,4 @@ func (tc *typeCheck) blank(data []byte) []byte {
 		}
 	}
 	return out
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }

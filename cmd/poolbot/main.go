@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/poolbot/poolbot/config"
+	"github.com/poolbot/poolbot/typo"
 )
 
 // A subcommand of poolbot. Each lives in its own file beside this one.
@@ -130,38 +131,11 @@ func unknown(name string, stderr io.Writer) int {
 func closest(name string) (string, bool) {
 	best, bestD := "", 3
 	for _, c := range subcommands() {
-		if d := editDistance(name, c.name); d < bestD && 2*d < len(c.name) {
+		if d := typo.Distance(name, c.name); d < bestD && 2*d < len(c.name) {
 			best, bestD = c.name, d
 		}
 	}
 	return best, best != ""
-}
-
-// editDistance is the Levenshtein distance between a and b, with a swap of
-// two neighbouring letters counted as one edit.
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev2 := make([]int, len(rb)+1)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				cur[j] = min(cur[j], prev2[j-2]+1)
-			}
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(rb)]
 }
 
 func asksHelp(args []string) bool {
