@@ -2,8 +2,6 @@ package scheduler
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -157,30 +155,11 @@ func history(d time.Duration) string {
 }
 
 func (s *Scheduler) loadAutoState(ctx context.Context, name string) (*autoState, error) {
-	v, err := s.o.Store.Get(ctx, autoStatePrefix+name)
-	if errors.Is(err, pool.ErrNotFound) || (err == nil && v == "") {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read autopilot state of %s: %w", name, err)
-	}
-	var st autoState
-	if err := json.Unmarshal([]byte(v), &st); err != nil {
-		s.o.Logger.Warn("unreadable autopilot record", "pool", name, "err", err)
-		return nil, nil
-	}
-	return &st, nil
+	return loadRecord[autoState](ctx, s, autoStatePrefix+name, name, "autopilot state")
 }
 
 func (s *Scheduler) putAutoState(ctx context.Context, name string, st autoState) error {
-	b, err := json.Marshal(st)
-	if err != nil {
-		return err
-	}
-	if err := s.o.Store.Put(ctx, autoStatePrefix+name, string(b)); err != nil {
-		return fmt.Errorf("record autopilot state of %s: %w", name, err)
-	}
-	return nil
+	return putRecord(ctx, s, autoStatePrefix+name, name, "autopilot state", st)
 }
 
 // reconcileAutopilot sets the pool's standby and ttl from its demand,

@@ -8,7 +8,6 @@ package scheduler
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -327,31 +326,11 @@ type applied struct {
 }
 
 func (s *Scheduler) loadApplied(ctx context.Context, name string) (*applied, error) {
-	v, err := s.o.Store.Get(ctx, appliedPrefix+name)
-	if errors.Is(err, pool.ErrNotFound) || (err == nil && v == "") {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read last scheduled change of %s: %w", name, err)
-	}
-	var a applied
-	if err := json.Unmarshal([]byte(v), &a); err != nil {
-		// Unreadable: behave as on a first start, which is safe.
-		s.o.Logger.Warn("unreadable schedule record", "pool", name, "err", err)
-		return nil, nil
-	}
-	return &a, nil
+	return loadRecord[applied](ctx, s, appliedPrefix+name, name, "last scheduled change")
 }
 
 func (s *Scheduler) putApplied(ctx context.Context, name string, a applied) error {
-	b, err := json.Marshal(a)
-	if err != nil {
-		return err
-	}
-	if err := s.o.Store.Put(ctx, appliedPrefix+name, string(b)); err != nil {
-		return fmt.Errorf("record scheduled change of %s: %w", name, err)
-	}
-	return nil
+	return putRecord(ctx, s, appliedPrefix+name, name, "last scheduled change", a)
 }
 
 // plan is what a pool should have now.
