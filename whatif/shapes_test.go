@@ -220,6 +220,7 @@ func BenchmarkAutopilotVariants(b *testing.B) {
 		{"floor-0.05", func(a *scheduler.Autopilot) { a.Floor = 0.05 }},
 		{"ttl-quiet-30", func(a *scheduler.Autopilot) { a.TTLQuiet = 30 }},
 		{"ttl-busy-10", func(a *scheduler.Autopilot) { a.TTLBusy = 10 }},
+		{"ttl-busy-1", func(a *scheduler.Autopilot) { a.TTLBusy = 1 }},
 		// Between the preferences: where working-hours jobs alone would
 		// meet 70% fewer at ≤ 1.00×, if anywhere.
 		{"pct-40", func(a *scheduler.Autopilot) { a.Percentile = 40 }},
