@@ -98,7 +98,7 @@ func tunedWeeks(t testing.TB, shape string, seeds []int64, suggest bool, tune fu
 	for _, seed := range seeds {
 		week := only(gen(seed, weekStart, weekLen), pools)
 		hist := only(gen(seed+100, weekStart.Add(-21*24*time.Hour), 21*24*time.Hour), pools)
-		o := Options{Jobs: week, History: hist, Pools: pools, Start: weekStart, End: weekStart.Add(weekLen), Working: shapeWorking(shape), Preferences: prefs, Tune: tune}
+		o := Options{Jobs: week, History: hist, Pools: pools, Start: weekStart, End: weekStart.Add(weekLen), Working: shapeWorking(shape), Preferences: prefs, Tune: tune, TimeZone: "Europe/Paris"}
 		if shape == "office" {
 			o.Schedules = append(o.Schedules, officeHours(t))
 		}
