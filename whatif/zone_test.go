@@ -17,7 +17,7 @@ func TestZoneOf(t *testing.T) {
 	nozone := config.Schedule{Name: "nozone", Pools: []string{"windows-ci"}}
 	for _, c := range []struct {
 		name, pool, run, want string
-		schedules          []config.Schedule
+		schedules             []config.Schedule
 	}{
 		{"claimed by a schedule with a zone", "linux-ci", "Europe/Paris", "Asia/Tokyo", []config.Schedule{nozone, tokyo}},
 		{"claimed by a schedule without one", "windows-ci", "Europe/Paris", "Europe/Paris", []config.Schedule{nozone, tokyo}},
