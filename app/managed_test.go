@@ -141,3 +141,29 @@ standby = "schedule"
 		t.Errorf("Get = standby by %q, %v", p.StandbyBy, err)
 	}
 }
+
+// A managed pool's finished jobs are read through the same job history as
+// an elastic pool's, so its digest counts and waits are not empty.
+func TestManagedJobHistory(t *testing.T) {
+	s, url := managedSim(t)
+	cfg := writeConfig(t, t.TempDir(), url, "http://127.0.0.1:1", "\n[[managed]]\npool = \""+mdpID+"\"\n")
+	a, err := New(context.Background(), Options{Config: cfg, NoListen: true, Clock: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	start := s.Now()
+	s.Advance(20 * time.Hour) // Monday's working day in Paris
+	page, err := a.service.JobHistory(context.Background(), "mdp-linux", pool.JobQuery{Since: start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Jobs) < 20 || page.Token != "" {
+		t.Fatalf("%d finished jobs (token %q), want a working day's", len(page.Jobs), page.Token)
+	}
+	for _, j := range page.Jobs {
+		if j.Assigned.Before(j.Queued) || !j.Finished.After(j.Assigned) || j.Result != "succeeded" {
+			t.Fatalf("job %+v", j)
+		}
+	}
+}
