@@ -50,7 +50,7 @@ type mpool struct {
 	queue   []*mjob // jobs queued for an agent, oldest first
 	history []*mjob // finished jobs, in id order (bounded)
 	nextJob uint64
-	fault   string  // a provisioning fault: agents fail with this code
+	fault   string // a provisioning fault: agents fail with this code
 	errors  map[string]int
 	fails   []mfail // provisioning failures, for the Count metric by ErrorCode
 	// costByDay is what its agents cost by UTC date, for Cost Management.
