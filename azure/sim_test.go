@@ -249,7 +249,7 @@ func TestUpdate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e.sim.ResetCalls()
 			was, _ := e.sim.Settings("linux-ci")
-			before, p, err := e.c.Update(ctx(t), "linux-ci", tt.s)
+			p, err := e.c.Update(ctx(t), pool.Pool{Name: "linux-ci"}, tt.s)
 			if tt.invalid != "" {
 				// The Changer checks before calling; Azure DevOps refuses
 				// what gets past it, and changes nothing.
@@ -259,11 +259,12 @@ func TestUpdate(t *testing.T) {
 				}
 				return
 			}
-			if pool.Of(before).String() != was.String() {
-				t.Errorf("Update says the pool was %s; the simulator had %s", pool.Of(before), was)
-			}
 			if err != nil {
 				t.Fatal(err)
+			}
+			// The name is known from the list before: one PATCH, no read.
+			if calls := e.sim.Calls(); calls["ado.elasticpools.update"] != 1 || calls["ado.elasticpools.get"]+calls["ado.elasticpools.list"] != 0 {
+				t.Errorf("Update made %v; want one PATCH and no read", calls)
 			}
 			got, _ := e.sim.Settings("linux-ci")
 			if got.String() != tt.want.String() || pool.Of(p).String() != tt.want.String() {
@@ -271,7 +272,7 @@ func TestUpdate(t *testing.T) {
 			}
 		})
 	}
-	_, _, err := e.c.Update(ctx(t), "no-such-pool", pool.Settings{Standby: pool.Int(1)})
+	_, err := e.c.Update(ctx(t), pool.Pool{Name: "no-such-pool"}, pool.Settings{Standby: pool.Int(1)})
 	kindIs(t, err, pool.KindNotFound, "no-such-pool")
 }
 
@@ -621,7 +622,7 @@ func TestRetriesUnderFaults(t *testing.T) {
 					t.Fatalf("pools %+v", ps)
 				}
 			}
-			if _, _, err := e.c.Update(ctx(t), "windows-ci", pool.Settings{Standby: pool.Int(0)}); err != nil {
+			if _, err := e.c.Update(ctx(t), pool.Pool{Name: "windows-ci"}, pool.Settings{Standby: pool.Int(0)}); err != nil {
 				t.Fatal(err)
 			}
 			tt.check(t, e.c.Stats(), e.sim.Calls())
