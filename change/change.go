@@ -303,9 +303,10 @@ func (c *Changer) Current(ctx context.Context, name string) (pool.Pool, error) {
 
 // Validate checks s against the pool as read (cur): the one check of a
 // change's settings, made by Update against the pool read under its lock,
-// and by a caller planning a change of several pools, which refuses it whole
-// before it asks for confirmation. It returns a KindInvalid error naming the
-// pool. The service does not check again: Azure DevOps does.
+// and by a caller planning a change against the pool it read, which refuses
+// it (of every pool, if one would refuse it) before it asks for confirmation
+// or runs anything. It returns a KindInvalid error naming the pool. The
+// service does not check again: Azure DevOps does.
 func (c *Changer) Validate(cur pool.Pool, s pool.Settings) error {
 	if err := s.Validate(cur); err != nil {
 		return &pool.Error{Kind: pool.KindInvalid, Pool: cur.Name,
