@@ -79,10 +79,10 @@ func TestManagedBesideElastic(t *testing.T) {
 	if len(ps) != 4 || kinds["mdp-linux"] != "managed" || kinds["linux-ci"] != "" {
 		t.Errorf("List = %v", kinds)
 	}
-	if _, p, err := a.service.Update(ctx, "mdp-linux", pool.Settings{Max: pool.Int(3)}); err != nil || p.Max != 3 || p.Kind != "managed" {
+	if p, err := a.service.Update(ctx, pool.Pool{Name: "mdp-linux"}, pool.Settings{Max: pool.Int(3)}); err != nil || p.Max != 3 || p.Kind != "managed" {
 		t.Errorf("Update mdp-linux = %+v, %v", p, err)
 	}
-	if _, p, err := a.service.Update(ctx, "linux-ci", pool.Settings{Max: pool.Int(9)}); err != nil || p.Max != 9 || p.Kind != "" {
+	if p, err := a.service.Update(ctx, pool.Pool{Name: "linux-ci"}, pool.Settings{Max: pool.Int(9)}); err != nil || p.Max != 9 || p.Kind != "" {
 		t.Errorf("Update linux-ci = max %d kind %q, %v", p.Max, p.Kind, err)
 	}
 }

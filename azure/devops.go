@@ -236,48 +236,40 @@ func (c *Client) Logs(ctx context.Context, name string, after uint64) ([]pool.Lo
 	return out, nil
 }
 
-// Update reads the pool and PATCHes its settings: one GET, one PATCH. The
+// Update PATCHes the settings s sets, and only those: one call, no read.
+// Azure DevOps keeps what a PATCH leaves out (it merges the body over the
+// pool it has, and checks the result), so the call sets absolute values,
+// can be repeated, and leaves a setting someone else changed meanwhile as
+// it is. cur.ID names the pool; without one the name is looked up. The
 // caller checks s first (change.Changer does); Azure DevOps refuses an
 // invalid change with a 400, KindInvalid.
-func (c *Client) Update(ctx context.Context, name string, s pool.Settings) (before, after pool.Pool, err error) {
+func (c *Client) Update(ctx context.Context, cur pool.Pool, s pool.Settings) (pool.Pool, error) {
+	name := cur.Name
 	t := target{op: "update pool", pool: name, write: true}
-	id, err := c.poolID(ctx, name)
-	if err != nil {
-		return pool.Pool{}, pool.Pool{}, translate(t, err)
+	id := cur.ID
+	if id == 0 {
+		var err error
+		if id, err = c.poolID(ctx, name); err != nil {
+			return pool.Pool{}, translate(t, err)
+		}
 	}
-	ep, err := c.elastic.GetElasticPool(ctx, elastic.GetElasticPoolArgs{PoolId: &id})
-	if err != nil {
-		return pool.Pool{}, pool.Pool{}, translate(t, c.notFoundAs(err, name))
-	}
-	cur := fromElastic(*ep)
-	cur.Name = name
 	if s.Empty() {
-		return cur, cur, nil
+		return cur, nil
 	}
-	// Send every setting, not only the changed ones: the PATCH then sets
-	// absolute values and can be repeated safely.
-	n := s.Apply(cur)
 	settings := elastic.ElasticPoolSettings{
-		AgentInteractiveUI:   ep.AgentInteractiveUI,
-		AzureId:              ep.AzureId,
-		DesiredIdle:          &n.Standby,
-		MaxCapacity:          &n.Max,
-		MaxSavedNodeCount:    ep.MaxSavedNodeCount,
-		OrchestrationType:    ep.OrchestrationType,
-		OsType:               ep.OsType,
-		RecycleAfterEachUse:  &n.Recycle,
-		ServiceEndpointId:    ep.ServiceEndpointId,
-		ServiceEndpointScope: ep.ServiceEndpointScope,
-		TimeToLiveMinutes:    &n.TTLMinutes,
+		DesiredIdle:         s.Standby,
+		MaxCapacity:         s.Max,
+		RecycleAfterEachUse: s.Recycle,
+		TimeToLiveMinutes:   s.TTLMinutes,
 	}
 	up, err := c.elastic.UpdateElasticPool(ctx, elastic.UpdateElasticPoolArgs{PoolId: &id, ElasticPoolSettings: &settings})
 	if err != nil {
-		return cur, pool.Pool{}, translate(t, c.notFoundAs(err, name))
+		return pool.Pool{}, translate(t, c.notFoundAs(err, name))
 	}
 	out := fromElastic(*up)
 	out.Name = name
 	c.log.DebugContext(ctx, "pool updated", "pool", name, "change", s.String()) // the Changer logs the change
-	return cur, out, nil
+	return out, nil
 }
 
 // ReimageNodes asks Azure DevOps to reimage the nodes.

@@ -224,11 +224,16 @@ type Service interface {
 	Queue(ctx context.Context, name string) (int, error)
 	// Logs returns the pool's Diagnostics entries with ID greater than after, oldest first.
 	Logs(ctx context.Context, name string, after uint64) ([]LogEntry, error)
-	// Update reads the pool's settings and PATCHes s over them: one read
-	// and one write. It returns the pool as read and as changed, without
-	// nodes, queue or scale set. It does not check s (the Changer does);
-	// Azure DevOps refuses an invalid change as KindInvalid.
-	Update(ctx context.Context, name string, s Settings) (before, after Pool, err error)
+	// Update sends the settings s sets, and only those, to the pool cur
+	// (as the caller read it: its Name, and its ID or resource id when
+	// known) and returns the pool as changed, without nodes, queue or
+	// scale set. Fields s leaves nil keep what the service has, so a
+	// change someone made meanwhile to another setting stays. An elastic
+	// pool's Update is one PATCH and no read; a managed pool's reads its
+	// resource first, which the merge patch and the standby's owner need.
+	// It does not check s (the Changer does); the service refuses an
+	// invalid change as KindInvalid, an unknown pool as KindNotFound.
+	Update(ctx context.Context, cur Pool, s Settings) (after Pool, err error)
 	// SetImage changes the scale set's image; a gallery image without a
 	// version, or version "latest", resolves to the newest version first.
 	// It returns the image before and the image now set.

@@ -309,10 +309,10 @@ func (c *Cache) JobHistory(ctx context.Context, name string, q pool.JobQuery) (p
 }
 
 // Update changes the pool and, when it succeeds, forgets what was read of it.
-func (c *Cache) Update(ctx context.Context, name string, s pool.Settings) (before, after pool.Pool, err error) {
-	before, after, err = c.svc.Update(ctx, name, s)
-	c.changed(name, err)
-	return before, after, err
+func (c *Cache) Update(ctx context.Context, cur pool.Pool, s pool.Settings) (pool.Pool, error) {
+	after, err := c.svc.Update(ctx, cur, s)
+	c.changed(cur.Name, err)
+	return after, err
 }
 
 // SetImage changes the pool's image and forgets what was read of it.

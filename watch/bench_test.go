@@ -122,7 +122,7 @@ func BenchmarkWatcher500Pools(b *testing.B) {
 		// the first failed node.
 		victim := "pool-0250"
 		e.sim.SetFailure(victim, sim.Failure{Extension: true})
-		if _, _, err := e.az.Update(e.ctx, victim, pool.Settings{Standby: pool.Int(4)}); err != nil {
+		if _, err := e.az.Update(e.ctx, pool.Pool{Name: victim}, pool.Settings{Standby: pool.Int(4)}); err != nil {
 			b.Fatal(err)
 		}
 		var failedAt, postedAt time.Time
