@@ -10,9 +10,10 @@ import (
 	"github.com/poolbot/poolbot/watch"
 )
 
-// The configuration is read here and nowhere else below cmd: each package
-// takes options of its own, translated from the loaded configuration,
-// whose defaults config applied when it loaded the file.
+// Packages below app take options of their own, translated here, once,
+// from the loaded configuration (whose defaults config applied when it
+// read the file). commands, home, scheduler, store and whatif still take
+// config's types.
 
 // NewAzure builds the Azure DevOps and Azure client the [azure_devops] and
 // [azure] sections describe; opts change its options (the app's clock,
