@@ -121,7 +121,7 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 		mgmt = m
 	}
 	w.tracker = cost.NewTracker(cost.TrackerOptions{
-		Service: a.service, Store: a.store, Clock: a.clock, Logger: logFor("cost"), Config: cfg.Cost,
+		Service: a.service, Store: a.store, Clock: a.clock, Logger: logFor("cost"), Settings: costSettings(cfg.Cost),
 		Prices:     cost.NewPrices(cfg.Azure.RetailPricesURL, a.http, cfg.Cost.Prices, cfg.Cost.Currency, a.clock),
 		Management: mgmt,
 		Owner:      a.owner,
@@ -131,7 +131,7 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 
 	w.watcher = watch.New(watch.Options{
 		Service: a.service, Store: a.store, Clock: a.clock, Logger: logFor("watcher"),
-		Alerts: cfg.Alerts, DefaultChannel: cfg.Slack.Channel, PoolURL: poolURL(cfg.DevOps),
+		Alerts: watchAlerts(cfg.Alerts), DefaultChannel: cfg.Slack.Channel, PoolURL: poolURL(cfg.DevOps),
 		Cost: w.tracker, Owner: a.owner, Schedules: a.workingHours(),
 		Retention: cfg.History.Retention.Duration,
 	})

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"path"
 	"sort"
 	"sync"
 	"time"
@@ -17,7 +18,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/poolbot/poolbot/clock"
-	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/cost"
 	"github.com/poolbot/poolbot/pool"
 )
@@ -51,7 +51,7 @@ type Options struct {
 	Store          pool.Store
 	Clock          clock.Clock
 	Logger         *slog.Logger
-	Alerts         config.Alerts
+	Alerts         Alerts
 	DefaultChannel string
 	PoolURL        func(p pool.Pool) string // nil: no "open" button
 	Cost           *cost.Tracker            // nil: no cost tracking or cost alerts
@@ -65,6 +65,54 @@ type Options struct {
 	// Retention is how long finished jobs are kept in the store (default
 	// 90 days); a pool's first history read goes back as far.
 	Retention time.Duration
+}
+
+// Alerts are the watcher's conditions and where their alerts go: the
+// [alerts] section. Zero durations take the defaults.
+type Alerts struct {
+	Interval       time.Duration // poll interval, default 60s
+	RepeatInterval time.Duration // default 4h
+	StuckAfter     time.Duration // nodes creating/starting longer, default 20m
+	OfflineAfter   time.Duration // agents offline longer, default 15m
+	SaturatedAfter time.Duration // jobs waiting at max longer, default 10m
+	Routes         []Route
+	// WaitP95 is every pool's wait objective: alert when the last hour's
+	// p95 queue wait exceeds it. Zero: none. Waits override it per pool.
+	WaitP95 time.Duration
+	Waits   []WaitObjective
+}
+
+// Route sends the alerts of some pools (names or globs) to a channel.
+type Route struct {
+	Pools   []string
+	Channel string
+}
+
+// WaitObjective is the p95 queue wait some pools should stay under; zero
+// switches the objective off for them.
+type WaitObjective struct {
+	Pools []string
+	P95   time.Duration
+}
+
+// WaitObjectiveFor returns the pool's wait objective: the first of Waits
+// whose globs match it, else WaitP95; zero when it has none.
+func (a Alerts) WaitObjectiveFor(pool string) time.Duration {
+	for _, w := range a.Waits {
+		for _, g := range w.Pools {
+			if ok, _ := path.Match(g, pool); ok {
+				return w.P95
+			}
+		}
+	}
+	return a.WaitP95
+}
+
+func or(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
 }
 
 // Watcher polls pools and keeps their alerts.
@@ -93,11 +141,11 @@ func New(o Options) *Watcher {
 	}
 	w := &Watcher{
 		o:         o,
-		interval:  o.Alerts.Interval.Or(60 * time.Second),
-		repeat:    o.Alerts.RepeatInterval.Or(4 * time.Hour),
-		stuck:     o.Alerts.StuckAfter.Or(20 * time.Minute),
-		offline:   o.Alerts.OfflineAfter.Or(15 * time.Minute),
-		saturated: o.Alerts.SaturatedAfter.Or(10 * time.Minute),
+		interval:  or(o.Alerts.Interval, 60*time.Second),
+		repeat:    or(o.Alerts.RepeatInterval, 4*time.Hour),
+		stuck:     or(o.Alerts.StuckAfter, 20*time.Minute),
+		offline:   or(o.Alerts.OfflineAfter, 15*time.Minute),
+		saturated: or(o.Alerts.SaturatedAfter, 10*time.Minute),
 		resolveA:  o.ResolveAfter,
 		pools:     map[string]*poolState{},
 		alerts:    map[string]*pool.Alert{},
