@@ -272,19 +272,33 @@ func (c *Changer) step(ctx context.Context, r *Rollout) error {
 	case PhaseRollback:
 		return c.stepBack(ctx, r, p.Nodes)
 	case PhaseCanary:
-		var ids []int
+		// The canary is first the agents the pool made on the new image
+		// since the rollout began (it grew), then idle ones reimaged.
+		var fresh, ids []int
 		for _, n := range p.Nodes {
-			if n.State == pool.NodeIdle && !onNew(n) && len(ids) < r.Plan.Canary {
+			if n.Image == r.Image && !slices.Contains(r.Moved, n.ID) && !n.State.Failed() && n.State.Class() != pool.ClassGoing && len(fresh) < r.Plan.Canary {
+				fresh = append(fresh, n.ID)
+			}
+		}
+		for _, n := range p.Nodes {
+			if n.State == pool.NodeIdle && !onNew(n) && len(fresh)+len(ids) < r.Plan.Canary {
 				ids = append(ids, n.ID)
 			}
 		}
-		if len(ids) == 0 {
-			return nil // no idle agent yet; new ones get the image as the pool grows
+		if len(fresh)+len(ids) == 0 {
+			return nil // no idle agent yet; new ones get the image as the pool grows, and are the canary
 		}
 		// Recorded before Azure hears of it, so that a restart watches them.
-		r.Canary, r.Moved, r.CanaryAt, r.Phase = ids, append(r.Moved, ids...), now, PhaseWatch
+		r.Canary, r.CanaryAt, r.Phase = append(fresh, ids...), now, PhaseWatch
+		r.Moved = append(r.Moved, r.Canary...)
 		if err := c.saveRollout(ctx, *r, true); err != nil {
 			return err
+		}
+		if len(fresh) > 0 {
+			c.auditRollout(ctx, *r, "canary: new nodes "+joinInts(fresh)+" on "+r.Image.String(), "ok")
+		}
+		if len(ids) == 0 {
+			return nil
 		}
 		err := c.svc.ReimageNodes(ctx, r.Pool, ids)
 		c.auditRollout(ctx, *r, "reimage canary nodes "+joinInts(ids), result(err))
@@ -574,7 +588,7 @@ func (r Rollout) Progress() string {
 	var s string
 	switch r.Phase {
 	case PhaseCanary:
-		s = fmt.Sprintf(":hourglass: %s: waiting for %d idle agent(s) to move as the canary", head, r.Plan.Canary)
+		s = fmt.Sprintf(":hourglass: %s: waiting for %d idle or new agent(s) to be the canary", head, r.Plan.Canary)
 	case PhaseWatch:
 		s = fmt.Sprintf(":mag: %s: canary %s reimaged, watched for %s (%d jobs on it, %d failed)", head, joinInts(r.Canary), r.Plan.Watch, r.NewJobs, r.NewFailed)
 	case PhaseBatches:
