@@ -74,20 +74,33 @@ type Rollout struct {
 	CanaryAt   time.Time // when they were reimaged
 	Started    time.Time
 	Ended      time.Time
-	Baseline   float64  // the old image's recent job failure rate
-	BaseJobs   int      // …over this many jobs
-	Moved      []int    // node ids reimaged onto the new image (the canary included)
-	Back       []int    // node ids reimaged back onto the previous image
-	Online     []int    // moved node ids seen online on the new image
-	Agents     []string // names of the agents seen on the new image, whose jobs count
-	NewJobs    int      // finished jobs that ran on the new image, as last counted
-	NewFailed  int      // …of which failed
-	Evidence   string   // why it was rolled back
+	Baseline   float64   // the old image's recent job failure rate
+	BaseJobs   int       // …over this many jobs
+	Moved      []int     // node ids reimaged onto the new image (the canary included)
+	Back       []int     // node ids reimaged back onto the previous image
+	Online     []int     // moved node ids seen online on the new image
+	Agents     []string  // names of the agents seen on the new image, whose jobs count
+	NewJobs    int       // finished jobs that ran on the new image, as last counted
+	NewFailed  int       // …of which failed
+	Evidence   string    // why it was rolled back
+	PhaseAt    time.Time // when it entered its phase (batches, rollback)
 	Actor      Actor
 	Command    string
 	Channel    string
 	Who        string
 	MessageKey string
+}
+
+// PhaseSince is when the rollout entered its phase, as far as it records:
+// the canary's reimage for the watch, the start otherwise.
+func (r Rollout) PhaseSince() time.Time {
+	switch {
+	case r.Phase == PhaseWatch && !r.CanaryAt.IsZero():
+		return r.CanaryAt
+	case !r.PhaseAt.IsZero():
+		return r.PhaseAt
+	}
+	return r.Started
 }
 
 // Active reports whether the rollout still has work.
@@ -349,7 +362,7 @@ func (c *Changer) step(ctx context.Context, r *Rollout) error {
 		if err != nil {
 			return err
 		}
-		r.Phase, r.Held = PhaseBatches, false
+		r.Phase, r.Held, r.PhaseAt = PhaseBatches, false, now
 		c.auditRollout(ctx, *r, fmt.Sprintf("rollout: canary healthy after %d jobs, %d failed", r.NewJobs, r.NewFailed), "ok")
 	}
 	// Batches: one at a time, each online before the next; busy agents wait for their job.
@@ -478,7 +491,7 @@ func (c *Changer) rollBack(ctx context.Context, r *Rollout, why string) error {
 	if err != nil {
 		return err
 	}
-	r.Phase, r.Evidence = PhaseRollback, why
+	r.Phase, r.Evidence, r.PhaseAt = PhaseRollback, why, c.clock.Now()
 	if r.Channel != "" || c.channel != "" {
 		ch := r.Channel
 		if ch == "" {

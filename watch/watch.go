@@ -65,12 +65,17 @@ type Options struct {
 	// Retention is how long finished jobs are kept in the store (default
 	// 90 days); a pool's first history read goes back as far.
 	Retention time.Duration
+	// Images tells when images were published, for the image-age
+	// condition; nil: no such condition.
+	Images ImageDates
 }
 
 // Watcher polls pools and keeps their alerts.
 type Watcher struct {
 	o                                                     Options
 	interval, repeat, stuck, offline, saturated, resolveA time.Duration
+	agentUpdate                                           time.Duration // zero: no agent-update condition
+	dates                                                 published
 
 	mu     sync.Mutex // one cycle at a time; guards the maps
 	cycle  int
@@ -99,8 +104,10 @@ func New(o Options) *Watcher {
 		offline:   o.Alerts.OfflineAfter.Or(15 * time.Minute),
 		saturated: o.Alerts.SaturatedAfter.Or(10 * time.Minute),
 		resolveA:  o.ResolveAfter,
-		pools:     map[string]*poolState{},
-		alerts:    map[string]*pool.Alert{},
+
+		agentUpdate: o.Alerts.AgentUpdateAfter.Duration,
+		pools:       map[string]*poolState{},
+		alerts:      map[string]*pool.Alert{},
 	}
 	if w.resolveA <= 0 {
 		w.resolveA = defaultResolveAfter
@@ -181,11 +188,17 @@ type poolState struct {
 	walkOpen    []pool.Job           // … of the read in progress
 	waitFinding *finding             // the wait objective, judged at each complete read
 
+	// drift (drift.go)
+	drift       []pool.Node       // nodes with images and agent versions, as last read
+	haveDrift   bool              // read since the start
+	behind      map[int]time.Time // node id → first seen on an agent older than the pool's newest
+	newestAgent string
+
 	clearSince map[string]time.Time // condition → first cycle seen clear
 
 	// this cycle's plan and outcome
-	wantNodes, wantLogs, wantQueue, wantSched, wantJobs bool
-	fetchErr                                            error
+	wantNodes, wantLogs, wantQueue, wantSched, wantJobs, wantDrift bool
+	fetchErr                                                       error
 }
 
 func phaseOf(name string) int {
@@ -238,7 +251,7 @@ func (w *Watcher) Cycle(ctx context.Context) error {
 			w.pools[p.Name] = ps
 		}
 		w.plan(p, ps)
-		if ps.wantNodes || ps.wantLogs || ps.wantQueue || ps.wantSched || ps.wantJobs {
+		if ps.wantNodes || ps.wantLogs || ps.wantQueue || ps.wantSched || ps.wantJobs || ps.wantDrift {
 			g.Go(func() error {
 				ps.fetchErr = w.fetch(gctx, now, p, ps)
 				return nil
@@ -373,6 +386,7 @@ func (w *Watcher) plan(p *pool.Pool, ps *poolState) {
 		jobsEv = idleJobsEvery
 	}
 	ps.wantJobs = ps.jobsToken || tick%jobsEv == 0
+	ps.wantDrift = w.wantDrift(p.Name, ps, tick)
 	ps.fetchErr = nil
 }
 
@@ -404,6 +418,11 @@ func (w *Watcher) fetch(ctx context.Context, now time.Time, p *pool.Pool, ps *po
 	}
 	if ps.wantJobs {
 		if err := w.readJobs(ctx, now, p, ps); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if ps.wantDrift {
+		if err := w.fetchDrift(ctx, now, p.Name, ps); err != nil {
 			errs = append(errs, err)
 		}
 	}
