@@ -120,3 +120,24 @@ func TestImageBadInputChangesNothing(t *testing.T) {
 		t.Errorf("the refused rollout changed the running one: %+v → %+v", r, r2)
 	}
 }
+
+// The drift conditions can be muted by name, as the alerts' buttons do.
+func TestMuteDriftConditions(t *testing.T) {
+	s := newStack(t)
+	for _, cond := range []string{"image-age", "agent-update"} {
+		if got := plainOf(s.run(req("U-operator", "mute linux-ci "+cond+" for=1h")).last()); !strings.Contains(got, cond) || !strings.Contains(got, "until") {
+			t.Errorf("mute %s: %q", cond, got)
+		}
+	}
+	ms, err := s.store.Mutes(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conds []string
+	for _, m := range ms {
+		conds = append(conds, m.Condition)
+	}
+	if strings.Join(conds, ",") != "image-age,agent-update" && strings.Join(conds, ",") != "agent-update,image-age" {
+		t.Errorf("mutes %v", conds)
+	}
+}
