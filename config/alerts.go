@@ -17,9 +17,9 @@ type Alerts struct {
 	// override it per pool.
 	ImageMaxAge Duration   `toml:"image_max_age"`
 	ImageAges   []ImageAge `toml:"image_ages"`
-	// AgentUpdateAfter: alert when agents report an agent version older
-	// than their pool's newest for longer than this (a self-update slow or
-	// stuck). Zero: none.
+	// AgentUpdateAfter: alert when idle agents report an agent version
+	// older than the newest any pool's agents run for longer than this (a
+	// self-update slow or stuck). Zero: none.
 	AgentUpdateAfter Duration `toml:"agent_update_after"`
 }
 

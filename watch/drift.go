@@ -87,32 +87,14 @@ func (w *Watcher) wantDrift(name string, ps *poolState, tick int) bool {
 }
 
 // fetchDrift reads the pool's nodes with their images and agent versions,
-// notes since when each agent is behind, and the publishing dates of
-// images not yet known. It touches only ps and the date cache.
+// and the publishing dates of images not yet known. It touches only ps and
+// the date cache.
 func (w *Watcher) fetchDrift(ctx context.Context, now time.Time, name string, ps *poolState) error {
 	p, err := w.o.Service.Get(ctx, name)
 	if err != nil {
 		return fmt.Errorf("drift: %w", err)
 	}
-	ps.drift, ps.haveDrift = p.Nodes, true
-	newest := ""
-	for _, n := range p.Nodes {
-		if n.AgentVersion != "" && (newest == "" || olderVersion(newest, n.AgentVersion)) {
-			newest = n.AgentVersion
-		}
-	}
-	behind := map[int]time.Time{}
-	for _, n := range p.Nodes {
-		if n.AgentVersion == "" || n.State.Class() == pool.ClassGoing || !olderVersion(n.AgentVersion, newest) {
-			continue
-		}
-		since, ok := ps.behind[n.ID]
-		if !ok {
-			since = now
-		}
-		behind[n.ID] = since
-	}
-	ps.behind, ps.newestAgent = behind, newest
+	ps.drift, ps.haveDrift, ps.driftRead = p.Nodes, true, now
 	if w.o.Images == nil || w.o.Alerts.ImageMaxAgeFor(name) <= 0 {
 		return nil
 	}
@@ -135,6 +117,42 @@ func (w *Watcher) fetchDrift(ctx context.Context, now time.Time, name string, ps
 		return fmt.Errorf("image dates: %s", strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// noteAgents notes since when each agent read this cycle is behind: on an
+// agent version older than the newest any pool's agents run (every pool of
+// an organization gets the same agent; a pool whose agents all came from
+// one old image has no newer one of its own to compare with).
+func (w *Watcher) noteAgents() {
+	newest := ""
+	for _, ps := range w.pools {
+		for _, n := range ps.drift {
+			if n.AgentVersion != "" && (newest == "" || olderVersion(newest, n.AgentVersion)) {
+				newest = n.AgentVersion
+			}
+		}
+	}
+	w.newestAgent = newest
+	for _, ps := range w.pools {
+		if ps.driftRead.IsZero() {
+			continue
+		}
+		now := ps.driftRead
+		behind := map[int]time.Time{}
+		for _, n := range ps.drift {
+			if n.AgentVersion == "" || n.State.Class() == pool.ClassGoing || !olderVersion(n.AgentVersion, newest) {
+				continue
+			}
+			since, ok := ps.behind[n.ID]
+			if !ok || n.State.Class() == pool.ClassBusy {
+				// An agent updates itself between jobs: the time a job
+				// holds it does not count.
+				since = now
+			}
+			behind[n.ID] = since
+		}
+		ps.behind, ps.driftRead = behind, time.Time{}
+	}
 }
 
 // driftFindings are the drift conditions holding for p now.
@@ -187,8 +205,8 @@ func (w *Watcher) driftFindings(now time.Time, p *pool.Pool, ps *poolState, out 
 			}
 			slices.Sort(vs)
 			out[CondAgentUpdate] = finding{severity: "warning", count: len(late),
-				summary: fmt.Sprintf("%s of %s on agent %s for more than %s while its newest run %s: their self-update is slow or stuck",
-					plural(len(late), "agent"), p.Name, strings.Join(vs, ", "), lasted(w.agentUpdate), ps.newestAgent),
+				summary: fmt.Sprintf("%s of %s on agent %s for more than %s while the newest is %s: their self-update is slow or stuck",
+					plural(len(late), "agent"), p.Name, strings.Join(vs, ", "), lasted(w.agentUpdate), w.newestAgent),
 				detail: detail, nodes: late}
 		}
 	}

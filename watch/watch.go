@@ -76,6 +76,7 @@ type Watcher struct {
 	interval, repeat, stuck, offline, saturated, resolveA time.Duration
 	agentUpdate                                           time.Duration // zero: no agent-update condition
 	dates                                                 published
+	newestAgent                                           string // the newest agent version any pool's agents run
 
 	mu     sync.Mutex // one cycle at a time; guards the maps
 	cycle  int
@@ -189,10 +190,10 @@ type poolState struct {
 	waitFinding *finding             // the wait objective, judged at each complete read
 
 	// drift (drift.go)
-	drift       []pool.Node       // nodes with images and agent versions, as last read
-	haveDrift   bool              // read since the start
-	behind      map[int]time.Time // node id → first seen on an agent older than the pool's newest
-	newestAgent string
+	drift     []pool.Node       // nodes with images and agent versions, as last read
+	haveDrift bool              // read since the start
+	behind    map[int]time.Time // node id → first seen idle on an agent older than the newest
+	driftRead time.Time         // when drift was read this cycle; zero once noted
 
 	clearSince map[string]time.Time // condition → first cycle seen clear
 
@@ -294,6 +295,7 @@ func (w *Watcher) Cycle(ctx context.Context) error {
 		w.o.Cost.Observe(ctx, now, samples)
 	}
 
+	w.noteAgents()
 	for i := range pools {
 		p := &pools[i]
 		ps := w.pools[p.Name]
