@@ -59,5 +59,9 @@ func watchAlerts(c config.Alerts) watch.Alerts {
 	for _, w := range c.Waits {
 		a.Waits = append(a.Waits, watch.WaitObjective{Pools: w.Pools, P95: w.P95.Duration})
 	}
+	a.ImageMaxAge, a.AgentUpdateAfter = c.ImageMaxAge.Duration, c.AgentUpdateAfter.Duration
+	for _, ia := range c.ImageAges {
+		a.ImageAges = append(a.ImageAges, watch.ImageAge{Pools: ia.Pools, MaxAge: ia.MaxAge.Duration})
+	}
 	return a
 }

@@ -129,12 +129,16 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 	a.metrics.SetCurrency(cfg.Cost.Currency)
 	a.part("cost")
 
-	w.watcher = watch.New(watch.Options{
+	wopts := watch.Options{
 		Service: a.service, Store: a.store, Clock: a.clock, Logger: logFor("watcher"),
 		Alerts: watchAlerts(cfg.Alerts), DefaultChannel: cfg.Slack.Channel, PoolURL: poolURL(cfg.DevOps),
 		Cost: w.tracker, Owner: a.owner, Schedules: a.workingHours(),
 		Retention: cfg.History.Retention.Duration,
-	})
+	}
+	if a.azure != nil {
+		wopts.Images = a.azure
+	}
+	w.watcher = watch.New(wopts)
 	a.part("watcher")
 
 	hopts := commands.Options{

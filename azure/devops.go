@@ -66,7 +66,7 @@ func (c *Client) rememberList(pools []pool.Pool) {
 // poolbot, so that such a command does not wait for the throttle or fail.
 // The pools' settings may be stale: a change reads them afresh.
 func (c *Client) listDuringThrottle(ctx context.Context, opts pool.ListOptions, err error) ([]pool.Pool, bool) {
-	if opts.Nodes || opts.Queue || opts.ScaleSets || UrgencyOf(ctx) != Interactive || pool.KindOf(err) != pool.KindThrottled {
+	if opts.Nodes || opts.Queue || opts.ScaleSets || opts.Images || UrgencyOf(ctx) != Interactive || pool.KindOf(err) != pool.KindThrottled {
 		return nil, false
 	}
 	c.namesMu.Lock()
@@ -80,7 +80,7 @@ func (c *Client) listDuringThrottle(ctx context.Context, opts pool.ListOptions, 
 
 // listDetails fills in what opts asks for beyond the list.
 func (c *Client) listDetails(ctx context.Context, pools []pool.Pool, opts pool.ListOptions) ([]pool.Pool, error) {
-	if !opts.Nodes && !opts.Queue && !opts.ScaleSets {
+	if !opts.Nodes && !opts.Queue && !opts.ScaleSets && !opts.Images {
 		return pools, nil
 	}
 	g, gctx := errgroup.WithContext(ctx)
@@ -92,6 +92,12 @@ func (c *Client) listDetails(ctx context.Context, pools []pool.Pool, opts pool.L
 				nodes, err := c.nodes(gctx, p.ID)
 				if err != nil {
 					return translate(target{op: "list nodes", pool: p.Name}, err)
+				}
+				if opts.Images && p.ScaleSetID != "" {
+					// Detail, as in Get: the list reads without it.
+					if imgs, err := c.instanceImages(gctx, p.ScaleSetID); err == nil {
+						withNodeDetails(nodes, imgs, nil)
+					}
 				}
 				p.Nodes, p.Counts = nodes, pool.Count(nodes)
 				return nil
@@ -171,12 +177,21 @@ func (c *Client) Get(ctx context.Context, name string) (pool.Pool, error) {
 			return nil
 		})
 	}
+	var versions map[int]string
+	g.Go(func() error {
+		// So is each agent's version.
+		vs, err := c.agentVersions(gctx, p.ID)
+		if err != nil {
+			c.log.Debug("read the pool's agents", "pool", name, "err", err)
+			return nil
+		}
+		versions = vs
+		return nil
+	})
 	if err := g.Wait(); err != nil {
 		return pool.Pool{}, err
 	}
-	for i, n := range p.Nodes {
-		p.Nodes[i].Image = images[n.ComputeID]
-	}
+	withNodeDetails(p.Nodes, images, versions)
 	return p, nil
 }
 

@@ -816,6 +816,7 @@ func (c *Config) validate(idx *docIndex) []error {
 		}
 		checkGlobs(k+".pools", w.Pools)
 	}
+	c.validateDrift(bad, checkGlobs)
 	for i, r := range al.Routes {
 		k := fmt.Sprintf("alerts.routes[%d]", i)
 		if r.Channel == "" {

@@ -167,6 +167,9 @@ type Node struct {
 	// Image is the image its VM was made from, with the version it got;
 	// filled by Service.Get only, zero when unknown.
 	Image Image
+	// AgentVersion is the version its Azure Pipelines agent reports
+	// ("4.258.1"); filled by Service.Get only, empty when unknown.
+	AgentVersion string
 }
 
 // LogEntry is one line of a pool's Diagnostics log.
@@ -203,11 +206,14 @@ type CreateSpec struct {
 }
 
 // ListOptions says what List fetches beside the pools themselves. Each adds
-// calls: nodes and queue one per pool, scale sets one ARM call per pool.
+// calls: nodes and queue one per pool, scale sets one ARM call per pool,
+// images one more ARM call per pool with a scale set.
 type ListOptions struct {
 	Nodes     bool
 	Queue     bool
 	ScaleSets bool
+	// Images fills each node's Image (with Nodes).
+	Images bool
 }
 
 // Service reads and changes pools in Azure DevOps and Azure. Pools are named

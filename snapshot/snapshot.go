@@ -118,7 +118,7 @@ func (c *Cache) fresh(at time.Time) bool { return c.clock.Now().Sub(at) < c.maxA
 
 // covers reports whether a list read with have holds everything want asks for.
 func covers(have, want pool.ListOptions) bool {
-	return (have.Nodes || !want.Nodes) && (have.Queue || !want.Queue) && (have.ScaleSets || !want.ScaleSets)
+	return (have.Nodes || !want.Nodes) && (have.Queue || !want.Queue) && (have.ScaleSets || !want.ScaleSets) && (have.Images || !want.Images)
 }
 
 // List is ListAt without the time.
@@ -145,7 +145,7 @@ func (c *Cache) ListAt(ctx context.Context, opts pool.ListOptions) ([]pool.Pool,
 	if found {
 		return clone(best.v), best.at, nil
 	}
-	key := fmt.Sprintf("list/%d/%t/%t/%t", gen, opts.Nodes, opts.Queue, opts.ScaleSets)
+	key := fmt.Sprintf("list/%d/%t/%t/%t/%t", gen, opts.Nodes, opts.Queue, opts.ScaleSets, opts.Images)
 	e, err := share(ctx, c, key, gen, func() (entry[[]pool.Pool], bool) { e, ok := c.lists[opts]; return e, ok },
 		func(ctx context.Context) ([]pool.Pool, error) { return c.svc.List(ctx, opts) },
 		func(e entry[[]pool.Pool]) { c.lists[opts] = e })

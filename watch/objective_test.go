@@ -30,3 +30,15 @@ func TestWaitObjectiveFor(t *testing.T) {
 		}
 	}
 }
+
+// A pool's image age limit is the first of ImageAges whose globs match
+// it, else ImageMaxAge; zero switches it off.
+func TestImageMaxAgeFor(t *testing.T) {
+	day := 24 * time.Hour
+	a := watch.Alerts{ImageMaxAge: 30 * day, ImageAges: []watch.ImageAge{{Pools: []string{"gpu-*"}, MaxAge: 90 * day}, {Pools: []string{"sandbox-*"}}}}
+	for pool, want := range map[string]time.Duration{"linux-ci": 30 * day, "gpu-nightly": 90 * day, "sandbox-1": 0} {
+		if got := a.ImageMaxAgeFor(pool); got != want {
+			t.Errorf("image max age of %s: %v, want %v", pool, got, want)
+		}
+	}
+}

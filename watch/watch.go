@@ -65,6 +65,9 @@ type Options struct {
 	// Retention is how long finished jobs are kept in the store (default
 	// 90 days); a pool's first history read goes back as far.
 	Retention time.Duration
+	// Images tells when images were published, for the image-age
+	// condition; nil: no such condition.
+	Images ImageDates
 }
 
 // Alerts are the watcher's conditions and where their alerts go: the
@@ -80,6 +83,35 @@ type Alerts struct {
 	// p95 queue wait exceeds it. Zero: none. Waits override it per pool.
 	WaitP95 time.Duration
 	Waits   []WaitObjective
+	// ImageMaxAge: alert when a pool's agents run a compute gallery image
+	// version published longer ago than this. Zero: none. ImageAges
+	// override it per pool.
+	ImageMaxAge time.Duration
+	ImageAges   []ImageAge
+	// AgentUpdateAfter: alert when idle agents report an agent version
+	// older than the newest any pool runs for longer than this. Zero: none.
+	AgentUpdateAfter time.Duration
+}
+
+// ImageAge is how old an image some pools' agents may run; zero switches
+// the alert off for them.
+type ImageAge struct {
+	Pools  []string
+	MaxAge time.Duration
+}
+
+// ImageMaxAgeFor returns how long ago the image a pool's agents run may
+// have been published: the first of ImageAges whose globs match it, else
+// ImageMaxAge; zero when no age is set.
+func (a Alerts) ImageMaxAgeFor(pool string) time.Duration {
+	for _, ia := range a.ImageAges {
+		for _, g := range ia.Pools {
+			if ok, _ := path.Match(g, pool); ok {
+				return ia.MaxAge
+			}
+		}
+	}
+	return a.ImageMaxAge
 }
 
 // Route sends the alerts of some pools (names or globs) to a channel.
@@ -119,6 +151,9 @@ func or(d, def time.Duration) time.Duration {
 type Watcher struct {
 	o                                                     Options
 	interval, repeat, stuck, offline, saturated, resolveA time.Duration
+	agentUpdate                                           time.Duration // zero: no agent-update condition
+	dates                                                 published
+	newestAgent                                           string // the newest agent version any pool's agents run
 
 	mu     sync.Mutex // one cycle at a time; guards the maps
 	cycle  int
@@ -147,8 +182,10 @@ func New(o Options) *Watcher {
 		offline:   or(o.Alerts.OfflineAfter, 15*time.Minute),
 		saturated: or(o.Alerts.SaturatedAfter, 10*time.Minute),
 		resolveA:  o.ResolveAfter,
-		pools:     map[string]*poolState{},
-		alerts:    map[string]*pool.Alert{},
+
+		agentUpdate: o.Alerts.AgentUpdateAfter,
+		pools:       map[string]*poolState{},
+		alerts:      map[string]*pool.Alert{},
 	}
 	if w.resolveA <= 0 {
 		w.resolveA = defaultResolveAfter
@@ -229,11 +266,17 @@ type poolState struct {
 	walkOpen    []pool.Job           // … of the read in progress
 	waitFinding *finding             // the wait objective, judged at each complete read
 
+	// drift (drift.go)
+	drift     []pool.Node       // nodes with images and agent versions, as last read
+	haveDrift bool              // read since the start
+	behind    map[int]time.Time // node id → first seen idle on an agent older than the newest
+	driftRead time.Time         // when drift was read this cycle; zero once noted
+
 	clearSince map[string]time.Time // condition → first cycle seen clear
 
 	// this cycle's plan and outcome
-	wantNodes, wantLogs, wantQueue, wantSched, wantJobs bool
-	fetchErr                                            error
+	wantNodes, wantLogs, wantQueue, wantSched, wantJobs, wantDrift bool
+	fetchErr                                                       error
 }
 
 func phaseOf(name string) int {
@@ -286,7 +329,7 @@ func (w *Watcher) Cycle(ctx context.Context) error {
 			w.pools[p.Name] = ps
 		}
 		w.plan(p, ps)
-		if ps.wantNodes || ps.wantLogs || ps.wantQueue || ps.wantSched || ps.wantJobs {
+		if ps.wantNodes || ps.wantLogs || ps.wantQueue || ps.wantSched || ps.wantJobs || ps.wantDrift {
 			g.Go(func() error {
 				ps.fetchErr = w.fetch(gctx, now, p, ps)
 				return nil
@@ -329,6 +372,7 @@ func (w *Watcher) Cycle(ctx context.Context) error {
 		w.o.Cost.Observe(ctx, now, samples)
 	}
 
+	w.noteAgents()
 	for i := range pools {
 		p := &pools[i]
 		ps := w.pools[p.Name]
@@ -421,6 +465,7 @@ func (w *Watcher) plan(p *pool.Pool, ps *poolState) {
 		jobsEv = idleJobsEvery
 	}
 	ps.wantJobs = ps.jobsToken || tick%jobsEv == 0
+	ps.wantDrift = w.wantDrift(p.Name, ps, tick)
 	ps.fetchErr = nil
 }
 
@@ -452,6 +497,11 @@ func (w *Watcher) fetch(ctx context.Context, now time.Time, p *pool.Pool, ps *po
 	}
 	if ps.wantJobs {
 		if err := w.readJobs(ctx, now, p, ps); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if ps.wantDrift {
+		if err := w.fetchDrift(ctx, now, p.Name, ps); err != nil {
 			errs = append(errs, err)
 		}
 	}
