@@ -301,6 +301,58 @@ func (c *Changer) Current(ctx context.Context, name string) (pool.Pool, error) {
 	return pool.Pool{}, pool.NotFound(name)
 }
 
+// ChangedKey is the store key under which the Changer records when a
+// pool's settings were last changed, by any replica: reads begun after it
+// are as good as reads made under the pool's lock.
+func ChangedKey(name string) string { return "change.settings/" + strings.ToLower(name) }
+
+// clockMargin is how far replicas' clocks may disagree when one's read is
+// compared with another's change.
+const clockMargin = 2 * time.Second
+
+// changed is the put that records a settings change of name as of now.
+func (c *Changer) changed(name string) map[string]string {
+	return map[string]string{ChangedKey(name): c.clock.Now().UTC().Format(time.RFC3339Nano)}
+}
+
+// read returns the pool as Azure DevOps has it, for a change made under its
+// lock. Every change through poolbot holds that lock and records when it
+// ended (ChangedKey, with its intent), so a pool list read since then (the
+// command's own, from the snapshot) is what a read made now would return,
+// and is taken instead of making one; a lease outlives the snapshot's age,
+// so a replica that died mid-change had let go of the pool before any read
+// taken here began. Without the intents, or when the store cannot say, the
+// pool is read anew.
+func (c *Changer) read(ctx context.Context, name string) (pool.Pool, error) {
+	rctx := snapshot.Fresh(ctx)
+	if c.intents != nil {
+		// A read older than half a lease is never taken, whatever the
+		// snapshot's age allows.
+		since := c.clock.Now().Add(-c.ttl / 2)
+		v, err := c.store.Get(ctx, ChangedKey(name))
+		if err == nil {
+			if t, perr := time.Parse(time.RFC3339Nano, v); perr == nil && t.Add(clockMargin).After(since) {
+				since = t.Add(clockMargin)
+			} else if perr != nil {
+				err = perr
+			}
+		}
+		if err == nil || errors.Is(err, pool.ErrNotFound) {
+			rctx = snapshot.NotBefore(ctx, since)
+		}
+	}
+	pools, err := c.svc.List(rctx, pool.ListOptions{})
+	if err != nil {
+		return pool.Pool{}, err
+	}
+	for _, p := range pools {
+		if p.Name == name {
+			return p, nil
+		}
+	}
+	return pool.Pool{}, pool.NotFound(name)
+}
+
 // Validate checks s against the pool as read (cur): the one check of a
 // change's settings, made by Update against the pool read under its lock,
 // and by a caller planning a change against the pool it read, which refuses
@@ -316,11 +368,13 @@ func (c *Changer) Validate(cur pool.Pool, s pool.Settings) error {
 }
 
 // Update changes the settings of cur, the pool the caller read (a command's
-// pool list, the scheduler's). Under the pool's lock the Changer reads it
-// once anew: that read is the intent's before, written ahead of the call,
-// the one check of s, and what the service's PATCH of s is sent against. An
-// invalid s is refused before any write. The change, or its failure, is
-// audited before Update returns. Cost: one read and one PATCH.
+// pool list, the scheduler's). Under the pool's lock the Changer takes one
+// read of it: the caller's own pool list when it began after the pool last
+// changed (see read), else a read made anew. That read is the intent's
+// before, written ahead of the call, the one check of s, and what the
+// service's PATCH of s is sent against. An invalid s is refused before any
+// write. The change, or its failure, is audited before Update returns.
+// Cost: one read (none when the caller's is taken) and one PATCH.
 func (c *Changer) Update(ctx context.Context, a Actor, command string, cur pool.Pool, s pool.Settings) (before, after pool.Pool, err error) {
 	unlock, err := c.Lock(ctx, cur.Name, a, command)
 	if err != nil {
@@ -347,14 +401,14 @@ func (c *Changer) Announced(ctx context.Context, a Actor, command, name string, 
 	return c.update(ctx, a, command, name, s, &notice)
 }
 
-// update reads the pool anew, once (the intent's before and target must be
-// what Azure DevOps has, not a caller's snapshot), checks s once, writes the
+// update reads the pool once under its lock (the intent's before and target
+// must be what Azure DevOps has: see read), checks s once, writes the
 // intent, sends s, and records the outcome with a context of its own: a
 // caller cancelled (a SIGTERM, a Slack timeout) after the PATCH left must not
 // leave it unrecorded. A call that failed but landed (the answer was lost)
 // is an applied change; only then is the pool read again.
 func (c *Changer) update(ctx context.Context, a Actor, command, name string, s pool.Settings, notice *pool.OutboxMessage) (before, after pool.Pool, err error) {
-	before, err = c.Current(ctx, name)
+	before, err = c.read(ctx, name)
 	if err != nil {
 		return before, before, err
 	}
@@ -389,7 +443,7 @@ func (c *Changer) update(ctx context.Context, a Actor, command, name string, s p
 		if err == nil && notice != nil {
 			msgs = append(msgs, *notice)
 		}
-		c.finish(ctx, id, a, command, name, settingsOf(before), settingsOf(after), err, msgs, nil, notice != nil)
+		c.finish(ctx, id, a, command, name, settingsOf(before), settingsOf(after), err, msgs, c.changed(name), notice != nil)
 	}
 	if err != nil {
 		return before, before, err

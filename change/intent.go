@@ -59,6 +59,11 @@ func (c *Changer) finish(ctx context.Context, id int64, a Actor, command, name, 
 	o := pool.Outcome{State: pool.IntentApplied, Result: "ok", Messages: msgs, Puts: puts, Reported: reported}
 	if opErr != nil {
 		o.State, o.Result, o.Messages, o.Puts = pool.IntentFailed, "error: "+opErr.Error(), nil, nil
+		// A failed call may still have landed: reads from before it must
+		// not stand in for a read under the lock.
+		if v, ok := puts[ChangedKey(name)]; ok {
+			o.Puts = map[string]string{ChangedKey(name): v}
+		}
 	}
 	o.Audit = &pool.AuditEntry{Time: c.clock.Now(), Actor: a.ID, ActorName: a.Name, Channel: a.Channel, Source: a.Source,
 		Command: command, Pool: name, Before: before, After: after, Result: o.Result, RequestID: a.RequestID}

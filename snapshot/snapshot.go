@@ -14,7 +14,8 @@
 //     read before it;
 //   - errors are never kept: the next read fetches again;
 //   - a read whose context is marked Fresh fetches anew, on its own, and
-//     its answer serves the reads after it.
+//     its answer serves the reads after it; one marked NotBefore(t) is served
+//     only an answer read at or after t, else it fetches anew the same way.
 //
 // Nodes and Queue are not cached: the watcher asks for them when it needs them
 // fresh.
@@ -41,6 +42,21 @@ type freshKey struct{}
 func Fresh(ctx context.Context) context.Context { return context.WithValue(ctx, freshKey{}, true) }
 
 func isFresh(ctx context.Context) bool { v, _ := ctx.Value(freshKey{}).(bool); return v }
+
+type notBeforeKey struct{}
+
+// NotBefore marks ctx so that a pool list through a Cache is served only
+// from an answer whose read began at or after t, else fetched anew as Fresh
+// does: for the Changer, which knows when a pool last changed and may take
+// a read made since instead of making one.
+func NotBefore(ctx context.Context, t time.Time) context.Context {
+	return context.WithValue(ctx, notBeforeKey{}, t)
+}
+
+func notBefore(ctx context.Context) time.Time {
+	t, _ := ctx.Value(notBeforeKey{}).(time.Time)
+	return t
+}
 
 // DefaultMaxAge is how long an answer is served when New is given none.
 const DefaultMaxAge = 5 * time.Second
@@ -132,11 +148,12 @@ func (c *Cache) List(ctx context.Context, opts pool.ListOptions) ([]pool.Pool, e
 // concurrent caller. The slice is the caller's; its pools' Nodes are shared
 // and must not be changed.
 func (c *Cache) ListAt(ctx context.Context, opts pool.ListOptions) ([]pool.Pool, time.Time, error) {
+	nb := notBefore(ctx)
 	c.mu.Lock()
 	var best entry[[]pool.Pool]
 	found := false
 	for o, e := range c.lists {
-		if !isFresh(ctx) && covers(o, opts) && c.fresh(e.at) && (!found || e.at.After(best.at)) {
+		if !isFresh(ctx) && covers(o, opts) && c.fresh(e.at) && !e.at.Before(nb) && (!found || e.at.After(best.at)) {
 			best, found = e, true
 		}
 	}
@@ -144,6 +161,10 @@ func (c *Cache) ListAt(ctx context.Context, opts pool.ListOptions) ([]pool.Pool,
 	c.mu.Unlock()
 	if found {
 		return clone(best.v), best.at, nil
+	}
+	if !nb.IsZero() {
+		// A fetch under way may have begun before nb: not joined.
+		ctx = Fresh(ctx)
 	}
 	key := fmt.Sprintf("list/%d/%t/%t/%t/%t", gen, opts.Nodes, opts.Queue, opts.ScaleSets, opts.Images)
 	e, err := share(ctx, c, key, gen, func() (entry[[]pool.Pool], bool) { e, ok := c.lists[opts]; return e, ok },
