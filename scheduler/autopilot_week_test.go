@@ -2,7 +2,9 @@ package scheduler
 
 import (
 	"context"
+	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,37 +15,59 @@ import (
 
 // simHistory is a job history for the week on the simulator: three weeks
 // of the same office before it (another draw of the arrival model) and
-// the jobs the simulator has finished since.
+// the jobs the simulator has finished since. The autopilot reads it at
+// each pass, so it keeps what it has read: the prior weeks by pool, and
+// each pool's run of jobs, from the first, that have all finished (the
+// simulator's jobs are in order of arrival, which is order of queueing).
 type simHistory struct {
-	prior []trace.Job
+	prior map[string][]trace.Job // by pool, sorted by queued
+	begin time.Time
 	s     *sim.Sim
+
+	mu   sync.Mutex
+	done map[string][]trace.Job // each pool's first jobs, all finished
 }
 
 func newSimHistory(seed int64) func(*sim.Sim) History {
 	return func(s *sim.Sim) History {
 		start := weekStart.Add(-21 * 24 * time.Hour)
-		return &simHistory{prior: trace.Reference(seed+100, start, 21*24*time.Hour), s: s}
+		jobs := trace.Reference(seed+100, start, 21*24*time.Hour)
+		h := &simHistory{prior: map[string][]trace.Job{}, begin: jobs[0].Queued.Truncate(24 * time.Hour), s: s, done: map[string][]trace.Job{}}
+		for _, j := range jobs {
+			h.prior[j.Pool] = append(h.prior[j.Pool], j)
+		}
+		return h
 	}
 }
 
 func (h *simHistory) Jobs(_ context.Context, name string, since time.Time) ([]trace.Job, time.Time, error) {
-	var out []trace.Job
-	for _, j := range h.prior {
-		if j.Pool == name && !j.Queued.Before(since) {
-			out = append(out, j)
-		}
-	}
-	recs, err := h.s.Jobs(name)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := h.s.Now()
+	done := h.done[name]
+	recs, err := h.s.JobsFrom(name, len(done))
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	now := h.s.Now()
-	for _, r := range recs {
-		if !r.Finished.IsZero() && !r.Finished.After(now) && !r.Queued.Before(since) {
+	finished := func(r sim.JobRecord) bool { return !r.Finished.IsZero() && !r.Finished.After(now) }
+	k := 0
+	for ; k < len(recs) && finished(recs[k]); k++ {
+		r := recs[k]
+		done = append(done, trace.Job{Pool: name, Queued: r.Queued, Duration: r.Duration, Result: r.Result})
+	}
+	h.done[name] = done
+	from := func(jobs []trace.Job) []trace.Job {
+		return jobs[sort.Search(len(jobs), func(i int) bool { return !jobs[i].Queued.Before(since) }):]
+	}
+	prior, kept := from(h.prior[name]), from(done)
+	out := make([]trace.Job, 0, len(prior)+len(kept)+len(recs)-k)
+	out = append(append(out, prior...), kept...)
+	for _, r := range recs[k:] {
+		if finished(r) && !r.Queued.Before(since) {
 			out = append(out, trace.Job{Pool: name, Queued: r.Queued, Duration: r.Duration, Result: r.Result})
 		}
 	}
-	return out, h.prior[0].Queued.Truncate(24 * time.Hour), nil
+	return out, h.begin, nil
 }
 
 func autopilotOn(pools []string, pref string) config.Schedule {
@@ -80,6 +104,7 @@ func autopilotWeeks(t testing.TB, pools []string, pref string, seeds []int64) []
 //
 //	go test ./scheduler -run TestAutopilotWeekOnSimulator -v
 func TestAutopilotWeekOnSimulator(t *testing.T) {
+	t.Parallel() // beside the schedule's weeks
 	pools := []string{"linux-ci", "windows-ci"}
 	all, _ := table(t, pools, autopilotWeeks(t, pools, "balanced", []int64{7}))
 	if all.idleSaved < 0.60 {

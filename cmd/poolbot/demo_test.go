@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"image/png"
 	"io"
 	"net/http"
 	"os"
@@ -13,84 +14,58 @@ import (
 	"time"
 )
 
-// A scripted session of the demo: the list, a change up and down, and the
-// failure alert of gpu-nightly posted to the demo channel.
-func TestDemoScript(t *testing.T) {
-	script := "/pool list\n/pool up linux-ci\n/pool down linux-ci\n"
-	var out, errb strings.Builder
+// TestDemo runs the demo once with its whole warm-up (most of this
+// package's time, so its checks share one run), with --listen, and checks:
+//   - script: a scripted session (the list, a change up and down, and the
+//     failure alert of gpu-nightly posted to the demo channel, the digests,
+//     the schedules' changes);
+//   - listen: the Slack endpoints, /metrics with the pools' figures, and
+//     /healthz and /readyz, served while the console is open;
+//   - waits: /pool waits answered from the job history the watcher read
+//     from the simulator during the warm-up, as text and as the picture the
+//     local Slack saved.
+func TestDemo(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir()) // where the demo saves pictures
+	t.Setenv("SLACK_SIGNING_SECRET", "")
+	inR, inW := io.Pipe()
+	defer inW.Close()
+	defer inR.Close() // ends the script's write if the demo has gone
+	out, errb := &lockedBuffer{}, &lockedBuffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), demoBound)
 	defer cancel()
-	if code := run(ctx, []string{"demo", "--speed", "600"}, strings.NewReader(script), &out, &errb); code != 0 {
-		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
-	}
-	o := out.String()
-	checks := []struct {
-		name string
-		re   string
-	}{
-		{"list shows 4 pools", `(?s)> /pool list\n4 pools( · as of [^\n]*)?\n.*gpu-nightly · .*linux-ci · .*windows-ci · .*mdp-linux · `},
-		{"up raises standby", `> /pool up linux-ci\n.*set linux-ci standby 0 → 3`},
-		{"down lowers it", `> /pool down linux-ci\n.*set linux-ci standby 3 → 0`},
-		{"failure alert posted", `\[#poolbot-demo\] 🔴 gpu-nightly · .*failed-nodes.* · CRITICAL`},
-		{"schedule change posted", `\[#poolbot-demo\] ⏰ linux-ci: standby 2 → 0, max 10 → 2, ttl 30 → 1 \(schedule office-hours\)`},
-		{"digest of the quiet Sunday", `\[#poolbot-demo\] AGENT POOL COST FOR SUN 4 JAN 2026\n    4 pools: \$0\.00 in all`},
-		{"digest of the working Monday", `\[#poolbot-demo\] AGENT POOL COST FOR MON 5 JAN 2026\n    4 pools: \$[1-9][0-9]*\.[0-9]{2} in all, [0-9.]+ idle and [1-9][0-9.]* busy agent-hours, [1-9][0-9]* jobs`},
-		{"Monday's estimate, Cost Management's part of the day beside it", `linux-ci \$[1-9][0-9]*\.[0-9]{2} est\. \(Cost Management so far: \$[1-9][0-9]*\.[0-9]{2}\) · idle`},
-		{"threads folded", `\(\d+ replies in thread\)`},
-		{"the managed pool on its schedule", `\[#poolbot-demo\] ⏰ mdp-linux: standby 0 → 2 \(schedule managed-office-hours\)`},
-		{"the managed pool's cost, Cost Management's part of the day beside it", `mdp-linux \$[0-9]+\.[0-9]{2} est\. \(Cost Management so far: \$[0-9]+\.[0-9]{2}\) · idle`},
-	}
-	for _, c := range checks {
-		if !regexp.MustCompile(c.re).MatchString(o) {
-			t.Errorf("%s: no match for %s", c.name, c.re)
-		}
-	}
-	if t.Failed() {
-		t.Logf("stdout:\n%s\nstderr:\n%s", o, errb.String())
-	}
-	// The budget alert's last figure for Monday is the digest's.
-	alert := regexp.MustCompile(`gpu-nightly · .budget-daily. · RESOLVED\n    gpu-nightly has cost (\$[0-9.]+) today`).FindStringSubmatch(o)
-	digest := regexp.MustCompile("(?s)FOR MON 5 JAN 2026\n.*?gpu-nightly (\\$[0-9.]+) est\\.").FindStringSubmatch(o)
-	if alert == nil || digest == nil || alert[1] != digest[1] {
-		t.Errorf("Monday's budget alert and digest disagree on gpu-nightly: %q, %q", alert, digest)
-	}
-	// The alert is posted once, and updated in place after that.
-	if n := strings.Count(o, "[#poolbot-demo] 🔴 gpu-nightly"); n != 1 {
-		t.Errorf("gpu-nightly alert posted %d times, want 1", n)
-	}
-}
-
-// With --listen the demo serves /metrics with the pools' figures while the
-// console is open.
-func TestDemoListen(t *testing.T) {
-	inR, inW := io.Pipe()
-	out, errb := &lockedBuffer{}, &lockedBuffer{}
-	t.Setenv("SLACK_SIGNING_SECRET", "")
 	done := make(chan int, 1)
 	go func() {
-		done <- run(context.Background(), []string{"demo", "--speed", "600", "--listen", "127.0.0.1:0"}, inR, out, errb)
+		done <- run(ctx, []string{"demo", "--speed", "600", "--listen", "127.0.0.1:0"}, inR, out, errb)
 	}()
 
 	addr := regexp.MustCompile(`http://(127\.0\.0\.1:\d+)/slack/commands`)
 	var base string
-	deadline := time.Now().Add(demoBound) // the address is printed after the warm-up
-	for base == "" {
+	for base == "" { // the address is printed before the warm-up
 		if m := addr.FindStringSubmatch(out.String()); m != nil {
 			base = "http://" + m[1]
-		} else if time.Now().After(deadline) {
-			t.Fatalf("no address printed:\n%s\n%s", out.String(), errb.String())
-		} else {
-			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("exit %d before the address was printed\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	if !strings.Contains(out.String(), "Slack signing secret for this demo: ") {
-		t.Errorf("the demo secret is not printed")
+	// The console reads the script once the warm-up is over: the write
+	// returns then.
+	written := make(chan struct{})
+	go func() {
+		io.WriteString(inW, "/pool list\n/pool up linux-ci\n/pool down linux-ci\n/pool waits linux-ci\n")
+		close(written)
+	}()
+	select {
+	case <-written:
+	case code := <-done:
+		t.Fatalf("exit %d before the console read its input\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
 	}
-	io.WriteString(inW, "/pool list\n")
 	var body string
-	// The warm-up may have used the first wait (a loaded machine, -race):
-	// the figures get a wait of their own.
-	deadline = time.Now().Add(20 * time.Second)
+	// The figures get a wait of their own, from the end of the warm-up.
+	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		resp, err := http.Get(base + "/metrics")
 		if err != nil {
@@ -107,29 +82,98 @@ func TestDemoListen(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if !strings.Contains(body, `poolbot_alerts_firing{condition="failed-nodes",pool="gpu-nightly"`) ||
-		!strings.Contains(body, `poolbot_commands_total{command="list",result="ok"} 1`) {
-		t.Errorf("/metrics lacks the demo's figures:\n%s", body)
-	}
+	health := map[string]int{}
 	for _, p := range []string{"/healthz", "/readyz"} {
 		resp, err := http.Get(base + p)
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Errorf("%s: %d", p, resp.StatusCode)
-		}
+		health[p] = resp.StatusCode
 	}
 	inW.Close()
 	select {
 	case code := <-done:
 		if code != 0 {
-			t.Errorf("exit %d: %s", code, errb.String())
+			t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
 		}
 	case <-time.After(demoBound):
 		t.Fatal("the demo did not exit at the end of its input")
 	}
+	o := out.String()
+
+	t.Run("script", func(t *testing.T) {
+		checks := []struct {
+			name string
+			re   string
+		}{
+			{"list shows 4 pools", `(?s)> /pool list\n(?:\n|[^>\n][^\n]*\n)*?4 pools( · as of [^\n]*)?\n.*gpu-nightly · .*linux-ci · .*windows-ci · .*mdp-linux · `},
+			// Channel messages may print between a command and its answer.
+			{"up raises standby", `(?s)> /pool up linux-ci\n(?:\n|[^>\n][^\n]*\n)*?@demo set linux-ci standby 0 → 3`},
+			{"down lowers it", `(?s)> /pool down linux-ci\n(?:\n|[^>\n][^\n]*\n)*?@demo set linux-ci standby 3 → 0`},
+			{"failure alert posted", `\[#poolbot-demo\] 🔴 gpu-nightly · .*failed-nodes.* · CRITICAL`},
+			{"schedule change posted", `\[#poolbot-demo\] ⏰ linux-ci: standby 2 → 0, max 10 → 2, ttl 30 → 1 \(schedule office-hours\)`},
+			{"digest of the quiet Sunday", `\[#poolbot-demo\] AGENT POOL COST FOR SUN 4 JAN 2026\n    4 pools: \$0\.00 in all`},
+			{"digest of the working Monday", `\[#poolbot-demo\] AGENT POOL COST FOR MON 5 JAN 2026\n    4 pools: \$[1-9][0-9]*\.[0-9]{2} in all, [0-9.]+ idle and [1-9][0-9.]* busy agent-hours, [1-9][0-9]* jobs`},
+			{"Monday's estimate, Cost Management's part of the day beside it", `linux-ci \$[1-9][0-9]*\.[0-9]{2} est\. \(Cost Management so far: \$[1-9][0-9]*\.[0-9]{2}\) · idle`},
+			{"threads folded", `\(\d+ replies in thread\)`},
+			{"the managed pool on its schedule", `\[#poolbot-demo\] ⏰ mdp-linux: standby 0 → 2 \(schedule managed-office-hours\)`},
+			{"the managed pool's cost, Cost Management's part of the day beside it", `mdp-linux \$[0-9]+\.[0-9]{2} est\. \(Cost Management so far: \$[0-9]+\.[0-9]{2}\) · idle`},
+		}
+		for _, c := range checks {
+			if !regexp.MustCompile(c.re).MatchString(o) {
+				t.Errorf("%s: no match for %s", c.name, c.re)
+			}
+		}
+		if t.Failed() {
+			t.Logf("stdout:\n%s\nstderr:\n%s", o, errb.String())
+		}
+		// The budget alert's last figure for Monday is the digest's.
+		alert := regexp.MustCompile(`gpu-nightly · .budget-daily. · RESOLVED\n    gpu-nightly has cost (\$[0-9.]+) today`).FindStringSubmatch(o)
+		digest := regexp.MustCompile("(?s)FOR MON 5 JAN 2026\n.*?gpu-nightly (\\$[0-9.]+) est\\.").FindStringSubmatch(o)
+		if alert == nil || digest == nil || alert[1] != digest[1] {
+			t.Errorf("Monday's budget alert and digest disagree on gpu-nightly: %q, %q", alert, digest)
+		}
+		// The alert is posted once, and updated in place after that.
+		if n := strings.Count(o, "[#poolbot-demo] 🔴 gpu-nightly"); n != 1 {
+			t.Errorf("gpu-nightly alert posted %d times, want 1", n)
+		}
+	})
+
+	t.Run("listen", func(t *testing.T) {
+		if !strings.Contains(o, "Slack signing secret for this demo: ") {
+			t.Errorf("the demo secret is not printed")
+		}
+		if !strings.Contains(body, `poolbot_alerts_firing{condition="failed-nodes",pool="gpu-nightly"`) ||
+			!strings.Contains(body, `poolbot_commands_total{command="list",result="ok"} 1`) {
+			t.Errorf("/metrics lacks the demo's figures:\n%s", body)
+		}
+		for p, code := range health {
+			if code != 200 {
+				t.Errorf("%s: %d", p, code)
+			}
+		}
+	})
+
+	t.Run("waits", func(t *testing.T) {
+		// Channel messages may print between the command and its answer.
+		m := regexp.MustCompile(`(?s)> /pool waits linux-ci\n(?:.*?\n)?linux-ci, the last 7 days \(Europe/Paris\): ([1-9][0-9]*) jobs; wait for an agent p50 \S+, p95 \S+`).FindStringSubmatch(o)
+		if m == nil {
+			t.Fatalf("no waits answer:\n%s", o)
+		}
+		pic := regexp.MustCompile(`\(picture waits-linux-ci\.png: (\S+\.png)\)`).FindStringSubmatch(o)
+		if pic == nil {
+			t.Fatalf("no picture path printed:\n%s", o)
+		}
+		f, err := os.Open(pic[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if _, err := png.Decode(f); err != nil {
+			t.Errorf("%s is not a PNG: %v", pic[1], err)
+		}
+	})
 }
 
 type lockedBuffer struct {
@@ -152,9 +196,9 @@ func (l *lockedBuffer) String() string {
 // demoScript runs the demo with a script and a short warm-up, and returns what
 // it printed on each stream.
 // demoBound only catches a demo that hangs: its 26-hour warm-up takes a few
-// seconds, but a minute and more under the race detector on a busy 2-core
-// machine.
-const demoBound = 4 * time.Minute
+// seconds, but minutes under the race detector on a 2-core machine that
+// other work keeps busy.
+const demoBound = 8 * time.Minute
 
 func demoScript(t *testing.T, script string, args ...string) (stdout, stderr string) {
 	t.Helper()
@@ -184,6 +228,7 @@ func expectIn(t *testing.T, out string, checks [][2]string) {
 // the button's label for an image swap, /pool cancel; a press with nothing
 // to press says so. A failed command logs nothing into the console.
 func TestDemoConsolePressesButtons(t *testing.T) {
+	t.Parallel()
 	script := "/pool standby *-ci 2\n/pool confirm\n" +
 		"/pool image linux-ci latest\n/pool change IMAGE\n" +
 		"/pool image windows-ci latest\n/pool cancel\n/pool confirm\n" +
@@ -215,6 +260,7 @@ func TestDemoConsolePressesButtons(t *testing.T) {
 
 // A line over 1 MiB is refused and the demo goes on.
 func TestDemoRefusesHugeLine(t *testing.T) {
+	t.Parallel()
 	out, _ := demoScript(t, "/pool list "+strings.Repeat("x", 2<<20)+"\n/pool help list\n")
 	expectIn(t, out, [][2]string{
 		{"refused", `\(a line of 2097163 bytes was refused: a line may hold at most 1048576 bytes, 1 MiB\)`},

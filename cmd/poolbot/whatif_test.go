@@ -59,6 +59,7 @@ func writeFile(t *testing.T, name, content string) string {
 }
 
 func TestWhatifJSON(t *testing.T) {
+	t.Parallel()
 	cfg := writeConfig(t, "http://127.0.0.1:1", officeSchedule)
 	var out, errb bytes.Buffer
 	if code := run(context.Background(), []string{"whatif", "--config", cfg, "--jobs", writeTrace(t), "--format", "json"}, nil, &out, &errb); code != 0 {
@@ -98,6 +99,7 @@ func TestWhatifJSON(t *testing.T) {
 }
 
 func TestWhatifTextOnePool(t *testing.T) {
+	t.Parallel()
 	cfg := writeConfig(t, "http://127.0.0.1:1", officeSchedule)
 	var out, errb bytes.Buffer
 	if code := run(context.Background(), []string{"whatif", "--config", cfg, "--jobs", writeTrace(t), "--pool", "linux-ci"}, nil, &out, &errb); code != 0 {
@@ -150,6 +152,7 @@ func TestWhatifBadInput(t *testing.T) {
 }
 
 func TestScheduleSuggest(t *testing.T) {
+	t.Parallel()
 	cfg := writeConfig(t, "http://127.0.0.1:1", officeSchedule)
 	var out, errb bytes.Buffer
 	if code := run(context.Background(), []string{"schedule", "suggest", "--config", cfg, "--jobs", writeTrace(t), "--pool", "linux-ci", "--wait-p95", "6m"}, nil, &out, &errb); code != 0 {
@@ -177,6 +180,7 @@ func TestScheduleSuggest(t *testing.T) {
 }
 
 func TestTraceCommand(t *testing.T) {
+	t.Parallel()
 	var out, errb bytes.Buffer
 	if code := run(context.Background(), []string{"trace", "--shape", "night-batch", "--weeks", "1", "--seed", "2"}, nil, &out, &errb); code != 0 {
 		t.Fatalf("code %d: %s", code, errb.String())
@@ -212,6 +216,7 @@ func TestSimAndDemoJobsRefused(t *testing.T) {
 
 // A pool the simulator does not seed is simulated from a config template.
 func TestWhatifTemplatePool(t *testing.T) {
+	t.Parallel()
 	tmpl := `
 [[templates]]
 name = "linux"
