@@ -213,6 +213,7 @@ type loadRig struct {
 	metrics     string // poolbot's /metrics
 	receiverURL string
 	simCalls    atomic.Int64
+	replyConns  atomic.Int64 // connections poolbot opened to the response_url receiver
 	closers     []func()
 }
 
@@ -223,12 +224,20 @@ func (r *loadRig) close() {
 }
 
 // serveLoopback serves h on a new loopback port until the rig closes.
-func (r *loadRig) serveLoopback(h http.Handler) (string, error) {
+// conns, when set, counts the connections it accepts.
+func (r *loadRig) serveLoopback(h http.Handler, conns *atomic.Int64) (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	if conns != nil {
+		srv.ConnState = func(_ net.Conn, s http.ConnState) {
+			if s == http.StateNew {
+				conns.Add(1)
+			}
+		}
+	}
 	go func() { _ = srv.Serve(ln) }()
 	r.closers = append(r.closers, func() { _ = srv.Close() })
 	return ln.Addr().String(), nil
@@ -246,7 +255,7 @@ func startLoadRig(ctx context.Context, o loadOptions, logOut io.Writer) (_ *load
 	simAddr, err := r.serveLoopback(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.simCalls.Add(1)
 		s.ServeHTTP(w, req)
-	}))
+	}), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -258,7 +267,7 @@ func startLoadRig(ctx context.Context, o loadOptions, logOut io.Writer) (_ *load
 	stub := slackstub.New() // the Web API: auth.test, usergroups.list
 	r.closers = append(r.closers, stub.Close)
 	r.receiver = newReplyReceiver()
-	recvAddr, err := r.serveLoopback(r.receiver)
+	recvAddr, err := r.serveLoopback(r.receiver, &r.replyConns)
 	if err != nil {
 		return nil, err
 	}
@@ -305,7 +314,7 @@ func startLoadRig(ctx context.Context, o loadOptions, logOut io.Writer) (_ *load
 	go func() { appDone <- a.Run(actx) }()
 	r.closers = append(r.closers, func() { stopApp(); <-appDone })
 
-	bareAddr, err := r.serveLoopback(bareSlackHandler(r.secret))
+	bareAddr, err := r.serveLoopback(bareSlackHandler(r.secret), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -388,6 +397,8 @@ type loadLeg struct {
 	reply                     []time.Duration // sorted; acknowledgement to the response_url post
 	replySent                 []time.Duration // sorted; scheduled send to the response_url post
 	simCalls                  int64
+	replyConns                int64         // connections opened to the response_url receiver
+	cpu                       time.Duration // the process's, from the first send to the last answer
 	late                      time.Duration // the most the sender was behind its schedule
 }
 
@@ -420,7 +431,7 @@ func (r *loadRig) leg(ctx context.Context, s *loadSide, round int, d time.Durati
 	var refused, bad atomic.Int64
 	var wg sync.WaitGroup
 	runtime.GC() // each leg from a collected heap: neither side pays for the other's garbage
-	calls0 := r.simCalls.Load()
+	calls0, cpu0, conns0 := r.simCalls.Load(), processCPU(), r.replyConns.Load()
 	var notOK0 int
 	if s == r.poolbot {
 		if notOK0, err = r.commandsNotOK(ctx); err != nil {
@@ -490,6 +501,8 @@ func (r *loadRig) leg(ctx context.Context, s *loadSide, round int, d time.Durati
 		slices.Sort(res.replySent)
 	}
 	res.simCalls = r.simCalls.Load() - calls0
+	res.replyConns = r.replyConns.Load() - conns0
+	res.cpu = processCPU() - cpu0
 	return res, nil
 }
 
@@ -656,7 +669,12 @@ func printRound(w io.Writer, n int, r loadRound) {
 		ms(quantile(p.reply, 0.5)), ms(rp99), ms(quantile(p.reply, 1)), verdict(rp99 <= 50*time.Millisecond))
 	fmt.Fprintf(w, "  reply after the scheduled send p50 %s, p99 %s, max %s\n",
 		ms(quantile(p.replySent, 0.5)), ms(quantile(p.replySent, 0.99)), ms(quantile(p.replySent, 1)))
-	fmt.Fprintf(w, "  simulator calls during poolbot's leg: %d\n", p.simCalls)
+	fmt.Fprintf(w, "  during poolbot's leg: %d simulator calls, %d new connections to the response_url receiver\n", p.simCalls, p.replyConns)
+	if b := r.bare; b.cpu > 0 {
+		per := func(l loadLeg) time.Duration { return l.cpu / time.Duration(l.sent) }
+		fmt.Fprintf(w, "  CPU per command, this whole process (sender and receivers included): poolbot %s, bare %s (%.2fx)\n",
+			per(p).Round(time.Microsecond), per(b).Round(time.Microsecond), float64(p.cpu)/float64(b.cpu))
+	}
 }
 
 func printSummary(w io.Writer, rounds []loadRound) {
