@@ -14,6 +14,7 @@ import (
 
 	"github.com/poolbot/poolbot/bot"
 	"github.com/poolbot/poolbot/config"
+	"github.com/poolbot/poolbot/console"
 	"github.com/poolbot/poolbot/sim"
 	"github.com/poolbot/poolbot/slackstub"
 )
@@ -193,7 +194,7 @@ Standard_NC4as_T4_v3 = 0.526
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := RenderJSON(rs[len(rs)-1].Blocks, rs[len(rs)-1].Text)
+	got := console.RenderJSON(rs[len(rs)-1].Blocks, rs[len(rs)-1].Text)
 	for _, p := range []string{"linux-ci", "windows-ci", "gpu-nightly"} {
 		if !strings.Contains(got, p) {
 			t.Errorf("list does not show %s", p)

@@ -79,10 +79,10 @@ func TestManagedBesideElastic(t *testing.T) {
 	if len(ps) != 4 || kinds["mdp-linux"] != "managed" || kinds["linux-ci"] != "" {
 		t.Errorf("List = %v", kinds)
 	}
-	if _, p, err := a.service.Update(ctx, "mdp-linux", pool.Settings{Max: pool.Int(3)}); err != nil || p.Max != 3 || p.Kind != "managed" {
+	if p, err := a.service.Update(ctx, pool.Pool{Name: "mdp-linux"}, pool.Settings{Max: pool.Int(3)}); err != nil || p.Max != 3 || p.Kind != "managed" {
 		t.Errorf("Update mdp-linux = %+v, %v", p, err)
 	}
-	if _, p, err := a.service.Update(ctx, "linux-ci", pool.Settings{Max: pool.Int(9)}); err != nil || p.Max != 9 || p.Kind != "" {
+	if p, err := a.service.Update(ctx, pool.Pool{Name: "linux-ci"}, pool.Settings{Max: pool.Int(9)}); err != nil || p.Max != 9 || p.Kind != "" {
 		t.Errorf("Update linux-ci = max %d kind %q, %v", p.Max, p.Kind, err)
 	}
 }
@@ -139,5 +139,31 @@ standby = "schedule"
 	p, err := a.service.Get(context.Background(), "mdp-linux")
 	if err != nil || !strings.Contains(p.StandbyBy, "poolbot's schedule") {
 		t.Errorf("Get = standby by %q, %v", p.StandbyBy, err)
+	}
+}
+
+// A managed pool's finished jobs are read through the same job history as
+// an elastic pool's, so its digest counts and waits are not empty.
+func TestManagedJobHistory(t *testing.T) {
+	s, url := managedSim(t)
+	cfg := writeConfig(t, t.TempDir(), url, "http://127.0.0.1:1", "\n[[managed]]\npool = \""+mdpID+"\"\n")
+	a, err := New(context.Background(), Options{Config: cfg, NoListen: true, Clock: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	start := s.Now()
+	s.Advance(20 * time.Hour) // Monday's working day in Paris
+	page, err := a.service.JobHistory(context.Background(), "mdp-linux", pool.JobQuery{Since: start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Jobs) < 20 || page.Token != "" {
+		t.Fatalf("%d finished jobs (token %q), want a working day's", len(page.Jobs), page.Token)
+	}
+	for _, j := range page.Jobs {
+		if j.Assigned.Before(j.Queued) || !j.Finished.After(j.Assigned) || j.Result != "succeeded" {
+			t.Fatalf("job %+v", j)
+		}
 	}
 }

@@ -128,7 +128,7 @@ func (a *App) buildService(ctx context.Context) error {
 	if a.service == nil {
 		// Retry-After and throttles are waited out on the app's clock (the
 		// simulator's in the demo and under `serve --clock-start`).
-		c, err := azure.FromConfig(ctx, a.cfg.DevOps, a.cfg.Azure, a.log.With("part", "azure"),
+		c, err := NewAzure(ctx, a.cfg, a.log.With("part", "azure"),
 			func(o *azure.Options) { o.Clock = a.clock })
 		if err != nil {
 			return fmt.Errorf("azure: %w", err)

@@ -121,7 +121,7 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 		mgmt = m
 	}
 	w.tracker = cost.NewTracker(cost.TrackerOptions{
-		Service: a.service, Store: a.store, Clock: a.clock, Logger: logFor("cost"), Config: cfg.Cost,
+		Service: a.service, Store: a.store, Clock: a.clock, Logger: logFor("cost"), Settings: costSettings(cfg.Cost),
 		Prices:     cost.NewPrices(cfg.Azure.RetailPricesURL, a.http, cfg.Cost.Prices, cfg.Cost.Currency, a.clock),
 		Management: mgmt,
 		Owner:      a.owner,
@@ -129,17 +129,21 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 	a.metrics.SetCurrency(cfg.Cost.Currency)
 	a.part("cost")
 
-	w.watcher = watch.New(watch.Options{
+	wopts := watch.Options{
 		Service: a.service, Store: a.store, Clock: a.clock, Logger: logFor("watcher"),
-		Alerts: cfg.Alerts, DefaultChannel: cfg.Slack.Channel, PoolURL: poolURL(cfg.DevOps),
+		Alerts: watchAlerts(cfg.Alerts), DefaultChannel: cfg.Slack.Channel, PoolURL: poolURL(cfg.DevOps),
 		Cost: w.tracker, Owner: a.owner, Schedules: a.workingHours(),
 		Retention: cfg.History.Retention.Duration,
-	})
+	}
+	if a.azure != nil {
+		wopts.Images = a.azure
+	}
+	w.watcher = watch.New(wopts)
 	a.part("watcher")
 
 	hopts := commands.Options{
 		Service: a.service, Changer: w.changer, Store: a.store, Cost: w.tracker,
-		Roles: cfg.Roles, Templates: cfg.Templates, WhatIf: whatIfRunner(cfg.Schedules), Azure: cfg.Azure, EveryoneAdmin: o.EveryoneAdmin,
+		Roles: cfg.Roles, Templates: cfg.Templates, WhatIf: whatIfRunner(cfg.Schedules, cfg.Cost.DigestTimeZone), Azure: cfg.Azure, EveryoneAdmin: o.EveryoneAdmin,
 		Clock: a.clock, Logger: logFor("commands"), Observe: a.metrics.ObserveCommand,
 		// Readers' zones are cached for hours of real time, whatever clock
 		// the bot runs on.
@@ -548,9 +552,9 @@ func (a *App) replied(ctx context.Context, in pool.Intent) (bool, error) {
 // whatIfRunner is /pool whatif's replay: whatif on the simulator, with the
 // configured schedules as policies besides the pool's own settings and the
 // autopilot.
-func whatIfRunner(schedules []config.Schedule) commands.WhatIfRunner {
+func whatIfRunner(schedules []config.Schedule, zone string) commands.WhatIfRunner {
 	return func(ctx context.Context, p pool.Pool, jobs []pool.Job) ([]commands.WhatIfRow, error) {
-		rs, err := whatif.Stored(ctx, p, jobs, schedules)
+		rs, err := whatif.Stored(ctx, p, jobs, schedules, zone)
 		if err != nil {
 			return nil, err
 		}

@@ -1,9 +1,12 @@
 // Package azure implements pool.Service on the real Azure DevOps and Azure
 // Resource Manager SDKs: azure-devops-go-api (elastic, taskagent) for the
 // pools, nodes, logs and job queue, and armcompute for the scale sets behind
-// them. It adds what the Azure DevOps SDK lacks: per-request authentication
-// with refreshed Microsoft Entra ID tokens, bounded concurrency, retries that
-// honour Retry-After, and errors told in words a Slack user understands.
+// them. It adds what the Azure DevOps SDK lacks, with azcore's pipeline as
+// the SDK's transport: per-request authentication with refreshed Microsoft
+// Entra ID tokens (azcore's bearer token policy), retries that honour
+// Retry-After (azcore's retry policy), bounded concurrency, pacing under
+// Azure DevOps' rate limit (a policy of poolbot's own), and errors told in
+// words a Slack user understands.
 package azure
 
 import (
@@ -49,7 +52,7 @@ type Options struct {
 	HTTPClient  *http.Client // its Transport is the base transport (tests)
 	Logger      *slog.Logger
 
-	Clock        clock.Clock   // times token refresh and retry waits; default clock.Real
+	Clock        clock.Clock   // times the waits for Azure DevOps' throttle and pacing; default clock.Real
 	Retry        RetryPolicy   // zero fields take defaults
 	PollInterval time.Duration // ARM long-running operations, without Retry-After; default 5s
 }
@@ -60,7 +63,7 @@ type Client struct {
 	log     *slog.Logger
 	clock   clock.Clock
 	limit   limiter
-	devops  *devopsTransport
+	pacer   *pacer
 	core    *azuredevops.Client
 	elastic *elastic.ClientImpl
 	agents  *taskagent.ClientImpl
@@ -110,12 +113,12 @@ func New(ctx context.Context, o Options) (*Client, error) {
 		o.PollInterval = 5 * time.Second
 	}
 	o.Retry = o.Retry.withDefaults()
-	var auth *authorizer
+	var auth policy.Policy
 	switch {
 	case o.PAT != "":
-		auth = newPATAuthorizer(o.PAT)
+		auth = newPATPolicy(o.PAT)
 	case o.DevOpsCredential != nil:
-		auth = newTokenAuthorizer(o.DevOpsCredential, o.Clock)
+		auth = newTokenPolicy(o.DevOpsCredential, u.Scheme == "http")
 	default:
 		return nil, errors.New("azure devops: neither a PAT nor a credential given")
 	}
@@ -141,12 +144,11 @@ func New(ctx context.Context, o Options) (*Client, error) {
 		images: map[string]*armcompute.GalleryImageVersionsClient{},
 		vms:    map[string]*armcompute.VirtualMachineScaleSetVMsClient{},
 	}
-	c.devops = &devopsTransport{base: base, auth: auth, clock: o.Clock, limit: c.limit, policy: o.Retry,
-		stats: &c.devStats, log: o.Logger, rnd: defaultRand}
+	c.pacer = &pacer{clock: o.Clock, policy: o.Retry, stats: &c.devStats, log: o.Logger, rnd: defaultRand}
 
 	orgURL := strings.TrimRight(o.OrganizationURL, "/")
-	conn := azuredevops.NewAnonymousConnection(orgURL) // authorization is set per request by devopsTransport
-	hc := &http.Client{Transport: c.devops}
+	conn := azuredevops.NewAnonymousConnection(orgURL) // authorization is set per request by the pipeline
+	hc := &http.Client{Transport: newDevOpsPipeline(base, auth, c.pacer, c.limit)}
 	c.core = azuredevops.NewClientWithOptions(conn, strings.ToLower(orgURL), azuredevops.WithHTTPClient(hc))
 	c.elastic = &elastic.ClientImpl{Client: *c.core}
 	c.agents = &taskagent.ClientImpl{Client: *c.core}

@@ -66,7 +66,7 @@ func (c *Client) rememberList(pools []pool.Pool) {
 // poolbot, so that such a command does not wait for the throttle or fail.
 // The pools' settings may be stale: a change reads them afresh.
 func (c *Client) listDuringThrottle(ctx context.Context, opts pool.ListOptions, err error) ([]pool.Pool, bool) {
-	if opts.Nodes || opts.Queue || opts.ScaleSets || UrgencyOf(ctx) != Interactive || pool.KindOf(err) != pool.KindThrottled {
+	if opts.Nodes || opts.Queue || opts.ScaleSets || opts.Images || UrgencyOf(ctx) != Interactive || pool.KindOf(err) != pool.KindThrottled {
 		return nil, false
 	}
 	c.namesMu.Lock()
@@ -80,7 +80,7 @@ func (c *Client) listDuringThrottle(ctx context.Context, opts pool.ListOptions, 
 
 // listDetails fills in what opts asks for beyond the list.
 func (c *Client) listDetails(ctx context.Context, pools []pool.Pool, opts pool.ListOptions) ([]pool.Pool, error) {
-	if !opts.Nodes && !opts.Queue && !opts.ScaleSets {
+	if !opts.Nodes && !opts.Queue && !opts.ScaleSets && !opts.Images {
 		return pools, nil
 	}
 	g, gctx := errgroup.WithContext(ctx)
@@ -92,6 +92,12 @@ func (c *Client) listDetails(ctx context.Context, pools []pool.Pool, opts pool.L
 				nodes, err := c.nodes(gctx, p.ID)
 				if err != nil {
 					return translate(target{op: "list nodes", pool: p.Name}, err)
+				}
+				if opts.Images && p.ScaleSetID != "" {
+					// Detail, as in Get: the list reads without it.
+					if imgs, err := c.instanceImages(gctx, p.ScaleSetID); err == nil {
+						withNodeDetails(nodes, imgs, nil)
+					}
 				}
 				p.Nodes, p.Counts = nodes, pool.Count(nodes)
 				return nil
@@ -171,12 +177,21 @@ func (c *Client) Get(ctx context.Context, name string) (pool.Pool, error) {
 			return nil
 		})
 	}
+	var versions map[int]string
+	g.Go(func() error {
+		// So is each agent's version.
+		vs, err := c.agentVersions(gctx, p.ID)
+		if err != nil {
+			c.log.Debug("read the pool's agents", "pool", name, "err", err)
+			return nil
+		}
+		versions = vs
+		return nil
+	})
 	if err := g.Wait(); err != nil {
 		return pool.Pool{}, err
 	}
-	for i, n := range p.Nodes {
-		p.Nodes[i].Image = images[n.ComputeID]
-	}
+	withNodeDetails(p.Nodes, images, versions)
 	return p, nil
 }
 
@@ -236,48 +251,40 @@ func (c *Client) Logs(ctx context.Context, name string, after uint64) ([]pool.Lo
 	return out, nil
 }
 
-// Update reads the pool and PATCHes its settings: one GET, one PATCH. The
+// Update PATCHes the settings s sets, and only those: one call, no read.
+// Azure DevOps keeps what a PATCH leaves out (it merges the body over the
+// pool it has, and checks the result), so the call sets absolute values,
+// can be repeated, and leaves a setting someone else changed meanwhile as
+// it is. cur.ID names the pool; without one the name is looked up. The
 // caller checks s first (change.Changer does); Azure DevOps refuses an
 // invalid change with a 400, KindInvalid.
-func (c *Client) Update(ctx context.Context, name string, s pool.Settings) (before, after pool.Pool, err error) {
+func (c *Client) Update(ctx context.Context, cur pool.Pool, s pool.Settings) (pool.Pool, error) {
+	name := cur.Name
 	t := target{op: "update pool", pool: name, write: true}
-	id, err := c.poolID(ctx, name)
-	if err != nil {
-		return pool.Pool{}, pool.Pool{}, translate(t, err)
+	id := cur.ID
+	if id == 0 {
+		var err error
+		if id, err = c.poolID(ctx, name); err != nil {
+			return pool.Pool{}, translate(t, err)
+		}
 	}
-	ep, err := c.elastic.GetElasticPool(ctx, elastic.GetElasticPoolArgs{PoolId: &id})
-	if err != nil {
-		return pool.Pool{}, pool.Pool{}, translate(t, c.notFoundAs(err, name))
-	}
-	cur := fromElastic(*ep)
-	cur.Name = name
 	if s.Empty() {
-		return cur, cur, nil
+		return cur, nil
 	}
-	// Send every setting, not only the changed ones: the PATCH then sets
-	// absolute values and can be repeated safely.
-	n := s.Apply(cur)
 	settings := elastic.ElasticPoolSettings{
-		AgentInteractiveUI:   ep.AgentInteractiveUI,
-		AzureId:              ep.AzureId,
-		DesiredIdle:          &n.Standby,
-		MaxCapacity:          &n.Max,
-		MaxSavedNodeCount:    ep.MaxSavedNodeCount,
-		OrchestrationType:    ep.OrchestrationType,
-		OsType:               ep.OsType,
-		RecycleAfterEachUse:  &n.Recycle,
-		ServiceEndpointId:    ep.ServiceEndpointId,
-		ServiceEndpointScope: ep.ServiceEndpointScope,
-		TimeToLiveMinutes:    &n.TTLMinutes,
+		DesiredIdle:         s.Standby,
+		MaxCapacity:         s.Max,
+		RecycleAfterEachUse: s.Recycle,
+		TimeToLiveMinutes:   s.TTLMinutes,
 	}
 	up, err := c.elastic.UpdateElasticPool(ctx, elastic.UpdateElasticPoolArgs{PoolId: &id, ElasticPoolSettings: &settings})
 	if err != nil {
-		return cur, pool.Pool{}, translate(t, c.notFoundAs(err, name))
+		return pool.Pool{}, translate(t, c.notFoundAs(err, name))
 	}
 	out := fromElastic(*up)
 	out.Name = name
 	c.log.DebugContext(ctx, "pool updated", "pool", name, "change", s.String()) // the Changer logs the change
-	return cur, out, nil
+	return out, nil
 }
 
 // ReimageNodes asks Azure DevOps to reimage the nodes.

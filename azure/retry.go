@@ -3,24 +3,23 @@ package azure
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/poolbot/poolbot/clock"
 	"github.com/poolbot/poolbot/retryafter"
 )
 
 // RetryPolicy bounds how the Azure DevOps client retries. The SDK has no
-// retries of its own.
+// retries of its own: azcore's retry policy retries dropped connections and
+// 408, 500, 502, 503 and 504 answers (MaxAttempts, BaseDelay, MaxDelay, and
+// a 503's Retry-After up to MaxDelay), and poolbot's pacer waits out 429s on
+// the client's clock (MaxAttempts, MaxElapsed and the waits).
 type RetryPolicy struct {
 	MaxAttempts int           // tries per call, the first included; default 5
 	MaxElapsed  time.Duration // total time per call, waits included; default 2m
@@ -174,7 +173,9 @@ func pace(h http.Header, now time.Time) time.Duration {
 
 // idempotent reports whether a request can be repeated without effect: reads,
 // and the PATCHes poolbot sends, which set absolute values (settings, a node's
-// state). POST creates and is never repeated blindly.
+// state). POST creates and is never repeated blindly: azcore's retry policy
+// gets no retries for it (a 429, refused before any work, is still sent
+// again by the pacer).
 func idempotent(method string) bool {
 	switch method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete, http.MethodPatch:
@@ -195,6 +196,10 @@ type statusError struct {
 	RetryAfter time.Duration
 	Until      time.Time // for a throttle: when it ends, on the client's clock
 }
+
+// NonRetriable tells azcore's retry policy not to retry: a statusError is
+// final (an answer the pacer refused to send, or the last one).
+func (*statusError) NonRetriable() {}
 
 func (e *statusError) Error() string {
 	msg := e.Message
@@ -257,300 +262,6 @@ func (l limiter) acquire(ctx context.Context) error {
 }
 
 func (l limiter) release() { <-l }
-
-// devopsTransport sends Azure DevOps requests: it sets the Authorization
-// header on every attempt, bounds the calls in flight, retries what can be
-// retried, honours Retry-After, and holds back every call when the rate-limit
-// budget runs low. A final non-2xx answer becomes a *statusError, so the SDK's
-// own error unwrapping never sees it.
-type devopsTransport struct {
-	base   http.RoundTripper
-	auth   *authorizer
-	clock  clock.Clock
-	limit  limiter
-	policy RetryPolicy
-	stats  *counters
-	log    *slog.Logger
-	rnd    func() float64
-
-	mu       sync.Mutex
-	throttle time.Time     // a 429's end: no call starts before this
-	paced    time.Time     // the rate-limit budget's pacing: calls hold until this
-	first    int           // Scheduled calls in progress
-	idle     chan struct{} // closed when first drops to zero
-	lastLeft time.Time     // when the last Scheduled call ended
-}
-
-// holdThrottle holds every call until until (a 429's Retry-After).
-func (t *devopsTransport) holdThrottle(until time.Time) {
-	t.mu.Lock()
-	if until.After(t.throttle) {
-		t.throttle = until
-	}
-	t.mu.Unlock()
-}
-
-// holdPace slows every call down until until (the budget runs low).
-func (t *devopsTransport) holdPace(until time.Time) {
-	t.mu.Lock()
-	if until.After(t.paced) {
-		t.paced = until
-	}
-	t.mu.Unlock()
-}
-
-// ThrottledUntil is when Azure DevOps's current throttle ends; zero when
-// none holds the client's calls.
-func (c *Client) ThrottledUntil() time.Time {
-	t := c.devops
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.throttle.After(t.clock.Now()) {
-		return t.throttle
-	}
-	return time.Time{}
-}
-
-// enterFirst and leaveFirst count the Scheduled calls in progress, which
-// Normal and Background calls let go first after a throttle.
-func (t *devopsTransport) enterFirst() {
-	t.mu.Lock()
-	if t.first == 0 {
-		t.idle = make(chan struct{})
-	}
-	t.first++
-	t.mu.Unlock()
-}
-
-func (t *devopsTransport) leaveFirst() {
-	t.mu.Lock()
-	t.first--
-	if t.first == 0 {
-		close(t.idle)
-		t.lastLeft = t.clock.Now()
-	}
-	t.mu.Unlock()
-}
-
-const (
-	// yieldWait bounds how long a call that waited out a throttle lets the
-	// Scheduled calls go first.
-	yieldWait = 30 * time.Second
-	// firstGap is how long after a Scheduled call the yielding calls still
-	// wait: a scheduled change is a few calls in a row (read, then update).
-	firstGap = 2 * time.Second
-)
-
-// waitGate holds a call of urgency u while a throttle or the pacing holds
-// calls back. A throttle that ends later than u may wait fails the call at
-// once with a 429 *statusError that says when it ends, without a request.
-// A call that waited for a throttle lets the Scheduled calls in progress go
-// first (for yieldWait at most).
-func (t *devopsTransport) waitGate(ctx context.Context, u Urgency, req *http.Request) error {
-	waited := false
-	for {
-		now := t.clock.Now()
-		t.mu.Lock()
-		throttle, paced := t.throttle.Sub(now), t.paced.Sub(now)
-		t.mu.Unlock()
-		if throttle > 0 {
-			if budget := t.policy.budget(u); throttle > budget {
-				t.stats.refused.Add(1)
-				e := &statusError{Service: "Azure DevOps", Status: http.StatusTooManyRequests, RetryAfter: throttle,
-					Until: now.Add(throttle), Code: "throttled",
-					Message: "not sent: Azure DevOps is throttling poolbot's identity"}
-				if req != nil {
-					e.Method, e.Path = req.Method, req.URL.Path
-				}
-				return e
-			}
-			if err := sleep(ctx, t.clock, throttle); err != nil {
-				return err
-			}
-			waited = true
-			continue // the throttle may have moved meanwhile
-		}
-		if waited && u != Scheduled && u != Interactive {
-			if err := t.yield(ctx); err != nil {
-				return err
-			}
-			waited = false
-			continue
-		}
-		if paced > 0 {
-			if u == Interactive {
-				// Pacing saves the budget for the bulk of the polling; a
-				// person's command is not worth holding for it.
-				paced = min(paced, t.policy.InteractiveWait)
-			}
-			return sleep(ctx, t.clock, paced)
-		}
-		return nil
-	}
-}
-
-// yield waits until no Scheduled call is in progress or has just ended
-// (firstGap), yieldWait at most.
-func (t *devopsTransport) yield(ctx context.Context) error {
-	deadline := t.clock.Now().Add(yieldWait)
-	for {
-		now := t.clock.Now()
-		left := deadline.Sub(now)
-		if left <= 0 {
-			return nil
-		}
-		t.mu.Lock()
-		busy, idle, gap := t.first > 0, t.idle, t.lastLeft.Add(firstGap).Sub(now)
-		t.mu.Unlock()
-		var wake <-chan struct{}
-		switch {
-		case busy:
-			wake = idle
-		case gap > 0:
-			left = min(left, gap)
-		default:
-			return nil
-		}
-		select {
-		case <-wake:
-		case <-t.clock.After(left):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
-func sleep(ctx context.Context, c clock.Clock, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	select {
-	case <-c.After(d):
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (t *devopsTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	ctx := req.Context()
-	start := t.clock.Now()
-	canRepeat := idempotent(req.Method)
-	reauthed := false
-	u := UrgencyOf(ctx)
-	if u == Scheduled {
-		t.enterFirst()
-		defer t.leaveFirst()
-	}
-	for attempt := 0; ; attempt++ {
-		if err := t.waitGate(ctx, u, req); err != nil {
-			return nil, err
-		}
-		r := req.Clone(ctx)
-		if attempt > 0 && req.Body != nil && req.Body != http.NoBody {
-			if req.GetBody == nil {
-				return nil, errors.New("request body cannot be sent again")
-			}
-			b, err := req.GetBody()
-			if err != nil {
-				return nil, err
-			}
-			r.Body = b
-		}
-		h, err := t.auth.header(ctx)
-		if err != nil {
-			return nil, err
-		}
-		r.Header.Set("Authorization", h)
-
-		if err := t.limit.acquire(ctx); err != nil {
-			return nil, err
-		}
-		t.stats.calls.Add(1)
-		resp, err := t.base.RoundTrip(r)
-		t.limit.release()
-
-		var (
-			last  error
-			delay time.Duration
-			gated bool // the throttle gate holds the next attempt
-		)
-		now := t.clock.Now()
-		switch {
-		case err != nil:
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			t.stats.errors.Add(1)
-			last = &connError{err: err}
-			if !canRepeat {
-				return nil, last
-			}
-			delay = t.policy.backoff(attempt, t.rnd)
-		default:
-			// The SDK writes a package variable from this header without a
-			// lock; concurrent calls would race on it.
-			resp.Header.Del("X-TFS-Session")
-			if p := pace(resp.Header, now); p > 0 && resp.StatusCode != http.StatusTooManyRequests {
-				t.stats.slowed.Add(1)
-				t.holdPace(now.Add(p))
-			}
-			code := resp.StatusCode
-			switch {
-			case code < 400:
-				return resp, nil
-			case code == http.StatusUnauthorized && !t.auth.isPAT() && !reauthed:
-				// The token may have been revoked before its expiry: one
-				// more try with a fresh one.
-				drain(resp)
-				t.auth.invalidate()
-				reauthed = true
-				attempt--
-				continue
-			case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
-				ra, ok := retryAfter(resp.Header, now)
-				if !ok {
-					ra = t.policy.backoff(attempt, t.rnd)
-				}
-				if code == http.StatusTooManyRequests {
-					t.stats.throttled.Add(1)
-					t.holdThrottle(now.Add(ra)) // every call waits, not only this one
-				}
-				se := newStatusError("Azure DevOps", resp, ra)
-				se.Until = now.Add(ra)
-				last = se
-				// A 429 was refused before any work; a 503 may not have been.
-				if !canRepeat && code != http.StatusTooManyRequests {
-					t.stats.errors.Add(1)
-					return nil, last
-				}
-				if ra > t.policy.budget(u) {
-					return nil, last
-				}
-				delay, gated = ra, code == http.StatusTooManyRequests
-			case code >= 500 && canRepeat:
-				t.stats.errors.Add(1)
-				last = newStatusError("Azure DevOps", resp, 0)
-				delay = t.policy.backoff(attempt, t.rnd)
-			default:
-				t.stats.errors.Add(1)
-				return nil, newStatusError("Azure DevOps", resp, 0)
-			}
-		}
-		if attempt+1 >= t.policy.MaxAttempts || now.Sub(start)+delay > t.policy.elapsed(u) {
-			return nil, last
-		}
-		t.stats.retries.Add(1)
-		t.log.DebugContext(ctx, "retrying Azure DevOps call", "method", req.Method, "path", req.URL.Path,
-			"attempt", attempt+1, "wait", delay, "error", last)
-		if gated {
-			continue // waitGate waits for the throttle, in turn with the others
-		}
-		if err := sleep(ctx, t.clock, delay); err != nil {
-			return nil, err
-		}
-	}
-}
 
 func drain(resp *http.Response) {
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))

@@ -166,14 +166,14 @@ func status(code int, headers ...string) func(w http.ResponseWriter, r *http.Req
 
 func drop(w http.ResponseWriter, r *http.Request) { panic(http.ErrAbortHandler) }
 
-func newTestTransport(t *testing.T, c clock.Clock, auth *authorizer) (*devopsTransport, *counters) {
+// newTestTransport is the Azure DevOps transport as New builds it, with
+// auth as its authentication policy.
+func newTestTransport(t *testing.T, c clock.Clock, auth policy.Policy) (http.RoundTripper, *counters) {
 	t.Helper()
 	st := &counters{}
-	return &devopsTransport{
-		base: http.DefaultTransport.(*http.Transport).Clone(), auth: auth, clock: c, limit: make(limiter, 4),
-		policy: RetryPolicy{MaxAttempts: 4, BaseDelay: time.Millisecond, MaxDelay: 4 * time.Millisecond, MaxWait: time.Minute}.withDefaults(),
-		stats:  st, log: discard(), rnd: defaultRand,
-	}, st
+	p := &pacer{clock: c, stats: st, log: discard(), rnd: defaultRand,
+		policy: RetryPolicy{MaxAttempts: 4, BaseDelay: time.Millisecond, MaxDelay: 4 * time.Millisecond, MaxWait: time.Minute}.withDefaults()}
+	return newDevOpsPipeline(http.DefaultTransport.(*http.Transport).Clone(), auth, p, make(limiter, 4)), st
 }
 
 func TestTransportRetries(t *testing.T) {
@@ -194,6 +194,11 @@ func TestTransportRetries(t *testing.T) {
 		{"post 500 not repeated", "POST", []func(http.ResponseWriter, *http.Request){status(500), ok}, 1, 0, isStatus(500)},
 		{"post dropped not repeated", "POST", []func(http.ResponseWriter, *http.Request){drop, ok}, 1, 0, isConn},
 		{"post 429 repeated", "POST", []func(http.ResponseWriter, *http.Request){status(429, "Retry-After-Ms", "1"), ok}, 2, 200, nil},
+		{"503 retry-after honoured", "GET", []func(http.ResponseWriter, *http.Request){status(503, "Retry-After-Ms", "2"), ok}, 2, 200, nil},
+		{"503 retry-after beyond max delay returned", "GET", []func(http.ResponseWriter, *http.Request){status(503, "Retry-After", "300"), ok}, 1, 0, func(err error) bool {
+			var se *statusError
+			return errors.As(err, &se) && se.Status == 503 && se.RetryAfter == 300*time.Second
+		}},
 		{"404 final", "GET", []func(http.ResponseWriter, *http.Request){status(404), ok}, 1, 0, isStatus(404)},
 		{"long retry-after returned", "GET", []func(http.ResponseWriter, *http.Request){status(429, "Retry-After", "300"), ok}, 1, 0, func(err error) bool {
 			var se *statusError
@@ -205,7 +210,7 @@ func TestTransportRetries(t *testing.T) {
 			s := &script{answers: tt.answers}
 			srv := httptest.NewServer(s)
 			defer srv.Close()
-			tr, st := newTestTransport(t, clock.Real{}, newPATAuthorizer("p"))
+			tr, st := newTestTransport(t, clock.Real{}, newPATPolicy("p"))
 			req, _ := http.NewRequest(tt.method, srv.URL+"/x", strings.NewReader(`{"state":"pendingDelete"}`))
 			resp, err := (&http.Client{Transport: tr}).Do(req)
 			if s.n() != tt.wantCalls {
@@ -250,7 +255,7 @@ func TestTransportHonoursRetryAfter(t *testing.T) {
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 	fc := clock.NewFake(t0)
-	tr, st := newTestTransport(t, fc, newPATAuthorizer("p"))
+	tr, st := newTestTransport(t, fc, newPATPolicy("p"))
 	done := make(chan error, 1)
 	go func() {
 		resp, err := (&http.Client{Transport: tr}).Get(srv.URL)
@@ -283,7 +288,7 @@ func TestTransportCancelDuringWait(t *testing.T) {
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 	fc := clock.NewFake(t0)
-	tr, _ := newTestTransport(t, fc, newPATAuthorizer("p"))
+	tr, _ := newTestTransport(t, fc, newPATPolicy("p"))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -299,10 +304,11 @@ func TestTransportCancelDuringWait(t *testing.T) {
 }
 
 // fakeCredential hands out numbered tokens that expire after lifetime on
-// its clock.
+// its clock; the first after first, when set.
 type fakeCredential struct {
 	clock    clock.Clock
 	lifetime time.Duration
+	first    time.Duration
 	n        atomic.Int64
 }
 
@@ -311,16 +317,24 @@ func (f *fakeCredential) GetToken(ctx context.Context, o policy.TokenRequestOpti
 	if len(o.Scopes) != 1 || o.Scopes[0] != DevOpsScope {
 		return azcore.AccessToken{}, errors.New("wrong scope")
 	}
-	return azcore.AccessToken{Token: "token-" + itoa(n), ExpiresOn: f.clock.Now().Add(f.lifetime)}, nil
+	life := f.lifetime
+	if n == 1 && f.first != 0 {
+		life = f.first
+	}
+	return azcore.AccessToken{Token: "token-" + itoa(n), ExpiresOn: f.clock.Now().Add(life)}, nil
 }
 
+// challenge is Azure DevOps' answer to a token it does not take.
+var challenge = status(401, "WWW-Authenticate", `Bearer authorization_uri=https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000`)
+
 func TestTransportReauthenticatesOnce(t *testing.T) {
-	s := &script{answers: []func(http.ResponseWriter, *http.Request){status(401), status(200)}}
+	s := &script{answers: []func(http.ResponseWriter, *http.Request){challenge, status(200)}}
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 	fc := clock.NewFake(t0)
-	cred := &fakeCredential{clock: fc, lifetime: time.Hour}
-	tr, _ := newTestTransport(t, fc, newTokenAuthorizer(cred, fc))
+	// azcore's bearer token policy times tokens on the real clock.
+	cred := &fakeCredential{clock: clock.Real{}, lifetime: time.Hour}
+	tr, _ := newTestTransport(t, fc, newTokenPolicy(cred, true))
 	resp, err := (&http.Client{Transport: tr}).Get(srv.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -333,7 +347,7 @@ func TestTransportReauthenticatesOnce(t *testing.T) {
 	s2 := &script{answers: []func(http.ResponseWriter, *http.Request){status(401)}}
 	srv2 := httptest.NewServer(s2)
 	defer srv2.Close()
-	tr2, _ := newTestTransport(t, fc, newPATAuthorizer("p"))
+	tr2, _ := newTestTransport(t, fc, newPATPolicy("p"))
 	if _, err := (&http.Client{Transport: tr2}).Get(srv2.URL); !isStatus(401)(err) || s2.n() != 1 {
 		t.Errorf("PAT 401: %v after %d calls", err, s2.n())
 	}
@@ -347,7 +361,7 @@ func TestTransportSlowsDownBeforeBlocked(t *testing.T) {
 	s := &script{answers: []func(http.ResponseWriter, *http.Request){low, status(200)}}
 	srv := httptest.NewServer(s)
 	defer srv.Close()
-	tr, st := newTestTransport(t, fc, newPATAuthorizer("p"))
+	tr, st := newTestTransport(t, fc, newPATPolicy("p"))
 	hc := &http.Client{Transport: tr}
 	resp, err := hc.Get(srv.URL)
 	if err != nil {

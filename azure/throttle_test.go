@@ -96,7 +96,7 @@ func TestThrottleAnswersPeopleAtOnce(t *testing.T) {
 		ok   bool // answered from what poolbot knows
 	}{
 		{"a change", func(ctx context.Context) error {
-			_, _, err := e.c.Update(ctx, "linux-ci", pool.Settings{Standby: pool.Int(5)})
+			_, err := e.c.Update(ctx, pool.Pool{Name: "linux-ci"}, pool.Settings{Standby: pool.Int(5)})
 			return err
 		}, false},
 		{"a pool's status", func(ctx context.Context) error { _, err := e.c.Get(ctx, "linux-ci"); return err }, false},
@@ -143,7 +143,7 @@ func TestThrottleAnswersPeopleAtOnce(t *testing.T) {
 	// The scheduler's change waits for the throttle, then goes first.
 	sched := make(chan error, 1)
 	go func() {
-		_, _, err := e.c.Update(WithUrgency(ctx(t), Scheduled), "windows-ci", pool.Settings{Standby: pool.Int(0)})
+		_, err := e.c.Update(WithUrgency(ctx(t), Scheduled), pool.Pool{Name: "windows-ci"}, pool.Settings{Standby: pool.Int(0)})
 		sched <- err
 	}()
 	fc.WaitFor(2)

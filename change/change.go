@@ -302,8 +302,11 @@ func (c *Changer) Current(ctx context.Context, name string) (pool.Pool, error) {
 }
 
 // Validate checks s against the pool as read (cur): the one check of a
-// change's settings, made by Update and by a caller planning a change before
-// it asks for confirmation. It returns a KindInvalid error naming the pool.
+// change's settings, made by Update against the pool read under its lock,
+// and by a caller planning a change against the pool it read, which refuses
+// it (of every pool, if one would refuse it) before it asks for confirmation
+// or runs anything. It returns a KindInvalid error naming the pool. The
+// service does not check again: Azure DevOps does.
 func (c *Changer) Validate(cur pool.Pool, s pool.Settings) error {
 	if err := s.Validate(cur); err != nil {
 		return &pool.Error{Kind: pool.KindInvalid, Pool: cur.Name,
@@ -313,9 +316,11 @@ func (c *Changer) Validate(cur pool.Pool, s pool.Settings) error {
 }
 
 // Update changes the settings of cur, the pool the caller read (a command's
-// pool list, the scheduler's). The Changer reads it anew under the lock, for
-// the intent written before the call; an invalid s is refused before any
-// write. The change, or its failure, is audited before Update returns.
+// pool list, the scheduler's). Under the pool's lock the Changer reads it
+// once anew: that read is the intent's before, written ahead of the call,
+// the one check of s, and what the service's PATCH of s is sent against. An
+// invalid s is refused before any write. The change, or its failure, is
+// audited before Update returns. Cost: one read and one PATCH.
 func (c *Changer) Update(ctx context.Context, a Actor, command string, cur pool.Pool, s pool.Settings) (before, after pool.Pool, err error) {
 	unlock, err := c.Lock(ctx, cur.Name, a, command)
 	if err != nil {
@@ -342,12 +347,12 @@ func (c *Changer) Announced(ctx context.Context, a Actor, command, name string, 
 	return c.update(ctx, a, command, name, s, &notice)
 }
 
-// update reads the pool anew (the intent's before and target must be what
-// Azure DevOps has, not a caller's snapshot), checks s once, writes the
-// intent, calls Azure DevOps, and records the outcome with a context of its
-// own: a caller cancelled (a SIGTERM, a Slack timeout) after the PATCH left
-// must not leave it unrecorded. A call that failed but landed (the answer
-// was lost) is an applied change.
+// update reads the pool anew, once (the intent's before and target must be
+// what Azure DevOps has, not a caller's snapshot), checks s once, writes the
+// intent, sends s, and records the outcome with a context of its own: a
+// caller cancelled (a SIGTERM, a Slack timeout) after the PATCH left must not
+// leave it unrecorded. A call that failed but landed (the answer was lost)
+// is an applied change; only then is the pool read again.
 func (c *Changer) update(ctx context.Context, a Actor, command, name string, s pool.Settings, notice *pool.OutboxMessage) (before, after pool.Pool, err error) {
 	before, err = c.Current(ctx, name)
 	if err != nil {
@@ -361,7 +366,7 @@ func (c *Changer) update(ctx context.Context, a Actor, command, name string, s p
 	if err != nil {
 		return before, before, err
 	}
-	_, after, err = c.svc.Update(ctx, name, s)
+	after, err = c.svc.Update(ctx, before, s)
 	if err != nil && id != 0 {
 		lctx, cancel := detached(ctx)
 		if cur, cerr := c.Current(lctx, name); cerr == nil && settingsOf(cur) == target && target != settingsOf(before) {

@@ -54,14 +54,23 @@ func (e *env) cur(t testing.TB, name string) pool.Pool {
 	return p
 }
 
-// One change is the Changer's fresh read of the list (the intent's before
-// and target are what Azure DevOps has, not the caller's snapshot), the
-// service's read of the pool, and one PATCH.
+// One change is one read and one PATCH: the Changer's fresh read of the
+// list under the pool's lock (the intent's before and target are what Azure
+// DevOps has, not the caller's snapshot), then a PATCH of the settings the
+// change sets, sent against that read. The caller's cur may be stale: a
+// setting changed meanwhile outside poolbot is in the audit's before and is
+// kept.
 func TestUpdateReadsAnewAndPatchesOnce(t *testing.T) {
+	ctx := context.Background()
 	e := newEnv(t)
-	cur := e.cur(t, "linux-ci")
+	cur := e.cur(t, "linux-ci") // standby 2 max 10
+	// Someone changes max in the portal after the caller read the pool.
+	if _, err := e.svc.Update(ctx, cur, pool.Settings{Max: pool.Int(8)}); err != nil {
+		t.Fatal(err)
+	}
 	e.sim.ResetCalls()
-	if _, _, err := e.ch.Update(context.Background(), alice, "standby linux-ci 3", cur, pool.Settings{Standby: pool.Int(3)}); err != nil {
+	before, after, err := e.ch.Update(ctx, alice, "standby linux-ci 3", cur, pool.Settings{Standby: pool.Int(3)})
+	if err != nil {
 		t.Fatal(err)
 	}
 	calls := map[string]int{}
@@ -70,9 +79,19 @@ func TestUpdateReadsAnewAndPatchesOnce(t *testing.T) {
 			calls[k] = v
 		}
 	}
-	want := map[string]int{"ado.elasticpools.get": 1, "ado.elasticpools.list": 1, "ado.elasticpools.update": 1}
+	want := map[string]int{"ado.elasticpools.list": 1, "ado.elasticpools.update": 1}
 	if fmt.Sprint(calls) != fmt.Sprint(want) {
 		t.Errorf("one change made %v, want %v", calls, want)
+	}
+	if before.Max != 8 || after.Standby != 3 || after.Max != 8 {
+		t.Errorf("change returned max %d → standby %d max %d, want max 8 read under the lock → standby 3 max 8", before.Max, after.Standby, after.Max)
+	}
+	if now, _ := e.sim.Settings("linux-ci"); *now.Standby != 3 || *now.Max != 8 {
+		t.Errorf("the simulator has %s, want standby 3 and the portal's max 8", now)
+	}
+	recs, err := e.store.Audit(ctx, pool.AuditQuery{Pool: "linux-ci"})
+	if err != nil || len(recs) != 1 || recs[0].Before != "standby=2 max=8 ttl=30 recycle=false" || recs[0].After != "standby=3 max=8 ttl=30 recycle=false" {
+		t.Fatalf("audit %+v (%v), want before as read under the lock", recs, err)
 	}
 }
 

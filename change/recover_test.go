@@ -26,23 +26,23 @@ type dying struct {
 	cancel    func() // cancels the caller's context once the call has landed
 }
 
-func (d dying) Update(ctx context.Context, name string, s pool.Settings) (before, after pool.Pool, err error) {
-	b, p, err := d.Service.Update(context.Background(), name, s)
+func (d dying) Update(ctx context.Context, cur pool.Pool, s pool.Settings) (pool.Pool, error) {
+	p, err := d.Service.Update(context.Background(), cur, s)
 	if err != nil {
-		return b, p, err
+		return p, err
 	}
 	if d.cancel != nil {
 		d.cancel()
-		return b, pool.Pool{}, ctx.Err()
+		return pool.Pool{}, ctx.Err()
 	}
 	if d.cancelled {
-		return b, pool.Pool{}, context.Canceled
+		return pool.Pool{}, context.Canceled
 	}
 	if d.dieAfter == "update" {
 		d.dead.Store(true)
-		return b, pool.Pool{}, errKilled
+		return pool.Pool{}, errKilled
 	}
-	return b, p, nil
+	return p, nil
 }
 
 func (d dying) SetImage(ctx context.Context, name string, img pool.Image) (before, after pool.Image, err error) {
@@ -215,8 +215,8 @@ func TestKilledMidChangeIsRecoveredAtStart(t *testing.T) {
 // refusing never reaches Azure: the process died before the call.
 type refusing struct{ pool.Service }
 
-func (refusing) Update(context.Context, string, pool.Settings) (before, after pool.Pool, err error) {
-	return pool.Pool{}, pool.Pool{}, errKilled
+func (refusing) Update(context.Context, pool.Pool, pool.Settings) (pool.Pool, error) {
+	return pool.Pool{}, errKilled
 }
 
 // A change made and recorded whose reply never left (the process died just
@@ -280,10 +280,10 @@ type flaky struct {
 	dead *atomic.Bool
 }
 
-func (f flaky) Update(ctx context.Context, name string, s pool.Settings) (before, after pool.Pool, err error) {
-	before, after, err = f.Service.Update(ctx, name, s)
+func (f flaky) Update(ctx context.Context, cur pool.Pool, s pool.Settings) (pool.Pool, error) {
+	after, err := f.Service.Update(ctx, cur, s)
 	f.dead.Store(true)
-	return before, after, err
+	return after, err
 }
 
 // A restarted replica takes its own leases back at once instead of waiting

@@ -74,20 +74,33 @@ type Rollout struct {
 	CanaryAt   time.Time // when they were reimaged
 	Started    time.Time
 	Ended      time.Time
-	Baseline   float64  // the old image's recent job failure rate
-	BaseJobs   int      // …over this many jobs
-	Moved      []int    // node ids reimaged onto the new image (the canary included)
-	Back       []int    // node ids reimaged back onto the previous image
-	Online     []int    // moved node ids seen online on the new image
-	Agents     []string // names of the agents seen on the new image, whose jobs count
-	NewJobs    int      // finished jobs that ran on the new image, as last counted
-	NewFailed  int      // …of which failed
-	Evidence   string   // why it was rolled back
+	Baseline   float64   // the old image's recent job failure rate
+	BaseJobs   int       // …over this many jobs
+	Moved      []int     // node ids reimaged onto the new image (the canary included)
+	Back       []int     // node ids reimaged back onto the previous image
+	Online     []int     // moved node ids seen online on the new image
+	Agents     []string  // names of the agents seen on the new image, whose jobs count
+	NewJobs    int       // finished jobs that ran on the new image, as last counted
+	NewFailed  int       // …of which failed
+	Evidence   string    // why it was rolled back
+	PhaseAt    time.Time // when it entered its phase (batches, rollback)
 	Actor      Actor
 	Command    string
 	Channel    string
 	Who        string
 	MessageKey string
+}
+
+// PhaseSince is when the rollout entered its phase, as far as it records:
+// the canary's reimage for the watch, the start otherwise.
+func (r Rollout) PhaseSince() time.Time {
+	switch {
+	case r.Phase == PhaseWatch && !r.CanaryAt.IsZero():
+		return r.CanaryAt
+	case !r.PhaseAt.IsZero():
+		return r.PhaseAt
+	}
+	return r.Started
 }
 
 // Active reports whether the rollout still has work.
@@ -272,19 +285,33 @@ func (c *Changer) step(ctx context.Context, r *Rollout) error {
 	case PhaseRollback:
 		return c.stepBack(ctx, r, p.Nodes)
 	case PhaseCanary:
-		var ids []int
+		// The canary is first the agents the pool made on the new image
+		// since the rollout began (it grew), then idle ones reimaged.
+		var fresh, ids []int
 		for _, n := range p.Nodes {
-			if n.State == pool.NodeIdle && !onNew(n) && len(ids) < r.Plan.Canary {
+			if n.Image == r.Image && !slices.Contains(r.Moved, n.ID) && !n.State.Failed() && n.State.Class() != pool.ClassGoing && len(fresh) < r.Plan.Canary {
+				fresh = append(fresh, n.ID)
+			}
+		}
+		for _, n := range p.Nodes {
+			if n.State == pool.NodeIdle && !onNew(n) && len(fresh)+len(ids) < r.Plan.Canary {
 				ids = append(ids, n.ID)
 			}
 		}
-		if len(ids) == 0 {
-			return nil // no idle agent yet; new ones get the image as the pool grows
+		if len(fresh)+len(ids) == 0 {
+			return nil // no idle agent yet; new ones get the image as the pool grows, and are the canary
 		}
 		// Recorded before Azure hears of it, so that a restart watches them.
-		r.Canary, r.Moved, r.CanaryAt, r.Phase = ids, append(r.Moved, ids...), now, PhaseWatch
+		r.Canary, r.CanaryAt, r.Phase = append(fresh, ids...), now, PhaseWatch
+		r.Moved = append(r.Moved, r.Canary...)
 		if err := c.saveRollout(ctx, *r, true); err != nil {
 			return err
+		}
+		if len(fresh) > 0 {
+			c.auditRollout(ctx, *r, "canary: new nodes "+joinInts(fresh)+" on "+r.Image.String(), "ok")
+		}
+		if len(ids) == 0 {
+			return nil
 		}
 		err := c.svc.ReimageNodes(ctx, r.Pool, ids)
 		c.auditRollout(ctx, *r, "reimage canary nodes "+joinInts(ids), result(err))
@@ -335,7 +362,7 @@ func (c *Changer) step(ctx context.Context, r *Rollout) error {
 		if err != nil {
 			return err
 		}
-		r.Phase, r.Held = PhaseBatches, false
+		r.Phase, r.Held, r.PhaseAt = PhaseBatches, false, now
 		c.auditRollout(ctx, *r, fmt.Sprintf("rollout: canary healthy after %d jobs, %d failed", r.NewJobs, r.NewFailed), "ok")
 	}
 	// Batches: one at a time, each online before the next; busy agents wait for their job.
@@ -464,7 +491,7 @@ func (c *Changer) rollBack(ctx context.Context, r *Rollout, why string) error {
 	if err != nil {
 		return err
 	}
-	r.Phase, r.Evidence = PhaseRollback, why
+	r.Phase, r.Evidence, r.PhaseAt = PhaseRollback, why, c.clock.Now()
 	if r.Channel != "" || c.channel != "" {
 		ch := r.Channel
 		if ch == "" {
@@ -574,7 +601,7 @@ func (r Rollout) Progress() string {
 	var s string
 	switch r.Phase {
 	case PhaseCanary:
-		s = fmt.Sprintf(":hourglass: %s: waiting for %d idle agent(s) to move as the canary", head, r.Plan.Canary)
+		s = fmt.Sprintf(":hourglass: %s: waiting for %d idle or new agent(s) to be the canary", head, r.Plan.Canary)
 	case PhaseWatch:
 		s = fmt.Sprintf(":mag: %s: canary %s reimaged, watched for %s (%d jobs on it, %d failed)", head, joinInts(r.Canary), r.Plan.Watch, r.NewJobs, r.NewFailed)
 	case PhaseBatches:

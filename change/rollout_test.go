@@ -2,6 +2,7 @@ package change_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -285,4 +286,57 @@ func TestRolloutAsksAgainForALostCanaryReimage(t *testing.T) {
 	if !again {
 		t.Error("no audit row of the canary reimaged again")
 	}
+}
+
+// With no idle agent to reimage, the canary is the agents the pool makes
+// on the new image as it grows: none is reimaged for it, and the rollout
+// goes on from them to the end.
+func TestRolloutCanaryFromNewAgents(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	// Standby 0: by 23:00 the evening's idle agents are gone, and the
+	// pool has none until the morning's jobs.
+	if err := e.sim.Apply("linux-ci", pool.Settings{Standby: pool.Int(0)}); err != nil {
+		t.Fatal(err)
+	}
+	e.sim.Advance(14 * time.Hour)
+	if states, _ := e.sim.NodeStates("linux-ci"); len(states) != 0 {
+		t.Fatalf("linux-ci has nodes at 23:00: %v", states)
+	}
+	img, _ := pool.ParseImage(newImage)
+	start := e.sim.Now()
+	if _, err := e.ch.StartRollout(ctx, alice, "image linux-ci 1.2.0", "linux-ci", img, plan, "C1", "<@U1>"); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := runRollout(t, e, "linux-ci", img, 24*time.Hour)
+	if r.Phase != change.PhaseDone {
+		t.Fatalf("rollout ended %s: %s", r.Phase, r.Evidence)
+	}
+	if len(r.Canary) != plan.Canary {
+		t.Errorf("canary %v; want %d agent", r.Canary, plan.Canary)
+	}
+	t.Logf("canary %v from new agents; done %s after the start", r.Canary, r.Ended.Sub(start))
+	fromNew := false
+	for _, a := range auditOf(t, e.store, "linux-ci") {
+		if strings.HasPrefix(a.After, "reimage canary nodes") {
+			t.Errorf("a canary agent was reimaged: %q", a.After)
+		}
+		fromNew = fromNew || strings.HasPrefix(a.After, "canary: new nodes "+joinInts(r.Canary))
+	}
+	if !fromNew {
+		t.Error("no audit row of the canary taken from new agents")
+	}
+	for _, j := range jobsSince(t, e, "linux-ci", start) {
+		if j.Result == "failed" {
+			t.Errorf("job %d on %s failed", j.RequestID, j.Agent)
+		}
+	}
+}
+
+func joinInts(ids []int) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = fmt.Sprint(id)
+	}
+	return strings.Join(s, ",")
 }

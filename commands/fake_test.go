@@ -81,8 +81,8 @@ func TestListShowsTheSnapshotsAge(t *testing.T) {
 // audited as an error, and changes nothing.
 func TestChangeAzureRefuses(t *testing.T) {
 	svc := pooltest.Pools(fakePools...)
-	svc.UpdateFn = func(_ context.Context, name string, s pool.Settings) (pool.Pool, pool.Pool, error) {
-		return fakePools[0], pool.Pool{}, &pool.Error{Kind: pool.KindInvalid, Op: "update pool", Pool: name,
+	svc.UpdateFn = func(_ context.Context, cur pool.Pool, s pool.Settings) (pool.Pool, error) {
+		return pool.Pool{}, &pool.Error{Kind: pool.KindInvalid, Op: "update pool", Pool: cur.Name,
 			Msg: "The maximum number of virtual machines (7) is over the subscription's quota."}
 	}
 	f := newFakeStack(t, svc)

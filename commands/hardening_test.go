@@ -285,7 +285,7 @@ func TestStatusListsNodesForNode(t *testing.T) {
 		t.Fatalf("node %d has no agent name", idle)
 	}
 	st := plainOf(s.run(req("U-viewer", "status linux-ci")).last())
-	line := regexp.MustCompile(fmt.Sprintf(`(?m)^#%-4d %-20s idle +ubuntu22/versions/1\.1\.0 since \d\d:\d\d CET$`, idle, regexp.QuoteMeta(name)))
+	line := regexp.MustCompile(fmt.Sprintf(`(?m)^#%-4d %-20s idle +ubuntu22/versions/1\.1\.0 +agent 4\.258\.1 +since \d\d:\d\d CET$`, idle, regexp.QuoteMeta(name)))
 	if !line.MatchString(st) {
 		t.Fatalf("status lacks a line for node %d (%s):\n%s", idle, name, st)
 	}
@@ -420,7 +420,7 @@ func TestTimesInReadersZone(t *testing.T) {
 		{"U-operator", "up linux-ci for=2h", []string{"until 06:00 EST"}},
 		{"U-operator", "mute linux-ci for=1h", []string{"until 05:00 EST"}},
 		{"U-operator", "history linux-ci", []string{"04:00 EST operator: up linux-ci for=2h", "04:00 EST operator: mute"}},
-		{"U-operator", "status linux-ci", []string{"muted until 05:00 EST", "next: 13:00 EST", "ubuntu22/versions/1.1.0 since 03:"}},
+		{"U-operator", "status linux-ci", []string{"muted until 05:00 EST", "next: 13:00 EST", "ubuntu22/versions/1.1.0", " since 03:"}},
 		{"U-admin", "history linux-ci", []string{"10:00 CET operator: up linux-ci for=2h"}},
 		{"U-admin", "status linux-ci", []string{"muted until 11:00 CET", "next: 19:00 CET"}},
 	}

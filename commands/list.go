@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/slack-go/slack"
@@ -16,7 +17,8 @@ func listCommands() []*command {
 		name:  "list",
 		usage: "list [pattern]",
 		help: "Shows every pool you may see, or those matching a pattern such as linux-*: state; idle, busy, " +
-			"offline and failed agents; standby; max; image; today's estimated cost; next scheduled change.",
+			"offline and failed agents; standby; max; image, flagged when its agents run more than one; today's " +
+			"estimated cost; next scheduled change.",
 		role: RoleViewer,
 		min:  0, max: 1, pool: optGlob,
 		run: runList,
@@ -24,7 +26,7 @@ func listCommands() []*command {
 }
 
 func runList(ctx context.Context, c *call) error {
-	pools, at, err := c.listPools(ctx, pool.ListOptions{Nodes: true})
+	pools, at, err := c.listPools(ctx, pool.ListOptions{Nodes: true, Images: true})
 	if err != nil {
 		return fmt.Errorf("list pools: %w", err)
 	}
@@ -55,7 +57,11 @@ func runList(ctx context.Context, c *call) error {
 		fields, line := c.poolSummary(ctx, p)
 		lines = append(lines, line)
 		if i < maxBlocks-2 {
-			blocks = append(blocks, section(sayf("*%s* · %s", p.Name, c.stateWord(ctx, p)), fields...))
+			head := sayf("*%s* · %s", p.Name, c.stateWord(ctx, p))
+			if imgs := nodeImages(p.Nodes); len(imgs) > 1 {
+				head += fmt.Sprintf(" · :warning: %d images", len(imgs))
+			}
+			blocks = append(blocks, section(head, fields...))
 		}
 	}
 	if more := len(shown) - (maxBlocks - 2); more > 0 {
@@ -79,6 +85,17 @@ func (c *call) poolSummary(ctx context.Context, p pool.Pool) ([]string, string) 
 	if p.ScaleSet != nil && !p.ScaleSet.Image.IsZero() {
 		fields = append(fields, "*Image*\n"+esc(p.ScaleSet.Image.Short()))
 		line += "; image " + p.ScaleSet.Image.Short()
+	}
+	if imgs := nodeImages(p.Nodes); len(imgs) > 1 {
+		// Drift: the agents do not all run one image (a rollout under
+		// way, or agents never reimaged after a change).
+		var parts []string
+		for _, im := range imgs {
+			parts = append(parts, fmt.Sprintf("%s ×%d", im.image.Short(), im.agents))
+		}
+		drift := fmt.Sprintf("%d images on its agents: %s", len(imgs), strings.Join(parts, ", "))
+		fields = append(fields, "*:warning: Drift*\n"+esc(drift))
+		line += "; " + drift
 	}
 	if c.h.o.Cost != nil {
 		if amount, cur, ok := c.h.o.Cost.Today(ctx, p.Name); ok {
@@ -112,4 +129,29 @@ func (c *call) stateWord(ctx context.Context, p pool.Pool) string {
 		return "offline since " + fmtWhen(p.OfflineSince, c.readerZone(ctx, p.Name), c.now())
 	}
 	return string(p.State)
+}
+
+// imageCount is how many agents run an image.
+type imageCount struct {
+	image  pool.Image
+	agents int
+}
+
+// nodeImages counts the images the nodes run, those going away left out,
+// the most used first.
+func nodeImages(nodes []pool.Node) []imageCount {
+	var out []imageCount
+	for _, n := range nodes {
+		if n.Image.IsZero() || n.State.Class() == pool.ClassGoing {
+			continue
+		}
+		i := slices.IndexFunc(out, func(c imageCount) bool { return c.image == n.Image })
+		if i < 0 {
+			out = append(out, imageCount{image: n.Image})
+			i = len(out) - 1
+		}
+		out[i].agents++
+	}
+	slices.SortStableFunc(out, func(a, b imageCount) int { return b.agents - a.agents })
+	return out
 }

@@ -19,8 +19,9 @@ func statusCommands() []*command {
 	return []*command{{
 		name:  "status",
 		usage: "status <pool> [chart=24h]",
-		help: "Shows one pool in detail: settings, scale set and image, nodes by state, jobs waiting, recent " +
-			"errors, any hold against its schedule, and its last changes. chart=24h (1h to 24h) adds a picture " +
+		help: "Shows one pool in detail: settings, scale set and image, nodes by state, each node's image and " +
+			"agent version, an image rollout's progress, jobs waiting, recent errors, any hold against its schedule, " +
+			"and its last changes. chart=24h (1h to 24h) adds a picture " +
 			"of its agents, busy, idle and the others, every 10 minutes over that span, shared in the channel.",
 		role: RoleViewer,
 		keys: []string{"chart"},
@@ -76,6 +77,9 @@ func runStatus(ctx context.Context, c *call) error {
 	}
 
 	var extra []string
+	if line := rolloutLine(ctx, c, p, loc, now); line != "" {
+		extra = append(extra, line)
+	}
 	if h, ok := c.h.o.Changer.Holder(ctx, name); ok {
 		extra = append(extra, sayf(":hourglass: being changed by %s (`%s`)", nameOf(h.Actor.Name, h.Actor.ID), h.Command))
 	}
@@ -172,8 +176,8 @@ func nodeSummary(nodes []pool.Node) string {
 // maxNodeLines bounds the node list of status; the summary counts them all.
 const maxNodeLines = 25
 
-// nodeList is a line per node: id, agent name, state, image, since when
-// (in loc); the failed ones first, then by id.
+// nodeList is a line per node: id, agent name, state, image, agent
+// version, since when (in loc); the failed ones first, then by id.
 func nodeList(nodes []pool.Node, loc *time.Location, now time.Time) []string {
 	ns := slices.Clone(nodes)
 	slices.SortFunc(ns, func(a, b pool.Node) int {
@@ -196,14 +200,17 @@ func nodeList(nodes []pool.Node, loc *time.Location, now time.Time) []string {
 		if !n.StateChangedOn.IsZero() {
 			since = " since " + fmtWhen(n.StateChangedOn, loc, now)
 		}
-		name, img := n.Name, n.Image.Short()
+		name, img, agent := n.Name, n.Image.Short(), n.AgentVersion
 		if name == "" {
 			name = "-"
 		}
 		if img == "" {
 			img = "-"
 		}
-		out = append(out, fmt.Sprintf("#%-4d %-20s %-16s %s%s", n.ID, name, n.State, img, since))
+		if agent == "" {
+			agent = "-"
+		}
+		out = append(out, fmt.Sprintf("#%-4d %-20s %-16s %-24s agent %-9s%s", n.ID, name, n.State, img, agent, since))
 	}
 	return out
 }
@@ -245,4 +252,33 @@ func oneLine(s string, n int) string {
 		return string(r[:n-1]) + "…"
 	}
 	return s
+}
+
+// recentRollout is how long a finished rollout stays in status.
+const recentRollout = 24 * time.Hour
+
+// rolloutLine is the pool's image rollout, running or finished within a
+// day, as mrkdwn: its progress, since when, and how many agents run the
+// new image now; "" when there is none.
+func rolloutLine(ctx context.Context, c *call, p pool.Pool, loc *time.Location, now time.Time) string {
+	r, err := c.h.o.Changer.Rollout(ctx, p.Name)
+	if err != nil || !r.Active() && now.Sub(r.Ended) > recentRollout {
+		return ""
+	}
+	on, total := 0, 0
+	for _, n := range p.Nodes {
+		if n.State.Class() == pool.ClassGoing {
+			continue
+		}
+		total++
+		if n.Image == r.Image {
+			on++
+		}
+	}
+	line := r.Progress()
+	if r.Active() {
+		line += fmt.Sprintf("; phase %s since %s, started %s; %d of %d agents on it now",
+			r.Phase, fmtWhen(r.PhaseSince(), loc, now), fmtWhen(r.Started, loc, now), on, total)
+	}
+	return line
 }

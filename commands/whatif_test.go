@@ -27,7 +27,7 @@ func TestWhatifCommand(t *testing.T) {
 	// app's runner: whatif.Stored, its results as rows.
 	s := newStack(t, func(o *Options) {
 		o.WhatIf = func(ctx context.Context, p pool.Pool, jobs []pool.Job) ([]WhatIfRow, error) {
-			rs, err := whatif.Stored(ctx, p, jobs, schedules)
+			rs, err := whatif.Stored(ctx, p, jobs, schedules, "")
 			var rows []WhatIfRow
 			for _, r := range rs {
 				rows = append(rows, WhatIfRow{Policy: r.Policy, IdleVMHours: r.IdleVMHours, Cost: r.Cost, WaitP50: r.WaitP50,

@@ -12,6 +12,15 @@ type Alerts struct {
 	// p95 queue wait exceeds it. Zero: none. Waits override it per pool.
 	WaitP95 Duration        `toml:"wait_p95"`
 	Waits   []WaitObjective `toml:"waits"`
+	// ImageMaxAge: alert when a pool's agents run a compute gallery image
+	// version published longer ago than this. Zero: none. ImageAges
+	// override it per pool.
+	ImageMaxAge Duration   `toml:"image_max_age"`
+	ImageAges   []ImageAge `toml:"image_ages"`
+	// AgentUpdateAfter: alert when idle agents report an agent version
+	// older than the newest any pool's agents run for longer than this (a
+	// self-update slow or stuck). Zero: none.
+	AgentUpdateAfter Duration `toml:"agent_update_after"`
 }
 
 // Route sends the alerts of some pools to a channel.

@@ -8,6 +8,9 @@ package config
 type Config struct {
 	// Path is the file the configuration was loaded from.
 	Path string `toml:"-"`
+	// lines is the line of each key in Path as it was loaded, for
+	// KeyError.
+	lines map[string]int
 
 	DevOps    DevOps     `toml:"azure_devops"`
 	Azure     Azure      `toml:"azure"`

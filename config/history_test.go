@@ -11,8 +11,8 @@ func TestHistoryAndWaitObjectives(t *testing.T) {
 	if c.History.Retention.Duration != 90*24*time.Hour {
 		t.Errorf("default retention %v, want 90 days", c.History.Retention)
 	}
-	if c.Alerts.WaitObjectiveFor("linux-ci") != 0 {
-		t.Errorf("a wait objective without any configured")
+	if c.Alerts.WaitP95.Duration != 0 || len(c.Alerts.Waits) != 0 {
+		t.Errorf("a wait objective without any configured: %+v", c.Alerts)
 	}
 	c = mustParse(t, minimal+`
 [history]
@@ -32,10 +32,9 @@ p95 = "2m"
 	if c.History.Retention.Duration != 30*24*time.Hour {
 		t.Errorf("retention %v, want 30 days", c.History.Retention)
 	}
-	for pool, want := range map[string]time.Duration{"linux-ci": 2 * time.Minute, "gpu-nightly": 0, "windows-ci": 5 * time.Minute} {
-		if got := c.Alerts.WaitObjectiveFor(pool); got != want {
-			t.Errorf("objective of %s: %v, want %v", pool, got, want)
-		}
+	if w := c.Alerts.Waits; c.Alerts.WaitP95.Duration != 5*time.Minute || len(w) != 2 ||
+		w[0].Pools[0] != "gpu-*" || w[0].P95.Duration != 0 || w[1].Pools[0] != "linux-*" || w[1].P95.Duration != 2*time.Minute {
+		t.Errorf("wait objectives %+v", c.Alerts)
 	}
 
 	for _, tc := range []struct{ doc, want string }{

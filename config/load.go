@@ -104,6 +104,7 @@ func parseAll(file string, data []byte, sections map[string]bool) (*Config, []er
 		return nil, SortErrors(append(chk.errs, decodeErrors(file, idx, err)...))
 	}
 	c.Path = file
+	c.lines = idx.lines
 	c.applyDefaults()
 	errs := chk.errs
 	for _, err := range c.validate(idx) {
@@ -191,24 +192,17 @@ func (c *Config) Validate() []error {
 
 // KeyError returns an error in Load's style for key, written as in Load's
 // errors ("schedules[0].entries[1].cron"): "FILE:LINE: key K: reason", an
-// *Error. The line is looked up in c.Path; without it the error names only
-// the key. Other packages use it to report their own checks of the
-// configuration.
+// *Error. The line is the key's in the file as Load read it (the file is
+// not read again); a Config not loaded from a file names only the key.
+// Other packages use it to report their own checks of the configuration.
 func (c *Config) KeyError(key string, format string, args ...any) error {
 	return c.index().errorf(key, format, args...)
 }
 
+// index is what KeyError and Validate need of the file Load read: the
+// line of each key.
 func (c *Config) index() *docIndex {
-	idx := &docIndex{}
-	if c.Path != "" {
-		if data, err := os.ReadFile(c.Path); err == nil {
-			if i, err := indexDocument(bytes.TrimPrefix(data, []byte(utf8BOM))); err == nil {
-				idx = i
-			}
-		}
-	}
-	idx.file = c.Path
-	return idx
+	return &docIndex{file: c.Path, lines: c.lines}
 }
 
 // decodeErrors turns what go-toml's decoder still finds once the type check
@@ -822,6 +816,7 @@ func (c *Config) validate(idx *docIndex) []error {
 		}
 		checkGlobs(k+".pools", w.Pools)
 	}
+	c.validateDrift(bad, checkGlobs)
 	for i, r := range al.Routes {
 		k := fmt.Sprintf("alerts.routes[%d]", i)
 		if r.Channel == "" {

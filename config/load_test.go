@@ -281,6 +281,22 @@ func TestKeyError(t *testing.T) {
 	if got := unsaved.KeyError("a.b", "r").Error(); got != "key a.b: r" {
 		t.Errorf("KeyError without file = %q", got)
 	}
+
+	// The lines are the file's as it was loaded: it is not read again.
+	moved := filepath.Join(t.TempDir(), "poolbot.toml")
+	if err := os.WriteFile(moved, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err = Load(moved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(moved, []byte("# edited since\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if again := c.KeyError("schedules[0].entries[3].cron", "bad cron %q", "x").Error(); again != strings.Replace(got, "../config.example.toml", moved, 1) {
+		t.Errorf("KeyError after the file changed = %q; want the line of the file loaded, as in %q", again, got)
+	}
 }
 
 func fmtSscanLine(s string, line *int) (int, error) {

@@ -48,7 +48,7 @@ func (t *Tracker) DigestChart(ctx context.Context, day string) (f pool.OutboxFil
 func (t *Tracker) chartPools(ctx context.Context, d0 time.Time) ([]chart.Pool, string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	cur := t.o.Config.Currency
+	cur := t.o.Settings.Currency
 	byName := map[string]*chart.Pool{}
 	var names []string
 	for i := ChartDays - 1; i >= 0; i-- {

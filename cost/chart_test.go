@@ -11,7 +11,6 @@ import (
 
 	"github.com/poolbot/poolbot/chart"
 	"github.com/poolbot/poolbot/clock"
-	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/pool"
 )
 
@@ -21,7 +20,7 @@ import (
 func TestDigestChart(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
-	cfg := config.Cost{DigestCron: "0 8 * * *", DigestChannel: "C-COST"}
+	cfg := Settings{DigestCron: "0 8 * * *", DigestChannel: "C-COST"}
 	// Three days of data ending yesterday: a 2 idle, b 1 busy.
 	from := time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)
 	oldClk := clock.NewFake(from)
@@ -89,7 +88,7 @@ func TestAgentsKeptForADay(t *testing.T) {
 	st := openStore(t)
 	t0 := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
 	clk := clock.NewFake(t0)
-	tr := tracker(t, st, clk, config.Cost{})
+	tr := tracker(t, st, clk, Settings{})
 	for i := range 30 * 60 / 2 { // 30 h of 2-minute cycles
 		busy := 0
 		if i%30 == 29 { // the last cycle of each hour
@@ -112,7 +111,7 @@ func TestAgentsKeptForADay(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A restart reads what was flushed.
-	again := tracker(t, st, clk, config.Cost{})
+	again := tracker(t, st, clk, Settings{})
 	stored := again.Agents(ctx, "a", clk.Now().Add(-24*time.Hour))
 	if len(stored) != len(pts) || stored[0].Time.Before(clk.Now().Add(-25*time.Hour)) {
 		t.Fatalf("after a restart: %d points from %v, want %d within the day", len(stored), stored[0].Time, len(pts))

@@ -18,7 +18,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/costmanagement/armcostmanagement"
 
 	"github.com/poolbot/poolbot/clock"
-	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/pool"
 	"github.com/poolbot/poolbot/store/sqlite"
 )
@@ -168,9 +167,9 @@ func samplePool(name string, idle, busy, standby int) pool.Pool {
 }
 
 // tracker returns a tracker whose prices come from the config.
-func tracker(t *testing.T, st pool.Store, clk clock.Clock, cfg config.Cost) *Tracker {
+func tracker(t *testing.T, st pool.Store, clk clock.Clock, cfg Settings) *Tracker {
 	cfg.Prices = map[string]float64{"Standard_D4s_v5": 0.5}
-	tr := NewTracker(TrackerOptions{Store: st, Clock: clk, Config: cfg, Owner: "t",
+	tr := NewTracker(TrackerOptions{Store: st, Clock: clk, Settings: cfg, Owner: "t",
 		Prices: NewPrices("http://127.0.0.1:1/unused", nil, cfg.Prices, "USD", clk)})
 	tr.SetScaleSet("a", "westeurope", "Standard_D4s_v5", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets/a")
 	tr.SetScaleSet("b", "westeurope", "Standard_D4s_v5", "")
@@ -182,7 +181,7 @@ func TestTrackerAccruesAndSurvivesRestart(t *testing.T) {
 	st := openStore(t)
 	start := time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
 	clk := clock.NewFake(start)
-	tr := tracker(t, st, clk, config.Cost{})
+	tr := tracker(t, st, clk, Settings{})
 	if _, _, ok := tr.Today(ctx, "a"); ok {
 		t.Fatal("Today knows a pool never seen")
 	}
@@ -199,7 +198,7 @@ func TestTrackerAccruesAndSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A new tracker on the same store goes on from the stored totals.
-	tr2 := tracker(t, st, clk, config.Cost{})
+	tr2 := tracker(t, st, clk, Settings{})
 	tr2.Observe(ctx, clk.Now(), []Sample{{Pool: samplePool("a", 2, 1, 2)}})
 	clk.Advance(time.Hour) // longer than MaxGap: only 10 minutes count
 	tr2.Observe(ctx, clk.Now(), []Sample{{Pool: samplePool("a", 2, 1, 2)}})
@@ -220,7 +219,7 @@ func near(a, b float64) bool { return a-b < 1e-6 && b-a < 1e-6 }
 
 func TestConditions(t *testing.T) {
 	ctx := context.Background()
-	budgets := []config.Budget{{Pools: []string{"a"}, Daily: 5, Monthly: 40}}
+	budgets := []Budget{{Pools: []string{"a"}, Daily: 5, Monthly: 40}}
 	for _, tc := range []struct {
 		name     string
 		start    time.Time
@@ -241,7 +240,7 @@ func TestConditions(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := clock.NewFake(tc.start)
-			tr := tracker(t, openStore(t), clk, config.Cost{Budgets: budgets})
+			tr := tracker(t, openStore(t), clk, Settings{Budgets: budgets})
 			p := samplePool("a", tc.idle, tc.busy, tc.standby)
 			if tc.name == "over daily and monthly" {
 				p.Counts.Idle = 0
@@ -271,7 +270,7 @@ func TestDigestOnceADay(t *testing.T) {
 	st := openStore(t)
 	// 08:00 Paris is 07:00 UTC in January.
 	clk := clock.NewFake(time.Date(2026, 1, 5, 6, 0, 0, 0, time.UTC))
-	cfg := config.Cost{DigestCron: "0 8 * * *", DigestTimeZone: "Europe/Paris", DigestChannel: "C-COST"}
+	cfg := Settings{DigestCron: "0 8 * * *", DigestTimeZone: "Europe/Paris", DigestChannel: "C-COST"}
 	tr := tracker(t, st, clk, cfg)
 	// Yesterday (Sunday in Paris): pool a 2 idle agents all day.
 	// An interval counts on the day it ends: from 23:50 the day before.

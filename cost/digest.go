@@ -57,12 +57,12 @@ func (t *Tracker) Tick(ctx context.Context) error {
 // DigestDue returns the latest digest instant at or before now, within the
 // lookback, or false when there is none (or no digest is configured).
 func (t *Tracker) DigestDue(now time.Time) (time.Time, bool, error) {
-	if t.o.Config.DigestCron == "" {
+	if t.o.Settings.DigestCron == "" {
 		return time.Time{}, false, nil
 	}
-	sched, err := cron.ParseStandard(t.o.Config.DigestCron)
+	sched, err := cron.ParseStandard(t.o.Settings.DigestCron)
 	if err != nil {
-		return time.Time{}, false, fmt.Errorf("digest cron %q: %w", t.o.Config.DigestCron, err)
+		return time.Time{}, false, fmt.Errorf("digest cron %q: %w", t.o.Settings.DigestCron, err)
 	}
 	var last time.Time
 	// cron computes in the location of the time it is given.
@@ -76,7 +76,7 @@ func (t *Tracker) DigestDue(now time.Time) (time.Time, bool, error) {
 // once: the last day sent is kept in the store, and a claim keeps two
 // replicas from both sending it.
 func (t *Tracker) digestIfDue(ctx context.Context, now time.Time) error {
-	if t.o.Config.DigestChannel == "" {
+	if t.o.Settings.DigestChannel == "" {
 		return nil
 	}
 	at, ok, err := t.DigestDue(now)
@@ -103,7 +103,7 @@ func (t *Tracker) digestIfDue(ctx context.Context, now time.Time) error {
 	}
 	if claimed && t.hasData(ctx, day) {
 		text, blocks := t.Digest(ctx, day)
-		if _, err := t.o.Store.Enqueue(ctx, pool.OutboxMessage{Channel: t.o.Config.DigestChannel, Key: key, Op: "post",
+		if _, err := t.o.Store.Enqueue(ctx, pool.OutboxMessage{Channel: t.o.Settings.DigestChannel, Key: key, Op: "post",
 			Text: text, Blocks: blocks, Created: now}); err != nil {
 			return fmt.Errorf("queue digest %s: %w", date, err)
 		}
@@ -112,7 +112,7 @@ func (t *Tracker) digestIfDue(ctx context.Context, now time.Time) error {
 		if f, caption, ok := t.DigestChart(ctx, day); ok {
 			b, err := json.Marshal(f)
 			if err == nil {
-				_, err = t.o.Store.Enqueue(ctx, pool.OutboxMessage{Channel: t.o.Config.DigestChannel, Key: key + "/chart",
+				_, err = t.o.Store.Enqueue(ctx, pool.OutboxMessage{Channel: t.o.Settings.DigestChannel, Key: key + "/chart",
 					Op: "file", Text: caption, Blocks: string(b), Created: now})
 			}
 			if err != nil {
@@ -214,7 +214,7 @@ func (t *Tracker) Digest(ctx context.Context, day string) (text, blocks string) 
 	}
 	var total, saved, idle, busy float64
 	var jobs int
-	cur := t.o.Config.Currency
+	cur := t.o.Settings.Currency
 	for _, l := range lines {
 		total += l.Cost
 		saved += l.Saved

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/poolbot/poolbot/clock"
-	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/pool"
 )
 
@@ -20,7 +19,7 @@ func TestDigestFromJobHistory(t *testing.T) {
 	st := openStore(t)
 	start := time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
 	clk := clock.NewFake(start)
-	tr := tracker(t, st, clk, config.Cost{})
+	tr := tracker(t, st, clk, Settings{})
 	// Polls saw one job start in each pool and one busy agent for an hour.
 	for i := 0; i <= 60; i++ {
 		tr.Observe(ctx, clk.Now(), []Sample{{Pool: samplePool("a", 0, 1, 0), Jobs: boolInt(i == 30)}, {Pool: samplePool("b", 0, 1, 0), Jobs: boolInt(i == 30)}})

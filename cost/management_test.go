@@ -18,7 +18,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/poolbot/poolbot/clock"
-	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/sim"
 )
 
@@ -340,8 +339,8 @@ func TestManagementFailureKeepsPagesRead(t *testing.T) {
 			c.setFault(tc.fault)
 			clk := clock.NewFake(c.start)
 			m := c.management(t, clk, ManagementOptions{})
-			cfg := config.Cost{Prices: map[string]float64{"Standard_D4s_v5": 0.5}}
-			tr := NewTracker(TrackerOptions{Store: openStore(t), Clock: clk, Config: cfg, Owner: "t", Management: m,
+			cfg := Settings{Prices: map[string]float64{"Standard_D4s_v5": 0.5}}
+			tr := NewTracker(TrackerOptions{Store: openStore(t), Clock: clk, Settings: cfg, Owner: "t", Management: m,
 				Prices: NewPrices("http://127.0.0.1:1/unused", nil, cfg.Prices, "USD", clk)})
 			tr.SetScaleSet("a", "westeurope", "Standard_D4s_v5", setID(1))
 			for i := 0; i <= 60; i++ { // 3 instances for an hour today: 1.50 estimated
@@ -496,8 +495,8 @@ func TestBudgetAlertAndDigestAgree(t *testing.T) {
 	midnight, _ := time.Parse("2006-01-02", day)
 	clk := clock.NewFake(midnight)
 	m := c.management(t, clk, ManagementOptions{})
-	cfg := config.Cost{Prices: map[string]float64{"Standard_D4s_v5": 0.5}, Budgets: []config.Budget{{Pools: []string{"cost-*"}, Daily: 5}}}
-	tr := NewTracker(TrackerOptions{Store: openStore(t), Clock: clk, Config: cfg, Owner: "t", Management: m,
+	cfg := Settings{Prices: map[string]float64{"Standard_D4s_v5": 0.5}, Budgets: []Budget{{Pools: []string{"cost-*"}, Daily: 5}}}
+	tr := NewTracker(TrackerOptions{Store: openStore(t), Clock: clk, Settings: cfg, Owner: "t", Management: m,
 		Prices: NewPrices("http://127.0.0.1:1/unused", nil, cfg.Prices, "USD", clk)})
 	tr.SetScaleSet(poolName(1), "westeurope", "Standard_D4s_v5", setID(1))
 	p := samplePool(poolName(1), 1, 0, 1)

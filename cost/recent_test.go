@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/poolbot/poolbot/clock"
-	"github.com/poolbot/poolbot/config"
 )
 
 // DailyCosts gives the last n days, the oldest first and today last, 0 for
@@ -14,7 +13,7 @@ import (
 func TestDailyCosts(t *testing.T) {
 	ctx := context.Background()
 	clk := clock.NewFake(time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC))
-	tr := tracker(t, openStore(t), clk, config.Cost{})
+	tr := tracker(t, openStore(t), clk, Settings{})
 	// An hour of 2 agents three days ago, an hour of 4 today.
 	clk.Advance(-3 * 24 * time.Hour)
 	for i := 0; i <= 60; i++ {

@@ -15,7 +15,6 @@ import (
 
 	"github.com/poolbot/poolbot/chart"
 	"github.com/poolbot/poolbot/clock"
-	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/pool"
 )
 
@@ -71,13 +70,35 @@ type Finding struct {
 	Detail    string
 }
 
+// Settings are the tracker's part of the [cost] section.
+type Settings struct {
+	Currency string // default USD
+	// Prices per instance-hour by SKU, overriding the Retail Prices API
+	// (NewPrices takes them).
+	Prices map[string]float64
+	// DigestCron is when the daily digest goes out, e.g. "0 8 * * *", in
+	// DigestTimeZone (default UTC), to DigestChannel; none without both.
+	DigestCron     string
+	DigestTimeZone string
+	DigestChannel  string
+	Budgets        []Budget
+}
+
+// Budget is what some pools (names or globs) may cost a day and a month;
+// zero is no limit.
+type Budget struct {
+	Pools   []string
+	Daily   float64
+	Monthly float64
+}
+
 // TrackerOptions configures NewTracker.
 type TrackerOptions struct {
 	Service    pool.Service
 	Store      pool.Store
 	Clock      clock.Clock
 	Logger     *slog.Logger
-	Config     config.Cost
+	Settings   Settings
 	Prices     *Prices
 	Management *Management // nil: estimates only
 	Owner      string      // this replica, for Store.Claim
@@ -127,15 +148,15 @@ func NewTracker(o TrackerOptions) *Tracker {
 	if o.MaxGap <= 0 {
 		o.MaxGap = defaultMaxGap
 	}
-	if o.Config.Currency == "" {
-		o.Config.Currency = "USD"
+	if o.Settings.Currency == "" {
+		o.Settings.Currency = "USD"
 	}
 	loc := time.UTC
-	if o.Config.DigestTimeZone != "" {
-		if l, err := time.LoadLocation(o.Config.DigestTimeZone); err == nil {
+	if o.Settings.DigestTimeZone != "" {
+		if l, err := time.LoadLocation(o.Settings.DigestTimeZone); err == nil {
 			loc = l
 		} else {
-			o.Logger.Warn("cost: unknown digest time zone, using UTC", "zone", o.Config.DigestTimeZone)
+			o.Logger.Warn("cost: unknown digest time zone, using UTC", "zone", o.Settings.DigestTimeZone)
 		}
 	}
 	return &Tracker{o: o, loc: loc, started: o.Clock.Now(), days: map[string]map[string]*Day{}, loaded: map[string]bool{},
@@ -466,13 +487,13 @@ func (c DayCost) Explain() string {
 }
 
 // budget returns the first budget whose globs match the pool.
-func (t *Tracker) budget(name string) (config.Budget, bool) {
-	for _, b := range t.o.Config.Budgets {
+func (t *Tracker) budget(name string) (Budget, bool) {
+	for _, b := range t.o.Settings.Budgets {
 		if Match(b.Pools, name) {
 			return b, true
 		}
 	}
-	return config.Budget{}, false
+	return Budget{}, false
 }
 
 // Match reports whether name matches one of the globs (path.Match syntax).

@@ -113,33 +113,38 @@ func firstImage(props map[string]any) pool.Image {
 
 // Update changes max (maximumConcurrency), standby (a Manual all-week
 // scheme), ttl (a stateful pool's grace period) and recycle (stateless
-// agents), and returns the pool as read and as changed. A standby the
-// service owns is refused: see Owner.
-func (c *Client) Update(ctx context.Context, name string, s pool.Settings) (before, after pool.Pool, err error) {
+// agents), and returns the pool as changed. It reads the pool's resource
+// first: the merge patch is made against it, and a standby the service owns
+// is refused (see Owner). cur names the pool; its ScaleSetID, when it is a
+// managed pool's, saves looking the name up.
+func (c *Client) Update(ctx context.Context, cur pool.Pool, s pool.Settings) (pool.Pool, error) {
+	name := cur.Name
 	t := target{op: "update pool", pool: name, write: true}
-	id, err := c.poolID(ctx, name)
-	if err != nil {
-		return before, before, translate(t, err)
+	id := cur.ScaleSetID
+	if cur.Kind != KindManaged || id == "" {
+		var err error
+		if id, err = c.poolID(ctx, name); err != nil {
+			return pool.Pool{}, translate(t, err)
+		}
 	}
 	old, err := c.get(ctx, id)
 	if err != nil {
-		return before, before, translate(t, err)
+		return pool.Pool{}, translate(t, err)
 	}
 	t.region, t.sku = str(old, "location"), str(old, "properties", "fabricProfile", "sku", "name")
-	cur := c.toPool(old)
-	before = cur
+	cur = c.toPool(old)
 	next := s.Apply(cur)
 	switch {
 	case next.Max < 1 || next.Max > 10000:
-		return before, before, &pool.Error{Kind: pool.KindInvalid, Op: t.op, Pool: name, Msg: fmt.Sprintf("max must be from 1 to 10000 agents, not %d", next.Max)}
+		return pool.Pool{}, &pool.Error{Kind: pool.KindInvalid, Op: t.op, Pool: name, Msg: fmt.Sprintf("max must be from 1 to 10000 agents, not %d", next.Max)}
 	case next.Standby < 0:
-		return before, before, &pool.Error{Kind: pool.KindInvalid, Op: t.op, Pool: name, Msg: fmt.Sprintf("standby must be 0 or more, not %d", next.Standby)}
+		return pool.Pool{}, &pool.Error{Kind: pool.KindInvalid, Op: t.op, Pool: name, Msg: fmt.Sprintf("standby must be 0 or more, not %d", next.Standby)}
 	case next.Standby > next.Max && (s.Standby != nil || cur.StandbyBy == "poolbot"):
-		return before, before, &pool.Error{Kind: pool.KindInvalid, Op: t.op, Pool: name, Msg: fmt.Sprintf("standby (%d) cannot be more than max (%d)", next.Standby, next.Max)}
+		return pool.Pool{}, &pool.Error{Kind: pool.KindInvalid, Op: t.op, Pool: name, Msg: fmt.Sprintf("standby (%d) cannot be more than max (%d)", next.Standby, next.Max)}
 	case next.TTLMinutes < 0:
-		return before, before, &pool.Error{Kind: pool.KindInvalid, Op: t.op, Pool: name, Msg: fmt.Sprintf("ttl must be 0 minutes or more, not %d", next.TTLMinutes)}
+		return pool.Pool{}, &pool.Error{Kind: pool.KindInvalid, Op: t.op, Pool: name, Msg: fmt.Sprintf("ttl must be 0 minutes or more, not %d", next.TTLMinutes)}
 	case s.TTLMinutes != nil && next.Recycle && *s.TTLMinutes != cur.TTLMinutes:
-		return before, before, &pool.Error{Kind: pool.KindInvalid, Op: t.op, Pool: name,
+		return pool.Pool{}, &pool.Error{Kind: pool.KindInvalid, Op: t.op, Pool: name,
 			Msg: "ttl is the grace period of a stateful managed pool; this pool is stateless (recycle=true): set recycle=false too"}
 	}
 	nr := deepCopy(old)
@@ -155,10 +160,10 @@ func (c *Client) Update(ctx context.Context, name string, s pool.Settings) (befo
 			// The schedule asks for what its daysData week holds now.
 			s.Standby = nil
 		case owner == OwnerSchedule || owner == OwnerAutomatic:
-			return before, before, &pool.Error{Kind: pool.KindConflict, Op: t.op, Pool: name,
+			return pool.Pool{}, &pool.Error{Kind: pool.KindConflict, Op: t.op, Pool: name,
 				Msg: fmt.Sprintf("standby is set by %s; change the pool's schedule to take it back", says)}
 		case owner == OwnerForeign && (c.o.Claimed == nil || !c.o.Claimed(name)):
-			return before, before, &pool.Error{Kind: pool.KindConflict, Op: t.op, Pool: name,
+			return pool.Pool{}, &pool.Error{Kind: pool.KindConflict, Op: t.op, Pool: name,
 				Msg: fmt.Sprintf("standby is set by %s, which poolbot would overwrite; name the pool in a poolbot schedule to let poolbot own its standby", says)}
 		}
 		if s.Standby != nil {
@@ -185,13 +190,13 @@ func (c *Client) Update(ctx context.Context, name string, s pool.Settings) (befo
 	}
 	body := patchBody(old, nr)
 	if len(body) == 0 {
-		return cur, cur, nil
+		return cur, nil
 	}
 	r, err := c.patch(ctx, id, body)
 	if err != nil {
-		return before, before, translate(t, err)
+		return pool.Pool{}, translate(t, err)
 	}
-	return cur, c.toPool(r), nil
+	return c.toPool(r), nil
 }
 
 // patchBody is the merge patch of the parts poolbot writes.

@@ -97,8 +97,16 @@ func (r *Router) Logs(ctx context.Context, name string, after uint64) ([]pool.Lo
 	return r.pick(ctx, name).Logs(ctx, name, after)
 }
 
-func (r *Router) Update(ctx context.Context, name string, s pool.Settings) (before, after pool.Pool, err error) {
-	return r.pick(ctx, name).Update(ctx, name, s)
+// Update goes by what cur was read as: a managed pool, an elastic pool
+// (with its Azure DevOps id), or, for a pool known only by name, as pick.
+func (r *Router) Update(ctx context.Context, cur pool.Pool, s pool.Settings) (pool.Pool, error) {
+	switch {
+	case cur.Kind == KindManaged && r.Managed != nil:
+		return r.Managed.Update(ctx, cur, s)
+	case cur.Kind == "" && cur.ID != 0:
+		return r.Elastic.Update(ctx, cur, s)
+	}
+	return r.pick(ctx, cur.Name).Update(ctx, cur, s)
 }
 
 func (r *Router) SetImage(ctx context.Context, name string, img pool.Image) (pool.Image, pool.Image, error) {

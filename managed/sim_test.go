@@ -144,13 +144,13 @@ func TestStatusSaysKindAndStandbyOwner(t *testing.T) {
 // A PATCH sends only what changed, and fields poolbot does not know survive.
 func TestUpdatePatchesOnlyWhatChanges(t *testing.T) {
 	e := newEnv(t)
-	if _, _, err := e.c.Update(ctx(t), "mdp-linux", pool.Settings{Max: pool.Int(3)}); err != nil {
+	if _, err := e.c.Update(ctx(t), pool.Pool{Name: "mdp-linux"}, pool.Settings{Max: pool.Int(3)}); err != nil {
 		t.Fatal(err)
 	}
 	if got := e.lastBody(); got != `{"properties":{"maximumConcurrency":3}}` {
 		t.Errorf("PATCH body = %s", got)
 	}
-	if _, _, err := e.c.Update(ctx(t), "mdp-linux", pool.Settings{Recycle: pool.Bool(false), TTLMinutes: pool.Int(45)}); err != nil {
+	if _, err := e.c.Update(ctx(t), pool.Pool{Name: "mdp-linux"}, pool.Settings{Recycle: pool.Bool(false), TTLMinutes: pool.Int(45)}); err != nil {
 		t.Fatal(err)
 	}
 	res, _ := e.sim.ManagedResource("mdp-linux")
@@ -186,7 +186,7 @@ func TestForeignDaysDataIsNotOverwritten(t *testing.T) {
 		if !strings.Contains(p.StandbyBy, "outside poolbot") {
 			t.Errorf("standby by %q, want the service, written outside poolbot", p.StandbyBy)
 		}
-		_, _, err := e.c.Update(ctx(t), "mdp-linux", pool.Settings{Standby: pool.Int(3)})
+		_, err := e.c.Update(ctx(t), pool.Pool{Name: "mdp-linux"}, pool.Settings{Standby: pool.Int(3)})
 		after, _ := e.sim.ManagedResource("mdp-linux")
 		days := after["properties"].(map[string]any)["agentProfile"].(map[string]any)["resourcePredictions"].(map[string]any)["daysData"].([]any)
 		if claimed {
@@ -216,11 +216,11 @@ func TestHandedOverStandbyIsTheService(t *testing.T) {
 	if !strings.Contains(p.StandbyBy, "poolbot's schedule") {
 		t.Errorf("standby by %q", p.StandbyBy)
 	}
-	_, _, err = e.c.Update(ctx(t), "mdp-linux", pool.Settings{Standby: pool.Int(3)})
+	_, err = e.c.Update(ctx(t), pool.Pool{Name: "mdp-linux"}, pool.Settings{Standby: pool.Int(3)})
 	kindIs(t, err, pool.KindConflict, "schedule")
 	// What the week holds now (Saturday: Monday's 18:00 entry, 0) is what a
 	// schedule entry asks for: nothing to change, nothing refused.
-	if _, _, err := e.c.Update(ctx(t), "mdp-linux", pool.Settings{Standby: pool.Int(0)}); err != nil {
+	if _, err := e.c.Update(ctx(t), pool.Pool{Name: "mdp-linux"}, pool.Settings{Standby: pool.Int(0)}); err != nil {
 		t.Errorf("standby the week holds: %v", err)
 	}
 	if err := e.c.SetScheme(ctx(t), "mdp-linux", managed.Scheme{Automatic: true, Preference: "balanced"}); err != nil {
@@ -243,7 +243,7 @@ func TestHandedOverStandbyIsTheService(t *testing.T) {
 
 func TestServiceErrorsInWords(t *testing.T) {
 	e := newEnv(t)
-	_, _, err := e.c.Update(ctx(t), "mdp-linux", pool.Settings{Max: pool.Int(200)})
+	_, err := e.c.Update(ctx(t), pool.Pool{Name: "mdp-linux"}, pool.Settings{Max: pool.Int(200)})
 	kindIs(t, err, pool.KindQuota, "quota in westeurope")
 	p, _ := e.c.Get(ctx(t), "mdp-linux")
 	if p.Max != 4 {
@@ -251,7 +251,7 @@ func TestServiceErrorsInWords(t *testing.T) {
 	}
 	// An operation that fails: the service's code reaches the user.
 	_ = e.sim.SetManagedFault("mdp-linux", sim.CodeClusterOutOfCapacity)
-	_, _, err = e.c.Update(ctx(t), "mdp-linux", pool.Settings{Max: pool.Int(3)})
+	_, err = e.c.Update(ctx(t), pool.Pool{Name: "mdp-linux"}, pool.Settings{Max: pool.Int(3)})
 	kindIs(t, err, pool.KindQuota, "no capacity")
 	_ = e.sim.SetManagedFault("mdp-linux", "")
 	res, _ := e.sim.ManagedResource("mdp-linux")
@@ -326,7 +326,7 @@ func TestLogsTellFailuresByErrorCode(t *testing.T) {
 		t.Fatalf("Logs of a healthy pool = %v, %v", logs, err)
 	}
 	_ = e.sim.SetManagedFault("mdp-linux", sim.CodeClusterOutOfCapacity)
-	if _, _, err := e.c.Update(ctx(t), "mdp-linux", pool.Settings{Standby: pool.Int(0)}); err == nil {
+	if _, err := e.c.Update(ctx(t), pool.Pool{Name: "mdp-linux"}, pool.Settings{Standby: pool.Int(0)}); err == nil {
 		t.Fatal("an operation on a pool out of capacity succeeded")
 	}
 	e.sim.AddManagedPool(sim.ManagedSpec{Name: "mdp-gpu", Max: 2, Standby: 2, SKU: "Standard_D4ads_v5"})
@@ -384,7 +384,7 @@ func TestRouter(t *testing.T) {
 	if p, err := r.Get(ctx(t), "linux-ci"); err != nil || p.Kind != "" || p.ID == 0 {
 		t.Errorf("Get linux-ci = kind %q id %d, %v", p.Kind, p.ID, err)
 	}
-	if _, _, err := r.Update(ctx(t), "busy", pool.Settings{Max: pool.Int(2)}); err != nil {
+	if _, err := r.Update(ctx(t), pool.Pool{Name: "busy"}, pool.Settings{Max: pool.Int(2)}); err != nil {
 		t.Fatal(err)
 	}
 	if res, _ := e.sim.ManagedResource("busy"); res["properties"].(map[string]any)["maximumConcurrency"] != 2.0 {

@@ -167,6 +167,9 @@ type Node struct {
 	// Image is the image its VM was made from, with the version it got;
 	// filled by Service.Get only, zero when unknown.
 	Image Image
+	// AgentVersion is the version its Azure Pipelines agent reports
+	// ("4.258.1"); filled by Service.Get only, empty when unknown.
+	AgentVersion string
 }
 
 // LogEntry is one line of a pool's Diagnostics log.
@@ -203,11 +206,14 @@ type CreateSpec struct {
 }
 
 // ListOptions says what List fetches beside the pools themselves. Each adds
-// calls: nodes and queue one per pool, scale sets one ARM call per pool.
+// calls: nodes and queue one per pool, scale sets one ARM call per pool,
+// images one more ARM call per pool with a scale set.
 type ListOptions struct {
 	Nodes     bool
 	Queue     bool
 	ScaleSets bool
+	// Images fills each node's Image (with Nodes).
+	Images bool
 }
 
 // Service reads and changes pools in Azure DevOps and Azure. Pools are named
@@ -224,11 +230,16 @@ type Service interface {
 	Queue(ctx context.Context, name string) (int, error)
 	// Logs returns the pool's Diagnostics entries with ID greater than after, oldest first.
 	Logs(ctx context.Context, name string, after uint64) ([]LogEntry, error)
-	// Update reads the pool's settings and PATCHes s over them: one read
-	// and one write. It returns the pool as read and as changed, without
-	// nodes, queue or scale set. It does not check s (the Changer does);
-	// Azure DevOps refuses an invalid change as KindInvalid.
-	Update(ctx context.Context, name string, s Settings) (before, after Pool, err error)
+	// Update sends the settings s sets, and only those, to the pool cur
+	// (as the caller read it: its Name, and its ID or resource id when
+	// known) and returns the pool as changed, without nodes, queue or
+	// scale set. Fields s leaves nil keep what the service has, so a
+	// change someone made meanwhile to another setting stays. An elastic
+	// pool's Update is one PATCH and no read; a managed pool's reads its
+	// resource first, which the merge patch and the standby's owner need.
+	// It does not check s (the Changer does); the service refuses an
+	// invalid change as KindInvalid, an unknown pool as KindNotFound.
+	Update(ctx context.Context, cur Pool, s Settings) (after Pool, err error)
 	// SetImage changes the scale set's image; a gallery image without a
 	// version, or version "latest", resolves to the newest version first.
 	// It returns the image before and the image now set.

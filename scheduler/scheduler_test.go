@@ -60,22 +60,22 @@ func (m *memService) Get(_ context.Context, name string) (pool.Pool, error) {
 	return p, nil
 }
 
-func (m *memService) Update(_ context.Context, name string, s pool.Settings) (before, after pool.Pool, err error) {
+func (m *memService) Update(_ context.Context, cur pool.Pool, s pool.Settings) (pool.Pool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	name := cur.Name
 	p, ok := m.pools[name]
 	if !ok {
-		return p, p, pool.NotFound(name)
+		return p, pool.NotFound(name)
 	}
 	if m.fail > 0 {
 		m.fail--
-		return p, pool.Pool{}, &pool.Error{Kind: pool.KindUnavailable, Op: "update pool", Pool: name, Msg: "Azure DevOps did not answer"}
+		return pool.Pool{}, &pool.Error{Kind: pool.KindUnavailable, Op: "update pool", Pool: name, Msg: "Azure DevOps did not answer"}
 	}
-	before = p
 	p = s.Apply(p)
 	m.pools[name] = p
 	m.updates = append(m.updates, m.clk.Now().Format(time.RFC3339)+" "+s.String())
-	return before, p, nil
+	return p, nil
 }
 
 func (m *memService) set(name string, s pool.Settings) {
@@ -913,10 +913,10 @@ type killing struct {
 	dead *atomic.Bool
 }
 
-func (k killing) Update(ctx context.Context, name string, s pool.Settings) (before, after pool.Pool, err error) {
-	before, after, err = k.memService.Update(ctx, name, s)
+func (k killing) Update(ctx context.Context, cur pool.Pool, s pool.Settings) (pool.Pool, error) {
+	after, err := k.memService.Update(ctx, cur, s)
 	k.dead.Store(true)
-	return before, after, err
+	return after, err
 }
 
 // TestKilledScheduledChangeIsToldOnce: the process dies after the PATCH of

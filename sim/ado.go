@@ -557,7 +557,7 @@ func (s *Sim) agent(p *spool, n *node, withRequest bool) taskagent.TaskAgent {
 	}
 	a := taskagent.TaskAgent{
 		Id: ptr(n.agentID), Name: ptr(n.name), Enabled: ptr(n.state != pool.NodeSaved), Status: ptr(status),
-		Version: ptr("4.258.1"), OsDescription: ptr(osd), ProvisioningState: ptr("Provisioned"),
+		Version: ptr(n.version()), OsDescription: ptr(osd), ProvisioningState: ptr("Provisioned"),
 		CreatedOn: adoTime(n.agentCreated), StatusChangedOn: adoTime(n.changed), MaxParallelism: ptr(1),
 	}
 	if withRequest && n.job != nil {

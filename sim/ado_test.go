@@ -166,3 +166,48 @@ func TestNodesWalkToStandbyAndLogs(t *testing.T) {
 		t.Errorf("states after pendingDelete = %v", st)
 	}
 }
+
+// An elastic pool's PATCH is merged over the pool, as Azure DevOps merges
+// its nullable ElasticPoolSettings: a field left out keeps its value, and
+// the merged settings are checked as a whole.
+func TestPatchMergesOverThePool(t *testing.T) {
+	e := newEnv(t, Options{Seed: 1})
+	el, _ := e.adoClients("any-pat")
+	patch := func(s elastic.ElasticPoolSettings) (*elastic.ElasticPool, error) {
+		return el.UpdateElasticPool(ctx(t), elastic.UpdateElasticPoolArgs{PoolId: ptr(10), ElasticPoolSettings: &s})
+	}
+	tests := []struct {
+		name    string
+		s       elastic.ElasticPoolSettings
+		standby int
+		max     int
+		ttl     int
+		recycle bool
+		refused string
+	}{
+		{"standby alone", elastic.ElasticPoolSettings{DesiredIdle: ptr(3)}, 3, 10, 30, false, ""},
+		{"max alone", elastic.ElasticPoolSettings{MaxCapacity: ptr(4)}, 3, 4, 30, false, ""},
+		{"ttl and recycle", elastic.ElasticPoolSettings{TimeToLiveMinutes: ptr(15), RecycleAfterEachUse: ptr(true)}, 3, 4, 15, true, ""},
+		{"standby over the max it keeps", elastic.ElasticPoolSettings{DesiredIdle: ptr(5)}, 3, 4, 15, true, "cannot be greater than the maximum"},
+		{"max under the standby it keeps", elastic.ElasticPoolSettings{MaxCapacity: ptr(2)}, 3, 4, 15, true, "cannot be greater than the maximum"},
+		{"nothing", elastic.ElasticPoolSettings{}, 3, 4, 15, true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := patch(tt.s)
+			if tt.refused != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.refused) {
+					t.Errorf("err = %v, want %q", err, tt.refused)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			} else if *got.DesiredIdle != tt.standby || *got.MaxCapacity != tt.max {
+				t.Errorf("answer: standby %d max %d, want %d and %d", *got.DesiredIdle, *got.MaxCapacity, tt.standby, tt.max)
+			}
+			s, _ := e.sim.Settings("linux-ci")
+			if *s.Standby != tt.standby || *s.Max != tt.max || *s.TTLMinutes != tt.ttl || *s.Recycle != tt.recycle {
+				t.Errorf("pool has %s, want standby=%d max=%d ttl=%d recycle=%t", s, tt.standby, tt.max, tt.ttl, tt.recycle)
+			}
+		})
+	}
+}

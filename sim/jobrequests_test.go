@@ -111,3 +111,44 @@ func TestJobRequestPages(t *testing.T) {
 		}
 	}
 }
+
+// TestManagedJobRequestPages: a Managed DevOps Pool's job requests page
+// as an elastic pool's do, so its history (digest counts, waits, the
+// autopilot) is read the same way.
+func TestManagedJobRequestPages(t *testing.T) {
+	e := newEnv(t, Options{Start: time.Date(2026, 1, 5, 6, 0, 0, 0, time.UTC), Seed: 4})
+	e.sim.AddManagedPool(ManagedSpec{Name: "mdp", Max: 4, Standby: 1, JobsPerHour: 12})
+	e.sim.Advance(16 * time.Hour) // the whole working day in Paris, and the evening
+	ado := 100001
+	if p := e.jobPage(t, ado, ""); p.status != 200 || len(p.ids) != 0 {
+		t.Errorf("unpaged listing after hours: status %d, %d requests, want the open ones (none)", p.status, len(p.ids))
+	}
+	var all []uint64
+	tok, calls := "", 0
+	for ; ; calls++ {
+		q := "$top=25"
+		if tok != "" {
+			q += "&continuationToken=" + tok
+		}
+		p := e.jobPage(t, ado, q)
+		if p.status != 200 || len(p.ids) > 25 || p.open != 0 {
+			t.Fatalf("page %d: status %d, %d requests, %d open", calls, p.status, len(p.ids), p.open)
+		}
+		all, tok = append(all, p.ids...), p.token
+		if tok == "" {
+			break
+		}
+	}
+	for i := 1; i < len(all); i++ {
+		if all[i] >= all[i-1] {
+			t.Fatalf("not newest first without repeats: %d after %d", all[i], all[i-1])
+		}
+	}
+	// 10 working hours at 12 an hour: about 120 jobs.
+	if len(all) < 80 || len(all) > 160 || calls < 3 {
+		t.Errorf("%d finished requests over %d pages, want about 120", len(all), calls+1)
+	}
+	if p := e.jobPage(t, ado, "continuationToken=abc"); p.status != 400 || p.code != "InvalidContinuationTokenException" {
+		t.Errorf("bad token: %d %s", p.status, p.code)
+	}
+}

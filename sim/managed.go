@@ -47,8 +47,10 @@ type mpool struct {
 	agents  []*magent
 	nextID  int
 	jobs    float64 // arrivals per hour at the busy hours
-	waiting int     // jobs queued for an agent
-	fault   string  // a provisioning fault: agents fail with this code
+	queue   []*mjob // jobs queued for an agent, oldest first
+	history []*mjob // finished jobs, in id order (bounded)
+	nextJob uint64
+	fault   string // a provisioning fault: agents fail with this code
 	errors  map[string]int
 	fails   []mfail // provisioning failures, for the Count metric by ErrorCode
 	// costByDay is what its agents cost by UTC date, for Cost Management.
@@ -61,7 +63,18 @@ type mfail struct {
 	code string
 }
 
+// mjob is a managed pool's job request.
+type mjob struct {
+	id                         uint64
+	queued, assigned, finished time.Time
+	agent                      string
+}
+
+// maxManagedHistory bounds the finished jobs kept per managed pool.
+const maxManagedHistory = 50_000
+
 type magent struct {
+	job     *mjob // when Allocated
 	name    string
 	status  string // Provisioning, Ready, Allocated, NotReady, PendingReturn
 	since   time.Time
@@ -473,6 +486,13 @@ func (s *Sim) tickMPool(p *mpool) {
 		case "Allocated":
 			if !a.until.After(s.now) {
 				a.status, a.since = "PendingReturn", s.now
+				if j := a.job; j != nil {
+					j.finished, a.job = a.until, nil
+					p.history = append(p.history, j)
+					if len(p.history) > 2*maxManagedHistory {
+						p.history = append(p.history[:0:0], p.history[len(p.history)-maxManagedHistory:]...)
+					}
+				}
 			}
 		case "PendingReturn":
 			continue // returned: Stateless agents are not reused
@@ -504,18 +524,22 @@ func (s *Sim) tickMPool(p *mpool) {
 	}
 	for r := rate; r > 0; r-- {
 		if p.rand() < math.Min(r, 1) {
-			p.waiting++
+			// Request ids of a managed pool are its agent pool id's
+			// millions, apart from the elastic pools' requests.
+			p.nextJob++
+			p.queue = append(p.queue, &mjob{id: uint64(p.adoID)*1_000_000 + p.nextJob, queued: s.now})
 		}
 	}
 	// Waiting jobs take Ready agents.
 	for _, a := range p.agents {
-		if p.waiting == 0 {
+		if len(p.queue) == 0 {
 			break
 		}
 		if a.status == "Ready" {
 			a.status, a.since = "Allocated", s.now
 			a.until = s.now.Add(time.Duration(10+int(p.rand()*20)) * time.Minute)
-			p.waiting--
+			a.job, p.queue = p.queue[0], p.queue[1:]
+			a.job.assigned, a.job.agent = s.now, a.name
 		}
 	}
 	// Scale out one agent at a time for waiting jobs and standby.
@@ -528,13 +552,13 @@ func (s *Sim) tickMPool(p *mpool) {
 			starting++
 		}
 	}
-	want := s.standbyNow(p) + p.waiting
+	want := s.standbyNow(p) + len(p.queue)
 	if ready+starting < want && len(p.agents) < max {
 		s.provision(p)
 	}
 	// Surplus Ready agents beyond standby go back.
 	surplus := ready - s.standbyNow(p)
-	if surplus > 0 && p.waiting == 0 {
+	if surplus > 0 && len(p.queue) == 0 {
 		kept := p.agents[:0]
 		for _, a := range p.agents {
 			if surplus > 0 && a.status == "Ready" && s.now.Sub(a.since) >= 15*time.Minute {

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
@@ -12,7 +13,8 @@ import (
 // A Managed DevOps Pool is also an Azure DevOps agent pool of the same name
 // (ids from 100001, apart from any number of elastic pools): the agent pool
 // list holds it, and its job requests are the jobs waiting for an agent and
-// those its Allocated agents run.
+// those its Allocated agents run; with $top or continuationToken they page
+// its finished jobs too, newest first, as an elastic pool's do.
 
 func (s *Sim) managedADORoute(method string, seg []string) (string, handler) {
 	if method != http.MethodGet || len(seg) < 3 || !eq(seg[:3], "_apis", "distributedtask", "pools") {
@@ -26,7 +28,7 @@ func (s *Sim) managedADORoute(method string, seg []string) (string, handler) {
 	case eq(rest, "*") && s.managedByADO(id()) != nil:
 		return "ado.pools.get", func(w http.ResponseWriter, r *http.Request) { s.adoManagedPool(w, id()) }
 	case eq(rest, "*", "jobrequests") && s.managedByADO(id()) != nil:
-		return "ado.jobrequests", func(w http.ResponseWriter, r *http.Request) { s.adoManagedJobs(w, id()) }
+		return "ado.jobrequests", func(w http.ResponseWriter, r *http.Request) { s.adoManagedJobs(w, r, id()) }
 	}
 	return "", nil
 }
@@ -89,21 +91,80 @@ func (s *Sim) adoManagedPool(w http.ResponseWriter, id int) {
 	writeJSON(w, http.StatusOK, a)
 }
 
-func (s *Sim) adoManagedJobs(w http.ResponseWriter, id int) {
-	p := s.managedByADO(id)
-	s.mu.Lock()
-	var out []taskagent.TaskAgentJobRequest
-	for i := 0; i < p.waiting; i++ {
-		out = append(out, taskagent.TaskAgentJobRequest{RequestId: ptr(uint64(900000 + i)), PoolId: ptr(id),
-			JobName: ptr("Build"), PlanType: ptr("Build"), QueueTime: adoTime(s.now)})
-	}
-	for i, a := range p.agents {
-		if a.status == "Allocated" {
-			out = append(out, taskagent.TaskAgentJobRequest{RequestId: ptr(uint64(800000 + i)), PoolId: ptr(id),
-				JobName: ptr("Build"), PlanType: ptr("Build"), QueueTime: adoTime(a.since), AssignTime: adoTime(a.since),
-				ReservedAgent: &taskagent.TaskAgentReference{Name: ptr(a.name), Enabled: ptr(true), Status: ptr(taskagent.TaskAgentStatusValues.Online)}})
+func (s *Sim) adoManagedJobs(w http.ResponseWriter, r *http.Request, id int) {
+	q := r.URL.Query()
+	paged := q.Has("$top") || q.Has("continuationToken")
+	top := MaxJobRequestsPage
+	if v := q.Get("$top"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			adoError(w, http.StatusBadRequest, "ArgumentException", fmt.Sprintf("The value %q of parameter $top is not valid.", v))
+			return
+		}
+		if n > 0 && n < top {
+			top = n
 		}
 	}
-	s.mu.Unlock()
+	var from uint64
+	if v := q.Get("continuationToken"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || n == 0 {
+			adoError(w, http.StatusBadRequest, "InvalidContinuationTokenException", fmt.Sprintf("The continuation token %q is not valid.", v))
+			return
+		}
+		from = n
+	}
+	p := s.managedByADO(id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// The live requests, then (paged) the history, newest first as
+	// elastic pools' are.
+	var jobs []*mjob
+	jobs = append(jobs, p.queue...)
+	for _, a := range p.agents {
+		if a.status == "Allocated" && a.job != nil {
+			jobs = append(jobs, a.job)
+		}
+	}
+	if !paged {
+		var out []taskagent.TaskAgentJobRequest
+		for _, j := range jobs {
+			out = append(out, managedJobRequest(id, j))
+		}
+		collection(w, out)
+		return
+	}
+	jobs = append(jobs, p.history...)
+	sort.Slice(jobs, func(a, b int) bool { return jobs[a].id > jobs[b].id })
+	out := make([]taskagent.TaskAgentJobRequest, 0, min(top, len(jobs)))
+	next := ""
+	for _, j := range jobs {
+		if from > 0 && j.id > from {
+			continue
+		}
+		if len(out) == top {
+			next = strconv.FormatUint(j.id, 10)
+			break
+		}
+		out = append(out, managedJobRequest(id, j))
+	}
+	if next != "" {
+		w.Header().Set("X-MS-ContinuationToken", next)
+	}
 	collection(w, out)
+}
+
+func managedJobRequest(pool int, j *mjob) taskagent.TaskAgentJobRequest {
+	jr := taskagent.TaskAgentJobRequest{RequestId: ptr(j.id), PoolId: ptr(pool), JobName: ptr("Build"), PlanType: ptr("Build"),
+		QueueTime: adoTime(j.queued), Definition: &taskagent.TaskOrchestrationOwner{Id: ptr(1), Name: ptr("contoso-app")},
+		Demands: &[]any{"Agent.OS -equals Linux"}}
+	if !j.assigned.IsZero() {
+		jr.AssignTime, jr.ReceiveTime = adoTime(j.assigned), adoTime(j.assigned)
+		jr.ReservedAgent = &taskagent.TaskAgentReference{Name: ptr(j.agent), Enabled: ptr(true), Status: ptr(taskagent.TaskAgentStatusValues.Online)}
+	}
+	if !j.finished.IsZero() {
+		jr.FinishTime = adoTime(j.finished)
+		jr.Result = ptr(taskagent.TaskResult("succeeded"))
+	}
+	return jr
 }

@@ -63,6 +63,16 @@ type node struct {
 	agentCreated time.Time
 	job          *job
 	lastReq      uint64
+	agentVersion string    // as it came online; empty: the organization's (seeded agents)
+	updateAt     time.Time // when its agent updates itself to the organization's version; zero: not due
+}
+
+// version is the agent version n reports.
+func (n *node) version() string {
+	if n.agentVersion == "" {
+		return AgentVersion
+	}
+	return n.agentVersion
 }
 
 type job struct {
@@ -151,6 +161,7 @@ func (s *Sim) tickPool(p *spool, sample bool) {
 	for _, n := range p.nodes {
 		if s.advanceNode(p, n) {
 			kept = append(kept, n)
+			s.updateAgent(p, n)
 		}
 	}
 	for i := len(kept); i < len(p.nodes); i++ {
@@ -236,6 +247,7 @@ func (s *Sim) advanceNode(p *spool, n *node) bool {
 		}
 		s.setStateAt(n, pool.NodeIdle, "", "online", at, 0)
 		n.idleSince = at
+		s.agentOnline(n, at)
 	case pool.NodeReimagingCompute:
 		s.setStateAt(n, pool.NodeStartingAgent, "healthy", "enabled", at, 2*time.Minute)
 		n.startedAgent = at

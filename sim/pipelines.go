@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/pipelines"
+
+	"github.com/poolbot/poolbot/pool"
 )
 
 // LocPipelineRuns is the location id of Azure Pipelines' runs route, which
@@ -39,6 +41,63 @@ var DemoPipeline = Pipeline{Project: "platform", ID: 7, Name: "ubuntu22-image", 
 type ImageFault struct {
 	NeverOnline bool // the agent never comes online; the VM is deleted after 10 minutes
 	FailJobs    bool // every job run on it fails
+	// AgentVersion is an agent baked into the image older than the
+	// organization's (AgentVersion): its agents come online with it and
+	// update themselves, between jobs, SelfUpdate (default 10 minutes) later.
+	AgentVersion string
+	SelfUpdate   time.Duration
+}
+
+// AgentVersion is the version of the Azure Pipelines agent the simulated
+// organization hands out, until SetAgentVersion changes it.
+const AgentVersion = "4.258.1"
+
+// defaultSelfUpdate is how long an agent older than the organization's
+// takes to update itself.
+const defaultSelfUpdate = 10 * time.Minute
+
+// SetAgentVersion makes v the organization's agent version: agents on an
+// older one update themselves, between jobs, after their image's
+// SelfUpdate (default 10 minutes).
+func (s *Sim) SetAgentVersion(v string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.agentVersion = v
+	for _, p := range s.pools {
+		for _, n := range p.nodes {
+			if hasAgent(n) && n.version() != v && n.updateAt.IsZero() {
+				n.updateAt = s.now.Add(s.selfUpdate(n))
+			}
+		}
+	}
+}
+
+// agentOnline gives node n's agent, coming online at at, its version: the
+// one baked into its image, if older than the organization's, to be updated
+// later (under mu).
+func (s *Sim) agentOnline(n *node, at time.Time) {
+	n.agentVersion, n.updateAt = s.agentVersion, time.Time{}
+	if v := s.imageFault(n).AgentVersion; v != "" && v != s.agentVersion {
+		n.agentVersion, n.updateAt = v, at.Add(s.selfUpdate(n))
+	}
+}
+
+func (s *Sim) selfUpdate(n *node) time.Duration {
+	if d := s.imageFault(n).SelfUpdate; d > 0 {
+		return d
+	}
+	return defaultSelfUpdate
+}
+
+// updateAgent updates node n's agent to the organization's version once its
+// time has come and it runs no job (under mu).
+func (s *Sim) updateAgent(p *spool, n *node) {
+	if n.updateAt.IsZero() || s.now.Before(n.updateAt) || n.job != nil || n.state != pool.NodeIdle {
+		return
+	}
+	from := n.version()
+	n.agentVersion, n.updateAt = s.agentVersion, time.Time{}
+	s.logf(p, "info", "configurationJob", "Agent %s updated itself from %s to %s.", n.name, from, n.agentVersion)
 }
 
 type pipelineRun struct {

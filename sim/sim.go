@@ -124,6 +124,8 @@ type Sim struct {
 	history   map[int][]*job     // finished jobs by pool id, oldest first (jobrequests.go)
 	jobMeta   map[uint64]jobMeta // seeded jobs' definitions and demands
 	pipelines *pipelineState     // image pipelines and bad image versions (pipelines.go)
+	// agentVersion is the organization's agent version (pipelines.go).
+	agentVersion string
 
 	nextPool  int
 	nextNode  int
@@ -191,6 +193,8 @@ func New(o Options) *Sim {
 		nextLog:   1,
 		faultRng:  rand.New(rand.NewSource(o.Seed + 1)),
 		calls:     map[string]int{},
+
+		agentVersion: AgentVersion,
 	}
 	s.setFaultsLocked(o.Faults)
 	for _, p := range o.Pools {

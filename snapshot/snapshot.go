@@ -118,7 +118,7 @@ func (c *Cache) fresh(at time.Time) bool { return c.clock.Now().Sub(at) < c.maxA
 
 // covers reports whether a list read with have holds everything want asks for.
 func covers(have, want pool.ListOptions) bool {
-	return (have.Nodes || !want.Nodes) && (have.Queue || !want.Queue) && (have.ScaleSets || !want.ScaleSets)
+	return (have.Nodes || !want.Nodes) && (have.Queue || !want.Queue) && (have.ScaleSets || !want.ScaleSets) && (have.Images || !want.Images)
 }
 
 // List is ListAt without the time.
@@ -145,7 +145,7 @@ func (c *Cache) ListAt(ctx context.Context, opts pool.ListOptions) ([]pool.Pool,
 	if found {
 		return clone(best.v), best.at, nil
 	}
-	key := fmt.Sprintf("list/%d/%t/%t/%t", gen, opts.Nodes, opts.Queue, opts.ScaleSets)
+	key := fmt.Sprintf("list/%d/%t/%t/%t/%t", gen, opts.Nodes, opts.Queue, opts.ScaleSets, opts.Images)
 	e, err := share(ctx, c, key, gen, func() (entry[[]pool.Pool], bool) { e, ok := c.lists[opts]; return e, ok },
 		func(ctx context.Context) ([]pool.Pool, error) { return c.svc.List(ctx, opts) },
 		func(e entry[[]pool.Pool]) { c.lists[opts] = e })
@@ -309,10 +309,10 @@ func (c *Cache) JobHistory(ctx context.Context, name string, q pool.JobQuery) (p
 }
 
 // Update changes the pool and, when it succeeds, forgets what was read of it.
-func (c *Cache) Update(ctx context.Context, name string, s pool.Settings) (before, after pool.Pool, err error) {
-	before, after, err = c.svc.Update(ctx, name, s)
-	c.changed(name, err)
-	return before, after, err
+func (c *Cache) Update(ctx context.Context, cur pool.Pool, s pool.Settings) (pool.Pool, error) {
+	after, err := c.svc.Update(ctx, cur, s)
+	c.changed(cur.Name, err)
+	return after, err
 }
 
 // SetImage changes the pool's image and forgets what was read of it.

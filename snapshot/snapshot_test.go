@@ -30,8 +30,8 @@ func counting(release <-chan struct{}) (*pooltest.Service, *atomic.Int32) {
 			<-release
 			return []pool.Pool{{Name: "linux-ci", Standby: int(k)}}, nil
 		},
-		UpdateFn: func(ctx context.Context, name string, s pool.Settings) (before, after pool.Pool, err error) {
-			return pool.Pool{Name: name}, s.Apply(pool.Pool{Name: name}), nil
+		UpdateFn: func(ctx context.Context, cur pool.Pool, s pool.Settings) (pool.Pool, error) {
+			return s.Apply(cur), nil
 		},
 	}, &n
 }
@@ -126,7 +126,7 @@ func TestChangeForgetsThePool(t *testing.T) {
 	ctx := context.Background()
 	c.Get(ctx, "linux-ci")
 	c.List(ctx, pool.ListOptions{})
-	if _, _, err := c.Update(ctx, "linux-ci", pool.Settings{Standby: pool.Int(3)}); err != nil {
+	if _, err := c.Update(ctx, pool.Pool{Name: "linux-ci"}, pool.Settings{Standby: pool.Int(3)}); err != nil {
 		t.Fatal(err)
 	}
 	p, _ := c.Get(ctx, "linux-ci")
@@ -136,10 +136,10 @@ func TestChangeForgetsThePool(t *testing.T) {
 	}
 
 	// A refused change forgets nothing.
-	svc.UpdateFn = func(context.Context, string, pool.Settings) (pool.Pool, pool.Pool, error) {
-		return pool.Pool{}, pool.Pool{}, &pool.Error{Kind: pool.KindInvalid, Msg: "no"}
+	svc.UpdateFn = func(context.Context, pool.Pool, pool.Settings) (pool.Pool, error) {
+		return pool.Pool{}, &pool.Error{Kind: pool.KindInvalid, Msg: "no"}
 	}
-	c.Update(ctx, "linux-ci", pool.Settings{Standby: pool.Int(-1)})
+	c.Update(ctx, pool.Pool{Name: "linux-ci"}, pool.Settings{Standby: pool.Int(-1)})
 	c.Get(ctx, "linux-ci")
 	if n.Load() != 4 {
 		t.Errorf("a refused change made the next read fetch (%d fetches)", n.Load())

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/cost"
 	"github.com/poolbot/poolbot/pool"
 	"github.com/poolbot/poolbot/sim"
@@ -104,7 +103,7 @@ func BenchmarkWatcher500Pools(b *testing.B) {
 
 		e := benchEnv(b)
 		tr := cost.NewTracker(cost.TrackerOptions{Service: e.az, Store: e.st, Clock: e.sim, Logger: e.log,
-			Config: config.Cost{Currency: "USD"}, Prices: cost.NewPrices(e.stub.URL()+"/unused", nil, map[string]float64{"Standard_D2s_v5": 0.1, "Standard_D4s_v5": 0.2, "Standard_NC4as_T4_v3": 0.6}, "USD", e.sim)})
+			Settings: cost.Settings{Currency: "USD"}, Prices: cost.NewPrices(e.stub.URL()+"/unused", nil, map[string]float64{"Standard_D2s_v5": 0.1, "Standard_D4s_v5": 0.2, "Standard_NC4as_T4_v3": 0.6}, "USD", e.sim)})
 		w := e.watcher(func(o *watch.Options) { o.Cost = tr })
 		// Warm-up cycle: first reads of every pool, log cursors, scale sets.
 		c0 := cpuTime()
@@ -122,7 +121,7 @@ func BenchmarkWatcher500Pools(b *testing.B) {
 		// the first failed node.
 		victim := "pool-0250"
 		e.sim.SetFailure(victim, sim.Failure{Extension: true})
-		if _, _, err := e.az.Update(e.ctx, victim, pool.Settings{Standby: pool.Int(4)}); err != nil {
+		if _, err := e.az.Update(e.ctx, pool.Pool{Name: victim}, pool.Settings{Standby: pool.Int(4)}); err != nil {
 			b.Fatal(err)
 		}
 		var failedAt, postedAt time.Time

@@ -25,7 +25,7 @@ const (
 
 // Conditions lists every condition the watcher raises.
 var Conditions = []string{CondPoolState, CondFailedNodes, CondErrorLogs, CondStuckNodes, CondAgentsOffline,
-	CondSaturated, CondScheduleFailed, CondBudgetDaily, CondBudgetMonthly, CondIdleWaste, CondWaits}
+	CondSaturated, CondScheduleFailed, CondBudgetDaily, CondBudgetMonthly, CondIdleWaste, CondWaits, CondImageAge, CondAgentUpdate}
 
 // finding is a condition holding for a pool now.
 type finding struct {
@@ -150,6 +150,8 @@ func (w *Watcher) evaluate(now time.Time, p *pool.Pool, ps *poolState) map[strin
 	if ps.waitFinding != nil {
 		out[CondWaits] = *ps.waitFinding
 	}
+
+	w.driftFindings(now, p, ps, out)
 
 	for _, f := range ps.costFindings {
 		out[f.Condition] = finding{severity: f.Severity, count: f.Count, summary: f.Summary, detail: lines(f.Detail)}

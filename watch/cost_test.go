@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/poolbot/poolbot/config"
+	"github.com/poolbot/poolbot/cost"
 	"github.com/poolbot/poolbot/sim"
 	"github.com/poolbot/poolbot/watch"
 )
@@ -16,11 +16,11 @@ import (
 // small budget raises budget-daily, and Tuesday's digest reports Monday once.
 func TestCostOnSimulator(t *testing.T) {
 	e := newEnv(t, sim.Options{})
-	tr := e.tracker(config.Cost{Currency: "USD", DigestCron: "0 7 * * *", DigestTimeZone: "UTC", DigestChannel: "C-COST",
-		Budgets: []config.Budget{{Pools: []string{"linux-ci"}, Daily: 1}}})
+	tr := e.tracker(cost.Settings{Currency: "USD", DigestCron: "0 7 * * *", DigestTimeZone: "UTC", DigestChannel: "C-COST",
+		Budgets: []cost.Budget{{Pools: []string{"linux-ci"}, Daily: 1}}})
 	w := e.watcher(func(o *watch.Options) {
 		o.Cost = tr
-		o.Alerts.Interval = config.Duration{Duration: 20 * time.Minute}
+		o.Alerts.Interval = 20 * time.Minute
 	})
 	step := func() {
 		if err := w.Cycle(e.ctx); err != nil {

@@ -14,7 +14,6 @@ import (
 
 	"github.com/poolbot/poolbot/azure"
 	"github.com/poolbot/poolbot/bot"
-	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/cost"
 	"github.com/poolbot/poolbot/pool"
 	"github.com/poolbot/poolbot/sim"
@@ -76,7 +75,7 @@ func (e *env) newSender() *bot.Sender {
 
 func (e *env) watcher(opt func(*watch.Options)) *watch.Watcher {
 	o := watch.Options{Service: e.az, Store: e.st, Clock: e.sim, Logger: e.log, DefaultChannel: "C-ALERTS", Owner: "replica-1",
-		Alerts: config.Alerts{Routes: []config.Route{{Pools: []string{"windows-*"}, Channel: "C-WIN"}}},
+		Alerts: watch.Alerts{Routes: []watch.Route{{Pools: []string{"windows-*"}, Channel: "C-WIN"}}},
 		PoolURL: func(p pool.Pool) string {
 			return fmt.Sprintf("https://dev.azure.com/contoso/_settings/agentpools?poolId=%d", p.ID)
 		}}
@@ -156,12 +155,12 @@ func (e *env) updates(ts string) []slackstub.Update {
 
 // tracker returns a cost tracker on the simulator's prices and Cost
 // Management.
-func (e *env) tracker(cfg config.Cost) *cost.Tracker {
+func (e *env) tracker(cfg cost.Settings) *cost.Tracker {
 	m, err := cost.NewManagement(cost.ManagementOptions{Credential: e.az.ARMCredential(), Client: e.az.ARMOptions(),
 		Subscription: sim.Subscription, Clock: e.sim})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return cost.NewTracker(cost.TrackerOptions{Service: e.az, Store: e.st, Clock: e.sim, Logger: e.log, Config: cfg, Owner: "replica-1", MaxGap: time.Hour,
+	return cost.NewTracker(cost.TrackerOptions{Service: e.az, Store: e.st, Clock: e.sim, Logger: e.log, Settings: cfg, Owner: "replica-1", MaxGap: time.Hour,
 		Prices: cost.NewPrices(sim.PricesURL(e.url), nil, cfg.Prices, cfg.Currency, e.sim), Management: m})
 }

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/pool"
 	"github.com/poolbot/poolbot/sim"
 	"github.com/poolbot/poolbot/watch"
@@ -101,7 +100,7 @@ func TestWaitObjective(t *testing.T) {
 	e := newEnv(t, sim.Options{Start: monday0530, Seed: 1})
 	objective := func(d time.Duration) func(*watch.Options) {
 		return func(o *watch.Options) {
-			o.Alerts.Waits = []config.WaitObjective{{Pools: []string{"windows-*"}, P95: config.Duration{Duration: d}}}
+			o.Alerts.Waits = []watch.WaitObjective{{Pools: []string{"windows-*"}, P95: d}}
 		}
 	}
 	w := e.watcher(objective(time.Minute))

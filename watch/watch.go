@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"path"
 	"sort"
 	"sync"
 	"time"
@@ -17,7 +18,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/poolbot/poolbot/clock"
-	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/cost"
 	"github.com/poolbot/poolbot/pool"
 )
@@ -51,7 +51,7 @@ type Options struct {
 	Store          pool.Store
 	Clock          clock.Clock
 	Logger         *slog.Logger
-	Alerts         config.Alerts
+	Alerts         Alerts
 	DefaultChannel string
 	PoolURL        func(p pool.Pool) string // nil: no "open" button
 	Cost           *cost.Tracker            // nil: no cost tracking or cost alerts
@@ -65,12 +65,95 @@ type Options struct {
 	// Retention is how long finished jobs are kept in the store (default
 	// 90 days); a pool's first history read goes back as far.
 	Retention time.Duration
+	// Images tells when images were published, for the image-age
+	// condition; nil: no such condition.
+	Images ImageDates
+}
+
+// Alerts are the watcher's conditions and where their alerts go: the
+// [alerts] section. Zero durations take the defaults.
+type Alerts struct {
+	Interval       time.Duration // poll interval, default 60s
+	RepeatInterval time.Duration // default 4h
+	StuckAfter     time.Duration // nodes creating/starting longer, default 20m
+	OfflineAfter   time.Duration // agents offline longer, default 15m
+	SaturatedAfter time.Duration // jobs waiting at max longer, default 10m
+	Routes         []Route
+	// WaitP95 is every pool's wait objective: alert when the last hour's
+	// p95 queue wait exceeds it. Zero: none. Waits override it per pool.
+	WaitP95 time.Duration
+	Waits   []WaitObjective
+	// ImageMaxAge: alert when a pool's agents run a compute gallery image
+	// version published longer ago than this. Zero: none. ImageAges
+	// override it per pool.
+	ImageMaxAge time.Duration
+	ImageAges   []ImageAge
+	// AgentUpdateAfter: alert when idle agents report an agent version
+	// older than the newest any pool runs for longer than this. Zero: none.
+	AgentUpdateAfter time.Duration
+}
+
+// ImageAge is how old an image some pools' agents may run; zero switches
+// the alert off for them.
+type ImageAge struct {
+	Pools  []string
+	MaxAge time.Duration
+}
+
+// ImageMaxAgeFor returns how long ago the image a pool's agents run may
+// have been published: the first of ImageAges whose globs match it, else
+// ImageMaxAge; zero when no age is set.
+func (a Alerts) ImageMaxAgeFor(pool string) time.Duration {
+	for _, ia := range a.ImageAges {
+		for _, g := range ia.Pools {
+			if ok, _ := path.Match(g, pool); ok {
+				return ia.MaxAge
+			}
+		}
+	}
+	return a.ImageMaxAge
+}
+
+// Route sends the alerts of some pools (names or globs) to a channel.
+type Route struct {
+	Pools   []string
+	Channel string
+}
+
+// WaitObjective is the p95 queue wait some pools should stay under; zero
+// switches the objective off for them.
+type WaitObjective struct {
+	Pools []string
+	P95   time.Duration
+}
+
+// WaitObjectiveFor returns the pool's wait objective: the first of Waits
+// whose globs match it, else WaitP95; zero when it has none.
+func (a Alerts) WaitObjectiveFor(pool string) time.Duration {
+	for _, w := range a.Waits {
+		for _, g := range w.Pools {
+			if ok, _ := path.Match(g, pool); ok {
+				return w.P95
+			}
+		}
+	}
+	return a.WaitP95
+}
+
+func or(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
 }
 
 // Watcher polls pools and keeps their alerts.
 type Watcher struct {
 	o                                                     Options
 	interval, repeat, stuck, offline, saturated, resolveA time.Duration
+	agentUpdate                                           time.Duration // zero: no agent-update condition
+	dates                                                 published
+	newestAgent                                           string // the newest agent version any pool's agents run
 
 	mu     sync.Mutex // one cycle at a time; guards the maps
 	cycle  int
@@ -93,14 +176,16 @@ func New(o Options) *Watcher {
 	}
 	w := &Watcher{
 		o:         o,
-		interval:  o.Alerts.Interval.Or(60 * time.Second),
-		repeat:    o.Alerts.RepeatInterval.Or(4 * time.Hour),
-		stuck:     o.Alerts.StuckAfter.Or(20 * time.Minute),
-		offline:   o.Alerts.OfflineAfter.Or(15 * time.Minute),
-		saturated: o.Alerts.SaturatedAfter.Or(10 * time.Minute),
+		interval:  or(o.Alerts.Interval, 60*time.Second),
+		repeat:    or(o.Alerts.RepeatInterval, 4*time.Hour),
+		stuck:     or(o.Alerts.StuckAfter, 20*time.Minute),
+		offline:   or(o.Alerts.OfflineAfter, 15*time.Minute),
+		saturated: or(o.Alerts.SaturatedAfter, 10*time.Minute),
 		resolveA:  o.ResolveAfter,
-		pools:     map[string]*poolState{},
-		alerts:    map[string]*pool.Alert{},
+
+		agentUpdate: o.Alerts.AgentUpdateAfter,
+		pools:       map[string]*poolState{},
+		alerts:      map[string]*pool.Alert{},
 	}
 	if w.resolveA <= 0 {
 		w.resolveA = defaultResolveAfter
@@ -181,11 +266,17 @@ type poolState struct {
 	walkOpen    []pool.Job           // … of the read in progress
 	waitFinding *finding             // the wait objective, judged at each complete read
 
+	// drift (drift.go)
+	drift     []pool.Node       // nodes with images and agent versions, as last read
+	haveDrift bool              // read since the start
+	behind    map[int]time.Time // node id → first seen idle on an agent older than the newest
+	driftRead time.Time         // when drift was read this cycle; zero once noted
+
 	clearSince map[string]time.Time // condition → first cycle seen clear
 
 	// this cycle's plan and outcome
-	wantNodes, wantLogs, wantQueue, wantSched, wantJobs bool
-	fetchErr                                            error
+	wantNodes, wantLogs, wantQueue, wantSched, wantJobs, wantDrift bool
+	fetchErr                                                       error
 }
 
 func phaseOf(name string) int {
@@ -238,7 +329,7 @@ func (w *Watcher) Cycle(ctx context.Context) error {
 			w.pools[p.Name] = ps
 		}
 		w.plan(p, ps)
-		if ps.wantNodes || ps.wantLogs || ps.wantQueue || ps.wantSched || ps.wantJobs {
+		if ps.wantNodes || ps.wantLogs || ps.wantQueue || ps.wantSched || ps.wantJobs || ps.wantDrift {
 			g.Go(func() error {
 				ps.fetchErr = w.fetch(gctx, now, p, ps)
 				return nil
@@ -281,6 +372,7 @@ func (w *Watcher) Cycle(ctx context.Context) error {
 		w.o.Cost.Observe(ctx, now, samples)
 	}
 
+	w.noteAgents()
 	for i := range pools {
 		p := &pools[i]
 		ps := w.pools[p.Name]
@@ -373,6 +465,7 @@ func (w *Watcher) plan(p *pool.Pool, ps *poolState) {
 		jobsEv = idleJobsEvery
 	}
 	ps.wantJobs = ps.jobsToken || tick%jobsEv == 0
+	ps.wantDrift = w.wantDrift(p.Name, ps, tick)
 	ps.fetchErr = nil
 }
 
@@ -404,6 +497,11 @@ func (w *Watcher) fetch(ctx context.Context, now time.Time, p *pool.Pool, ps *po
 	}
 	if ps.wantJobs {
 		if err := w.readJobs(ctx, now, p, ps); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if ps.wantDrift {
+		if err := w.fetchDrift(ctx, now, p.Name, ps); err != nil {
 			errs = append(errs, err)
 		}
 	}

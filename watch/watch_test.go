@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/pool"
 	"github.com/poolbot/poolbot/sim"
 	"github.com/poolbot/poolbot/watch"
@@ -252,7 +251,7 @@ func TestScheduleFailureResolves(t *testing.T) {
 func TestRepeat(t *testing.T) {
 	e := newEnv(t, sim.Options{})
 	e.st.Put(e.ctx, "schedule.failure/linux-ci", "update pool linux-ci: throttled")
-	w := e.watcher(func(o *watch.Options) { o.Alerts.RepeatInterval = config.Duration{Duration: 20 * time.Minute} })
+	w := e.watcher(func(o *watch.Options) { o.Alerts.RepeatInterval = 20 * time.Minute })
 	for i := 0; i < 45; i++ {
 		e.minute(w)
 	}

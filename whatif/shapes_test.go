@@ -98,7 +98,7 @@ func tunedWeeks(t testing.TB, shape string, seeds []int64, suggest bool, tune fu
 	for _, seed := range seeds {
 		week := only(gen(seed, weekStart, weekLen), pools)
 		hist := only(gen(seed+100, weekStart.Add(-21*24*time.Hour), 21*24*time.Hour), pools)
-		o := Options{Jobs: week, History: hist, Pools: pools, Start: weekStart, End: weekStart.Add(weekLen), Working: shapeWorking(shape), Preferences: prefs, Tune: tune}
+		o := Options{Jobs: week, History: hist, Pools: pools, Start: weekStart, End: weekStart.Add(weekLen), Working: shapeWorking(shape), Preferences: prefs, Tune: tune, TimeZone: "Europe/Paris"}
 		if shape == "office" {
 			o.Schedules = append(o.Schedules, officeHours(t))
 		}
@@ -220,6 +220,12 @@ func BenchmarkAutopilotVariants(b *testing.B) {
 		{"floor-0.05", func(a *scheduler.Autopilot) { a.Floor = 0.05 }},
 		{"ttl-quiet-30", func(a *scheduler.Autopilot) { a.TTLQuiet = 30 }},
 		{"ttl-busy-10", func(a *scheduler.Autopilot) { a.TTLBusy = 10 }},
+		{"ttl-busy-1", func(a *scheduler.Autopilot) { a.TTLBusy = 1 }},
+		// Between the preferences: where working-hours jobs alone would
+		// meet 70% fewer at ≤ 1.00×, if anywhere.
+		{"pct-40", func(a *scheduler.Autopilot) { a.Percentile = 40 }},
+		{"pct-40-ttl-busy-1", func(a *scheduler.Autopilot) { a.Percentile, a.TTLBusy = 40, 1 }},
+		{"pct-60", func(a *scheduler.Autopilot) { a.Percentile = 60 }},
 	}
 	for _, shape := range []string{"office", "night-batch", "two-zones", "release-day"} {
 		for _, v := range variants {

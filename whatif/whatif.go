@@ -45,6 +45,10 @@ type Options struct {
 	// Working says whether a job queued at t is in working hours, for the
 	// working-hours waits; nil counts none.
 	Working func(t time.Time) bool
+	// TimeZone is the zone the autopilot reads a pool's hours of the week
+	// in, when no configured schedule with a zone claims the pool (then
+	// that schedule's); default UTC.
+	TimeZone string
 	// Tune, when set, changes each autopilot policy's settings (floor,
 	// ttls) before it runs: variants of the policy measured side by side.
 	Tune func(*scheduler.Autopilot)
@@ -152,14 +156,19 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 		if p == "-" {
 			continue
 		}
-		ap, err := scheduler.NewAutopilot(config.Schedule{Preference: p, TimeZone: "Europe/Paris"})
-		if err != nil {
-			return nil, err
+		aps := map[string]*scheduler.Autopilot{}
+		var name string
+		for _, pl := range o.Pools {
+			ap, err := scheduler.NewAutopilot(config.Schedule{Preference: p, TimeZone: zoneOf(o, pl)})
+			if err != nil {
+				return nil, err
+			}
+			if o.Tune != nil {
+				o.Tune(ap)
+			}
+			aps[pl], name = ap, ap.Preference
 		}
-		if o.Tune != nil {
-			o.Tune(ap)
-		}
-		policies = append(policies, autopilotPolicy("autopilot:"+ap.Preference, ap, o.Pools, o))
+		policies = append(policies, autopilotPolicy("autopilot:"+name, aps, o.Pools, o))
 	}
 	// Policies run side by side, one simulator each.
 	results := make([][]Result, len(policies))
@@ -320,7 +329,11 @@ func schedulePolicy(sc config.Schedule, pools []string, o Options) (policy, erro
 		if err != nil {
 			return policy{}, err
 		}
-		return autopilotPolicy(sc.Name, ap, pools, o), nil
+		aps := map[string]*scheduler.Autopilot{}
+		for _, p := range pools {
+			aps[p] = ap
+		}
+		return autopilotPolicy(sc.Name, aps, pools, o), nil
 	}
 	from := o.Start.Add(-8 * 24 * time.Hour)
 	days := int(o.End.Sub(from)/(24*time.Hour)) + 2
@@ -373,7 +386,7 @@ func lowers(want, cur pool.Settings) bool {
 
 // autopilotPolicy decides every 5 minutes from the history known before
 // the run and the jobs the simulator has seen so far.
-func autopilotPolicy(name string, ap *scheduler.Autopilot, pools []string, o Options) policy {
+func autopilotPolicy(name string, aps map[string]*scheduler.Autopilot, pools []string, o Options) policy {
 	type state struct {
 		demand *scheduler.Demand
 		jobs   []trace.Job
@@ -387,7 +400,7 @@ func autopilotPolicy(name string, ap *scheduler.Autopilot, pools []string, o Opt
 		since = o.Start
 	}
 	for _, p := range pools {
-		x := &state{demand: ap.NewDemand()}
+		x := &state{demand: aps[p].NewDemand()}
 		for _, j := range o.History {
 			if j.Pool == p && j.Queued.Before(o.Start) {
 				x.jobs = append(x.jobs, j)
@@ -414,7 +427,7 @@ func autopilotPolicy(name string, ap *scheduler.Autopilot, pools []string, o Opt
 			if err != nil {
 				return err
 			}
-			d := ap.Decide(now, x.demand, *cur.Max)
+			d := aps[p].Decide(now, x.demand, *cur.Max)
 			if !d.Known {
 				continue
 			}
@@ -426,6 +439,20 @@ func autopilotPolicy(name string, ap *scheduler.Autopilot, pools []string, o Opt
 		}
 		return nil
 	}}
+}
+
+// zoneOf is the zone the autopilot reads pool p's hours in: that of the
+// first configured schedule with a zone that claims it, else o's, else UTC.
+func zoneOf(o Options, p string) string {
+	for _, sc := range o.Schedules {
+		if sc.TimeZone != "" && matches(sc, p) {
+			return sc.TimeZone
+		}
+	}
+	if o.TimeZone != "" {
+		return o.TimeZone
+	}
+	return "UTC"
 }
 
 func globMatch(pattern, name string) bool {
@@ -441,8 +468,9 @@ var pathMatch = path.Match
 // Stored replays a pool's stored job history (as the watcher keeps it)
 // on a simulated pool with p's current settings, under its own settings,
 // each of schedules that claims it, and the autopilot at each preference.
-// A job that never got an agent is replayed with no duration.
-func Stored(ctx context.Context, p pool.Pool, jobs []pool.Job, schedules []config.Schedule) ([]Result, error) {
+// A job that never got an agent is replayed with no duration; zone is as
+// Options.TimeZone.
+func Stored(ctx context.Context, p pool.Pool, jobs []pool.Job, schedules []config.Schedule, zone string) ([]Result, error) {
 	tr := make([]trace.Job, len(jobs))
 	for i, j := range jobs {
 		tr[i] = trace.Job{Pool: p.Name, Queued: j.Queued, Duration: j.Ran().Round(time.Second), Result: j.Result, Definition: j.Definition}
@@ -453,5 +481,5 @@ func Stored(ctx context.Context, p pool.Pool, jobs []pool.Job, schedules []confi
 	if p.ScaleSet != nil && p.ScaleSet.SKU != "" {
 		spec.SKU, spec.Region = p.ScaleSet.SKU, p.ScaleSet.Region
 	}
-	return Run(ctx, Options{Jobs: tr, Pools: []string{p.Name}, Specs: []sim.PoolSpec{spec}, Schedules: schedules})
+	return Run(ctx, Options{Jobs: tr, Pools: []string{p.Name}, Specs: []sim.PoolSpec{spec}, Schedules: schedules, TimeZone: zone})
 }

@@ -15,7 +15,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/robfig/cron/v3"
 
-	"github.com/poolbot/poolbot/azure"
+	"github.com/poolbot/poolbot/app"
 	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/managed"
 	"github.com/poolbot/poolbot/pool"
@@ -148,7 +148,7 @@ func within(key, parent string) bool {
 func listPools(ctx context.Context, cfg *config.Config, timeout time.Duration) ([]pool.Pool, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	c, err := azure.FromConfig(ctx, cfg.DevOps, cfg.Azure, slog.New(slog.DiscardHandler))
+	c, err := app.NewAzure(ctx, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/poolbot/poolbot/app"
 	"github.com/poolbot/poolbot/config"
+	"github.com/poolbot/poolbot/console"
 	"github.com/poolbot/poolbot/sim"
 	"github.com/poolbot/poolbot/slackstub"
 )
@@ -307,7 +308,7 @@ templates, schedules, alerts and cost of FILE, and needs none of its secrets.`)
 	fmt.Fprintf(stdout, "You are %s in the console: %s.\n", who.id, who.says)
 	fmt.Fprintln(stdout, "Type /pool help; /pool confirm or /pool cancel presses a reply's buttons. Messages posted to channels are shown as [#channel].")
 	fmt.Fprintln(stdout)
-	console := &app.Console{Handle: a.Handler().Handle, Out: stdout, Prompt: isTerminal(stdin), User: who.id,
+	con := &console.Console{Handle: a.Handler().Handle, Out: stdout, Prompt: isTerminal(stdin), User: who.id,
 		Wait: func(ctx context.Context, d time.Duration) error {
 			select {
 			case <-s.After(d):
@@ -316,7 +317,7 @@ templates, schedules, alerts and cost of FILE, and needs none of its secrets.`)
 				return ctx.Err()
 			}
 		}}
-	msgs := &app.Messages{Stub: stub, C: console}
+	msgs := &console.Messages{Stub: stub, C: con}
 	if *warm > 0 {
 		d := strings.TrimSuffix(strings.TrimSuffix(warm.String(), "0s"), "0m")
 		fmt.Fprintf(stdout, "The channels after %s of simulated time (each message as it stands now):\n", d)
@@ -327,7 +328,7 @@ templates, schedules, alerts and cost of FILE, and needs none of its secrets.`)
 	msgDone := make(chan struct{})
 	go func() { msgs.Run(msgCtx, 200*time.Millisecond); close(msgDone) }()
 
-	cerr := console.Run(runCtx, stdin)
+	cerr := con.Run(runCtx, stdin)
 	// End of input: stop, which flushes the outbox, then show what it sent.
 	stop()
 	err = <-appDone

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/poolbot/poolbot/azure"
+	"github.com/poolbot/poolbot/app"
 	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/pool"
 	"github.com/poolbot/poolbot/trace"
@@ -69,7 +69,7 @@ seconds the job ran, result as Azure DevOps names it, definition the pipeline.`)
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	svc, err := azure.FromConfig(ctx, cfg.DevOps, cfg.Azure, slog.New(slog.DiscardHandler))
+	svc, err := app.NewAzure(ctx, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,7 @@ import (
 	"path"
 	"strings"
 
-	"github.com/poolbot/poolbot/azure"
+	"github.com/poolbot/poolbot/app"
 	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/managed"
 	"github.com/poolbot/poolbot/pool"
@@ -59,7 +59,7 @@ creates the pool once you type its name.`)
 	if *apply && *project == "" {
 		return errors.New("--apply needs --project, the Dev Center project the Managed DevOps Pool belongs to")
 	}
-	az, err := azure.FromConfig(ctx, cfg.DevOps, cfg.Azure, slog.New(slog.DiscardHandler))
+	az, err := app.NewAzure(ctx, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}

@@ -83,7 +83,7 @@ func whatifOptions(cfg *config.Config, jobsPath, only, tmpl string) (whatif.Opti
 	if err != nil {
 		return whatif.Options{}, err
 	}
-	o := whatif.Options{Jobs: jobs, Schedules: cfg.Schedules}
+	o := whatif.Options{Jobs: jobs, Schedules: cfg.Schedules, TimeZone: cfg.Cost.DigestTimeZone}
 	if o.Specs, err = simPools(cfg, trace.Pools(jobs), tmpl); err != nil {
 		return whatif.Options{}, err
 	}

@@ -22,7 +22,7 @@ type Service struct {
 	NodesFn        func(ctx context.Context, name string) ([]pool.Node, error)
 	QueueFn        func(ctx context.Context, name string) (int, error)
 	LogsFn         func(ctx context.Context, name string, after uint64) ([]pool.LogEntry, error)
-	UpdateFn       func(ctx context.Context, name string, s pool.Settings) (before, after pool.Pool, err error)
+	UpdateFn       func(ctx context.Context, cur pool.Pool, s pool.Settings) (after pool.Pool, err error)
 	SetImageFn     func(ctx context.Context, name string, img pool.Image) (before, after pool.Image, err error)
 	CreateFn       func(ctx context.Context, spec pool.CreateSpec) (pool.Pool, error)
 	ReimageNodesFn func(ctx context.Context, name string, nodeIDs []int) error
@@ -90,11 +90,11 @@ func (s *Service) Logs(ctx context.Context, name string, after uint64) ([]pool.L
 	return s.LogsFn(ctx, name, after)
 }
 
-func (s *Service) Update(ctx context.Context, name string, st pool.Settings) (before, after pool.Pool, err error) {
+func (s *Service) Update(ctx context.Context, cur pool.Pool, st pool.Settings) (pool.Pool, error) {
 	if err := s.called("Update", s.UpdateFn != nil); err != nil {
-		return pool.Pool{}, pool.Pool{}, err
+		return pool.Pool{}, err
 	}
-	return s.UpdateFn(ctx, name, st)
+	return s.UpdateFn(ctx, cur, st)
 }
 
 func (s *Service) SetImage(ctx context.Context, name string, img pool.Image) (before, after pool.Image, err error) {
@@ -169,19 +169,20 @@ func Pools(pools ...pool.Pool) *Service {
 		return find(name)
 	}
 	s.LogsFn = func(context.Context, string, uint64) ([]pool.LogEntry, error) { return nil, nil }
-	s.UpdateFn = func(_ context.Context, name string, st pool.Settings) (before, after pool.Pool, err error) {
+	s.UpdateFn = func(_ context.Context, cur pool.Pool, st pool.Settings) (pool.Pool, error) {
 		mu.Lock()
 		defer mu.Unlock()
-		before, err = find(name)
+		// As Azure DevOps does: the fields st sets, over the pool it has.
+		now, err := find(cur.Name)
 		if err != nil {
-			return before, before, err
+			return pool.Pool{}, err
 		}
-		if err := st.Validate(before); err != nil {
-			return before, pool.Pool{}, &pool.Error{Kind: pool.KindInvalid, Op: "update pool", Pool: name, Msg: err.Error(), Err: err}
+		if err := st.Validate(now); err != nil {
+			return pool.Pool{}, &pool.Error{Kind: pool.KindInvalid, Op: "update pool", Pool: cur.Name, Msg: err.Error(), Err: err}
 		}
-		after = st.Apply(before)
-		byName[strings.ToLower(name)] = after
-		return before, after, nil
+		after := st.Apply(now)
+		byName[strings.ToLower(cur.Name)] = after
+		return after, nil
 	}
 	return s
 }

@@ -37,6 +37,7 @@ func Run(t *testing.T, open Open) {
 		{"NotFound", testNotFound},
 		{"Update", testUpdate},
 		{"UpdateInvalidChangesNothing", testUpdateInvalid},
+		{"UpdateSendsOnlyItsSettings", testUpdateSendsOnlyItsSettings},
 		{"AgentsFollowStandby", testAgentsFollowStandby},
 		{"SetImage", testSetImage},
 		{"SetMissingImageChangesNothing", testSetMissingImage},
@@ -109,22 +110,18 @@ func testNotFound(t *testing.T, e Env) {
 	kind(t, err, pool.KindNotFound, "Get")
 	_, err = e.Service.Nodes(ctx(t), "no-such-pool")
 	kind(t, err, pool.KindNotFound, "Nodes")
-	_, _, err = e.Service.Update(ctx(t), "no-such-pool", pool.Settings{Max: pool.Int(2)})
+	_, err = e.Service.Update(ctx(t), pool.Pool{Name: "no-such-pool"}, pool.Settings{Max: pool.Int(2)})
 	kind(t, err, pool.KindNotFound, "Update")
 }
 
 func testUpdate(t *testing.T, e Env) {
 	before := get(t, e)
-	was, after, err := e.Service.Update(ctx(t), e.Pool, pool.Settings{Standby: pool.Int(1), Max: pool.Int(3)})
+	after, err := e.Service.Update(ctx(t), before, pool.Settings{Standby: pool.Int(1), Max: pool.Int(3)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if was.Name != e.Pool || was.Standby != before.Standby || was.Max != before.Max {
-		t.Errorf("Update returned before as %s standby %d max %d, want %s standby %d max %d",
-			was.Name, was.Standby, was.Max, e.Pool, before.Standby, before.Max)
-	}
-	if after.Standby != 1 || after.Max != 3 {
-		t.Errorf("Update returned standby %d max %d, want 1 and 3", after.Standby, after.Max)
+	if after.Name != e.Pool || after.Standby != 1 || after.Max != 3 {
+		t.Errorf("Update returned %s standby %d max %d, want %s, 1 and 3", after.Name, after.Standby, after.Max, e.Pool)
 	}
 	p := get(t, e)
 	if p.Standby != 1 || p.Max != 3 {
@@ -133,7 +130,8 @@ func testUpdate(t *testing.T, e Env) {
 	if p.TTLMinutes != before.TTLMinutes || p.Recycle != before.Recycle {
 		t.Errorf("Update of standby and max changed ttl %d→%d recycle %t→%t", before.TTLMinutes, p.TTLMinutes, before.Recycle, p.Recycle)
 	}
-	if _, _, err := e.Service.Update(ctx(t), e.Pool, pool.Settings{Standby: pool.Int(0)}); err != nil {
+	// By name alone, as the pool was read before: only standby is sent.
+	if _, err := e.Service.Update(ctx(t), pool.Pool{Name: e.Pool}, pool.Settings{Standby: pool.Int(0)}); err != nil {
 		t.Fatal(err)
 	}
 	if p := get(t, e); p.Standby != 0 || p.Max != 3 {
@@ -141,17 +139,37 @@ func testUpdate(t *testing.T, e Env) {
 	}
 }
 
+// testUpdateSendsOnlyItsSettings: an Update made with a pool read before
+// another change keeps that other change; it sends only what it sets.
+func testUpdateSendsOnlyItsSettings(t *testing.T, e Env) {
+	old := get(t, e)
+	if _, err := e.Service.Update(ctx(t), old, pool.Settings{Standby: pool.Int(0), Max: pool.Int(3)}); err != nil {
+		t.Fatal(err)
+	}
+	stale := old // as read before the change above
+	after, err := e.Service.Update(ctx(t), stale, pool.Settings{Standby: pool.Int(2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Standby != 2 || after.Max != 3 {
+		t.Errorf("Update of standby with a stale read returned standby %d max %d, want 2 and 3", after.Standby, after.Max)
+	}
+	if p := get(t, e); p.Standby != 2 || p.Max != 3 {
+		t.Errorf("Update of standby with a stale read left standby %d max %d, want 2 and 3 (max kept)", p.Standby, p.Max)
+	}
+}
+
 func testUpdateInvalid(t *testing.T, e Env) {
 	before := get(t, e)
-	_, _, err := e.Service.Update(ctx(t), e.Pool, pool.Settings{Standby: pool.Int(before.Max + 1)})
+	_, err := e.Service.Update(ctx(t), before, pool.Settings{Standby: pool.Int(before.Max + 1)})
 	kind(t, err, pool.KindInvalid, "standby over max")
-	_, _, err = e.Service.Update(ctx(t), e.Pool, pool.Settings{Max: pool.Int(0)})
+	_, err = e.Service.Update(ctx(t), before, pool.Settings{Max: pool.Int(0)})
 	kind(t, err, pool.KindInvalid, "max 0")
-	if _, _, err := e.Service.Update(ctx(t), e.Pool, pool.Settings{Standby: pool.Int(2), Max: pool.Int(3)}); err != nil {
+	if _, err := e.Service.Update(ctx(t), before, pool.Settings{Standby: pool.Int(2), Max: pool.Int(3)}); err != nil {
 		t.Fatal(err)
 	}
 	before = get(t, e)
-	_, _, err = e.Service.Update(ctx(t), e.Pool, pool.Settings{Max: pool.Int(1)})
+	_, err = e.Service.Update(ctx(t), before, pool.Settings{Max: pool.Int(1)})
 	kind(t, err, pool.KindInvalid, "max under standby")
 	after := get(t, e)
 	if after.Standby != before.Standby || after.Max != before.Max {
@@ -160,7 +178,7 @@ func testUpdateInvalid(t *testing.T, e Env) {
 }
 
 func testAgentsFollowStandby(t *testing.T, e Env) {
-	if _, _, err := e.Service.Update(ctx(t), e.Pool, pool.Settings{Standby: pool.Int(2), Max: pool.Int(3)}); err != nil {
+	if _, err := e.Service.Update(ctx(t), get(t, e), pool.Settings{Standby: pool.Int(2), Max: pool.Int(3)}); err != nil {
 		t.Fatal(err)
 	}
 	e.Advance(30 * time.Minute)

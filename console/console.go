@@ -1,4 +1,8 @@
-package app
+// Package console is the demo's Slack in a terminal: it reads `/pool` lines,
+// runs them through the commands handler as a Slack user would, and prints
+// the replies and the messages posted to the local Slack's channels as text,
+// Block Kit rendered for a terminal (RenderBlocks).
+package console
 
 import (
 	"bufio"

@@ -1,0 +1,67 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/poolbot/poolbot/azure"
+	"github.com/poolbot/poolbot/config"
+	"github.com/poolbot/poolbot/cost"
+	"github.com/poolbot/poolbot/watch"
+)
+
+// Packages below app take options of their own, translated here, once,
+// from the loaded configuration (whose defaults config applied when it
+// read the file). commands, home, scheduler, store and whatif still take
+// config's types.
+
+// NewAzure builds the Azure DevOps and Azure client the [azure_devops] and
+// [azure] sections describe; opts change its options (the app's clock,
+// say) before it is made.
+func NewAzure(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...func(*azure.Options)) (*azure.Client, error) {
+	d, a := cfg.DevOps, cfg.Azure
+	o := azure.Options{
+		OrganizationURL:    d.OrganizationURL,
+		ResourceManagerURL: a.ResourceManagerURL,
+		Subscription:       a.Subscription,
+		ResourceGroup:      a.ResourceGroup,
+		Concurrency:        d.Concurrency,
+		Logger:             logger,
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	return azure.NewWithAuth(ctx, o, azure.Auth{
+		DevOps: d.Auth, PAT: d.PAT.Value(),
+		ARM: a.Auth, TenantID: a.TenantID, ClientID: a.ClientID, ClientSecret: a.ClientSecret.Value(),
+		StaticToken: a.StaticToken.Value(),
+	})
+}
+
+// costSettings are the cost tracker's part of [cost].
+func costSettings(c config.Cost) cost.Settings {
+	s := cost.Settings{Currency: c.Currency, Prices: c.Prices, DigestCron: c.DigestCron,
+		DigestTimeZone: c.DigestTimeZone, DigestChannel: c.DigestChannel}
+	for _, b := range c.Budgets {
+		s.Budgets = append(s.Budgets, cost.Budget{Pools: b.Pools, Daily: b.Daily, Monthly: b.Monthly})
+	}
+	return s
+}
+
+// watchAlerts are the watcher's [alerts].
+func watchAlerts(c config.Alerts) watch.Alerts {
+	a := watch.Alerts{Interval: c.Interval.Duration, RepeatInterval: c.RepeatInterval.Duration,
+		StuckAfter: c.StuckAfter.Duration, OfflineAfter: c.OfflineAfter.Duration,
+		SaturatedAfter: c.SaturatedAfter.Duration, WaitP95: c.WaitP95.Duration}
+	for _, r := range c.Routes {
+		a.Routes = append(a.Routes, watch.Route{Pools: r.Pools, Channel: r.Channel})
+	}
+	for _, w := range c.Waits {
+		a.Waits = append(a.Waits, watch.WaitObjective{Pools: w.Pools, P95: w.P95.Duration})
+	}
+	a.ImageMaxAge, a.AgentUpdateAfter = c.ImageMaxAge.Duration, c.AgentUpdateAfter.Duration
+	for _, ia := range c.ImageAges {
+		a.ImageAges = append(a.ImageAges, watch.ImageAge{Pools: ia.Pools, MaxAge: ia.MaxAge.Duration})
+	}
+	return a
+}
