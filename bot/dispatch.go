@@ -185,19 +185,25 @@ func (d *dispatch) first(ctx context.Context, req commands.Request, s signed, re
 }
 
 func (d *dispatch) run(ctx context.Context, req commands.Request, resp *ResponseURL) {
-	log := d.log.With("request_id", req.RequestID, "user", req.UserID, "channel", req.ChannelID)
 	req.Groups = d.groups.of(ctx, req.UserID)
 	start := time.Now()
 	err := d.handler.Handle(ctx, req, resp)
+	// Built only when something is logged: a logger With attributes
+	// formats them at once, for every command, at any level.
+	log := func() *slog.Logger {
+		return d.log.With("request_id", req.RequestID, "user", req.UserID, "channel", req.ChannelID)
+	}
 	if err == nil {
 		// The Handler logs the command's one line (app's does).
-		log.Debug("command done", "text", req.Text, "action", actionID(req), "took", time.Since(start))
+		if d.log.Enabled(ctx, slog.LevelDebug) {
+			log().Debug("command done", "text", req.Text, "action", actionID(req), "took", time.Since(start))
+		}
 		return
 	}
-	log.Debug("command failed", "text", req.Text, "action", actionID(req), "err", err)
+	log().Debug("command failed", "text", req.Text, "action", actionID(req), "err", err)
 	if resp.Responses() == 0 {
 		if rerr := resp.Respond(ctx, commands.Reply{Text: fmt.Sprintf(failedText, req.RequestID)}); rerr != nil {
-			log.Error("respond", "err", rerr)
+			log().Error("respond", "err", rerr)
 		}
 	}
 }

@@ -28,6 +28,7 @@ func subcommands() []subcommand {
 		{name: "check", usage: "validate a configuration file", run: runCheck},
 		{name: "demo", usage: "run poolbot on its built-in simulator, with a console for /pool commands", run: runDemo},
 		{name: "history", usage: "export pools' finished jobs from Azure DevOps as a CSV trace", run: runHistory},
+		{name: "load", usage: "measure the Slack acknowledgement and replies under open-loop load, against a bare slack-go handler", run: runLoad},
 		{name: "migrate", usage: "plan (and create) the Managed DevOps Pool that matches a scale-set pool", run: runMigrate},
 		{name: "schedule", usage: "preview the changes the schedules will make, or suggest one from a job trace", run: runSchedule},
 		{name: "serve", usage: "run the bot: Slack, schedules and alerts, as configured", run: runServe},

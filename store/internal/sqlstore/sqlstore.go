@@ -57,7 +57,7 @@ func Apply(opts []Option) Options {
 
 // Store is pool.Store on a database/sql handle.
 type Store struct {
-	db      *sql.DB
+	db      *preparedDB
 	d       Dialect
 	clk     clock.Clock
 	queries map[string]string // rebound queries, by their ?-form
@@ -70,15 +70,24 @@ var _ pool.Store = (*Store)(nil)
 // New returns a store on db; call Migrate before use. closers run on Close
 // after db is closed.
 func New(db *sql.DB, d Dialect, o Options, closers ...func() error) *Store {
-	s := &Store{db: db, d: d, clk: o.Clock, queries: map[string]string{}, closers: closers}
+	s := &Store{d: d, clk: o.Clock, queries: map[string]string{}, closers: closers}
+	var known map[string]bool
+	if !d.Dollar {
+		// SQLite; pgx keeps prepared statements of its own.
+		known = map[string]bool{}
+	}
 	for _, q := range allQueries {
 		s.queries[q] = rebind(q, d.Dollar)
+		if known != nil {
+			known[s.queries[q]] = true
+		}
 	}
+	s.db = newPreparedDB(db, known)
 	return s
 }
 
 // DB is the underlying handle, for tests and health checks.
-func (s *Store) DB() *sql.DB { return s.db }
+func (s *Store) DB() *sql.DB { return s.db.DB }
 
 func rebind(q string, dollar bool) string {
 	if !dollar {
