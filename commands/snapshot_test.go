@@ -34,7 +34,7 @@ func newCachedStack(t testing.TB, maxAge time.Duration) (*stack, *snapshot.Cache
 	s := newStack(t, func(o *Options) {
 		cache = snapshot.New(o.Service, o.Clock, maxAge)
 		o.Service = cache
-		o.Changer = change.New(cache, o.Store, o.Clock, nil)
+		o.Changer = change.New(cache, o.Store.(change.Store), o.Clock, nil)
 	})
 	s.ch = s.opts.Changer
 	return s, cache
