@@ -1,6 +1,8 @@
 package memstore_test
 
 import (
+	"context"
+	"errors"
 	"sync"
 	"testing"
 
@@ -26,4 +28,24 @@ func TestConformance(t *testing.T) {
 		stores[t] = s
 		return s
 	})
+}
+
+// A closed store refuses every call, and Reopen finds what it kept, as a
+// database opened again after a restart does.
+func TestCloseAndReopen(t *testing.T) {
+	ctx := context.Background()
+	s := memstore.New(nil)
+	if err := s.Put(ctx, "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if err := s.Put(ctx, "k", "w"); err == nil {
+		t.Error("a closed store took a write")
+	}
+	if _, err := s.Get(ctx, "k"); err == nil || errors.Is(err, pool.ErrNotFound) {
+		t.Errorf("a closed store answered a read: %v", err)
+	}
+	if v, err := s.Reopen().Get(ctx, "k"); err != nil || v != "v" {
+		t.Errorf("after Reopen: %q, %v; want v", v, err)
+	}
 }
