@@ -78,6 +78,13 @@ var fakeStart = time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
 // are the real ones.
 func newFakeEnv(t testing.TB, svc *pooltest.Service) *env {
 	t.Helper()
+	return newFakeEnvOn(t, svc, clock.NewFake(fakeStart))
+}
+
+// newFakeEnvOn is newFakeEnv on the clock clk, which svc's functions may
+// read.
+func newFakeEnvOn(t testing.TB, svc *pooltest.Service, clk *clock.Fake) *env {
+	t.Helper()
 	if svc.NodesFn == nil {
 		svc.NodesFn = func(ctx context.Context, name string) ([]pool.Node, error) {
 			p, err := svc.Get(ctx, name)
@@ -90,7 +97,6 @@ func newFakeEnv(t testing.TB, svc *pooltest.Service) *env {
 	if svc.JobHistoryFn == nil {
 		svc.JobHistoryFn = func(context.Context, string, pool.JobQuery) (pool.JobPage, error) { return pool.JobPage{}, nil }
 	}
-	clk := clock.NewFake(fakeStart)
 	e := &env{t: t, ctx: context.Background(), clk: clk, svc: svc, mem: memstore.New(clk), log: slog.New(slog.DiscardHandler)}
 	return e.start()
 }
@@ -102,6 +108,42 @@ func fakePools() *pooltest.Service {
 		pool.Pool{ID: 1, Name: "linux-ci", Standby: 2, Max: 10, TTLMinutes: 30},
 		pool.Pool{ID: 2, Name: "windows-ci", Standby: 1, Max: 6, TTLMinutes: 30},
 		pool.Pool{ID: 3, Name: "gpu-nightly", Standby: 0, Max: 4, TTLMinutes: 15})
+}
+
+// steadyJobs answers JobHistory as a pool whose jobs arrive every five
+// minutes and each wait wait for an agent, then run five minutes: the
+// finished ones queued at or after the query's Since, newest first, read
+// from two hours before the clock's start up to its now, and one queued two
+// minutes ago still waiting.
+func steadyJobs(clk clock.Clock, wait time.Duration) func(context.Context, string, pool.JobQuery) (pool.JobPage, error) {
+	first := clk.Now().Add(-2 * time.Hour)
+	return func(_ context.Context, name string, q pool.JobQuery) (pool.JobPage, error) {
+		page := pool.JobPage{Calls: 1}
+		now := clk.Now()
+		for i := 0; ; i++ {
+			queued := first.Add(time.Duration(i) * 5 * time.Minute)
+			finished := queued.Add(wait + 5*time.Minute)
+			if finished.After(now) {
+				break
+			}
+			if queued.Before(q.Since) {
+				continue
+			}
+			j := pool.Job{Pool: name, RequestID: uint64(i + 1), Queued: queued, Assigned: queued.Add(wait),
+				Started: queued.Add(wait), Finished: finished, Result: "succeeded", Definition: "app-ci"}
+			page.Jobs = append([]pool.Job{j}, page.Jobs...)
+			page.Newest = queued
+		}
+		// One is waiting now: counted at what it has waited so far.
+		queued := now.Add(-2 * time.Minute)
+		if !queued.Before(q.Since) {
+			page.Open = []pool.Job{{Pool: name, RequestID: 1 << 20, Queued: queued, Definition: "app-ci"}}
+			if queued.After(page.Newest) {
+				page.Newest = queued
+			}
+		}
+		return page, nil
+	}
 }
 
 func (e *env) start() *env {
