@@ -52,7 +52,7 @@ const storeTimeout = 10 * time.Second
 // Changer applies changes to pools.
 type Changer struct {
 	svc   pool.Service
-	store pool.Store
+	store Store
 	clock clock.Clock
 	log   *slog.Logger
 
@@ -86,8 +86,19 @@ func WithLeaseTiming(ttl, renew time.Duration) Option {
 	return func(c *Changer) { c.ttl, c.renew = ttl, renew }
 }
 
+// Store is what a Changer keeps: the audit trail, the Slack messages it
+// queues, its values (the previous image, rollouts) and the pools' leases.
+// When st is also a pool.IntentStore, changes are written ahead to it.
+// Implementations are safe for concurrent use.
+type Store interface {
+	pool.AuditLog
+	pool.Enqueuer
+	pool.KV
+	pool.Leases
+}
+
 // New returns a Changer over svc that audits to st.
-func New(svc pool.Service, st pool.Store, clk clock.Clock, log *slog.Logger, opts ...Option) *Changer {
+func New(svc pool.Service, st Store, clk clock.Clock, log *slog.Logger, opts ...Option) *Changer {
 	if clk == nil {
 		clk = clock.Real{}
 	}

@@ -13,16 +13,50 @@ import (
 
 	"github.com/poolbot/poolbot/azure"
 	"github.com/poolbot/poolbot/change"
+	"github.com/poolbot/poolbot/clock"
 	"github.com/poolbot/poolbot/pool"
+	"github.com/poolbot/poolbot/pool/pooltest"
 	"github.com/poolbot/poolbot/sim"
+	"github.com/poolbot/poolbot/store/memstore"
 	"github.com/poolbot/poolbot/store/sqlite"
 )
 
+// env is a Changer on the real stack over loopback (the simulator behind
+// an HTTP server, the Azure client, a SQLite store) or, from newMemEnv, on
+// fakes: the pools and the store in memory.
 type env struct {
-	sim   *sim.Sim
-	svc   *azure.Client
-	store *sqlite.Store
+	sim   *sim.Sim // nil on fakes
+	clk   testClock
+	svc   pool.Service
+	store store
 	ch    *change.Changer
+}
+
+// store is what the tests read and a dying process's store wraps: a
+// pool.Store that keeps intents.
+type store interface {
+	pool.Store
+	pool.IntentStore
+}
+
+// testClock is the simulator's clock or a fake one: tests move either.
+type testClock interface {
+	clock.Clock
+	Advance(d time.Duration)
+}
+
+// newMemEnv is the env on fakes, with the simulator's pools (linux-ci:
+// standby 2, max 10, ttl 30; windows-ci: standby 1, max 6; gpu-nightly:
+// max 2) and a fake clock at the simulator's start.
+func newMemEnv(t testing.TB) *env {
+	t.Helper()
+	clk := clock.NewFake(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
+	svc := pooltest.Pools(
+		pool.Pool{ID: 1, Name: "linux-ci", OS: pool.Linux, State: pool.StateOnline, Standby: 2, Max: 10, TTLMinutes: 30, Queue: -1},
+		pool.Pool{ID: 2, Name: "windows-ci", OS: pool.Windows, State: pool.StateOnline, Standby: 1, Max: 6, TTLMinutes: 30, Queue: -1},
+		pool.Pool{ID: 3, Name: "gpu-nightly", OS: pool.Linux, State: pool.StateOnline, Standby: 0, Max: 2, TTLMinutes: 30, Queue: -1})
+	st := memstore.New(clk)
+	return &env{clk: clk, svc: svc, store: st, ch: change.New(svc, st, clk, nil)}
 }
 
 func newEnv(t testing.TB) *env {
@@ -41,7 +75,7 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return &env{sim: s, svc: svc, store: st, ch: change.New(svc, st, s, nil)}
+	return &env{sim: s, clk: s, svc: svc, store: st, ch: change.New(svc, st, s, nil)}
 }
 
 // cur reads the pool as a command or the scheduler does before a change.
@@ -99,7 +133,7 @@ var alice = change.Actor{ID: "U1", Name: "alice", Channel: "C1", Source: "slack"
 
 func TestUpdateAppliesAndAudits(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t)
+	e := newMemEnv(t)
 	before, after, err := e.ch.Update(ctx, alice, "standby linux-ci 0", e.cur(t, "linux-ci"), pool.Settings{Standby: pool.Int(0)})
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +189,7 @@ func TestInvalidChangeChangesNothing(t *testing.T) {
 }
 
 func TestUnknownPool(t *testing.T) {
-	e := newEnv(t)
+	e := newMemEnv(t)
 	// A pool read before it was deleted.
 	gone := pool.Pool{Name: "nope", Standby: 1, Max: 10}
 	_, _, err := e.ch.Update(context.Background(), alice, "x", gone, pool.Settings{Standby: pool.Int(1)})
@@ -165,7 +199,7 @@ func TestUnknownPool(t *testing.T) {
 }
 
 func TestLockNamesHolder(t *testing.T) {
-	e := newEnv(t)
+	e := newMemEnv(t)
 	unlock, err := e.ch.Lock(context.Background(), "linux-ci", alice, "image linux-ci latest")
 	if err != nil {
 		t.Fatal(err)
@@ -185,7 +219,7 @@ func TestLockNamesHolder(t *testing.T) {
 }
 
 func TestConcurrentChangesOneAtATime(t *testing.T) {
-	e := newEnv(t)
+	e := newMemEnv(t)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var ok, busy int
@@ -237,7 +271,7 @@ func TestSetImageRemembersPrevious(t *testing.T) {
 func TestNodesAudited(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
-	e.sim.Advance(30 * time.Minute)
+	e.clk.Advance(30 * time.Minute)
 	nodes, err := e.svc.Nodes(ctx, "linux-ci")
 	if err != nil || len(nodes) == 0 {
 		t.Fatalf("nodes: %v (%d)", err, len(nodes))

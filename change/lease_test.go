@@ -228,7 +228,7 @@ func TestStoreUnreachableRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Close()
-	ch := change.New(e.svc, st, e.sim, nil, change.WithReplica("replica-a"))
+	ch := change.New(e.svc, st, e.clk, nil, change.WithReplica("replica-a"))
 	cur := e.cur(t, "linux-ci")
 	e.sim.ResetCalls()
 	for i := range 2 {
@@ -248,7 +248,7 @@ func TestStoreUnreachableRefuses(t *testing.T) {
 // Without WithReplica the lock is the process's own, as before: nothing is
 // written to the store.
 func TestInProcessLockWritesNoLease(t *testing.T) {
-	e := newEnv(t)
+	e := newMemEnv(t)
 	ctx := context.Background()
 	unlock, err := e.ch.Lock(ctx, "linux-ci", ana, "image linux-ci latest")
 	if err != nil {

@@ -11,7 +11,6 @@ import (
 	"github.com/poolbot/poolbot/change"
 	"github.com/poolbot/poolbot/pool"
 	"github.com/poolbot/poolbot/sim"
-	"github.com/poolbot/poolbot/store/sqlite"
 )
 
 var errKilled = errors.New("killed")
@@ -57,7 +56,7 @@ func (d dying) SetImage(ctx context.Context, name string, img pool.Image) (befor
 // deadStore is the store seen by a process that has died: nothing it
 // writes after its death lands.
 type deadStore struct {
-	*sqlite.Store
+	store
 	dead *atomic.Bool
 }
 
@@ -65,28 +64,28 @@ func (s deadStore) FinishIntent(ctx context.Context, id int64, o pool.Outcome) e
 	if s.dead.Load() {
 		return errKilled
 	}
-	return s.Store.FinishIntent(ctx, id, o)
+	return s.store.FinishIntent(ctx, id, o)
 }
 
 func (s deadStore) StepIntent(ctx context.Context, id int64, step string, o pool.Outcome) error {
 	if s.dead.Load() {
 		return errKilled
 	}
-	return s.Store.StepIntent(ctx, id, step, o)
+	return s.store.StepIntent(ctx, id, step, o)
 }
 
 func (s deadStore) AddAudit(ctx context.Context, e pool.AuditEntry) (int64, error) {
 	if s.dead.Load() {
 		return 0, errKilled
 	}
-	return s.Store.AddAudit(ctx, e)
+	return s.store.AddAudit(ctx, e)
 }
 
 func (s deadStore) Put(ctx context.Context, k, v string) error {
 	if s.dead.Load() {
 		return errKilled
 	}
-	return s.Store.Put(ctx, k, v)
+	return s.store.Put(ctx, k, v)
 }
 
 // pendingTexts returns the outbox's messages as "op key: text".
@@ -116,8 +115,8 @@ func auditOf(t *testing.T, st pool.Store, name string) []pool.AuditEntry {
 // told the change was applied, and it is audited as applied.
 func TestCancelledAfterTheCallIsApplied(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t)
-	ch := change.New(dying{Service: e.svc, dead: new(atomic.Bool), cancelled: true}, e.store, e.sim, nil)
+	e := newMemEnv(t)
+	ch := change.New(dying{Service: e.svc, dead: new(atomic.Bool), cancelled: true}, e.store, e.clk, nil)
 	_, after, err := ch.Update(ctx, alice, "standby linux-ci 0", pool.Pool{Name: "linux-ci"}, pool.Settings{Standby: pool.Int(0)})
 	if err != nil {
 		t.Fatalf("Update: %v; the change reached Azure DevOps, so it was applied", err)
@@ -134,10 +133,10 @@ func TestCancelledAfterTheCallIsApplied(t *testing.T) {
 // SIGTERM cancels the scheduler's context at once: a change whose PATCH
 // has left is still recorded, on a context of its own.
 func TestCallerCancelledMidChangeIsRecorded(t *testing.T) {
-	e := newEnv(t)
+	e := newMemEnv(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	ch := change.New(dying{Service: e.svc, dead: new(atomic.Bool), cancel: cancel}, e.store, e.sim, nil, change.WithReplica("pod-a"))
+	ch := change.New(dying{Service: e.svc, dead: new(atomic.Bool), cancel: cancel}, e.store, e.clk, nil, change.WithReplica("pod-a"))
 	if _, _, err := ch.Update(ctx, alice, "standby linux-ci 0", pool.Pool{Name: "linux-ci"}, pool.Settings{Standby: pool.Int(0)}); err != nil {
 		t.Fatalf("Update: %v; the change reached Azure DevOps", err)
 	}
@@ -161,7 +160,7 @@ func TestKilledMidChangeIsRecoveredAtStart(t *testing.T) {
 		{"before the PATCH", "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t)
+			e := newMemEnv(t)
 			dead := new(atomic.Bool)
 			if tc.dieAfter == "" {
 				dead.Store(true) // dies after writing its intent
@@ -169,9 +168,9 @@ func TestKilledMidChangeIsRecoveredAtStart(t *testing.T) {
 			svc := dying{Service: e.svc, dead: dead, dieAfter: tc.dieAfter}
 			var first *change.Changer
 			if tc.applied {
-				first = change.New(svc, deadStore{e.store, dead}, e.sim, nil, change.WithReplica("pod-a"))
+				first = change.New(svc, deadStore{e.store, dead}, e.clk, nil, change.WithReplica("pod-a"))
 			} else {
-				first = change.New(refusing{e.svc}, deadStore{e.store, dead}, e.sim, nil, change.WithReplica("pod-a"))
+				first = change.New(refusing{e.svc}, deadStore{e.store, dead}, e.clk, nil, change.WithReplica("pod-a"))
 			}
 			_, _, err := first.Update(ctx, alice, "standby linux-ci 0", pool.Pool{Name: "linux-ci"}, pool.Settings{Standby: pool.Int(0)})
 			if tc.applied && err != nil {
@@ -181,8 +180,8 @@ func TestKilledMidChangeIsRecoveredAtStart(t *testing.T) {
 				t.Fatalf("%d audit rows before the restart; the process died before writing one", n)
 			}
 
-			e.sim.Advance(time.Second)
-			second := change.New(e.svc, e.store, e.sim, nil, change.WithReplica("pod-a"), change.WithChannel("C-default"))
+			e.clk.Advance(time.Second)
+			second := change.New(e.svc, e.store, e.clk, nil, change.WithReplica("pod-a"), change.WithChannel("C-default"))
 			if _, err := second.ReclaimLeases(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -204,7 +203,7 @@ func TestKilledMidChangeIsRecoveredAtStart(t *testing.T) {
 				t.Errorf("recovered %+v, audit %+v, message %q", got, es[0], msgs[0])
 			}
 			// A second start finds nothing left.
-			third := change.New(e.svc, e.store, e.sim, nil, change.WithReplica("pod-a"))
+			third := change.New(e.svc, e.store, e.clk, nil, change.WithReplica("pod-a"))
 			if got, err := third.Reconcile(ctx); err != nil || got != (change.Recovered{}) {
 				t.Errorf("second reconcile: %+v, %v; want nothing", got, err)
 			}
@@ -224,8 +223,8 @@ func (refusing) Update(context.Context, pool.Pool, pool.Settings) (pool.Pool, er
 // is not.
 func TestUntoldChangeIsToldAtStart(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t)
-	first := change.New(e.svc, e.store, e.sim, nil, change.WithReplica("pod-a"))
+	e := newMemEnv(t)
+	first := change.New(e.svc, e.store, e.clk, nil, change.WithReplica("pod-a"))
 	told := alice
 	told.RequestID = "r-told"
 	if _, _, err := first.Update(ctx, told, "max linux-ci 9", pool.Pool{Name: "linux-ci"}, pool.Settings{Max: pool.Int(9)}); err != nil {
@@ -237,8 +236,8 @@ func TestUntoldChangeIsToldAtStart(t *testing.T) {
 	if _, _, err := first.Update(ctx, alice, "standby linux-ci 0", pool.Pool{Name: "linux-ci"}, pool.Settings{Standby: pool.Int(0)}); err != nil {
 		t.Fatal(err)
 	}
-	e.sim.Advance(time.Second)
-	second := change.New(e.svc, e.store, e.sim, nil, change.WithReplica("pod-a"))
+	e.clk.Advance(time.Second)
+	second := change.New(e.svc, e.store, e.clk, nil, change.WithReplica("pod-a"))
 	got, err := second.Reconcile(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -260,15 +259,15 @@ func TestUntoldChangeIsToldAtStart(t *testing.T) {
 // start records it.
 func TestRecordFailureStillReportsApplied(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t)
+	e := newMemEnv(t)
 	dead := new(atomic.Bool)
-	ch := change.New(flaky{e.svc, dead}, deadStore{e.store, dead}, e.sim, nil, change.WithReplica("pod-a"))
+	ch := change.New(flaky{e.svc, dead}, deadStore{e.store, dead}, e.clk, nil, change.WithReplica("pod-a"))
 	_, after, err := ch.Update(ctx, alice, "standby linux-ci 1", pool.Pool{Name: "linux-ci"}, pool.Settings{Standby: pool.Int(1)})
 	if err != nil || after.Standby != 1 {
 		t.Fatalf("Update: standby %d, %v; want the applied change reported", after.Standby, err)
 	}
-	e.sim.Advance(time.Second)
-	got, err := change.New(e.svc, e.store, e.sim, nil, change.WithReplica("pod-a")).Reconcile(ctx)
+	e.clk.Advance(time.Second)
+	got, err := change.New(e.svc, e.store, e.clk, nil, change.WithReplica("pod-a")).Reconcile(ctx)
 	if err != nil || got.Applied != 1 || len(auditOf(t, e.store, "linux-ci")) != 1 {
 		t.Fatalf("recovered %+v, %v", got, err)
 	}
@@ -290,17 +289,17 @@ func (f flaky) Update(ctx context.Context, cur pool.Pool, s pool.Settings) (pool
 // two minutes for them to lapse; another replica's it leaves alone.
 func TestRestartedReplicaTakesItsLeasesBack(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t)
-	first := change.New(e.svc, e.store, e.sim, nil, change.WithReplica("pod-a"))
+	e := newMemEnv(t)
+	first := change.New(e.svc, e.store, e.clk, nil, change.WithReplica("pod-a"))
 	if _, err := first.Lock(ctx, "linux-ci", ana, "image linux-ci latest"); err != nil {
 		t.Fatal(err)
 	}
-	other := change.New(e.svc, e.store, e.sim, nil, change.WithReplica("pod-b"))
+	other := change.New(e.svc, e.store, e.clk, nil, change.WithReplica("pod-b"))
 	if _, err := other.Lock(ctx, "windows-ci", bob, "down windows-ci"); err != nil {
 		t.Fatal(err)
 	}
 	// pod-a dies holding linux-ci and restarts under the same id.
-	second := change.New(e.svc, e.store, e.sim, nil, change.WithReplica("pod-a"))
+	second := change.New(e.svc, e.store, e.clk, nil, change.WithReplica("pod-a"))
 	if _, err := second.Lock(ctx, "linux-ci", bob, "standby linux-ci 1"); pool.KindOf(err) != pool.KindBusy {
 		t.Fatalf("before reclaiming: %v; want busy", err)
 	}
@@ -327,8 +326,8 @@ var ubuntu22 = "/subscriptions/" + sim.Subscription + "/resourceGroups/rg-agents
 // reply check, and the change is not told again.
 func TestReplyThatLandedIsNotRepeated(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t)
-	first := change.New(e.svc, e.store, e.sim, nil, change.WithReplica("pod-a"))
+	e := newMemEnv(t)
+	first := change.New(e.svc, e.store, e.clk, nil, change.WithReplica("pod-a"))
 	if _, _, err := first.Update(ctx, alice, "standby linux-ci 0", pool.Pool{Name: "linux-ci"}, pool.Settings{Standby: pool.Int(0)}); err != nil {
 		t.Fatal(err)
 	}
@@ -342,7 +341,7 @@ func TestReplyThatLandedIsNotRepeated(t *testing.T) {
 		asked = append(asked, in.Channel+" "+change.ReplyMarker(in.RequestID))
 		return true, nil
 	}
-	second := change.New(e.svc, e.store, e.sim, nil, change.WithReplica("pod-a"), change.WithReplyCheck(check))
+	second := change.New(e.svc, e.store, e.clk, nil, change.WithReplica("pod-a"), change.WithReplyCheck(check))
 	got, err := second.Reconcile(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -366,16 +365,16 @@ func (down) List(context.Context, pool.ListOptions) ([]pool.Pool, error) {
 // does not answer) is left open and counted, so that it is settled later.
 func TestRecoveryWaitsForAzure(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t)
+	e := newMemEnv(t)
 	dead := new(atomic.Bool)
-	first := change.New(dying{Service: e.svc, dead: dead, dieAfter: "update"}, deadStore{e.store, dead}, e.sim, nil, change.WithReplica("pod-a"))
+	first := change.New(dying{Service: e.svc, dead: dead, dieAfter: "update"}, deadStore{e.store, dead}, e.clk, nil, change.WithReplica("pod-a"))
 	first.Update(ctx, alice, "standby linux-ci 0", pool.Pool{Name: "linux-ci"}, pool.Settings{Standby: pool.Int(0)})
 
-	got, err := change.New(down{e.svc}, e.store, e.sim, nil, change.WithReplica("pod-a")).Reconcile(ctx)
+	got, err := change.New(down{e.svc}, e.store, e.clk, nil, change.WithReplica("pod-a")).Reconcile(ctx)
 	if err == nil || got.Failed != 1 || got.Applied != 0 {
 		t.Fatalf("with Azure down: %+v, %v; want one failed to settle", got, err)
 	}
-	got, err = change.New(e.svc, e.store, e.sim, nil, change.WithReplica("pod-a")).Reconcile(ctx)
+	got, err = change.New(e.svc, e.store, e.clk, nil, change.WithReplica("pod-a")).Reconcile(ctx)
 	if err != nil || got.Applied != 1 {
 		t.Fatalf("with Azure back: %+v, %v; want it applied", got, err)
 	}
@@ -386,9 +385,9 @@ func TestRecoveryWaitsForAzure(t *testing.T) {
 // the person it already answered.
 func TestRecordFailureSettledBySameProcess(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t)
+	e := newMemEnv(t)
 	dead := new(atomic.Bool)
-	ch := change.New(flaky{e.svc, dead}, deadStore{e.store, dead}, e.sim, nil, change.WithReplica("pod-a"))
+	ch := change.New(flaky{e.svc, dead}, deadStore{e.store, dead}, e.clk, nil, change.WithReplica("pod-a"))
 	if _, _, err := ch.Update(ctx, alice, "standby linux-ci 1", pool.Pool{Name: "linux-ci"}, pool.Settings{Standby: pool.Int(1)}); err != nil {
 		t.Fatal(err)
 	}

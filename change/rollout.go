@@ -111,7 +111,7 @@ func (r Rollout) Active() bool {
 // RolloutKey is the store key of a pool's rollout.
 func RolloutKey(name string) string { return "image.rollout/" + name }
 
-const rolloutIndex = "image.rollouts" // JSON list of the pools with an active rollout
+var rolloutIndex = pool.Index{Key: "image.rollouts"} // the pools with an active rollout
 
 // lostReimage is how long a canary agent may stay idle on the old image
 // before its reimage is taken for lost and asked again.
@@ -544,36 +544,11 @@ func (c *Changer) saveRollout(ctx context.Context, r Rollout, active bool) error
 		return &pool.Error{Kind: pool.KindUnavailable, Pool: r.Pool, Err: err,
 			Msg: "poolbot's store did not answer, so the rollout could not be recorded"}
 	}
-	names, err := c.activeRollouts(ctx)
-	if err != nil {
-		return err
-	}
-	i := slices.Index(names, r.Pool)
-	switch {
-	case active && i < 0:
-		names = append(names, r.Pool)
-	case !active && i >= 0:
-		names = slices.Delete(names, i, i+1)
-	default:
-		return nil
-	}
-	b, _ = json.Marshal(names)
-	return c.record(ctx, func(ctx context.Context) error { return c.store.Put(ctx, rolloutIndex, string(b)) })
+	return c.record(ctx, func(ctx context.Context) error { return rolloutIndex.Set(ctx, c.store, r.Pool, active) })
 }
 
 func (c *Changer) activeRollouts(ctx context.Context) ([]string, error) {
-	v, err := c.store.Get(ctx, rolloutIndex)
-	if errors.Is(err, pool.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	if err := json.Unmarshal([]byte(v), &names); err != nil {
-		return nil, fmt.Errorf("rollout index in the store: %w", err)
-	}
-	return names, nil
+	return rolloutIndex.Names(ctx, c.store)
 }
 
 func (c *Changer) auditRollout(ctx context.Context, r Rollout, what, res string) {

@@ -23,8 +23,8 @@ func runRollout(t *testing.T, e *env, name string, img pool.Image, limit time.Du
 	t.Helper()
 	ctx := context.Background()
 	on := map[string]bool{}
-	for end := e.sim.Now().Add(limit); e.sim.Now().Before(end); {
-		e.sim.Advance(time.Minute)
+	for end := e.clk.Now().Add(limit); e.clk.Now().Before(end); {
+		e.clk.Advance(time.Minute)
 		if err := e.ch.StepRollouts(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -65,9 +65,9 @@ func jobsSince(t *testing.T, e *env, name string, since time.Time) []pool.Job {
 func TestRolloutOfAGoodImageReachesEveryAgent(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
-	e.sim.Advance(time.Hour)
+	e.clk.Advance(time.Hour)
 	img, _ := pool.ParseImage(newImage)
-	start := e.sim.Now()
+	start := e.clk.Now()
 	r, err := e.ch.StartRollout(ctx, alice, "image linux-ci 1.2.0", "linux-ci", img, plan, "C1", "<@U1>")
 	if err != nil {
 		t.Fatal(err)
@@ -130,10 +130,10 @@ func TestRolloutOfABadImageRollsBack(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			e := newEnv(t)
-			e.sim.Advance(time.Hour)
+			e.clk.Advance(time.Hour)
 			e.sim.MarkImageVersion("ubuntu22", "1.2.0", tc.fault)
 			img, _ := pool.ParseImage(newImage)
-			start := e.sim.Now()
+			start := e.clk.Now()
 			r, err := e.ch.StartRollout(ctx, alice, "image linux-ci 1.2.0", "linux-ci", img, plan, "C1", "<@U1>")
 			if err != nil {
 				t.Fatal(err)
@@ -206,14 +206,14 @@ func TestRolloutRefusesBadInput(t *testing.T) {
 func TestRolloutSurvivesALeaderChange(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
-	e.sim.Advance(time.Hour)
+	e.clk.Advance(time.Hour)
 	img, _ := pool.ParseImage(newImage)
-	first := change.New(e.svc, e.store, e.sim, nil, change.WithReplica("pod-a"))
+	first := change.New(e.svc, e.store, e.clk, nil, change.WithReplica("pod-a"))
 	if _, err := first.StartRollout(ctx, alice, "image linux-ci 1.2.0 canary=1", "linux-ci", img, plan, "C1", "<@U1>"); err != nil {
 		t.Fatal(err)
 	}
 	for range 10 { // the canary is moved and watched; then pod-a is gone
-		e.sim.Advance(time.Minute)
+		e.clk.Advance(time.Minute)
 		if err := first.StepRollouts(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -221,8 +221,8 @@ func TestRolloutSurvivesALeaderChange(t *testing.T) {
 	if r, _ := first.Rollout(ctx, "linux-ci"); r.Phase != change.PhaseWatch {
 		t.Fatalf("before the leader change: %s; want the canary watched", r.Phase)
 	}
-	second := change.New(e.svc, e.store, e.sim, nil, change.WithReplica("pod-b"))
-	e.sim.Advance(2 * change.DefaultLeaseTTL) // pod-a's leases lapse
+	second := change.New(e.svc, e.store, e.clk, nil, change.WithReplica("pod-b"))
+	e.clk.Advance(2 * change.DefaultLeaseTTL) // pod-a's leases lapse
 	e.ch = second
 	r, _ := runRollout(t, e, "linux-ci", img, 8*time.Hour)
 	if r.Phase != change.PhaseDone {
@@ -265,13 +265,13 @@ func (l *lostReimage) ReimageNodes(ctx context.Context, name string, ids []int) 
 func TestRolloutAsksAgainForALostCanaryReimage(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
-	e.sim.Advance(time.Hour)
+	e.clk.Advance(time.Hour)
 	img, _ := pool.ParseImage(newImage)
-	e.ch = change.New(&lostReimage{Service: e.svc}, e.store, e.sim, nil)
+	e.ch = change.New(&lostReimage{Service: e.svc}, e.store, e.clk, nil)
 	if _, err := e.ch.StartRollout(ctx, alice, "image linux-ci 1.2.0 canary=1", "linux-ci", img, plan, "C1", "<@U1>"); err != nil {
 		t.Fatal(err)
 	}
-	e.sim.Advance(time.Minute)
+	e.clk.Advance(time.Minute)
 	if err := e.ch.StepRollouts(ctx); err == nil {
 		t.Fatal("the cut reimage was not reported")
 	}

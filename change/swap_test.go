@@ -30,7 +30,7 @@ func outboxOf(t *testing.T, st pool.Store, key string) []pool.OutboxMessage {
 func TestSwapImageShowsProgressInOneMessage(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
-	e.sim.Advance(30 * time.Minute)
+	e.clk.Advance(30 * time.Minute)
 	img, _ := pool.ParseImage(ubuntu22)
 	r, err := e.ch.SwapImage(ctx, alice, "image linux-ci latest reimage=idle", "linux-ci", img,
 		change.Swap{Channel: "C1", Who: "<@U1>", ReimageIdle: true})
@@ -76,15 +76,15 @@ func TestInterruptedSwapEndsAtStart(t *testing.T) {
 			if tc.dieAfter == "" {
 				svc = noImage{e.svc, dead}
 			}
-			first := change.New(svc, deadStore{e.store, dead}, e.sim, nil, change.WithReplica("pod-a"))
+			first := change.New(svc, deadStore{e.store, dead}, e.clk, nil, change.WithReplica("pod-a"))
 			img, _ := pool.ParseImage(ubuntu22)
 			r, _ := first.SwapImage(ctx, alice, "image linux-ci latest", "linux-ci", img, change.Swap{Channel: "C1", Who: "<@U1>"})
 			if ms := outboxOf(t, e.store, r.MessageKey); len(ms) != 1 || !strings.Contains(ms[0].Text, ":hourglass:") {
 				t.Fatalf("before the restart: %+v; want the message stuck at changing", ms)
 			}
 
-			e.sim.Advance(time.Second)
-			second := change.New(e.svc, e.store, e.sim, nil, change.WithReplica("pod-a"))
+			e.clk.Advance(time.Second)
+			second := change.New(e.svc, e.store, e.clk, nil, change.WithReplica("pod-a"))
 			if _, err := second.ReclaimLeases(ctx); err != nil {
 				t.Fatal(err)
 			}

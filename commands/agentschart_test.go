@@ -43,8 +43,8 @@ func TestStatusChart(t *testing.T) {
 	t.Cleanup(stub.Close)
 	api := slack.New("xoxb-test", slack.OptionAPIURL(stub.APIURL()))
 	fake := &agentsFake{pool: "linux-ci"}
-	s := newStack(t, func(o *Options) { o.Files, o.Agents = api, fake })
-	now := s.sim.Now()
+	s := newMemStack(t, func(o *Options) { o.Files, o.Agents = api, fake })
+	now := s.clk.Now()
 	for i := range 144 {
 		fake.pts = append(fake.pts, chart.AgentPoint{Time: now.Add(-time.Duration(i) * chart.Step), Busy: i % 4, Idle: 2, Other: 1})
 	}

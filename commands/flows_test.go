@@ -78,7 +78,7 @@ func TestImageConfirmProgressRollback(t *testing.T) {
 	}
 	var p pending
 	if err := json.Unmarshal([]byte(raw), &p); err != nil || p.Requester != "U-admin" ||
-		p.Command != "image linux-ci latest reimage=idle" || !p.Expires.Equal(s.sim.Now().Add(15*time.Minute)) {
+		p.Command != "image linux-ci latest reimage=idle" || !p.Expires.Equal(s.clk.Now().Add(15*time.Minute)) {
 		t.Errorf("saved confirmation %s (%v)", raw, err)
 	}
 	// Nothing changed yet.
@@ -151,7 +151,7 @@ func (s *stack) image(name string) pool.Image {
 }
 
 func TestConfirmWho(t *testing.T) {
-	s := newStack(t)
+	s := newMemStack(t)
 	ask := s.run(req("U-operator", "down *-ci")).last()
 	if !strings.Contains(ask.Text, "Scale down 2 pools matching *-ci") || !strings.Contains(ask.Text, "linux-ci: standby 2 → 0") ||
 		!strings.Contains(ask.Text, "windows-ci: standby 1 → 0") || strings.Contains(ask.Text, "gpu") {
@@ -199,7 +199,7 @@ func TestConfirmWho(t *testing.T) {
 }
 
 func TestConfirmCancelAndExpiry(t *testing.T) {
-	s := newStack(t)
+	s := newMemStack(t)
 	id := confirmID(t, s.run(req("U-operator", "standby *-ci 5")).last())
 	rep := s.run(press("U-operator2", "cancel", id)).last()
 	if !strings.Contains(rep.Text, "Sorry") {
@@ -218,7 +218,7 @@ func TestConfirmCancelAndExpiry(t *testing.T) {
 	}
 
 	id = confirmID(t, s.run(req("U-operator", "standby *-ci 5")).last())
-	s.sim.Advance(16 * time.Minute)
+	s.clk.Advance(16 * time.Minute)
 	rep = s.run(press("U-operator", "confirm", id)).last()
 	if !strings.Contains(rep.Text, "expired") || s.settings("linux-ci").Standby != 2 {
 		t.Errorf("late confirm: %q, standby %d", rep.Text, s.settings("linux-ci").Standby)
@@ -295,7 +295,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 }
 
 func TestHelpShowsWhatCallerMayRun(t *testing.T) {
-	s := newStack(t)
+	s := newMemStack(t)
 	tests := []struct {
 		user      string
 		has, lack []string
@@ -333,7 +333,7 @@ func TestHelpShowsWhatCallerMayRun(t *testing.T) {
 }
 
 func TestPoolLimitedGrant(t *testing.T) {
-	s := newStack(t)
+	s := newMemStack(t)
 	r := req("U-linux", "down windows-ci")
 	r.Groups = []string{"S-linux"}
 	// windows-ci is not theirs to see: it is answered as if it did not exist.
@@ -398,7 +398,7 @@ func TestListAndStatus(t *testing.T) {
 
 	s.run(req("U-operator", "standby linux-ci 3"))
 	s.run(req("U-operator", "up linux-ci for=2h"))
-	s.sim.Advance(10 * time.Minute)
+	s.clk.Advance(10 * time.Minute)
 	rep = s.run(req("U-viewer", "status linux-ci")).last()
 	for _, w := range []string{"standby 3, max 10", "scale set linux-ci", "Standard_D4s_v5", "ubuntu22/versions/1.1.0", "nodes:",
 		"jobs waiting", "last changes:", "standby 3", "up linux-ci for=2h", "next:"} {
@@ -406,7 +406,7 @@ func TestListAndStatus(t *testing.T) {
 			t.Errorf("status lacks %q:\n%s", w, rep.Text)
 		}
 	}
-	if h, ok := s.sched.hold("linux-ci"); !ok || !h.until.Equal(s.sim.Now().Add(-10*time.Minute).Add(2*time.Hour)) || h.by != "U-operator" {
+	if h, ok := s.sched.hold("linux-ci"); !ok || !h.until.Equal(s.clk.Now().Add(-10*time.Minute).Add(2*time.Hour)) || h.by != "U-operator" {
 		t.Errorf("hold %+v", h)
 	}
 }
@@ -415,7 +415,7 @@ func TestStatusShowsErrorsAndBusyPool(t *testing.T) {
 	s := newStack(t)
 	// gpu-nightly's extension fails; give it standby so it tries.
 	s.run(req("U-operator", "standby gpu-nightly 1"))
-	s.sim.Advance(30 * time.Minute)
+	s.clk.Advance(30 * time.Minute)
 	rep := s.run(req("U-viewer", "status gpu-nightly")).last()
 	if !strings.Contains(rep.Text, "recent errors") {
 		t.Errorf("status of a failing pool shows no errors:\n%s", rep.Text)
@@ -433,7 +433,7 @@ func TestStatusShowsErrorsAndBusyPool(t *testing.T) {
 }
 
 func TestUpDownHolds(t *testing.T) {
-	s := newStack(t)
+	s := newMemStack(t)
 	// until= is in the schedule's zone: 18:30 Paris is 17:30 UTC in January.
 	rep := s.run(req("U-operator", "down linux-ci until=18:30")).last()
 	h, ok := s.sched.hold("linux-ci")
@@ -454,7 +454,7 @@ func TestUpDownHolds(t *testing.T) {
 		t.Errorf("down did not end the hold")
 	}
 	// With no schedule, up falls back to what down saved, and for= is refused.
-	s2 := newStack(t, func(o *Options) { o.Scheduler = nil })
+	s2 := newMemStack(t, func(o *Options) { o.Scheduler = nil })
 	s2.run(req("U-operator", "down windows-ci"))
 	if rep := s2.run(req("U-operator", "up windows-ci")).last(); !strings.Contains(rep.Text, "standby 0 → 1") {
 		t.Errorf("up without a scheduler: %q", rep.Text)
@@ -473,7 +473,7 @@ func TestDownSaysBusyAgentsFinish(t *testing.T) {
 		if pool.Count(s.nodes("linux-ci")).Busy > 0 {
 			break
 		}
-		s.sim.Advance(time.Minute)
+		s.clk.Advance(time.Minute)
 	}
 	busy := pool.Count(s.nodes("linux-ci")).Busy
 	if busy == 0 {
@@ -516,7 +516,7 @@ func TestRunButtonAndCreate(t *testing.T) {
 }
 
 func TestObserveAndNoRole(t *testing.T) {
-	s := newStack(t)
+	s := newMemStack(t)
 	s.run(req("U-none", "list"))
 	s.run(req("U-viewer", "list"))
 	s.run(req("U-viewer", "bogus"))
@@ -527,7 +527,7 @@ func TestObserveAndNoRole(t *testing.T) {
 		t.Errorf("observed %v, want %v", s.observed, want)
 	}
 	// The demo: everyone is an admin.
-	d := newStack(t, func(o *Options) { o.Roles = nil; o.EveryoneAdmin = true })
+	d := newMemStack(t, func(o *Options) { o.Roles = nil; o.EveryoneAdmin = true })
 	if rep := d.run(req("U-anyone", "standby linux-ci 1")).last(); !rep.InChannel {
 		t.Errorf("demo: %q", rep.Text)
 	}

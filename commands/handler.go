@@ -21,11 +21,28 @@ type CostEstimator interface {
 	Today(ctx context.Context, pool string) (amount float64, currency string, ok bool)
 }
 
+// Store is what the commands read and keep: the audit trail (history), the
+// mutes, overrides and saved settings they show and set, the job history
+// (waits, whatif), the dead letters an admin sends again, confirmations and
+// image builds (values and claims) and the messages they queue.
+// Implementations are safe for concurrent use.
+type Store interface {
+	pool.AuditLog
+	pool.AlertStore
+	pool.OverrideStore
+	pool.SavedStore
+	pool.JobStore
+	pool.DeadLetters
+	pool.Enqueuer
+	pool.KV
+	pool.Claims
+}
+
 // Options is what a Handler works with.
 type Options struct {
 	Service       pool.Service    // reads
 	Changer       *change.Changer // every change
-	Store         pool.Store      // history, mutes, confirmations, overrides
+	Store         Store           // history, mutes, confirmations, overrides
 	Scheduler     Scheduler       // may be nil: no schedules
 	Cost          CostEstimator   // may be nil
 	Files         FileUploader    // may be nil: `waits` answers in text only

@@ -91,14 +91,14 @@ func TestOthersTextReachesSlackEscaped(t *testing.T) {
 	// A confirmation saved by another replica, quoting them.
 	save := func(id string, expires time.Time) {
 		p := pending{ID: id, Requester: "U-admin", RequesterName: "<!channel>", Command: "down <https://x|click> <!channel>",
-			Created: s.sim.Now(), Expires: expires}
+			Created: s.clk.Now(), Expires: expires}
 		b, _ := json.Marshal(p)
 		if err := s.store.Put(ctx, confirmKey(id), string(b)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	save("c-cancel", s.sim.Now().Add(time.Minute))
-	save("c-expired", s.sim.Now().Add(-time.Minute))
+	save("c-cancel", s.clk.Now().Add(time.Minute))
+	save("c-expired", s.clk.Now().Add(-time.Minute))
 
 	tests := []struct {
 		name string
@@ -178,7 +178,7 @@ func TestConfirmationRunsWhatItShowed(t *testing.T) {
 // TestConfirmationUnderAskersGrant: an admin pressing an operator's button
 // cannot apply it beyond what the operator may do now.
 func TestConfirmationUnderAskersGrant(t *testing.T) {
-	s := newStack(t)
+	s := newMemStack(t)
 	asker := req("U-linux", "standby linux-* 1")
 	asker.Groups = []string{"S-linux"}
 	id := confirmID(t, s.run(asker).last())
@@ -210,7 +210,7 @@ func TestConfirmationUnderAskersGrant(t *testing.T) {
 // no confirmation and no audit row; a pattern changing some pools confirms
 // those and names the others unchanged.
 func TestNothingToChange(t *testing.T) {
-	s := newStack(t)
+	s := newMemStack(t)
 	s.run(req("U-operator", "standby windows-ci 2"))
 	rep := s.run(req("U-operator", "standby *-ci 2")).last()
 	if ids, _, _, _ := buttons(t, rep); len(ids) != 0 || !strings.Contains(plainOf(rep), "Nothing to change: linux-ci (standby 2 (unchanged)), windows-ci") {
@@ -243,7 +243,7 @@ func TestNothingToChange(t *testing.T) {
 // TestPoolsRevealedOnlyToThoseWhoMaySee: no role, no pool names; a grant
 // on some pools, suggestions among those only.
 func TestPoolsRevealedOnlyToThoseWhoMaySee(t *testing.T) {
-	s := newStack(t)
+	s := newMemStack(t)
 	linux := func(text string) Request {
 		r := req("U-linux", text)
 		r.Groups = []string{"S-linux"}
@@ -316,7 +316,7 @@ func TestHelpReadsAsREADME(t *testing.T) {
 			t.Errorf("README's command table lacks %s", want)
 		}
 	}
-	s := newStack(t)
+	s := newMemStack(t)
 	rep := s.run(req("U-admin", "help")).last()
 	link := regexp.MustCompile(`<[^@#!][^>]*>`)
 	for _, txt := range slackTexts(t, rep) {
@@ -352,7 +352,7 @@ func TestFirstSentence(t *testing.T) {
 // TestSkipTwiceAndUnskip: a second skip says the entry is already skipped
 // instead of skipping it again; unskip undoes it.
 func TestSkipTwiceAndUnskip(t *testing.T) {
-	s := newStack(t)
+	s := newMemStack(t)
 	steps := []struct {
 		text, want string
 		inChannel  bool
@@ -376,7 +376,7 @@ func TestSkipTwiceAndUnskip(t *testing.T) {
 // TestLongHoldConfirmed: until= that falls on tomorrow says so and, over 12
 // hours, asks first; a short hold does not.
 func TestLongHoldConfirmed(t *testing.T) {
-	s := newStack(t) // 10:00 CET
+	s := newMemStack(t) // 10:00 CET
 	ask := s.run(req("U-operator", "up linux-ci until=09:30")).last()
 	if p := plainOf(ask); !strings.Contains(p, "It would be held until tomorrow 09:30 CET, 23 h 30 min from now.") {
 		t.Fatalf("long hold: %q", p)

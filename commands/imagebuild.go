@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -41,7 +40,7 @@ type imageBuild struct {
 
 func buildKey(name string) string { return "image.build/" + name }
 
-const buildIndex = "image.builds"
+var buildIndex = pool.Index{Key: "image.builds"} // the pools with a build under way
 
 // imageConfig returns pool name's image pipeline, if configured.
 func (h *Handler) imageConfig(name string) (config.Image, bool) {
@@ -235,33 +234,11 @@ func (h *Handler) saveBuild(ctx context.Context, b imageBuild, active bool) erro
 	if err := h.o.Store.Put(ctx, buildKey(b.Pool), string(raw)); err != nil {
 		return fmt.Errorf("record the image build of %s: %w", b.Pool, err)
 	}
-	names, err := h.buildIndex(ctx)
-	if err != nil {
-		return err
-	}
-	i := slices.Index(names, b.Pool)
-	switch {
-	case active && i < 0:
-		names = append(names, b.Pool)
-	case !active && i >= 0:
-		names = slices.Delete(names, i, i+1)
-	default:
-		return nil
-	}
-	raw, _ = json.Marshal(names)
-	return h.o.Store.Put(ctx, buildIndex, string(raw))
+	return buildIndex.Set(ctx, h.o.Store, b.Pool, active)
 }
 
 func (h *Handler) buildIndex(ctx context.Context) ([]string, error) {
-	v, err := h.o.Store.Get(ctx, buildIndex)
-	if errors.Is(err, pool.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	return names, json.Unmarshal([]byte(v), &names)
+	return buildIndex.Names(ctx, h.o.Store)
 }
 
 func (h *Handler) auditBuild(ctx context.Context, b imageBuild, what, result string) {

@@ -19,7 +19,7 @@ func imageStack(t *testing.T, rollout string, fail bool) *stack {
 	s := newStack(t, func(o *Options) {
 		o.Images = []config.Image{{Pool: "linux-ci", Project: "platform", Pipeline: 7, Rollout: rollout, MinJobs: 2}}
 	})
-	s.opts.Pipelines = s.svc
+	s.opts.Pipelines = s.az
 	s.h = mustNew(t, s.opts)
 	p := sim.DemoPipeline
 	p.Duration, p.Fail = 30*time.Minute, fail
@@ -46,9 +46,9 @@ func (s *stack) channelMessages(prefix string) []pool.OutboxMessage {
 // stepFor advances the simulator a minute at a time for d, stepping images.
 func (s *stack) stepFor(d time.Duration, until func() bool) time.Duration {
 	s.t.Helper()
-	start := s.sim.Now()
-	for s.sim.Now().Sub(start) < d {
-		s.sim.Advance(time.Minute)
+	start := s.clk.Now()
+	for s.clk.Now().Sub(start) < d {
+		s.clk.Advance(time.Minute)
 		if err := s.h.StepImages(context.Background()); err != nil {
 			s.t.Fatal(err)
 		}
@@ -56,7 +56,7 @@ func (s *stack) stepFor(d time.Duration, until func() bool) time.Duration {
 			break
 		}
 	}
-	return s.sim.Now().Sub(start)
+	return s.clk.Now().Sub(start)
 }
 
 // Build, offered rollout, pressed, rolled out: the whole flow on the

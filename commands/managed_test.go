@@ -14,13 +14,13 @@ import (
 func TestCommandsOnAManagedPool(t *testing.T) {
 	s := newStack(t)
 	s.sim.AddManagedPool(sim.ManagedSpec{Name: "mdp-linux", Max: 4, Standby: 1})
-	mc, err := managed.New(managed.Options{Credential: s.svc.ARMCredential(), ARM: s.svc.ARMOptions(),
+	mc, err := managed.New(managed.Options{Credential: s.az.ARMCredential(), ARM: s.az.ARMOptions(),
 		ResourceGroups: []string{"/subscriptions/" + sim.Subscription + "/resourceGroups/" + sim.ResourceGroup},
 		PollInterval:   time.Millisecond, Now: s.sim.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := managed.NewRouter(s.svc, mc)
+	r := managed.NewRouter(s.az, mc)
 	s.opts.Service, s.opts.Changer = r, change.New(r, s.store, s.sim, nil)
 	s.h = mustNew(t, s.opts)
 

@@ -15,7 +15,7 @@ import (
 // them pending again (all, or by id), audited; others are denied.
 func TestOutboxListsAndRetriesRefused(t *testing.T) {
 	ctx := context.Background()
-	s := newStack(t)
+	s := newMemStack(t)
 	if rep := s.run(req("U-operator", "outbox")).last(); !strings.Contains(rep.Text, "No refused messages") {
 		t.Errorf("empty outbox: %q", rep.Text)
 	}
@@ -25,7 +25,7 @@ func TestOutboxListsAndRetriesRefused(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := s.store.Refuse(ctx, id, "not_in_channel", s.sim.Now()); err != nil {
+		if err := s.store.Refuse(ctx, id, "not_in_channel", s.clk.Now()); err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, id)

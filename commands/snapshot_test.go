@@ -34,7 +34,7 @@ func newCachedStack(t testing.TB, maxAge time.Duration) (*stack, *snapshot.Cache
 	s := newStack(t, func(o *Options) {
 		cache = snapshot.New(o.Service, o.Clock, maxAge)
 		o.Service = cache
-		o.Changer = change.New(cache, o.Store, o.Clock, nil)
+		o.Changer = change.New(cache, o.Store.(change.Store), o.Clock, nil)
 	})
 	s.ch = s.opts.Changer
 	return s, cache
@@ -93,7 +93,7 @@ func TestCachedStatusShowsItsAgeAndAChangeRefreshesIt(t *testing.T) {
 	if strings.Contains(first, "as of") {
 		t.Errorf("a fresh read shows an age: %q", first)
 	}
-	s.sim.Advance(3 * time.Second)
+	s.clk.Advance(3 * time.Second)
 	s.sim.ResetCalls()
 	second := plainOf(s.run(req("U-viewer", "status linux-ci")).last())
 	if d, a := apiCalls(s.sim); d+a != 0 {
@@ -109,7 +109,7 @@ func TestCachedStatusShowsItsAgeAndAChangeRefreshesIt(t *testing.T) {
 		t.Errorf("status after a change through poolbot is not read again: %q", after)
 	}
 
-	s.sim.Advance(5 * time.Second)
+	s.clk.Advance(5 * time.Second)
 	s.sim.ResetCalls()
 	s.run(req("U-viewer", "status linux-ci"))
 	if d, _ := apiCalls(s.sim); d == 0 {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -12,10 +13,13 @@ import (
 
 	"github.com/poolbot/poolbot/azure"
 	"github.com/poolbot/poolbot/change"
+	"github.com/poolbot/poolbot/clock"
 	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/pool"
+	"github.com/poolbot/poolbot/pool/pooltest"
 	"github.com/poolbot/poolbot/sim"
 	"github.com/poolbot/poolbot/slackmsg"
+	"github.com/poolbot/poolbot/store/memstore"
 	"github.com/poolbot/poolbot/store/sqlite"
 	"github.com/poolbot/poolbot/watch"
 )
@@ -26,11 +30,14 @@ var simStart = time.Date(2026, 1, 5, 8, 0, 0, 0, time.UTC)
 
 // stack is poolbot's real stack on loopback: the simulator behind an HTTP
 // server, the Azure client, a SQLite store, a Changer and a Handler.
+// newMemStack makes one on fakes instead, for the commands' own logic.
 type stack struct {
 	t     testing.TB
-	sim   *sim.Sim
-	svc   *azure.Client
-	store *sqlite.Store
+	sim   *sim.Sim      // nil in a stack on fakes
+	az    *azure.Client // nil in a stack on fakes
+	svc   pool.Service
+	clk   testClock
+	store pool.Store
 	ch    *change.Changer
 	sched *testScheduler
 	h     *Handler
@@ -70,19 +77,74 @@ func newStack(t testing.TB, mod ...func(*Options)) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.svc = svc
+	s.svc, s.az, s.clk = svc, svc, s.sim
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "p.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
 	s.store = st
-	s.ch = change.New(svc, st, s.sim, nil)
-	s.sched = newTestScheduler(s.sim)
-	s.opts = Options{Service: svc, Changer: s.ch, Store: st, Scheduler: s.sched, Cost: testCost{},
+	return s.finish(mod)
+}
+
+// testClock is the simulator's clock or a fake one: tests move either.
+type testClock interface {
+	clock.Clock
+	Advance(d time.Duration)
+}
+
+// memPools are the simulator's pools as a fake holds them: linux-ci with
+// four idle nodes, the others with none.
+func memPools() []pool.Pool {
+	var nodes []pool.Node
+	for id := 1; id <= 4; id++ {
+		nodes = append(nodes, pool.Node{ID: id, Name: fmt.Sprintf("linux-ci%06d", id), State: pool.NodeIdle})
+	}
+	return []pool.Pool{
+		{ID: 1, Name: "linux-ci", OS: pool.Linux, State: pool.StateOnline, Standby: 2, Max: 10, TTLMinutes: 30, Queue: -1,
+			Nodes: nodes, Counts: pool.Count(nodes)},
+		{ID: 2, Name: "windows-ci", OS: pool.Windows, State: pool.StateOnline, Standby: 1, Max: 6, TTLMinutes: 30, Queue: -1},
+		{ID: 3, Name: "gpu-nightly", OS: pool.Linux, State: pool.StateOnline, Standby: 0, Max: 2, TTLMinutes: 30, Queue: -1},
+	}
+}
+
+// newMemStack is the stack on fakes: the pools in memory (memPools: list,
+// read, nodes, logs, queue and settings changes), an in-memory store and a
+// fake clock at simStart plus an hour, as newStack's.
+func newMemStack(t testing.TB, mod ...func(*Options)) *stack {
+	t.Helper()
+	svc := pooltest.Pools(memPools()...)
+	svc.NodesFn = func(ctx context.Context, name string) ([]pool.Node, error) {
+		p, err := svc.Get(ctx, name)
+		return p.Nodes, err
+	}
+	svc.QueueFn = func(context.Context, string) (int, error) { return 0, nil }
+	nodeOp := func(ctx context.Context, name string, ids []int) error {
+		p, err := svc.Get(ctx, name)
+		for _, id := range ids {
+			if err == nil && !slices.ContainsFunc(p.Nodes, func(n pool.Node) bool { return n.ID == id }) {
+				err = &pool.Error{Kind: pool.KindNotFound, Pool: name, Msg: fmt.Sprintf("%s has no node %d", name, id)}
+			}
+		}
+		return err
+	}
+	svc.ReimageNodesFn, svc.DeleteNodesFn = nodeOp, nodeOp
+	clk := clock.NewFake(simStart.Add(time.Hour))
+	s := &stack{t: t, svc: svc, clk: clk, store: memstore.New(clk)}
+	return s.finish(mod)
+}
+
+// finish makes the stack's Changer and Handler, with mod applied to the
+// options.
+func (s *stack) finish(mod []func(*Options)) *stack {
+	t := s.t
+	t.Helper()
+	s.ch = change.New(s.svc, s.store, s.clk, nil)
+	s.sched = newTestScheduler(s.clk)
+	s.opts = Options{Service: s.svc, Changer: s.ch, Store: s.store, Scheduler: s.sched, Cost: testCost{},
 		Roles: testRoles, Templates: testTemplates, Conditions: watch.Conditions,
 		Azure: config.Azure{Subscription: sim.Subscription, ResourceGroup: sim.ResourceGroup},
-		Clock: s.sim,
+		Clock: s.clk,
 		Observe: func(command, result string, d time.Duration) {
 			s.mu.Lock()
 			s.observed = append(s.observed, command+" "+result)
@@ -313,7 +375,7 @@ func (s *stack) idleNode(name string) int {
 				return n.ID
 			}
 		}
-		s.sim.Advance(time.Minute)
+		s.clk.Advance(time.Minute)
 	}
 	s.t.Fatalf("%s has no idle node", name)
 	return 0
@@ -368,13 +430,13 @@ func TestCommandsByRole(t *testing.T) {
 		{text: "mute linux-ci failed-nodes for=1h", need: RoleOperator, pool: "linux-ci", want: "muted failed-nodes alerts", audit: "ok", inChannel: true,
 			check: func(t *testing.T, s *stack) {
 				ms, _ := s.store.Mutes(context.Background())
-				if len(ms) != 1 || ms[0].Condition != "failed-nodes" || !ms[0].Until.Equal(s.sim.Now().Add(time.Hour)) {
+				if len(ms) != 1 || ms[0].Condition != "failed-nodes" || !ms[0].Until.Equal(s.clk.Now().Add(time.Hour)) {
 					t.Errorf("mutes %+v", ms)
 				}
 			}},
 		{text: "unmute linux-ci", need: RoleOperator, pool: "linux-ci", want: "unmuted all alerts", audit: "ok", inChannel: true,
 			setup: func(s *stack) string {
-				if err := s.store.PutMute(context.Background(), pool.Mute{Pool: "linux-ci", Until: s.sim.Now().Add(time.Hour)}); err != nil {
+				if err := s.store.PutMute(context.Background(), pool.Mute{Pool: "linux-ci", Until: s.clk.Now().Add(time.Hour)}); err != nil {
 					s.t.Fatal(err)
 				}
 				return "unmute linux-ci"
@@ -396,7 +458,14 @@ func TestCommandsByRole(t *testing.T) {
 				name = "node reimage"
 			}
 			t.Run(name+"/"+u.role.String(), func(t *testing.T) {
-				s := newStack(t)
+				// Every command's own logic runs on fakes; an image's latest
+				// version is the simulator's gallery's.
+				var s *stack
+				if strings.HasPrefix(c.text, "image ") {
+					s = newStack(t)
+				} else {
+					s = newMemStack(t)
+				}
 				text := c.text
 				if c.setup != nil {
 					text = c.setup(s)

@@ -73,9 +73,9 @@ func TestWaitsCommand(t *testing.T) {
 	stub := slackstub.New()
 	t.Cleanup(stub.Close)
 	api := slack.New("xoxb-test", slack.OptionAPIURL(stub.APIURL()))
-	s := newStack(t, func(o *Options) { o.Files, o.Location = api, paris })
+	s := newMemStack(t, func(o *Options) { o.Files, o.Location = api, paris })
 	ctx := context.Background()
-	now := s.sim.Now()
+	now := s.clk.Now()
 	var jobs []pool.Job
 	for i := 1; i <= 20; i++ {
 		q := now.Add(-time.Duration(i) * 3 * time.Hour)
@@ -135,7 +135,7 @@ func TestWaitsCommand(t *testing.T) {
 	}
 
 	// Without an uploader (no Slack files), the text alone.
-	plain := newStack(t)
+	plain := newMemStack(t)
 	if err := plain.store.AddJobs(ctx, "linux-ci", jobs, "{}"); err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,7 @@ func TestWhatifCommand(t *testing.T) {
 		}
 	})
 	ctx := context.Background()
-	now := s.sim.Now()
+	now := s.clk.Now()
 	start := now.Add(-7 * 24 * time.Hour).Truncate(24 * time.Hour)
 	var jobs []pool.Job
 	for i, j := range trace.Of(trace.Reference(1, start, now.Sub(start)), "linux-ci") {

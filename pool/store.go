@@ -125,33 +125,71 @@ type Lease struct {
 // ErrNotFound is returned by Store lookups that find nothing.
 var ErrNotFound = errors.New("not found")
 
-// Store keeps poolbot's own state. Every change is written here before it is
-// reported. Implementations: store/sqlite (embedded) and store/postgres.
-type Store interface {
-	AddAudit(ctx context.Context, e AuditEntry) (int64, error)
-	Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, error)
+// The store is split by what its users keep in it. Each package that keeps
+// state declares the part it uses as its own interface, made of these, so
+// that its tests can hand it a small fake and a reader sees what it touches.
+// Every method of every part is safe for concurrent use, by goroutines and
+// by replicas sharing the store, and returns an error wrapped with what it
+// was doing; lookups that find nothing wrap ErrNotFound.
 
+// AuditLog keeps the audit trail.
+type AuditLog interface {
+	// AddAudit appends e (a zero Time is the store clock's now) and
+	// returns its ID, which increases with every entry.
+	AddAudit(ctx context.Context, e AuditEntry) (int64, error)
+	// Audit returns the entries q selects, newest first.
+	Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, error)
+}
+
+// SavedStore keeps each pool's settings from before a scale-down.
+type SavedStore interface {
 	// SaveSettings records s unless settings are already saved for the
 	// pool (a second scale-down must not overwrite what restore brings back).
 	// It reports whether it wrote.
 	SaveSettings(ctx context.Context, s Saved) (bool, error)
 	SavedSettings(ctx context.Context, pool string) (Saved, error) // ErrNotFound
 	ClearSavedSettings(ctx context.Context, pool string) error
+}
 
+// OverrideStore keeps the holds and skips set against schedules.
+type OverrideStore interface {
 	PutOverride(ctx context.Context, o Override) error // one per pool and Kind; replaces
 	DeleteOverride(ctx context.Context, pool, kind string) error
-	Overrides(ctx context.Context) ([]Override, error)
+	Overrides(ctx context.Context) ([]Override, error) // by pool, then kind
+}
 
+// AlertStore keeps the alerts' state and the mutes that silence them.
+type AlertStore interface {
 	PutMute(ctx context.Context, m Mute) error // one per pool and condition; replaces
-	Mutes(ctx context.Context) ([]Mute, error)
+	Mutes(ctx context.Context) ([]Mute, error) // by pool, then condition
 	DeleteMute(ctx context.Context, pool, condition string) error
-
 	PutAlert(ctx context.Context, a Alert) error // by Key; replaces
-	Alerts(ctx context.Context) ([]Alert, error)
+	Alerts(ctx context.Context) ([]Alert, error) // by Key
+}
 
+// Enqueuer queues Slack messages: every part of poolbot that tells Slack
+// something writes it here first, and the outbox sender posts it.
+type Enqueuer interface {
 	// Enqueue adds a message to the outbox and returns its ID. A message
 	// whose Op and Key equal a pending one's may be merged by the sender.
 	Enqueue(ctx context.Context, m OutboxMessage) (int64, error)
+}
+
+// DeadLetters are the messages Slack refused for good, kept for an operator.
+type DeadLetters interface {
+	// Refused lists the dead letters, oldest first (limit <= 0: 100).
+	Refused(ctx context.Context, limit int) ([]OutboxMessage, error)
+	// Requeue makes the dead letters ids (all of them when ids is empty)
+	// pending again, due at once with no attempts counted, and returns how
+	// many it requeued. Safe to call from several replicas at once: each
+	// message is requeued once.
+	Requeue(ctx context.Context, ids []int64) (int, error)
+}
+
+// Outbox is the Slack messages waiting to be sent, as the sender sees them.
+type Outbox interface {
+	Enqueuer
+	DeadLetters
 	Pending(ctx context.Context, limit int) ([]OutboxMessage, error) // unsent, ID order
 	// MarkSent removes m from the outbox. For a post it records s as the
 	// message Key names; for an update or reply it records s only when Key
@@ -166,24 +204,27 @@ type Store interface {
 	// good. It stays in the store with reason and the time, out of Pending,
 	// until Requeue. ErrNotFound when id is not in the outbox.
 	Refuse(ctx context.Context, id int64, reason string, at time.Time) error
-	// Refused lists the dead letters, oldest first (limit <= 0: 100).
-	Refused(ctx context.Context, limit int) ([]OutboxMessage, error)
-	// Requeue makes the dead letters ids (all of them when ids is empty)
-	// pending again, due at once with no attempts counted, and returns how
-	// many it requeued. Safe to call from several replicas at once: each
-	// message is requeued once.
-	Requeue(ctx context.Context, ids []int64) (int, error)
+}
 
-	// Get and Put keep small values: log cursors, the last applied schedule
-	// entry, the previous image of a pool.
+// KV keeps small values under keys: log cursors, the last applied schedule
+// entry, the previous image of a pool. A key belongs to the package that
+// writes it, which builds it with a function of its own (such as
+// scheduler.FailureKey); no package spells another's key.
+type KV interface {
 	Get(ctx context.Context, key string) (string, error) // ErrNotFound
 	Put(ctx context.Context, key, value string) error
+}
 
+// Claims make a thing happen once across replicas.
+type Claims interface {
 	// Claim records key as done by owner if no one has claimed it, and
 	// reports whether this call claimed it. It makes a scheduled change or an
 	// alert happen once across replicas.
 	Claim(ctx context.Context, key, owner string) (bool, error)
+}
 
+// Leases are time-limited holds on keys, shared by every replica.
+type Leases interface {
 	// TakeLease takes the lease on key for owner until the given instant, in
 	// one atomic step across replicas, if it is free, lapsed, or already
 	// owner's (then it is renewed and its Info replaced). It reports whether
@@ -198,7 +239,10 @@ type Store interface {
 	// CurrentLease returns the lease held on key, or ErrNotFound when there
 	// is none or it has lapsed.
 	CurrentLease(ctx context.Context, key string) (Lease, error)
+}
 
+// Replays remembers keys for a while: the signed Slack requests seen.
+type Replays interface {
 	// Remember records key until the instant until and reports whether
 	// this call recorded it: false when key is recorded already with an
 	// until after now. Of concurrent calls with one key, on any replica,
@@ -207,6 +251,22 @@ type Store interface {
 	// Slack requests seen, so that one sent again runs nothing; now is the
 	// clock that checks signatures, not the store's.
 	Remember(ctx context.Context, key string, now, until time.Time) (bool, error)
+}
+
+// Store keeps poolbot's own state: every part above. Every change is written
+// here before it is reported. Implementations: store/sqlite (embedded),
+// store/postgres and store/memstore (in memory, for tests); the first two
+// also implement IntentStore.
+type Store interface {
+	AuditLog
+	SavedStore
+	OverrideStore
+	AlertStore
+	Outbox
+	KV
+	Claims
+	Leases
+	Replays
 	// JobStore keeps the pools' job history and its read cursors.
 	JobStore
 

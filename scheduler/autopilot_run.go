@@ -22,11 +22,6 @@ type History interface {
 	Jobs(ctx context.Context, pool string, since time.Time) ([]trace.Job, time.Time, error)
 }
 
-// Store keys of the autopilot.
-const (
-	autoStatePrefix = "autopilot.state/" // the last decision and when it was applied, JSON
-)
-
 // poolDemand is a pool's demand learned so far.
 type poolDemand struct {
 	demand *Demand
@@ -155,11 +150,11 @@ func history(d time.Duration) string {
 }
 
 func (s *Scheduler) loadAutoState(ctx context.Context, name string) (*autoState, error) {
-	return loadRecord[autoState](ctx, s, autoStatePrefix+name, name, "autopilot state")
+	return loadRecord[autoState](ctx, s, autoStateKey(name), name, "autopilot state")
 }
 
 func (s *Scheduler) putAutoState(ctx context.Context, name string, st autoState) error {
-	return putRecord(ctx, s, autoStatePrefix+name, name, "autopilot state", st)
+	return putRecord(ctx, s, autoStateKey(name), name, "autopilot state", st)
 }
 
 // reconcileAutopilot sets the pool's standby and ttl from its demand,

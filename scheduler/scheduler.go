@@ -24,12 +24,24 @@ import (
 	"github.com/poolbot/poolbot/slackmsg"
 )
 
+// Store is what the scheduler keeps: the overrides it applies and expires,
+// the settings saved before a scale-down, claims that make each change
+// happen once across replicas, its own values (see FailureKey) and the
+// messages it queues. Implementations are safe for concurrent use.
+type Store interface {
+	pool.OverrideStore
+	pool.SavedStore
+	pool.Claims
+	pool.KV
+	pool.Enqueuer
+}
+
 // Options configure a Scheduler.
 type Options struct {
 	Schedules []config.Schedule
 	Service   pool.Service // defaults to Changer.Service()
 	Changer   *change.Changer
-	Store     pool.Store
+	Store     Store
 	Clock     clock.Clock
 	Logger    *slog.Logger
 	// DefaultChannel receives the changes of schedules without a channel.
@@ -57,19 +69,9 @@ const (
 // Actor is who the scheduler's changes are audited as.
 var Actor = change.Actor{ID: "scheduler", Name: "scheduler", Source: "scheduler"}
 
-// Store keys.
-const (
-	appliedPrefix = "schedule.applied/" // the last occurrence applied to a pool, JSON
-	claimedPrefix = "schedule.claimed/" // the last claim key this owner took for a pool
-	// claimTimePrefix records when a change was claimed: a claim older than
-	// takeoverAfter whose change never landed was left by a replica that died.
-	claimTimePrefix = "schedule.claimtime/"
-	takeoverAfter   = 2 * time.Minute
-	driftPrefix     = "schedule.drift/" // the hand change last reported
-	// FailurePrefix + pool holds the message of a change that keeps
-	// failing, "" once it succeeds; the watcher alerts on it.
-	FailurePrefix = "schedule.failure/"
-)
+// takeoverAfter is how old a claim whose change never landed must be to be
+// taken for a dead replica's (see claimTimeKey).
+const takeoverAfter = 2 * time.Minute
 
 // Scheduler applies schedules to pools.
 type Scheduler struct {
@@ -326,11 +328,11 @@ type applied struct {
 }
 
 func (s *Scheduler) loadApplied(ctx context.Context, name string) (*applied, error) {
-	return loadRecord[applied](ctx, s, appliedPrefix+name, name, "last scheduled change")
+	return loadRecord[applied](ctx, s, appliedKey(name), name, "last scheduled change")
 }
 
 func (s *Scheduler) putApplied(ctx context.Context, name string, a applied) error {
-	return putRecord(ctx, s, appliedPrefix+name, name, "last scheduled change", a)
+	return putRecord(ctx, s, appliedKey(name), name, "last scheduled change", a)
 }
 
 // plan is what a pool should have now.
@@ -486,7 +488,7 @@ func (s *Scheduler) reconcilePool(ctx context.Context, sc *schedule, p pool.Pool
 			if d = diff(pl.desired, p); d.Empty() {
 				return s.putApplied(ctx, name, rec)
 			}
-			v, err := s.o.Store.Get(ctx, claimTimePrefix+key)
+			v, err := s.o.Store.Get(ctx, claimTimeKey(key))
 			since := s.leading()
 			switch {
 			case err != nil && !errors.Is(err, pool.ErrNotFound):
@@ -502,7 +504,7 @@ func (s *Scheduler) reconcilePool(ctx context.Context, sc *schedule, p pool.Pool
 				}
 			case errors.Is(err, pool.ErrNotFound):
 				// The claimant has not recorded its time yet: count from now.
-				return s.o.Store.Put(ctx, claimTimePrefix+key, s.o.Clock.Now().UTC().Format(time.RFC3339Nano))
+				return s.o.Store.Put(ctx, claimTimeKey(key), s.o.Clock.Now().UTC().Format(time.RFC3339Nano))
 			default:
 				if at, perr := time.Parse(time.RFC3339Nano, v); perr == nil && s.o.Clock.Now().Sub(at) < takeoverAfter {
 					return nil // the claimant may still be at work
@@ -538,7 +540,7 @@ func (s *Scheduler) reconcilePool(ctx context.Context, sc *schedule, p pool.Pool
 		return s.apply(ctx, sc, p, d, pl, rec, key, "corrected", false)
 	}
 	mark := pl.last.At.UTC().Format(time.RFC3339) + " " + pool.Of(p).String()
-	if prev, err := s.o.Store.Get(ctx, driftPrefix+name); err == nil && prev == mark {
+	if prev, err := s.o.Store.Get(ctx, driftKey(name)); err == nil && prev == mark {
 		return nil // reported already
 	}
 	var parts []string
@@ -551,7 +553,7 @@ func (s *Scheduler) reconcilePool(ctx context.Context, sc *schedule, p pool.Pool
 	if err := s.post(ctx, sc, "schedule.drift/"+name+"/"+mark, text); err != nil {
 		return err
 	}
-	return s.o.Store.Put(ctx, driftPrefix+name, mark)
+	return s.o.Store.Put(ctx, driftKey(name), mark)
 }
 
 func claimKey(name string, at time.Time) string {
@@ -567,15 +569,15 @@ func (s *Scheduler) claim(ctx context.Context, name, key string) (bool, error) {
 	}
 	mark := key + " " + s.o.Owner
 	if ok {
-		if err := s.o.Store.Put(ctx, claimTimePrefix+key, s.o.Clock.Now().UTC().Format(time.RFC3339Nano)); err != nil {
+		if err := s.o.Store.Put(ctx, claimTimeKey(key), s.o.Clock.Now().UTC().Format(time.RFC3339Nano)); err != nil {
 			return false, fmt.Errorf("record claim time %s: %w", key, err)
 		}
-		if err := s.o.Store.Put(ctx, claimedPrefix+name, mark); err != nil {
+		if err := s.o.Store.Put(ctx, claimedKey(name), mark); err != nil {
 			return false, fmt.Errorf("record claim %s: %w", key, err)
 		}
 		return true, nil
 	}
-	prev, err := s.o.Store.Get(ctx, claimedPrefix+name)
+	prev, err := s.o.Store.Get(ctx, claimedKey(name))
 	if err != nil && !errors.Is(err, pool.ErrNotFound) {
 		return false, fmt.Errorf("read claim of %s: %w", name, err)
 	}
@@ -687,7 +689,7 @@ func (s *Scheduler) failed(ctx context.Context, name string, err error) error {
 	s.mu.Unlock()
 	if n >= maxFailures {
 		msg := fmt.Sprintf("scheduled change of %s failed %d times since %s: %v", name, n, since.UTC().Format(time.RFC3339), err)
-		if perr := s.o.Store.Put(ctx, FailurePrefix+name, msg); perr != nil {
+		if perr := s.o.Store.Put(ctx, FailureKey(name), msg); perr != nil {
 			s.o.Logger.Error("record schedule failure", "pool", name, "err", perr)
 		}
 	}
@@ -698,8 +700,8 @@ func (s *Scheduler) succeeded(ctx context.Context, name string) {
 	s.mu.Lock()
 	delete(s.failures, name)
 	s.mu.Unlock()
-	if v, err := s.o.Store.Get(ctx, FailurePrefix+name); err == nil && v != "" {
-		if err := s.o.Store.Put(ctx, FailurePrefix+name, ""); err != nil {
+	if v, err := s.o.Store.Get(ctx, FailureKey(name)); err == nil && v != "" {
+		if err := s.o.Store.Put(ctx, FailureKey(name), ""); err != nil {
 			s.o.Logger.Error("clear schedule failure", "pool", name, "err", err)
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,7 +15,7 @@ import (
 	"github.com/poolbot/poolbot/commands"
 	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/pool"
-	"github.com/poolbot/poolbot/store/sqlite"
+	"github.com/poolbot/poolbot/store/memstore"
 )
 
 var _ commands.Scheduler = (*Scheduler)(nil)
@@ -128,7 +127,7 @@ type harness struct {
 	t     *testing.T
 	ctx   context.Context
 	clk   *clock.Fake
-	st    *sqlite.Store
+	st    *memstore.Store
 	svc   *memService
 	ch    *change.Changer
 	s     *Scheduler
@@ -141,11 +140,7 @@ func newHarness(t *testing.T, start time.Time, scs ...config.Schedule) *harness 
 	t.Helper()
 	ctx := context.Background()
 	clk := clock.NewFake(start)
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "poolbot.db"), sqlite.WithClock(clk))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := memstore.New(clk)
 	svc := newMem(clk,
 		pool.Pool{Name: "linux-ci", Standby: 2, Max: 10, TTLMinutes: 30},
 		pool.Pool{Name: "windows-ci", Standby: 2, Max: 10, TTLMinutes: 30},
@@ -485,12 +480,12 @@ func TestFailureRetried(t *testing.T) {
 	}
 	h.clk.Set(start.Add(30 * time.Second)) // second attempt
 	h.s.Reconcile(h.ctx)
-	if v, _ := h.st.Get(h.ctx, FailurePrefix+"linux-ci"); v != "" {
+	if v, _ := h.st.Get(h.ctx, FailureKey("linux-ci")); v != "" {
 		t.Fatalf("alerted after 2 failures: %q", v)
 	}
 	h.clk.Set(start.Add(90 * time.Second)) // third attempt, 60s later
 	h.s.Reconcile(h.ctx)
-	if v, _ := h.st.Get(h.ctx, FailurePrefix+"linux-ci"); !strings.Contains(v, "failed 3 times") {
+	if v, _ := h.st.Get(h.ctx, FailureKey("linux-ci")); !strings.Contains(v, "failed 3 times") {
 		t.Fatalf("failure key after 3 failures: %q", v)
 	}
 	h.want("linux-ci", 2, 10)
@@ -499,7 +494,7 @@ func TestFailureRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.want("linux-ci", 0, 10)
-	if v, _ := h.st.Get(h.ctx, FailurePrefix+"linux-ci"); v != "" {
+	if v, _ := h.st.Get(h.ctx, FailureKey("linux-ci")); v != "" {
 		t.Fatalf("failure key after success: %q", v)
 	}
 	if n := len(h.messages()); n != 2 { // one per pool, for the one change
@@ -522,7 +517,7 @@ func TestBusyPool(t *testing.T) {
 	unlock()
 	h.reconcileAt(paris(3, 20, 0).Add(busyRetry))
 	h.want("linux-ci", 0, 10)
-	if v, _ := h.st.Get(h.ctx, FailurePrefix+"linux-ci"); v != "" {
+	if v, _ := h.st.Get(h.ctx, FailureKey("linux-ci")); v != "" {
 		t.Errorf("busy counted as a failure: %q", v)
 	}
 }
@@ -876,7 +871,7 @@ func TestNewLeaderTakesOverAtOnce(t *testing.T) {
 // killedStore is the store of a process killed just after its PATCH: no
 // later write lands.
 type killedStore struct {
-	*sqlite.Store
+	*memstore.Store
 	dead *atomic.Bool
 }
 

@@ -2,12 +2,11 @@ package scheduler
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/poolbot/poolbot/pool"
-	"github.com/poolbot/poolbot/store/sqlite"
+	"github.com/poolbot/poolbot/store/memstore"
 )
 
 // StoreHistory reads the watcher's stored jobs of one pool as a trace: the
@@ -15,11 +14,7 @@ import (
 // assigned counts with no duration, and a pool with none has no history.
 func TestStoreHistory(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "poolbot.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := memstore.New(nil)
 	t0 := time.Date(2026, 1, 5, 8, 0, 0, 0, time.UTC)
 	jobs := []pool.Job{
 		{Pool: "linux-ci", RequestID: 1, Queued: t0, Assigned: t0.Add(time.Minute), Finished: t0.Add(11 * time.Minute), Result: "succeeded", Definition: "Build"},

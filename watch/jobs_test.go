@@ -1,10 +1,12 @@
 package watch_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/poolbot/poolbot/clock"
 	"github.com/poolbot/poolbot/pool"
 	"github.com/poolbot/poolbot/sim"
 	"github.com/poolbot/poolbot/watch"
@@ -96,8 +98,14 @@ func TestJobHistoryPoll(t *testing.T) {
 // objective raises one wait-p95 alert in its route's channel, and it is
 // resolved in place once the objective is met (here: raised, after a
 // restart with the new configuration).
+// TestWaitObjective: a pool whose jobs wait longer than its objective at
+// p95 over the last hour is alerted on, in its route's channel, and the
+// alert resolves in place once the objective is met.
 func TestWaitObjective(t *testing.T) {
-	e := newEnv(t, sim.Options{Start: monday0530, Seed: 1})
+	svc := fakePools()
+	clk := clock.NewFake(fakeStart)
+	svc.JobHistoryFn = steadyJobs(clk, 3*time.Minute)
+	e := newFakeEnvOn(t, svc, clk)
 	objective := func(d time.Duration) func(*watch.Options) {
 		return func(o *watch.Options) {
 			o.Alerts.Waits = []watch.WaitObjective{{Pools: []string{"windows-*"}, P95: d}}
@@ -117,7 +125,8 @@ func TestWaitObjective(t *testing.T) {
 		t.Fatalf("wait alerts firing: %+v; want one for windows-ci", fired)
 	}
 	posts := e.posts("windows-ci: wait-p95")
-	if len(posts) != 1 || posts[0].Channel != "C-WIN" || !strings.Contains(posts[0].Text, "at p95 over the last hour, over its objective of 1m") {
+	if len(posts) != 1 || posts[0].Channel != "C-WIN" || !strings.Contains(posts[0].Text, "at p95 over the last hour, over its objective of 1m") ||
+		!strings.Contains(posts[0].Text, "1 still waiting") {
 		t.Fatalf("posts: %+v", posts)
 	}
 
@@ -142,15 +151,28 @@ func TestWaitObjective(t *testing.T) {
 // TestJobRetention: the first read of a pool goes back only as far as the
 // retention, and jobs finished before it are deleted from the store.
 func TestJobRetention(t *testing.T) {
-	e := newEnv(t, sim.Options{Start: monday0530, Seed: 5})
-	var hist []sim.HistoryJob
+	svc := fakePools()
+	clk := clock.NewFake(monday0530)
+	var hist []pool.Job
 	for d := 1; d <= 4; d++ { // one job a day, 1–4 days back
 		q := monday0530.Add(-time.Duration(d) * 24 * time.Hour)
-		hist = append(hist, sim.HistoryJob{Queued: q, Assigned: q, Finished: q.Add(10 * time.Minute), Definition: "daily"})
+		hist = append(hist, pool.Job{Pool: "windows-ci", RequestID: uint64(d), Queued: q, Assigned: q, Finished: q.Add(10 * time.Minute),
+			Result: "succeeded", Definition: "daily"})
 	}
-	if err := e.sim.AddJobHistory("windows-ci", hist); err != nil {
-		t.Fatal(err)
+	// Azure DevOps' history, newest first, as far back as asked.
+	svc.JobHistoryFn = func(_ context.Context, name string, q pool.JobQuery) (pool.JobPage, error) {
+		page := pool.JobPage{Calls: 1}
+		for _, j := range hist {
+			if j.Pool == name && !j.Queued.Before(q.Since) {
+				page.Jobs = append(page.Jobs, j)
+				if j.Queued.After(page.Newest) {
+					page.Newest = j.Queued
+				}
+			}
+		}
+		return page, nil
 	}
+	e := newFakeEnvOn(t, svc, clk)
 	old := monday0530.Add(-51 * time.Hour)
 	stale := pool.Job{Pool: "linux-ci", RequestID: 1, Queued: old, Assigned: old, Finished: old.Add(time.Minute), Result: "succeeded"}
 	if err := e.st.AddJobs(e.ctx, "linux-ci", []pool.Job{stale}, ""); err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/poolbot/poolbot/clock"
 	"github.com/poolbot/poolbot/cost"
 	"github.com/poolbot/poolbot/pool"
+	"github.com/poolbot/poolbot/scheduler"
 )
 
 // Polling cadence of a quiet pool, in cycles. A pool whose list entry
@@ -45,10 +46,22 @@ const (
 	maxDetailLines = 100
 )
 
+// Store is what the watcher keeps: the alerts and mutes, claims that make
+// each alert go out once across replicas, its log cursors, the messages it
+// queues and the job history it reads into the store. Implementations are
+// safe for concurrent use.
+type Store interface {
+	pool.AlertStore
+	pool.Claims
+	pool.KV
+	pool.Enqueuer
+	pool.JobStore
+}
+
 // Options configures a Watcher.
 type Options struct {
 	Service        pool.Service
-	Store          pool.Store
+	Store          Store
 	Clock          clock.Clock
 	Logger         *slog.Logger
 	Alerts         Alerts
@@ -506,14 +519,11 @@ func (w *Watcher) fetch(ctx context.Context, now time.Time, p *pool.Pool, ps *po
 		}
 	}
 	if ps.wantSched {
-		v, err := w.o.Store.Get(ctx, "schedule.failure/"+p.Name)
-		switch {
-		case err == nil:
-			ps.schedFailure = v
-		case errors.Is(err, pool.ErrNotFound):
-			ps.schedFailure = ""
-		default:
+		v, err := scheduler.Failure(ctx, w.o.Store, p.Name)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("read schedule failure: %w", err))
+		} else {
+			ps.schedFailure = v
 		}
 	}
 	return errors.Join(errs...)
@@ -535,13 +545,17 @@ func (ps *poolState) setNodes(nodes []pool.Node) {
 	ps.reqs = reqs
 }
 
+// logCursorKey holds the id of the last log entry of pool name the watcher
+// read.
+func logCursorKey(name string) string { return "logcursor/" + name }
+
 // fetchLogs reads the Diagnostics entries after the pool's cursor. The
 // cursor is kept in the store so a restart neither misses nor repeats
 // entries; on the very first read only recent errors count.
 func (w *Watcher) fetchLogs(ctx context.Context, now time.Time, p *pool.Pool, ps *poolState) error {
 	first := false
 	if !ps.cursorKnown {
-		v, err := w.o.Store.Get(ctx, "logcursor/"+p.Name)
+		v, err := w.o.Store.Get(ctx, logCursorKey(p.Name))
 		switch {
 		case err == nil:
 			if _, err := fmt.Sscan(v, &ps.cursor); err != nil {
@@ -584,7 +598,7 @@ func (w *Watcher) saveCursor(ctx context.Context, ps *poolState) error {
 	if !ps.cursorDirty {
 		return nil
 	}
-	if err := w.o.Store.Put(ctx, "logcursor/"+ps.name, fmt.Sprint(ps.cursor)); err != nil {
+	if err := w.o.Store.Put(ctx, logCursorKey(ps.name), fmt.Sprint(ps.cursor)); err != nil {
 		return fmt.Errorf("save log cursor of %s: %w", ps.name, err)
 	}
 	ps.cursorDirty = false
