@@ -432,9 +432,9 @@ func (r *loadRig) leg(ctx context.Context, s *loadSide, round int, d time.Durati
 	var wg sync.WaitGroup
 	runtime.GC() // each leg from a collected heap: neither side pays for the other's garbage
 	calls0, cpu0, conns0 := r.simCalls.Load(), processCPU(), r.replyConns.Load()
-	var notOK0 int
+	var notOK0, total0 int
 	if s == r.poolbot {
-		if notOK0, err = r.commandsNotOK(ctx); err != nil {
+		if total0, notOK0, err = r.commandsCounted(ctx); err != nil {
 			return loadLeg{}, err
 		}
 	}
@@ -483,9 +483,17 @@ func (r *loadRig) leg(ctx context.Context, s *loadSide, round int, d time.Durati
 		for replies.count() < want && time.Now().Before(deadline) && ctx.Err() == nil {
 			time.Sleep(5 * time.Millisecond)
 		}
-		notOK, err := r.commandsNotOK(ctx)
-		if err != nil {
-			return loadLeg{}, err
+		// A command is counted in the metrics after its answer is
+		// posted: wait until every answered one is.
+		var total, notOK int
+		for {
+			if total, notOK, err = r.commandsCounted(ctx); err != nil {
+				return loadLeg{}, err
+			}
+			if total-total0 >= replies.count() || !time.Now().Before(deadline) || ctx.Err() != nil {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
 		res.answered, res.failed = replies.count(), max(replies.failed(), notOK-notOK0)
 		for i, at := range replies.first() {
@@ -506,39 +514,44 @@ func (r *loadRig) leg(ctx context.Context, s *loadSide, round int, d time.Durati
 	return res, nil
 }
 
-// commandsNotOK counts the commands poolbot's /metrics records with a
-// result other than ok (denied, invalid, error…).
-func (r *loadRig) commandsNotOK(ctx context.Context) (int, error) {
+// commandsCounted counts the commands poolbot's /metrics records: all of
+// them, and those with a result other than ok (denied, invalid, error…).
+func (r *loadRig) commandsCounted(ctx context.Context) (total, notOK int, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.metrics, nil)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("read poolbot's metrics: %w", err)
+		return 0, 0, fmt.Errorf("read poolbot's metrics: %w", err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return 0, fmt.Errorf("read poolbot's metrics: %w", err)
+		return 0, 0, fmt.Errorf("read poolbot's metrics: %w", err)
 	}
-	return notOKCommands(string(b)), nil
+	total, notOK = countCommands(string(b))
+	return total, notOK, nil
 }
 
-// notOKCommands sums poolbot_commands_total over results other than ok in
-// a Prometheus text exposition.
-func notOKCommands(text string) int {
-	n := 0
+// countCommands sums poolbot_commands_total in a Prometheus text
+// exposition: over all results, and over results other than ok.
+func countCommands(text string) (total, notOK int) {
 	for line := range strings.Lines(text) {
-		if !strings.HasPrefix(line, "poolbot_commands_total{") || strings.Contains(line, `result="ok"`) {
+		if !strings.HasPrefix(line, "poolbot_commands_total{") {
 			continue
 		}
 		f := strings.Fields(line)
-		if v, err := strconv.ParseFloat(f[len(f)-1], 64); err == nil {
-			n += int(v)
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		if err != nil {
+			continue
+		}
+		total += int(v)
+		if !strings.Contains(line, `result="ok"`) {
+			notOK += int(v)
 		}
 	}
-	return n
+	return total, notOK
 }
 
 // replyReceiver is the response_url side of Slack: it notes when each

@@ -59,14 +59,14 @@ func TestLoadFlags(t *testing.T) {
 	}
 }
 
-func TestNotOKCommands(t *testing.T) {
+func TestCountCommands(t *testing.T) {
 	text := `# HELP poolbot_commands_total Commands handled, by command and result.
 poolbot_commands_total{command="status",result="ok"} 12
 poolbot_commands_total{command="status",result="error"} 3
 poolbot_commands_total{command="up",result="denied"} 1
 poolbot_command_duration_seconds_count{command="status"} 16
 `
-	if n := notOKCommands(text); n != 4 {
-		t.Errorf("notOKCommands = %d, want 4", n)
+	if total, notOK := countCommands(text); total != 16 || notOK != 4 {
+		t.Errorf("countCommands = %d, %d, want 16, 4", total, notOK)
 	}
 }
