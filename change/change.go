@@ -300,7 +300,12 @@ func (c *Changer) Holder(ctx context.Context, name string) (Holder, bool) {
 // Current returns the pool's settings as Azure DevOps has them now, without
 // nodes, queue or scale set: read anew, not from a snapshot.
 func (c *Changer) Current(ctx context.Context, name string) (pool.Pool, error) {
-	pools, err := c.svc.List(snapshot.Fresh(ctx), pool.ListOptions{})
+	return c.find(snapshot.Fresh(ctx), name)
+}
+
+// find returns the pool named name from a pool list read with ctx.
+func (c *Changer) find(ctx context.Context, name string) (pool.Pool, error) {
+	pools, err := c.svc.List(ctx, pool.ListOptions{})
 	if err != nil {
 		return pool.Pool{}, err
 	}
@@ -352,16 +357,7 @@ func (c *Changer) read(ctx context.Context, name string) (pool.Pool, error) {
 			rctx = snapshot.NotBefore(ctx, since)
 		}
 	}
-	pools, err := c.svc.List(rctx, pool.ListOptions{})
-	if err != nil {
-		return pool.Pool{}, err
-	}
-	for _, p := range pools {
-		if p.Name == name {
-			return p, nil
-		}
-	}
-	return pool.Pool{}, pool.NotFound(name)
+	return c.find(rctx, name)
 }
 
 // Validate checks s against the pool as read (cur): the one check of a

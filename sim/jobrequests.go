@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -133,28 +134,38 @@ func (s *Sim) pagedJobRequest(p *spool, j *job) taskagent.TaskAgentJobRequest {
 	return jr
 }
 
-// adoJobRequestPages answers one page of the pool's job requests.
-func (s *Sim) adoJobRequestPages(w http.ResponseWriter, r *http.Request, id int) {
-	q := r.URL.Query()
-	top := MaxJobRequestsPage
+// jobPageQuery reads a paged listing's $top (at most MaxJobRequestsPage,
+// whatever it says) and continuationToken (0: from the newest), or answers
+// 400 and reports false.
+func jobPageQuery(w http.ResponseWriter, q url.Values) (top int, from uint64, ok bool) {
+	top = MaxJobRequestsPage
 	if v := q.Get("$top"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
 			adoError(w, http.StatusBadRequest, "ArgumentException", fmt.Sprintf("The value %q of parameter $top is not valid.", v))
-			return
+			return 0, 0, false
 		}
 		if n > 0 && n < top {
 			top = n
 		}
 	}
-	var from uint64
 	if v := q.Get("continuationToken"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil || n == 0 {
 			adoError(w, http.StatusBadRequest, "InvalidContinuationTokenException", fmt.Sprintf("The continuation token %q is not valid.", v))
-			return
+			return 0, 0, false
 		}
 		from = n
+	}
+	return top, from, true
+}
+
+// adoJobRequestPages answers one page of the pool's job requests.
+func (s *Sim) adoJobRequestPages(w http.ResponseWriter, r *http.Request, id int) {
+	q := r.URL.Query()
+	top, from, ok := jobPageQuery(w, q)
+	if !ok {
+		return
 	}
 	s.mu.Lock()
 	p := s.byID[id]

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
@@ -94,25 +93,9 @@ func (s *Sim) adoManagedPool(w http.ResponseWriter, id int) {
 func (s *Sim) adoManagedJobs(w http.ResponseWriter, r *http.Request, id int) {
 	q := r.URL.Query()
 	paged := q.Has("$top") || q.Has("continuationToken")
-	top := MaxJobRequestsPage
-	if v := q.Get("$top"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			adoError(w, http.StatusBadRequest, "ArgumentException", fmt.Sprintf("The value %q of parameter $top is not valid.", v))
-			return
-		}
-		if n > 0 && n < top {
-			top = n
-		}
-	}
-	var from uint64
-	if v := q.Get("continuationToken"); v != "" {
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil || n == 0 {
-			adoError(w, http.StatusBadRequest, "InvalidContinuationTokenException", fmt.Sprintf("The continuation token %q is not valid.", v))
-			return
-		}
-		from = n
+	top, from, ok := jobPageQuery(w, q)
+	if !ok {
+		return
 	}
 	p := s.managedByADO(id)
 	s.mu.Lock()
