@@ -92,10 +92,23 @@ type Budget struct {
 	Monthly float64
 }
 
+// Store is the part of poolbot's store the tracker uses: day totals and the
+// agents' counts under its own keys, the digest's claim and outbox messages,
+// the job history for the digest's waits, and the settings a scale-down saved
+// (standby to price while a pool is down). Implementations are safe for
+// concurrent use, as pool.Store promises.
+type Store interface {
+	pool.KV
+	pool.Claims
+	pool.Enqueuer
+	pool.JobStore
+	SavedSettings(ctx context.Context, pool string) (pool.Saved, error) // pool.ErrNotFound
+}
+
 // TrackerOptions configures NewTracker.
 type TrackerOptions struct {
 	Service    pool.Service
-	Store      pool.Store
+	Store      Store
 	Clock      clock.Clock
 	Logger     *slog.Logger
 	Settings   Settings
