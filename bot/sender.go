@@ -25,7 +25,7 @@ import (
 // inherits a post possibly made by a process that died before MarkSent
 // finds it in Slack instead of posting it again (recovery.go).
 type Sender struct {
-	st  pool.Store
+	st  OutboxStore
 	p   *Poster
 	clk clock.Clock
 	log *slog.Logger
@@ -59,8 +59,16 @@ type Sender struct {
 	alerted map[string]bool
 }
 
+// OutboxStore is the part of poolbot's store the sender uses: the outbox, and
+// its own keys in the KV for the message or file in flight per channel
+// (recovery.go, files.go). Safe for concurrent use, as pool.Store promises.
+type OutboxStore interface {
+	pool.Outbox
+	pool.KV
+}
+
 // NewSender returns a sender of st's outbox through p.
-func NewSender(st pool.Store, p *Poster, clk clock.Clock, log *slog.Logger) *Sender {
+func NewSender(st OutboxStore, p *Poster, clk clock.Clock, log *slog.Logger) *Sender {
 	if clk == nil {
 		clk = clock.Real{}
 	}
