@@ -2,18 +2,19 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 
 	"github.com/poolbot/poolbot/azure"
 	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/cost"
+	"github.com/poolbot/poolbot/scheduler"
 	"github.com/poolbot/poolbot/watch"
 )
 
 // Packages below app take options of their own, translated here, once,
 // from the loaded configuration (whose defaults config applied when it
-// read the file). commands, home, scheduler, store and whatif still take
-// config's types.
+// read the file). commands, home and store still take config's types.
 
 // NewAzure builds the Azure DevOps and Azure client the [azure_devops] and
 // [azure] sections describe; opts change its options (the app's clock,
@@ -64,4 +65,39 @@ func watchAlerts(c config.Alerts) watch.Alerts {
 		a.ImageAges = append(a.ImageAges, watch.ImageAge{Pools: ia.Pools, MaxAge: ia.MaxAge.Duration})
 	}
 	return a
+}
+
+// Schedules are the scheduler's [[schedules]].
+func Schedules(cfg *config.Config) []scheduler.Schedule {
+	var out []scheduler.Schedule
+	for _, c := range cfg.Schedules {
+		sc := scheduler.Schedule{Name: c.Name, Pools: c.Pools, TimeZone: c.TimeZone, Skip: c.Skip, Correct: c.Correct,
+			Channel: c.Channel, Mode: c.Mode, Preference: c.Preference, MinStandby: c.MinStandby, MaxStandby: c.MaxStandby,
+			WorkingHours: c.WorkingHours, WorkingDays: c.WorkingDays, ColdStart: c.ColdStart.Duration}
+		for _, e := range c.Entries {
+			sc.Entries = append(sc.Entries, scheduler.Entry{Cron: e.Cron, Standby: e.Standby, Max: e.Max, TTL: e.TTL, Restore: e.Restore})
+		}
+		out = append(out, sc)
+	}
+	return out
+}
+
+// ValidateSchedules checks cfg's schedules as scheduler.Validate does,
+// each error naming the file, line and key as config's do.
+func ValidateSchedules(cfg *config.Config) []error {
+	return scheduleErrors(cfg, scheduler.Validate(Schedules(cfg)))
+}
+
+// CheckSchedulePools checks cfg's schedules against the pools that exist
+// (scheduler.CheckPools), each error naming the file, line and key.
+func CheckSchedulePools(cfg *config.Config, pools []string) []error {
+	return scheduleErrors(cfg, scheduler.CheckPools(Schedules(cfg), pools))
+}
+
+func scheduleErrors(cfg *config.Config, probs []scheduler.Problem) []error {
+	var errs []error
+	for _, p := range probs {
+		errs = append(errs, cfg.KeyError(fmt.Sprintf("schedules[%d].%s", p.Schedule, p.Key), "%s", p.Msg))
+	}
+	return errs
 }

@@ -87,7 +87,7 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 
 	if len(cfg.Schedules) > 0 {
 		s, err := scheduler.New(scheduler.Options{
-			Schedules: cfg.Schedules, Service: a.service, Changer: w.changer, Store: a.store,
+			Schedules: Schedules(cfg), Service: a.service, Changer: w.changer, Store: a.store,
 			Clock: a.clock, Logger: logFor("scheduler"), DefaultChannel: cfg.Slack.Channel,
 			Owner: a.owner,
 			// Autopilot schedules learn from the job history the watcher
@@ -143,7 +143,7 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 
 	hopts := commands.Options{
 		Service: a.service, Changer: w.changer, Store: a.store, Cost: w.tracker,
-		Roles: cfg.Roles, Templates: cfg.Templates, WhatIf: whatIfRunner(cfg.Schedules, cfg.Cost.DigestTimeZone), Azure: cfg.Azure, EveryoneAdmin: o.EveryoneAdmin,
+		Roles: cfg.Roles, Templates: cfg.Templates, WhatIf: whatIfRunner(Schedules(cfg), cfg.Cost.DigestTimeZone), Azure: cfg.Azure, EveryoneAdmin: o.EveryoneAdmin,
 		Clock: a.clock, Logger: logFor("commands"), Observe: a.metrics.ObserveCommand,
 		// Readers' zones are cached for hours of real time, whatever clock
 		// the bot runs on.
@@ -552,7 +552,7 @@ func (a *App) replied(ctx context.Context, in pool.Intent) (bool, error) {
 // whatIfRunner is /pool whatif's replay: whatif on the simulator, with the
 // configured schedules as policies besides the pool's own settings and the
 // autopilot.
-func whatIfRunner(schedules []config.Schedule, zone string) commands.WhatIfRunner {
+func whatIfRunner(schedules []scheduler.Schedule, zone string) commands.WhatIfRunner {
 	return func(ctx context.Context, p pool.Pool, jobs []pool.Job) ([]commands.WhatIfRow, error) {
 		rs, err := whatif.Stored(ctx, p, jobs, schedules, zone)
 		if err != nil {
