@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/poolbot/poolbot/azure"
+	"github.com/poolbot/poolbot/commands"
 	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/cost"
 	"github.com/poolbot/poolbot/scheduler"
@@ -14,7 +15,8 @@ import (
 
 // Packages below app take options of their own, translated here, once,
 // from the loaded configuration (whose defaults config applied when it
-// read the file). commands, home and store still take config's types.
+// read the file, or, for [[images]], gives through Image.Defaults). store
+// still takes config's types.
 
 // NewAzure builds the Azure DevOps and Azure client the [azure_devops] and
 // [azure] sections describe; opts change its options (the app's clock,
@@ -100,4 +102,38 @@ func scheduleErrors(cfg *config.Config, probs []scheduler.Problem) []error {
 		errs = append(errs, cfg.KeyError(fmt.Sprintf("schedules[%d].%s", p.Schedule, p.Key), "%s", p.Msg))
 	}
 	return errs
+}
+
+// grants are commands' [[roles]].
+func grants(roles []config.Role) []commands.Grant {
+	var out []commands.Grant
+	for _, r := range roles {
+		out = append(out, commands.Grant{Role: r.Name, Users: r.Users, Groups: r.Groups, Channels: r.Channels, Pools: r.Pools})
+	}
+	return out
+}
+
+// templates are create's [[templates]].
+func templates(ts []config.Template) []commands.Template {
+	var out []commands.Template
+	for _, t := range ts {
+		out = append(out, commands.Template{Name: t.Name, OS: t.OS, SKU: t.SKU, Image: t.Image, Region: t.Region,
+			ResourceGroup: t.ResourceGroup, SubnetID: t.SubnetID, EphemeralOSDisk: t.EphemeralOSDisk, AdminUser: t.AdminUser,
+			SSHPublicKey: t.SSHPublicKey, AdminPassword: commands.Password(t.AdminPassword.Value()), Standby: t.Standby,
+			Max: t.Max, TTLMinutes: t.TTLMinutes, Recycle: t.Recycle, ServiceEndpointID: t.ServiceEndpointID,
+			ServiceEndpointScope: t.ServiceEndpointScope, ProjectID: t.ProjectID, Channel: t.Channel, Tags: t.Tags})
+	}
+	return out
+}
+
+// images are commands' [[images]], their defaults applied.
+func images(ims []config.Image) []commands.Image {
+	var out []commands.Image
+	for _, im := range ims {
+		im = im.Defaults()
+		out = append(out, commands.Image{Pool: im.Pool, Project: im.Project, Pipeline: im.Pipeline, Rollout: im.Rollout,
+			Canary: im.Canary, Batch: im.Batch, OnlineWithin: im.OnlineWithin.Duration, Watch: im.Watch.Duration,
+			MaxFailureIncrease: im.MaxFailureIncrease, MinJobs: im.MinJobs})
+	}
+	return out
 }

@@ -18,7 +18,6 @@ import (
 
 	"github.com/poolbot/poolbot/clock"
 	"github.com/poolbot/poolbot/commands"
-	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/pool"
 )
 
@@ -53,7 +52,7 @@ type Options struct {
 	Cost      Costs              // may be nil
 	// PoolURL is a pool's page in Azure DevOps; nil: no link.
 	PoolURL   func(pool.Pool) string
-	Templates []config.Template
+	Templates []commands.Template
 	// Channel hears of the changes made from the tab and the forms, as a
 	// channel hears of those typed in it; empty: only the user is told.
 	Channel string
