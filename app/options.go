@@ -10,13 +10,14 @@ import (
 	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/cost"
 	"github.com/poolbot/poolbot/scheduler"
+	"github.com/poolbot/poolbot/store"
 	"github.com/poolbot/poolbot/watch"
 )
 
 // Packages below app take options of their own, translated here, once,
 // from the loaded configuration (whose defaults config applied when it
-// read the file, or, for [[images]], gives through Image.Defaults). store
-// still takes config's types.
+// read the file, or, for [[images]], gives through Image.Defaults). Only
+// app and cmd/poolbot import config.
 
 // NewAzure builds the Azure DevOps and Azure client the [azure_devops] and
 // [azure] sections describe; opts change its options (the app's clock,
@@ -102,6 +103,11 @@ func scheduleErrors(cfg *config.Config, probs []scheduler.Problem) []error {
 		errs = append(errs, cfg.KeyError(fmt.Sprintf("schedules[%d].%s", p.Schedule, p.Key), "%s", p.Msg))
 	}
 	return errs
+}
+
+// StoreDatabase is the store [store] names.
+func StoreDatabase(c config.Store) store.Database {
+	return store.Database{Driver: c.Driver, Path: c.Path, DSN: c.DSN.Value()}
 }
 
 // grants are commands' [[roles]].

@@ -54,7 +54,7 @@ order of the file's lines, as FILE:LINE: key K: reason, and exits 1.`)
 		return report(stderr, *path, errs)
 	}
 	errs = appendNew(errs, app.ValidateSchedules(cfg))
-	if err := store.CheckPath(cfg.Store); err != nil {
+	if err := store.CheckPath(app.StoreDatabase(cfg.Store)); err != nil {
 		errs = append(errs, fmt.Errorf("%s: [store] path: %w", cfg.Path, err))
 	}
 	errs = append(errs, managedErrors(cfg)...)
