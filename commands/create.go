@@ -68,7 +68,7 @@ func runCreate(ctx context.Context, c *call) error {
 // Template is what `create` builds a scale set from ([[templates]]).
 type Template struct {
 	Name                 string
-	OS                   string // linux or windows
+	OS                   string // linux or windows, in lower case
 	SKU                  string
 	Image                string
 	Region               string
@@ -144,15 +144,12 @@ func (h *Handler) template(a Args) (Template, error) {
 // the Azure defaults.
 func (h *Handler) createSpec(name string, t Template, a Args) (pool.CreateSpec, error) {
 	spec := pool.CreateSpec{
-		Name: name, OS: pool.OS(strings.ToLower(t.OS)),
+		Name: name, OS: pool.OS(t.OS), // config gives it lower case, linux or windows
 		Subscription: h.o.Azure.Subscription, ResourceGroup: t.ResourceGroup,
 		Region: t.Region, SKU: t.SKU, SubnetID: t.SubnetID, EphemeralOSDisk: t.EphemeralOSDisk,
 		AdminUser: t.AdminUser, SSHPublicKey: t.SSHPublicKey, AdminPassword: string(t.AdminPassword),
 		Standby: t.Standby, Max: t.Max, TTLMinutes: t.TTLMinutes, Recycle: t.Recycle,
 		ServiceEndpointID: t.ServiceEndpointID, ServiceEndpointScope: t.ServiceEndpointScope, ProjectID: t.ProjectID,
-	}
-	if spec.OS == "" {
-		spec.OS = pool.Linux
 	}
 	if spec.OS != pool.Linux && spec.OS != pool.Windows {
 		return spec, &pool.Error{Kind: pool.KindInvalid, Msg: fmt.Sprintf("template %s has os %q; it must be linux or windows", t.Name, t.OS)}
