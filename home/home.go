@@ -41,13 +41,22 @@ type Slack interface {
 	UpdateMessageContext(ctx context.Context, channel, ts string, options ...slack.MsgOption) (string, string, string, error)
 }
 
+// Store is what the Home tab reads of poolbot's state: whether a pool has
+// settings saved (Restore is offered then), the alerts and the mutes.
+// Implementations are safe for concurrent use.
+type Store interface {
+	SavedSettings(ctx context.Context, name string) (pool.Saved, error) // pool.ErrNotFound when none
+	Alerts(ctx context.Context) ([]pool.Alert, error)
+	Mutes(ctx context.Context) ([]pool.Mute, error)
+}
+
 // Options is what a Home works with. Slack, Roles, Service and Store are
 // required.
 type Options struct {
 	Slack     Slack
 	Roles     Roles
 	Service   pool.Service
-	Store     pool.Store         // firing alerts and mutes
+	Store     Store              // saved settings, firing alerts and mutes
 	Scheduler commands.Scheduler // may be nil: no schedules
 	Cost      Costs              // may be nil
 	// PoolURL is a pool's page in Azure DevOps; nil: no link.
