@@ -79,7 +79,7 @@ func (a *App) build(ctx context.Context, o Options) error {
 
 func (a *App) buildStore(ctx context.Context) error {
 	if a.store == nil {
-		st, err := store.Open(ctx, a.cfg.Store, store.WithClock(a.clock))
+		st, err := store.Open(ctx, StoreDatabase(a.cfg.Store), store.WithClock(a.clock))
 		if err != nil {
 			return err
 		}

@@ -32,11 +32,7 @@ func replicaID(cfg *config.Config) (string, error) {
 	if cfg.Store.Driver == "postgres" {
 		return host, nil
 	}
-	path := cfg.Store.Path
-	if path == "" {
-		path = config.DefaultStorePath
-	}
-	path += ".replica-id"
+	path := cfg.Store.Path + ".replica-id" // config gives sqlite its default path
 	b, err := os.ReadFile(path)
 	if err == nil && strings.TrimSpace(string(b)) != "" {
 		return strings.TrimSpace(string(b)), nil

@@ -87,7 +87,7 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 
 	if len(cfg.Schedules) > 0 {
 		s, err := scheduler.New(scheduler.Options{
-			Schedules: cfg.Schedules, Service: a.service, Changer: w.changer, Store: a.store,
+			Schedules: Schedules(cfg), Service: a.service, Changer: w.changer, Store: a.store,
 			Clock: a.clock, Logger: logFor("scheduler"), DefaultChannel: cfg.Slack.Channel,
 			Owner: a.owner,
 			// Autopilot schedules learn from the job history the watcher
@@ -143,12 +143,13 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 
 	hopts := commands.Options{
 		Service: a.service, Changer: w.changer, Store: a.store, Cost: w.tracker,
-		Roles: cfg.Roles, Templates: cfg.Templates, WhatIf: whatIfRunner(cfg.Schedules, cfg.Cost.DigestTimeZone), Azure: cfg.Azure, EveryoneAdmin: o.EveryoneAdmin,
+		Roles: grants(cfg.Roles), Templates: templates(cfg.Templates), WhatIf: whatIfRunner(Schedules(cfg), cfg.Cost.DigestTimeZone),
+		Azure: commands.Azure{Subscription: cfg.Azure.Subscription, ResourceGroup: cfg.Azure.ResourceGroup}, EveryoneAdmin: o.EveryoneAdmin,
 		Clock: a.clock, Logger: logFor("commands"), Observe: a.metrics.ObserveCommand,
 		// Readers' zones are cached for hours of real time, whatever clock
 		// the bot runs on.
 		Zones: commands.NewSlackZones(w.slack, clock.Real{}), Conditions: watch.Conditions,
-		Files: w.slack, Location: hourZone(cfg), Agents: w.tracker, Images: cfg.Images,
+		Files: w.slack, Location: hourZone(cfg), Agents: w.tracker, Images: images(cfg.Images),
 	}
 	if a.azure != nil {
 		hopts.Pipelines = a.azure
@@ -166,7 +167,7 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 	// The Home tab and forms, on both transports; their buttons and forms
 	// run through the same handler as typed commands.
 	w.home = home.New(home.Options{Slack: w.slack, Roles: w.handler, Service: a.service, Store: a.store,
-		Scheduler: hopts.Scheduler, Cost: w.tracker, PoolURL: poolURL(cfg.DevOps), Templates: cfg.Templates,
+		Scheduler: hopts.Scheduler, Cost: w.tracker, PoolURL: poolURL(cfg.DevOps), Templates: hopts.Templates,
 		Channel: cfg.Slack.Channel, Clock: a.clock, Logger: logFor("home")})
 	slackHandler := w.home.Wrap(a.Handler())
 	a.part("home")
@@ -552,7 +553,7 @@ func (a *App) replied(ctx context.Context, in pool.Intent) (bool, error) {
 // whatIfRunner is /pool whatif's replay: whatif on the simulator, with the
 // configured schedules as policies besides the pool's own settings and the
 // autopilot.
-func whatIfRunner(schedules []config.Schedule, zone string) commands.WhatIfRunner {
+func whatIfRunner(schedules []scheduler.Schedule, zone string) commands.WhatIfRunner {
 	return func(ctx context.Context, p pool.Pool, jobs []pool.Job) ([]commands.WhatIfRow, error) {
 		rs, err := whatif.Stored(ctx, p, jobs, schedules, zone)
 		if err != nil {

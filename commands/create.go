@@ -3,10 +3,10 @@ package commands
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"strings"
 
-	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/pool"
 )
 
@@ -65,12 +65,52 @@ func runCreate(ctx context.Context, c *call) error {
 	return c.respond(ctx, announce(sayf("%s created pool *%s* (%s): standby %d, max %d", c.who(), p.Name, summary, p.Standby, p.Max)))
 }
 
+// Template is what `create` builds a scale set from ([[templates]]).
+type Template struct {
+	Name                 string
+	OS                   string // linux or windows, in lower case
+	SKU                  string
+	Image                string
+	Region               string
+	ResourceGroup        string
+	SubnetID             string
+	EphemeralOSDisk      bool
+	AdminUser            string
+	SSHPublicKey         string
+	AdminPassword        Password
+	Standby              int
+	Max                  int
+	TTLMinutes           int
+	Recycle              bool
+	ServiceEndpointID    string
+	ServiceEndpointScope string
+	ProjectID            string
+	Channel              string
+	Tags                 []string // "key=value"
+}
+
+// Password is a template's admin password. It prints as "[redacted]"
+// however it is formatted or logged, so that a template never shows it.
+type Password string
+
+func (p Password) String() string                { return "[redacted]" }
+func (p Password) GoString() string              { return "commands.Password([redacted])" }
+func (p Password) MarshalText() ([]byte, error)  { return []byte("[redacted]"), nil }
+func (p Password) LogValue() slog.Value          { return slog.StringValue("[redacted]") }
+func (p Password) Format(f fmt.State, verb rune) { fmt.Fprint(f, "[redacted]") }
+
+// Azure is where `create` puts a scale set unless its template says.
+type Azure struct {
+	Subscription  string
+	ResourceGroup string
+}
+
 // template picks the template= named, or the only one, or one named
 // "default".
-func (h *Handler) template(a Args) (config.Template, error) {
+func (h *Handler) template(a Args) (Template, error) {
 	ts := h.o.Templates
 	if len(ts) == 0 {
-		return config.Template{}, &pool.Error{Kind: pool.KindInvalid, Msg: "no pool templates are configured; add a [[templates]] section to the config"}
+		return Template{}, &pool.Error{Kind: pool.KindInvalid, Msg: "no pool templates are configured; add a [[templates]] section to the config"}
 	}
 	names := make([]string, len(ts))
 	for i, t := range ts {
@@ -89,7 +129,7 @@ func (h *Handler) template(a Args) (config.Template, error) {
 		}
 	}
 	if !given {
-		return config.Template{}, usagef("say which template: %s", strings.Join(names, ", "))
+		return Template{}, usagef("say which template: %s", strings.Join(names, ", "))
 	}
 	msg := fmt.Sprintf("there is no template %q", want)
 	if s, ok := suggest(want, names); ok {
@@ -97,22 +137,19 @@ func (h *Handler) template(a Args) (config.Template, error) {
 	} else {
 		msg += "; templates: " + strings.Join(names, ", ")
 	}
-	return config.Template{}, usagef("%s", msg)
+	return Template{}, usagef("%s", msg)
 }
 
 // createSpec builds what Create needs from the template, the options and
 // the Azure defaults.
-func (h *Handler) createSpec(name string, t config.Template, a Args) (pool.CreateSpec, error) {
+func (h *Handler) createSpec(name string, t Template, a Args) (pool.CreateSpec, error) {
 	spec := pool.CreateSpec{
-		Name: name, OS: pool.OS(strings.ToLower(t.OS)),
+		Name: name, OS: pool.OS(t.OS), // config gives it lower case, linux or windows
 		Subscription: h.o.Azure.Subscription, ResourceGroup: t.ResourceGroup,
 		Region: t.Region, SKU: t.SKU, SubnetID: t.SubnetID, EphemeralOSDisk: t.EphemeralOSDisk,
-		AdminUser: t.AdminUser, SSHPublicKey: t.SSHPublicKey, AdminPassword: t.AdminPassword.Value(),
+		AdminUser: t.AdminUser, SSHPublicKey: t.SSHPublicKey, AdminPassword: string(t.AdminPassword),
 		Standby: t.Standby, Max: t.Max, TTLMinutes: t.TTLMinutes, Recycle: t.Recycle,
 		ServiceEndpointID: t.ServiceEndpointID, ServiceEndpointScope: t.ServiceEndpointScope, ProjectID: t.ProjectID,
-	}
-	if spec.OS == "" {
-		spec.OS = pool.Linux
 	}
 	if spec.OS != pool.Linux && spec.OS != pool.Windows {
 		return spec, &pool.Error{Kind: pool.KindInvalid, Msg: fmt.Sprintf("template %s has os %q; it must be linux or windows", t.Name, t.OS)}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/poolbot/poolbot/change"
 	"github.com/poolbot/poolbot/clock"
-	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/pool"
 	"github.com/poolbot/poolbot/slackmsg"
 )
@@ -48,13 +47,13 @@ type Options struct {
 	Files         FileUploader    // may be nil: `waits` answers in text only
 	Agents        AgentCounts     // may be nil: `status <pool> chart=…` says there is no series
 	Location      *time.Location  // the time zone of hour-of-week figures; nil: UTC
-	Roles         []config.Role
-	Templates     []config.Template
-	WhatIf        WhatIfRunner   // may be nil: no what-if replays
-	Azure         config.Azure   // subscription and resource group defaults for create
-	Images        []config.Image // image pipelines and rollout plans ([[images]])
-	Pipelines     Pipelines      // may be nil: `image <pool> build` is refused
-	EveryoneAdmin bool           // the demo
+	Roles         []Grant
+	Templates     []Template
+	WhatIf        WhatIfRunner // may be nil: no what-if replays
+	Azure         Azure        // subscription and resource group defaults for create
+	Images        []Image      // image pipelines and rollout plans ([[images]]), their defaults applied
+	Pipelines     Pipelines    // may be nil: `image <pool> build` is refused
+	EveryoneAdmin bool         // the demo
 	// Zones tells each reader's time zone (Slack's users.info); nil, or a
 	// user it cannot tell, falls back to the schedule's zone.
 	Zones Zones

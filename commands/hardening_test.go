@@ -13,7 +13,6 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/poolbot/poolbot/change"
-	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/sim"
 	"github.com/poolbot/poolbot/slackmsg"
 	"github.com/poolbot/poolbot/slackstub"
@@ -184,7 +183,7 @@ func TestConfirmationUnderAskersGrant(t *testing.T) {
 	id := confirmID(t, s.run(asker).last())
 	// The grant is withdrawn (a config reload, another replica).
 	o := s.opts
-	o.Roles = []config.Role{{Name: "admin", Users: []string{"U-admin"}}}
+	o.Roles = []Grant{{Role: "admin", Users: []string{"U-admin"}}}
 	h := mustNew(t, o)
 	rec := &replies{}
 	if err := h.Handle(context.Background(), press("U-admin", "confirm", id), rec); err != nil {

@@ -12,7 +12,6 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/poolbot/poolbot/change"
-	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/pool"
 )
 
@@ -28,7 +27,7 @@ type Pipelines interface {
 type imageBuild struct {
 	Pool          string           `json:"pool"`
 	Run           pool.PipelineRun `json:"run"`
-	Image         config.Image     `json:"image"`
+	Image         Image            `json:"image"`
 	Channel       string           `json:"channel"`
 	Key           string           `json:"key"` // the outbox key of its message
 	Requester     string           `json:"requester"`
@@ -42,10 +41,86 @@ func buildKey(name string) string { return "image.build/" + name }
 
 var buildIndex = pool.Index{Key: "image.builds"} // the pools with a build under way
 
+// Image names the Azure Pipelines definition that builds a pool's image
+// and how a new version of it is rolled out ([[images]]). app gives it with
+// its defaults applied.
+type Image struct {
+	Pool     string // the pool it builds for
+	Project  string // Azure DevOps project of the pipeline
+	Pipeline int    // pipeline (definition) id
+	// Rollout is "manual" (a build offers the new version) or "auto" (a
+	// successful build starts its rollout).
+	Rollout string
+	// Canary is the number of agents moved first, "N" or "N%".
+	Canary string
+	// Batch is how many idle agents are reimaged at a time after the canary.
+	Batch int
+	// OnlineWithin bounds the time a canary agent takes to come online.
+	OnlineWithin time.Duration
+	// Watch is how long the canary is watched before the rest follow.
+	Watch time.Duration
+	// MaxFailureIncrease is how much more often than the old image's recent
+	// jobs the canary's may fail (0.2: 20 points).
+	MaxFailureIncrease float64
+	// MinJobs is the number of canary jobs needed to judge their failure rate.
+	MinJobs int
+}
+
+// storedImage is an Image as a build in the store keeps it: the field
+// names of Go, the durations as text ("15m0s"), as builds queued by earlier
+// versions of poolbot were written.
+type storedImage struct {
+	Pool               string
+	Project            string
+	Pipeline           int
+	Rollout            string
+	Canary             string
+	Batch              int
+	OnlineWithin       textDuration
+	Watch              textDuration
+	MaxFailureIncrease float64
+	MinJobs            int
+}
+
+// textDuration is a duration written as text in JSON ("30m0s").
+type textDuration time.Duration
+
+func (d textDuration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+func (d *textDuration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("not a duration: %q", b)
+	}
+	*d = textDuration(v)
+	return nil
+}
+
+func (im Image) MarshalJSON() ([]byte, error) {
+	return json.Marshal(storedImage{Pool: im.Pool, Project: im.Project, Pipeline: im.Pipeline, Rollout: im.Rollout,
+		Canary: im.Canary, Batch: im.Batch, OnlineWithin: textDuration(im.OnlineWithin), Watch: textDuration(im.Watch),
+		MaxFailureIncrease: im.MaxFailureIncrease, MinJobs: im.MinJobs})
+}
+
+func (im *Image) UnmarshalJSON(b []byte) error {
+	var s storedImage
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	*im = Image{Pool: s.Pool, Project: s.Project, Pipeline: s.Pipeline, Rollout: s.Rollout, Canary: s.Canary,
+		Batch: s.Batch, OnlineWithin: time.Duration(s.OnlineWithin), Watch: time.Duration(s.Watch),
+		MaxFailureIncrease: s.MaxFailureIncrease, MinJobs: s.MinJobs}
+	return nil
+}
+
 // imageConfig returns pool name's image pipeline, if configured.
-func (h *Handler) imageConfig(name string) (config.Image, bool) {
-	c := config.Config{Images: h.o.Images}
-	return c.ImageFor(name)
+func (h *Handler) imageConfig(name string) (Image, bool) {
+	for _, im := range h.o.Images {
+		if strings.EqualFold(im.Pool, name) {
+			return im, true
+		}
+	}
+	return Image{}, false
 }
 
 // runImageBuild queues a run of the pool's image pipeline; StepImages
@@ -264,13 +339,13 @@ func (h *Handler) tellBuild(ctx context.Context, b imageBuild, op, text string, 
 
 // startRollout starts a rollout of img on pool name (of max agents) with
 // the plan the config gives, canary as asked.
-func (h *Handler) startRollout(ctx context.Context, a change.Actor, command, name string, img pool.Image, im config.Image,
+func (h *Handler) startRollout(ctx context.Context, a change.Actor, command, name string, img pool.Image, im Image,
 	max int, channel, who string) (change.Rollout, error) {
-	n, err := config.ParseCanary(im.Canary, max)
+	n, err := pool.ParseCanary(im.Canary, max)
 	if err != nil {
 		return change.Rollout{}, usagef("%v", err)
 	}
-	plan := change.RolloutPlan{Canary: n, Batch: im.Batch, OnlineWithin: im.OnlineWithin.Duration, Watch: im.Watch.Duration,
+	plan := change.RolloutPlan{Canary: n, Batch: im.Batch, OnlineWithin: im.OnlineWithin, Watch: im.Watch,
 		MaxFailureIncrease: im.MaxFailureIncrease, MinJobs: im.MinJobs}
 	return h.o.Changer.StartRollout(ctx, a, command, name, img, plan, channel, who)
 }
@@ -284,7 +359,7 @@ func runRollout(ctx context.Context, c *call, name, canary string) error {
 	if p.ScaleSet == nil {
 		return &pool.Error{Kind: pool.KindNotFound, Pool: name, Msg: name + " has no scale set I can read"}
 	}
-	n, err := config.ParseCanary(canary, p.Max)
+	n, err := pool.ParseCanary(canary, p.Max)
 	if err != nil {
 		return usagef("%v", err)
 	}
@@ -307,8 +382,8 @@ func runRollout(ctx context.Context, c *call, name, canary string) error {
 		return c.askConfirm(ctx, sayf("Roll out `%s` to *%s* (now `%s`)?\nA canary of %s first, watched; the rest follow in batches if it is healthy, else it is rolled back.",
 			target.Short(), name, cur.Short(), plural(n, "agent")), "Roll out", true)
 	}
+	// Without an [[images]] entry the plan is change's defaults.
 	im, _ := c.h.imageConfig(name)
-	im = im.Defaults()
 	im.Canary = canary
 	r, err := c.h.startRollout(ctx, c.actor, c.text, name, target, im, p.Max, c.req.ChannelID, string(c.who()))
 	if err != nil {

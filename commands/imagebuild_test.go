@@ -10,14 +10,15 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/poolbot/poolbot/change"
-	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/pool"
 	"github.com/poolbot/poolbot/sim"
 )
 
 func imageStack(t *testing.T, rollout string, fail bool) *stack {
 	s := newStack(t, func(o *Options) {
-		o.Images = []config.Image{{Pool: "linux-ci", Project: "platform", Pipeline: 7, Rollout: rollout, MinJobs: 2}}
+		// As app gives it: config's defaults applied.
+		o.Images = []Image{{Pool: "linux-ci", Project: "platform", Pipeline: 7, Rollout: rollout, Canary: "1", Batch: 2,
+			OnlineWithin: 15 * time.Minute, Watch: 30 * time.Minute, MaxFailureIncrease: 0.2, MinJobs: 2}}
 	})
 	s.opts.Pipelines = s.az
 	s.h = mustNew(t, s.opts)
@@ -182,5 +183,35 @@ func TestImageBuildAutoRolloutAndBadInput(t *testing.T) {
 	s.stepFor(2*time.Hour, func() bool { r, _ := s.ch.Rollout(ctx, "linux-ci"); return !r.Active() })
 	if r, _ = s.ch.Rollout(ctx, "linux-ci"); r.Phase != change.PhaseRolledBack || s.image("linux-ci").Short() != "ubuntu22/versions/1.1.0" {
 		t.Errorf("cancelled rollout %s, image %v", r.Phase, s.image("linux-ci"))
+	}
+}
+
+// TestStoredBuildDecodes: a build queued by an earlier poolbot, its image
+// written as config.Image was (Go's field names, durations as text), still
+// decodes, and a build written now is written the same way.
+func TestStoredBuildDecodes(t *testing.T) {
+	const old = `{"pool":"linux-ci","run":{"ID":12},"image":{"Pool":"linux-ci","Project":"platform","Pipeline":7,` +
+		`"Rollout":"manual","Canary":"20%","Batch":2,"OnlineWithin":"15m0s","Watch":"1h30m0s","MaxFailureIncrease":0.2,"MinJobs":3},` +
+		`"channel":"C-ops","key":"build/1","requester":"U-admin","requester_name":"admin","source":"slack","running":true}`
+	var b imageBuild
+	if err := json.Unmarshal([]byte(old), &b); err != nil {
+		t.Fatal(err)
+	}
+	want := Image{Pool: "linux-ci", Project: "platform", Pipeline: 7, Rollout: "manual", Canary: "20%", Batch: 2,
+		OnlineWithin: 15 * time.Minute, Watch: 90 * time.Minute, MaxFailureIncrease: 0.2, MinJobs: 3}
+	if b.Image != want || b.Pool != "linux-ci" || b.Run.ID != 12 || !b.Running {
+		t.Fatalf("decoded %+v\nwant image %+v", b, want)
+	}
+	raw, err := json.Marshal(b.Image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const image = `{"Pool":"linux-ci","Project":"platform","Pipeline":7,"Rollout":"manual","Canary":"20%","Batch":2,` +
+		`"OnlineWithin":"15m0s","Watch":"1h30m0s","MaxFailureIncrease":0.2,"MinJobs":3}`
+	if string(raw) != image {
+		t.Errorf("encoded %s\nwant      %s", raw, image)
+	}
+	if err := json.Unmarshal([]byte(`{"image":{"Watch":"soon"}}`), &b); err == nil {
+		t.Error("a build whose watch is not a duration decoded")
 	}
 }

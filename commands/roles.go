@@ -4,8 +4,6 @@ import (
 	"path"
 	"slices"
 	"strings"
-
-	"github.com/poolbot/poolbot/config"
 )
 
 // Role is what a user may do: each role includes the ones below it.
@@ -52,7 +50,7 @@ func (h *Handler) roleFor(req Request, poolName string) Role {
 	}
 	best := RoleNone
 	for _, g := range h.o.Roles {
-		r := ParseRole(g.Name)
+		r := ParseRole(g.Role)
 		if r <= best || !grants(g, req) {
 			continue
 		}
@@ -64,9 +62,19 @@ func (h *Handler) roleFor(req Request, poolName string) Role {
 	return best
 }
 
+// Grant gives a role to Slack users, user groups and channels, optionally
+// only for some pools ([[roles]]).
+type Grant struct {
+	Role     string // viewer, operator or admin
+	Users    []string
+	Groups   []string
+	Channels []string
+	Pools    []string // globs; empty: every pool
+}
+
 // grants reports whether g names the requester, one of their groups, or the
 // channel they asked from.
-func grants(g config.Role, req Request) bool {
+func grants(g Grant, req Request) bool {
 	if req.UserID != "" && slices.Contains(g.Users, req.UserID) {
 		return true
 	}

@@ -4,17 +4,15 @@ import (
 	"context"
 	"strings"
 	"testing"
-
-	"github.com/poolbot/poolbot/config"
 )
 
 func TestRoleFor(t *testing.T) {
-	h := mustNew(t, Options{Roles: []config.Role{
-		{Name: "viewer", Channels: []string{"C-ops"}},
-		{Name: "operator", Groups: []string{"S-platform"}, Pools: []string{"linux-*"}},
-		{Name: "admin", Users: []string{"U-alice"}},
-		{Name: "operator", Users: []string{"U-bob"}, Pools: []string{"win-*", "mac-[ab]"}},
-		{Name: "superuser", Users: []string{"U-eve"}},
+	h := mustNew(t, Options{Roles: []Grant{
+		{Role: "viewer", Channels: []string{"C-ops"}},
+		{Role: "operator", Groups: []string{"S-platform"}, Pools: []string{"linux-*"}},
+		{Role: "admin", Users: []string{"U-alice"}},
+		{Role: "operator", Users: []string{"U-bob"}, Pools: []string{"win-*", "mac-[ab]"}},
+		{Role: "superuser", Users: []string{"U-eve"}},
 	}})
 	tests := []struct {
 		name string

@@ -14,7 +14,6 @@ import (
 	"github.com/poolbot/poolbot/azure"
 	"github.com/poolbot/poolbot/change"
 	"github.com/poolbot/poolbot/clock"
-	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/pool"
 	"github.com/poolbot/poolbot/pool/pooltest"
 	"github.com/poolbot/poolbot/sim"
@@ -47,15 +46,15 @@ type stack struct {
 	observed []string
 }
 
-var testRoles = []config.Role{
-	{Name: "viewer", Users: []string{"U-viewer"}},
-	{Name: "operator", Users: []string{"U-operator", "U-operator2"}},
-	{Name: "admin", Users: []string{"U-admin", "U-admin2"}},
-	{Name: "operator", Groups: []string{"S-linux"}, Pools: []string{"linux-*"}},
-	{Name: "viewer", Channels: []string{"C-ops"}},
+var testRoles = []Grant{
+	{Role: "viewer", Users: []string{"U-viewer"}},
+	{Role: "operator", Users: []string{"U-operator", "U-operator2"}},
+	{Role: "admin", Users: []string{"U-admin", "U-admin2"}},
+	{Role: "operator", Groups: []string{"S-linux"}, Pools: []string{"linux-*"}},
+	{Role: "viewer", Channels: []string{"C-ops"}},
 }
 
-var testTemplates = []config.Template{{
+var testTemplates = []Template{{
 	Name: "linux", OS: "linux", SKU: "Standard_D2s_v5", Region: sim.Region,
 	Image:     "/subscriptions/" + sim.Subscription + "/resourceGroups/" + sim.ResourceGroup + "/providers/Microsoft.Compute/galleries/" + sim.Gallery + "/images/ubuntu22",
 	AdminUser: "azureuser", SSHPublicKey: "ssh-ed25519 AAAA test", Standby: 1, Max: 4, TTLMinutes: 30,
@@ -143,7 +142,7 @@ func (s *stack) finish(mod []func(*Options)) *stack {
 	s.sched = newTestScheduler(s.clk)
 	s.opts = Options{Service: s.svc, Changer: s.ch, Store: s.store, Scheduler: s.sched, Cost: testCost{},
 		Roles: testRoles, Templates: testTemplates, Conditions: watch.Conditions,
-		Azure: config.Azure{Subscription: sim.Subscription, ResourceGroup: sim.ResourceGroup},
+		Azure: Azure{Subscription: sim.Subscription, ResourceGroup: sim.ResourceGroup},
 		Clock: s.clk,
 		Observe: func(command, result string, d time.Duration) {
 			s.mu.Lock()

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/pool"
+	"github.com/poolbot/poolbot/scheduler"
 	"github.com/poolbot/poolbot/trace"
 	"github.com/poolbot/poolbot/whatif"
 )
@@ -21,9 +21,9 @@ import (
 // nothing.
 func TestWhatifCommand(t *testing.T) {
 	three, zero := 3, 0
-	schedules := []config.Schedule{{Name: "office", Pools: []string{"linux-*"}, TimeZone: "Europe/Paris", Entries: []config.Entry{
+	schedules := []scheduler.Schedule{{Name: "office", Pools: []string{"linux-*"}, TimeZone: "Europe/Paris", Entries: []scheduler.Entry{
 		{Cron: "45 7 * * 1-5", Standby: &three}, {Cron: "0 19 * * *", Standby: &zero},
-	}}, {Name: "gpu", Pools: []string{"gpu-nightly"}, TimeZone: "UTC", Entries: []config.Entry{{Cron: "0 1 * * *", Standby: &three}}}}
+	}}, {Name: "gpu", Pools: []string{"gpu-nightly"}, TimeZone: "UTC", Entries: []scheduler.Entry{{Cron: "0 1 * * *", Standby: &three}}}}
 	// app's runner: whatif.Stored, its results as rows.
 	s := newStack(t, func(o *Options) {
 		o.WhatIf = func(ctx context.Context, p pool.Pool, jobs []pool.Job) ([]WhatIfRow, error) {

@@ -50,15 +50,3 @@ func TestAutopilotErrors(t *testing.T) {
 		})
 	}
 }
-
-func TestParsePreference(t *testing.T) {
-	for in, want := range map[string]float64{"": 50, "balanced": 50, "Balanced": 50, "MostCostEffective": 10, "more-cost-effective": 25,
-		"more_performance": 75, "best-performance": 90} {
-		if _, got, err := ParsePreference(in); err != nil || got != want {
-			t.Errorf("%q: %v %v, want %v", in, got, err, want)
-		}
-	}
-	if _, _, err := ParsePreference("cheap"); err == nil {
-		t.Error("cheap accepted")
-	}
-}

@@ -2,9 +2,10 @@ package config
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/poolbot/poolbot/pool"
 )
 
 // Image names the Azure Pipelines definition that builds a pool's image
@@ -31,17 +32,9 @@ type Image struct {
 	MinJobs int `toml:"min_jobs"`
 }
 
-// ImageFor returns the image pipeline of pool name, if one is configured.
-func (c *Config) ImageFor(name string) (Image, bool) {
-	for _, im := range c.Images {
-		if strings.EqualFold(im.Pool, name) {
-			return im.withDefaults(), true
-		}
-	}
-	return Image{}, false
-}
-
-func (im Image) withDefaults() Image {
+// Defaults returns im with its unset keys at their defaults; app applies
+// them when it gives commands the [[images]].
+func (im Image) Defaults() Image {
 	if im.Rollout == "" {
 		im.Rollout = "manual"
 	}
@@ -66,26 +59,6 @@ func (im Image) withDefaults() Image {
 	return im
 }
 
-// Defaults returns im with its unset keys at their defaults.
-func (im Image) Defaults() Image { return im.withDefaults() }
-
-// ParseCanary reads "N" or "N%" against a pool of max agents: the number
-// of canary agents, at least 1.
-func ParseCanary(s string, size int) (int, error) {
-	if p, ok := strings.CutSuffix(s, "%"); ok {
-		n, err := strconv.Atoi(p)
-		if err != nil || n <= 0 || n > 100 {
-			return 0, fmt.Errorf("canary=%s: write a percentage from 1%% to 100%%", s)
-		}
-		return max(1, n*size/100), nil
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("canary=%s: write a number of agents (canary=2) or a share of the pool (canary=10%%)", s)
-	}
-	return n, nil
-}
-
 func (c *Config) validateImages(bad func(key, format string, args ...any)) {
 	seen := map[string]bool{}
 	for i, im := range c.Images {
@@ -107,7 +80,7 @@ func (c *Config) validateImages(bad func(key, format string, args ...any)) {
 			bad(k+".rollout", "%q is not one of manual, auto", im.Rollout)
 		}
 		if im.Canary != "" {
-			if _, err := ParseCanary(im.Canary, 100); err != nil {
+			if _, err := pool.ParseCanary(im.Canary, 100); err != nil {
 				bad(k+".canary", "%v", err)
 			}
 		}

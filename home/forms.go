@@ -156,7 +156,7 @@ func (h *Home) createForm() slack.ModalViewRequest {
 	var skuOpts []*slack.OptionBlockObject
 	var about []string
 	for _, t := range h.o.Templates {
-		o := option(t.Name, t.Name, fmt.Sprintf("%s %s in %s", orDefault(t.OS, "linux"), t.SKU, t.Region))
+		o := option(t.Name, t.Name, fmt.Sprintf("%s %s in %s", t.OS, t.SKU, t.Region))
 		tpls = append(tpls, o)
 		if len(h.o.Templates) == 1 || strings.EqualFold(t.Name, "default") {
 			initial = o
@@ -433,13 +433,6 @@ func capital(s string) string {
 	s = strings.ToUpper(s[:1]) + s[1:]
 	if !strings.HasSuffix(s, ".") {
 		s += "."
-	}
-	return s
-}
-
-func orDefault(s, d string) string {
-	if s == "" {
-		return d
 	}
 	return s
 }

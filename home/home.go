@@ -18,7 +18,6 @@ import (
 
 	"github.com/poolbot/poolbot/clock"
 	"github.com/poolbot/poolbot/commands"
-	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/pool"
 )
 
@@ -42,18 +41,27 @@ type Slack interface {
 	UpdateMessageContext(ctx context.Context, channel, ts string, options ...slack.MsgOption) (string, string, string, error)
 }
 
+// Store is what the Home tab reads of poolbot's state: whether a pool has
+// settings saved (Restore is offered then), the alerts and the mutes.
+// Implementations are safe for concurrent use.
+type Store interface {
+	SavedSettings(ctx context.Context, name string) (pool.Saved, error) // pool.ErrNotFound when none
+	Alerts(ctx context.Context) ([]pool.Alert, error)
+	Mutes(ctx context.Context) ([]pool.Mute, error)
+}
+
 // Options is what a Home works with. Slack, Roles, Service and Store are
 // required.
 type Options struct {
 	Slack     Slack
 	Roles     Roles
 	Service   pool.Service
-	Store     pool.Store         // firing alerts and mutes
+	Store     Store              // saved settings, firing alerts and mutes
 	Scheduler commands.Scheduler // may be nil: no schedules
 	Cost      Costs              // may be nil
 	// PoolURL is a pool's page in Azure DevOps; nil: no link.
 	PoolURL   func(pool.Pool) string
-	Templates []config.Template
+	Templates []commands.Template
 	// Channel hears of the changes made from the tab and the forms, as a
 	// channel hears of those typed in it; empty: only the user is told.
 	Channel string

@@ -16,7 +16,6 @@ import (
 	"github.com/poolbot/poolbot/change"
 	"github.com/poolbot/poolbot/clock"
 	"github.com/poolbot/poolbot/commands"
-	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/cost"
 	"github.com/poolbot/poolbot/pool"
 	"github.com/poolbot/poolbot/sim"
@@ -28,15 +27,15 @@ const wait = 5 * time.Second
 
 var start = time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC) // a Monday morning
 
-var roles = []config.Role{
-	{Name: "viewer", Users: []string{"UV", "UL"}},
-	{Name: "operator", Users: []string{"UO"}},
-	{Name: "operator", Users: []string{"UL"}, Pools: []string{"linux-*"}},
-	{Name: "admin", Users: []string{"UA"}},
-	{Name: "viewer", Channels: []string{"C-ops"}},
+var roles = []commands.Grant{
+	{Role: "viewer", Users: []string{"UV", "UL"}},
+	{Role: "operator", Users: []string{"UO"}},
+	{Role: "operator", Users: []string{"UL"}, Pools: []string{"linux-*"}},
+	{Role: "admin", Users: []string{"UA"}},
+	{Role: "viewer", Channels: []string{"C-ops"}},
 }
 
-var templates = []config.Template{{Name: "linux", OS: "linux", SKU: "Standard_D2s_v5", Region: sim.Region,
+var templates = []commands.Template{{Name: "linux", OS: "linux", SKU: "Standard_D2s_v5", Region: sim.Region,
 	Image: "Canonical:ubuntu:22_04-lts:latest", Standby: 1, Max: 4,
 	SubnetID: "/subscriptions/x/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/vnet/subnets/agents"}}
 

@@ -1,12 +1,13 @@
 package scheduler
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"sort"
 	"time"
 
-	"github.com/poolbot/poolbot/config"
+	"github.com/poolbot/poolbot/autopilot"
 	"github.com/poolbot/poolbot/trace"
 )
 
@@ -59,8 +60,8 @@ type Autopilot struct {
 
 // NewAutopilot compiles an autopilot schedule; sc need not be one (its
 // preference alone matters then), so that what-if runs can try each.
-func NewAutopilot(sc config.Schedule) (*Autopilot, error) {
-	name, pct, err := config.ParsePreference(sc.Preference)
+func NewAutopilot(sc Schedule) (*Autopilot, error) {
+	name, pct, err := autopilot.ParsePreference(sc.Preference)
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +69,7 @@ func NewAutopilot(sc config.Schedule) (*Autopilot, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Autopilot{Preference: name, Percentile: pct, Lead: sc.ColdStart.Or(DefaultColdStart) + sampleStep,
+	a := &Autopilot{Preference: name, Percentile: pct, Lead: cmp.Or(sc.ColdStart, DefaultColdStart) + sampleStep,
 		MaxStandby: -1, TTLBusy: ttlBusy, TTLQuiet: ttlQuiet, loc: loc, skip: map[string]bool{}, days: [7]bool{false, true, true, true, true, true, false}}
 	if sc.MinStandby != nil {
 		a.MinStandby = *sc.MinStandby
@@ -77,14 +78,14 @@ func NewAutopilot(sc config.Schedule) (*Autopilot, error) {
 		a.MaxStandby = *sc.MaxStandby
 	}
 	if sc.WorkingHours != "" {
-		if a.hoursFrom, a.hoursTo, err = config.ParseHours(sc.WorkingHours); err != nil {
+		if a.hoursFrom, a.hoursTo, err = autopilot.ParseHours(sc.WorkingHours); err != nil {
 			return nil, err
 		}
 	} else if a.MinStandby > 0 {
 		a.hoursFrom, a.hoursTo = 0, 24*60
 	}
 	if sc.WorkingDays != "" {
-		if a.days, err = config.ParseDays(sc.WorkingDays); err != nil {
+		if a.days, err = autopilot.ParseDays(sc.WorkingDays); err != nil {
 			return nil, err
 		}
 	}

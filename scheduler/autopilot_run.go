@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/poolbot/poolbot/config"
+	"github.com/poolbot/poolbot/autopilot"
 	"github.com/poolbot/poolbot/pool"
 	"github.com/poolbot/poolbot/trace"
 )
@@ -52,7 +52,7 @@ func compileAutopilot(s *schedule, bad func(key, format string, args ...any)) {
 	if len(sc.Entries) > 0 {
 		bad("entries", "an autopilot schedule has no cron entries: give them a schedule of their own, or drop mode = \"autopilot\"")
 	}
-	if _, _, err := config.ParsePreference(sc.Preference); err != nil {
+	if _, _, err := autopilot.ParsePreference(sc.Preference); err != nil {
 		bad("preference", "%v", err)
 		return
 	}
@@ -68,13 +68,13 @@ func compileAutopilot(s *schedule, bad func(key, format string, args ...any)) {
 		return
 	}
 	if sc.WorkingHours != "" {
-		if _, _, err := config.ParseHours(sc.WorkingHours); err != nil {
+		if _, _, err := autopilot.ParseHours(sc.WorkingHours); err != nil {
 			bad("working_hours", "%v", err)
 			return
 		}
 	}
 	if sc.WorkingDays != "" {
-		if _, err := config.ParseDays(sc.WorkingDays); err != nil {
+		if _, err := autopilot.ParseDays(sc.WorkingDays); err != nil {
 			bad("working_days", "%v", err)
 			return
 		}

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/pool"
 	"github.com/poolbot/poolbot/trace"
 )
@@ -50,8 +49,8 @@ func (h *traceHistory) Jobs(_ context.Context, name string, since time.Time) ([]
 	return out, later(first.Truncate(24*time.Hour), since), nil
 }
 
-func autopilotSchedule() config.Schedule {
-	return config.Schedule{Name: "auto", Pools: []string{"linux-ci"}, TimeZone: "Europe/Paris", Channel: "C-OPS",
+func autopilotSchedule() Schedule {
+	return Schedule{Name: "auto", Pools: []string{"linux-ci"}, TimeZone: "Europe/Paris", Channel: "C-OPS",
 		Mode: "autopilot", Preference: "balanced"}
 }
 
@@ -242,24 +241,24 @@ func TestAutopilotNext(t *testing.T) {
 func TestAutopilotConfigErrors(t *testing.T) {
 	for _, c := range []struct {
 		name string
-		edit func(*config.Schedule)
+		edit func(*Schedule)
 		key  string
 		msg  string
 	}{
-		{"bad preference", func(s *config.Schedule) { s.Preference = "fastest" }, "preference", `no preference "fastest"`},
-		{"cron entries", func(s *config.Schedule) { s.Entries = []config.Entry{{Cron: "0 7 * * *", Standby: pool.Int(1)}} }, "entries", "no cron entries"},
-		{"bad mode", func(s *config.Schedule) { s.Mode = "auto" }, "mode", "not a mode"},
-		{"min above max", func(s *config.Schedule) { s.MinStandby, s.MaxStandby = pool.Int(3), pool.Int(2) }, "min_standby", "more than max_standby"},
-		{"bad hours", func(s *config.Schedule) { s.WorkingHours = "20:00-07:00" }, "working_hours", "ends before it starts"},
+		{"bad preference", func(s *Schedule) { s.Preference = "fastest" }, "preference", `no preference "fastest"`},
+		{"cron entries", func(s *Schedule) { s.Entries = []Entry{{Cron: "0 7 * * *", Standby: pool.Int(1)}} }, "entries", "no cron entries"},
+		{"bad mode", func(s *Schedule) { s.Mode = "auto" }, "mode", "not a mode"},
+		{"min above max", func(s *Schedule) { s.MinStandby, s.MaxStandby = pool.Int(3), pool.Int(2) }, "min_standby", "more than max_standby"},
+		{"bad hours", func(s *Schedule) { s.WorkingHours = "20:00-07:00" }, "working_hours", "ends before it starts"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			sc := autopilotSchedule()
 			c.edit(&sc)
-			errs := Validate(&config.Config{Schedules: []config.Schedule{sc}})
-			if len(errs) != 1 || !strings.Contains(errs[0].Error(), "schedules[0]."+c.key) || !strings.Contains(errs[0].Error(), c.msg) {
+			errs := Validate([]Schedule{sc})
+			if len(errs) != 1 || errs[0].Schedule != 0 || errs[0].Key != c.key || !strings.Contains(errs[0].Error(), c.msg) {
 				t.Fatalf("errors %v, want one about %s saying %q", errs, c.key, c.msg)
 			}
-			if _, err := New(Options{Schedules: []config.Schedule{sc}}); err == nil {
+			if _, err := New(Options{Schedules: []Schedule{sc}}); err == nil {
 				t.Error("New accepted it")
 			}
 		})
@@ -267,7 +266,7 @@ func TestAutopilotConfigErrors(t *testing.T) {
 	for _, p := range []string{"balanced", "Balanced", "most-cost-effective", "BestPerformance", "more_performance", ""} {
 		sc := autopilotSchedule()
 		sc.Preference = p
-		if errs := Validate(&config.Config{Schedules: []config.Schedule{sc}}); len(errs) > 0 {
+		if errs := Validate([]Schedule{sc}); len(errs) > 0 {
 			t.Errorf("preference %q: %v", p, errs)
 		}
 	}
@@ -340,7 +339,7 @@ func TestAutopilotFloor(t *testing.T) {
 		{0.3, 1, "a job in 33% of such windows"},
 		{0.5, 0, ""},
 	} {
-		a, err := NewAutopilot(config.Schedule{Preference: "balanced", TimeZone: "Europe/Paris"})
+		a, err := NewAutopilot(Schedule{Preference: "balanced", TimeZone: "Europe/Paris"})
 		if err != nil {
 			t.Fatal(err)
 		}

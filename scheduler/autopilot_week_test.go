@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/sim"
 	"github.com/poolbot/poolbot/trace"
 )
@@ -70,8 +69,8 @@ func (h *simHistory) Jobs(_ context.Context, name string, since time.Time) ([]tr
 	return out, h.begin, nil
 }
 
-func autopilotOn(pools []string, pref string) config.Schedule {
-	return config.Schedule{Name: "autopilot", Pools: pools, TimeZone: "Europe/Paris", Channel: "C-OPS", Mode: "autopilot", Preference: pref}
+func autopilotOn(pools []string, pref string) Schedule {
+	return Schedule{Name: "autopilot", Pools: pools, TimeZone: "Europe/Paris", Channel: "C-OPS", Mode: "autopilot", Preference: pref}
 }
 
 // autopilotWeeks runs each seed's week without a schedule and with the
@@ -82,7 +81,7 @@ func autopilotWeeks(t testing.TB, pools []string, pref string, seeds []int64) []
 	var out []seedWeek
 	for _, seed := range seeds {
 		without := runWeek(t, sim.New(sim.Options{Start: weekStart, Seed: seed}), pools, nil)
-		with, msgs := scheduledWeekWith(t, []config.Schedule{autopilotOn(pools, pref)}, pools, seed, false, newSimHistory(seed))
+		with, msgs := scheduledWeekWith(t, []Schedule{autopilotOn(pools, pref)}, pools, seed, false, newSimHistory(seed))
 		if len(msgs) == 0 {
 			t.Fatalf("seed %d: the autopilot changed nothing", seed)
 		}

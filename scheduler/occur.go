@@ -9,7 +9,6 @@ import (
 
 	"github.com/robfig/cron/v3"
 
-	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/pool"
 )
 
@@ -21,17 +20,17 @@ const lookback = 8 * 24 * time.Hour
 // one, say) is searched for its latest entry.
 const farLookback = 400 * 24 * time.Hour
 
-// schedule is a config.Schedule compiled: its zone loaded and its entries
+// schedule is a Schedule compiled: its zone loaded and its entries
 // parsed.
 type schedule struct {
-	cfg     config.Schedule
+	cfg     Schedule
 	loc     *time.Location
 	skip    map[string]bool // local dates, YYYY-MM-DD
 	entries []*entry
 	auto    *Autopilot // mode = "autopilot": no entries
 }
 
-// entry is one compiled config.Entry.
+// entry is one compiled Entry.
 type entry struct {
 	index    int
 	cron     string
@@ -99,7 +98,7 @@ func loadZone(name string) (*time.Location, error) {
 
 // compile checks and compiles one schedule. Its problems carry the key of
 // the config they are about, relative to the schedule ("entries[1].cron").
-func compile(sc config.Schedule) (*schedule, []problem) {
+func compile(sc Schedule) (*schedule, []problem) {
 	var probs []problem
 	bad := func(key, format string, args ...any) {
 		probs = append(probs, problem{key: key, msg: fmt.Sprintf(format, args...)})

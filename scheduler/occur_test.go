@@ -6,11 +6,10 @@ import (
 	"time"
 	_ "time/tzdata" // the tests must not depend on the machine's zone files
 
-	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/pool"
 )
 
-func mustCompile(t *testing.T, sc config.Schedule) *schedule {
+func mustCompile(t *testing.T, sc Schedule) *schedule {
 	t.Helper()
 	s, errs := compile(sc)
 	if len(errs) > 0 {
@@ -19,12 +18,12 @@ func mustCompile(t *testing.T, sc config.Schedule) *schedule {
 	return s
 }
 
-func sched(zone string, entries ...config.Entry) config.Schedule {
-	return config.Schedule{Name: "s", Pools: []string{"p"}, TimeZone: zone, Entries: entries}
+func sched(zone string, entries ...Entry) Schedule {
+	return Schedule{Name: "s", Pools: []string{"p"}, TimeZone: zone, Entries: entries}
 }
 
-func at(cronExpr string, standby int) config.Entry {
-	return config.Entry{Cron: cronExpr, Standby: pool.Int(standby)}
+func at(cronExpr string, standby int) Entry {
+	return Entry{Cron: cronExpr, Standby: pool.Int(standby)}
 }
 
 func instants(occ []occurrence) []string {

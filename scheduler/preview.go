@@ -5,14 +5,13 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/pool"
 )
 
 // Preview lists the changes the schedules make from from for days days, in
 // order, each At in its schedule's zone. Schedules apply to the named pools
 // they match; with pools nil, to the names and globs they list.
-func Preview(schedules []config.Schedule, pools []string, from time.Time, days int) ([]pool.Change, error) {
+func Preview(schedules []Schedule, pools []string, from time.Time, days int) ([]pool.Change, error) {
 	var errs []error
 	var compiled []*schedule
 	for _, sc := range schedules {

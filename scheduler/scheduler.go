@@ -19,7 +19,6 @@ import (
 
 	"github.com/poolbot/poolbot/change"
 	"github.com/poolbot/poolbot/clock"
-	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/pool"
 	"github.com/poolbot/poolbot/slackmsg"
 )
@@ -38,7 +37,7 @@ type Store interface {
 
 // Options configure a Scheduler.
 type Options struct {
-	Schedules []config.Schedule
+	Schedules []Schedule
 	Service   pool.Service // defaults to Changer.Service()
 	Changer   *change.Changer
 	Store     Store

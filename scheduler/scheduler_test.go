@@ -13,7 +13,6 @@ import (
 	"github.com/poolbot/poolbot/change"
 	"github.com/poolbot/poolbot/clock"
 	"github.com/poolbot/poolbot/commands"
-	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/pool"
 	"github.com/poolbot/poolbot/store/memstore"
 )
@@ -113,9 +112,9 @@ func (m *memService) DeleteNodes(context.Context, string, []int) error  { return
 
 // demo is the demo's schedule: weekdays 07:00 standby 2, 20:00 standby 0;
 // Friday 20:00 standby 0 and max 2; Monday 06:30 back to the saved settings.
-func demo(zone string) config.Schedule {
-	return config.Schedule{Name: "office-hours", Pools: []string{"linux-ci", "windows-*"}, TimeZone: zone, Channel: "C-OPS",
-		Entries: []config.Entry{
+func demo(zone string) Schedule {
+	return Schedule{Name: "office-hours", Pools: []string{"linux-ci", "windows-*"}, TimeZone: zone, Channel: "C-OPS",
+		Entries: []Entry{
 			{Cron: "0 7 * * 1-5", Standby: pool.Int(2)},
 			{Cron: "0 20 * * 1-5", Standby: pool.Int(0)},
 			{Cron: "0 20 * * 5", Standby: pool.Int(0), Max: pool.Int(2)},
@@ -131,12 +130,12 @@ type harness struct {
 	svc   *memService
 	ch    *change.Changer
 	s     *Scheduler
-	scs   []config.Schedule
+	scs   []Schedule
 	loc   *time.Location
 	owner string
 }
 
-func newHarness(t *testing.T, start time.Time, scs ...config.Schedule) *harness {
+func newHarness(t *testing.T, start time.Time, scs ...Schedule) *harness {
 	t.Helper()
 	ctx := context.Background()
 	clk := clock.NewFake(start)
@@ -617,7 +616,7 @@ func TestProcessZoneDoesNotMatter(t *testing.T) {
 	t.Cleanup(func() { time.Local = saved })
 	for _, z := range []*time.Location{time.UTC, time.FixedZone("far", -11*3600), time.FixedZone("east", 14*3600)} {
 		time.Local = z
-		cs, err := Preview([]config.Schedule{sc}, []string{"linux-ci"}, from, 7)
+		cs, err := Preview([]Schedule{sc}, []string{"linux-ci"}, from, 7)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -652,7 +651,7 @@ func TestOverlappingSchedulesRejected(t *testing.T) {
 			a, b := demo("UTC"), demo("UTC")
 			a.Name, a.Pools = "a", tt.a
 			b.Name, b.Pools = "b", tt.b
-			_, err := New(Options{Schedules: []config.Schedule{a, b}})
+			_, err := New(Options{Schedules: []Schedule{a, b}})
 			if (err != nil) != tt.bad {
 				t.Fatalf("New: %v, want error %v", err, tt.bad)
 			}
@@ -677,9 +676,9 @@ func TestOverlappingSchedulesRejected(t *testing.T) {
 
 func TestNewErrors(t *testing.T) {
 	bad := demo("Mars/Olympus")
-	bad.Entries = append(bad.Entries, config.Entry{Cron: "0 25 * * *", Standby: pool.Int(1)}, config.Entry{Cron: "0 7 * * *"})
+	bad.Entries = append(bad.Entries, Entry{Cron: "0 25 * * *", Standby: pool.Int(1)}, Entry{Cron: "0 7 * * *"})
 	bad.Skip = []string{"2026-02-30"}
-	_, err := New(Options{Schedules: []config.Schedule{bad}})
+	_, err := New(Options{Schedules: []Schedule{bad}})
 	if err == nil {
 		t.Fatal("no error")
 	}
@@ -739,10 +738,9 @@ func TestValidate(t *testing.T) {
 	a, b := demo("Europe/Paris"), demo("Local")
 	b.Name, b.Pools = "other", []string{"linux-ci"}
 	b.Entries[0].Cron = "CRON_TZ=UTC 0 7 * * *"
-	cfg := &config.Config{Schedules: []config.Schedule{a, b}}
 	var got []string
-	for _, err := range Validate(cfg) {
-		got = append(got, err.Error())
+	for _, p := range Validate([]Schedule{a, b}) {
+		got = append(got, fmt.Sprintf("key schedules[%d].%s: %s", p.Schedule, p.Key, p))
 	}
 	all := strings.Join(got, "\n")
 	for _, want := range []string{
@@ -757,8 +755,8 @@ func TestValidate(t *testing.T) {
 	if len(got) != 3 {
 		t.Errorf("%d errors, want 3:\n%s", len(got), all)
 	}
-	errs := CheckPools(&config.Config{Schedules: []config.Schedule{demo("UTC")}}, []string{"linux-ci", "gpu"})
-	if len(errs) != 1 || !strings.Contains(errs[0].Error(), `"windows-*" matches no pool`) {
+	errs := CheckPools([]Schedule{demo("UTC")}, []string{"linux-ci", "gpu"})
+	if len(errs) != 1 || errs[0].Schedule != 0 || errs[0].Key != "pools[1]" || errs[0].Msg != `schedule office-hours: "windows-*" matches no pool in Azure DevOps` {
 		t.Errorf("CheckPools: %v", errs)
 	}
 }
@@ -780,7 +778,7 @@ func TestReconcileAcrossDST(t *testing.T) {
 		t.Run(tt.zone+" "+tt.day+" "+tt.cron, func(t *testing.T) {
 			loc, _ := time.LoadLocation(tt.zone)
 			day, _ := time.ParseInLocation("2006-01-02", tt.day, loc)
-			sc := config.Schedule{Name: "night", Pools: []string{"linux-ci"}, TimeZone: tt.zone, Entries: []config.Entry{
+			sc := Schedule{Name: "night", Pools: []string{"linux-ci"}, TimeZone: tt.zone, Entries: []Entry{
 				{Cron: tt.cron, Standby: pool.Int(1)}, {Cron: "0 12 * * *", Standby: pool.Int(0)}}}
 			h := newHarness(t, day, sc)
 			h.loc = loc

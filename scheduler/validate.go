@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"path"
 	"sort"
-
-	"github.com/poolbot/poolbot/config"
 )
 
 // problem is one thing wrong with a schedule.
@@ -37,7 +35,7 @@ func overlap(a, b string) bool {
 
 // overlaps finds pools that two schedules claim, as far as the config alone
 // tells. Pools that exist are checked by CheckPools.
-func overlaps(scs []config.Schedule) []problem {
+func overlaps(scs []Schedule) []problem {
 	var probs []problem
 	for i := range scs {
 		for k, a := range scs[i].Pools {
@@ -55,29 +53,41 @@ func overlaps(scs []config.Schedule) []problem {
 	return probs
 }
 
-// Validate checks the schedules of cfg: cron expressions, time zones, skip
-// dates, entries that set nothing, and schedules that claim the same pool.
-// Each error names the file, line and key when cfg was loaded from a file.
-func Validate(cfg *config.Config) []error {
-	var errs []error
-	for i, sc := range cfg.Schedules {
+// Problem is one thing wrong with a list of schedules, at a key of the
+// configuration: app names the file and line of "schedules[Schedule].Key".
+type Problem struct {
+	Schedule int    // index in the list
+	Key      string // relative to the schedule: "entries[1].cron"
+	Msg      string // "schedule office: entry 2: cron ...": the schedule named
+}
+
+func (p Problem) Error() string { return p.Msg }
+
+func named(scs []Schedule, i int, p problem) Problem {
+	return Problem{Schedule: i, Key: p.key, Msg: fmt.Sprintf("schedule %s: %s", scs[i].Name, p.msg)}
+}
+
+// Validate checks schedules: cron expressions, time zones, skip dates,
+// entries that set nothing, and schedules that claim the same pool.
+func Validate(scs []Schedule) []Problem {
+	var out []Problem
+	for i, sc := range scs {
 		_, probs := compile(sc)
 		for _, p := range probs {
-			errs = append(errs, cfg.KeyError(fmt.Sprintf("schedules[%d].%s", i, p.key), "schedule %s: %s", sc.Name, p.msg))
+			out = append(out, named(scs, i, p))
 		}
 	}
-	for _, p := range overlaps(cfg.Schedules) {
-		errs = append(errs, cfg.KeyError(fmt.Sprintf("schedules[%d].%s", p.schedule, p.key), "schedule %s: %s",
-			cfg.Schedules[p.schedule].Name, p.msg))
+	for _, p := range overlaps(scs) {
+		out = append(out, named(scs, p.schedule, p))
 	}
-	return errs
+	return out
 }
 
 // CheckPools checks the schedules against the pools that exist: a pattern
 // that matches no pool, and a pool that two schedules claim.
-func CheckPools(cfg *config.Config, pools []string) []error {
-	var errs []error
-	for i, sc := range cfg.Schedules {
+func CheckPools(scs []Schedule, pools []string) []Problem {
+	var out []Problem
+	for i, sc := range scs {
 		for k, pat := range sc.Pools {
 			found := false
 			for _, p := range pools {
@@ -87,8 +97,8 @@ func CheckPools(cfg *config.Config, pools []string) []error {
 				}
 			}
 			if !found {
-				errs = append(errs, cfg.KeyError(fmt.Sprintf("schedules[%d].pools[%d]", i, k),
-					"schedule %s: %q matches no pool in Azure DevOps", sc.Name, pat))
+				out = append(out, named(scs, i, problem{key: fmt.Sprintf("pools[%d]", k),
+					msg: fmt.Sprintf("%q matches no pool in Azure DevOps", pat)}))
 			}
 		}
 	}
@@ -96,16 +106,16 @@ func CheckPools(cfg *config.Config, pools []string) []error {
 	sort.Strings(sorted)
 	for _, p := range sorted {
 		var by []int
-		for i, sc := range cfg.Schedules {
+		for i, sc := range scs {
 			c := &schedule{cfg: sc}
 			if c.matches(p) {
 				by = append(by, i)
 			}
 		}
 		if len(by) > 1 {
-			errs = append(errs, cfg.KeyError(fmt.Sprintf("schedules[%d].pools", by[1]),
-				"schedule %s: pool %s is also claimed by schedule %s", cfg.Schedules[by[1]].Name, p, cfg.Schedules[by[0]].Name))
+			out = append(out, named(scs, by[1], problem{key: "pools",
+				msg: fmt.Sprintf("pool %s is also claimed by schedule %s", p, scs[by[0]].Name)}))
 		}
 	}
-	return errs
+	return out
 }

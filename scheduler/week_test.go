@@ -15,7 +15,6 @@ import (
 
 	"github.com/poolbot/poolbot/azure"
 	"github.com/poolbot/poolbot/change"
-	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/pool"
 	"github.com/poolbot/poolbot/sim"
 	"github.com/poolbot/poolbot/store/sqlite"
@@ -47,25 +46,45 @@ var parisZone = func() *time.Location {
 // it has the same): weekdays 06:45 what was saved before the evening with
 // standby 1 and ttl 3; 07:45 standby 3; 18:00 standby 1; Monday–Thursday
 // 20:00 standby 0, ttl 1; Friday 20:00 standby 0, max 2, ttl 1.
-func officeHours(t testing.TB) config.Schedule {
+func officeHours(t testing.TB) Schedule {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("..", "config.example.toml"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The keys of the file, read as config reads them (the tests of
+	// scheduler do not import config: only app translates it).
 	var c struct {
-		Schedules []config.Schedule `toml:"schedules"`
+		Schedules []struct {
+			Name     string   `toml:"name"`
+			Pools    []string `toml:"pools"`
+			TimeZone string   `toml:"timezone"`
+			Skip     []string `toml:"skip"`
+			Correct  bool     `toml:"correct"`
+			Channel  string   `toml:"channel"`
+			Entries  []struct {
+				Cron    string `toml:"cron"`
+				Standby *int   `toml:"standby"`
+				Max     *int   `toml:"max"`
+				TTL     *int   `toml:"ttl"`
+				Restore bool   `toml:"restore"`
+			} `toml:"entries"`
+		} `toml:"schedules"`
 	}
 	if err := toml.Unmarshal(data, &c); err != nil {
 		t.Fatalf("config.example.toml: %v", err)
 	}
-	for _, sc := range c.Schedules {
-		if sc.Name == "office-hours" {
+	for _, f := range c.Schedules {
+		if f.Name == "office-hours" {
+			sc := Schedule{Name: f.Name, Pools: f.Pools, TimeZone: f.TimeZone, Skip: f.Skip, Correct: f.Correct, Channel: f.Channel}
+			for _, e := range f.Entries {
+				sc.Entries = append(sc.Entries, Entry(e))
+			}
 			return sc
 		}
 	}
 	t.Fatal("config.example.toml has no office-hours schedule")
-	return config.Schedule{}
+	return Schedule{}
 }
 
 // expected is what officeHours says a pool's standby, max and ttl are at
@@ -161,14 +180,14 @@ func runWeek(t testing.TB, s *sim.Sim, pools []string, step func(now time.Time))
 // scheduledWeek runs the schedule against the simulator through the week
 // on the simulator's clock. With check, every scheduled pool's standby and
 // max are compared with expected at every simulated minute.
-func scheduledWeek(t testing.TB, scs []config.Schedule, pools []string, seed int64, check bool) (map[string]weekStats, []pool.OutboxMessage) {
+func scheduledWeek(t testing.TB, scs []Schedule, pools []string, seed int64, check bool) (map[string]weekStats, []pool.OutboxMessage) {
 	t.Helper()
 	return scheduledWeekWith(t, scs, pools, seed, check, nil)
 }
 
 // scheduledWeekWith is scheduledWeek with a job history for autopilot
 // schedules, made from the simulator.
-func scheduledWeekWith(t testing.TB, scs []config.Schedule, pools []string, seed int64, check bool, hist func(*sim.Sim) History) (map[string]weekStats, []pool.OutboxMessage) {
+func scheduledWeekWith(t testing.TB, scs []Schedule, pools []string, seed int64, check bool, hist func(*sim.Sim) History) (map[string]weekStats, []pool.OutboxMessage) {
 	t.Helper()
 	ctx := context.Background()
 	s := sim.New(sim.Options{Start: weekStart, Seed: seed})
@@ -296,7 +315,7 @@ type seedWeek struct {
 // weeks runs each seed's week without a schedule (the pools' own settings)
 // and with scs; with check, every scheduled pool's settings are compared
 // with expected at every simulated minute.
-func weeks(t testing.TB, scs []config.Schedule, pools []string, seeds []int64, check bool) []seedWeek {
+func weeks(t testing.TB, scs []Schedule, pools []string, seeds []int64, check bool) []seedWeek {
 	t.Helper()
 	var out []seedWeek
 	for _, seed := range seeds {
@@ -341,7 +360,7 @@ func TestWeekOnSimulator(t *testing.T) {
 			t.Run(fmt.Sprint(seed), func(t *testing.T) {
 				t.Parallel()
 				without := runWeek(t, sim.New(sim.Options{Start: weekStart, Seed: seed}), pools, nil)
-				with, msgs := scheduledWeek(t, []config.Schedule{sc}, pools, seed, true)
+				with, msgs := scheduledWeek(t, []Schedule{sc}, pools, seed, true)
 				ws[i] = seedWeek{seed: seed, without: without, with: with}
 				changesPosted(t, msgs)
 			})
@@ -398,11 +417,11 @@ func BenchmarkWeek(b *testing.B) {
 	pools := []string{"linux-ci", "windows-ci"}
 	for _, c := range []struct {
 		name string
-		sc   config.Schedule
+		sc   Schedule
 	}{{"office-hours", officeHours(b)}, {"earlier", earlierOfficeHours()}, {"standby-only", demo("Europe/Paris")}} {
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
-				all, _ := table(b, pools, weeks(b, []config.Schedule{c.sc}, pools, []int64{1, 2, 3, 4, 5}, false))
+				all, _ := table(b, pools, weeks(b, []Schedule{c.sc}, pools, []int64{1, 2, 3, 4, 5}, false))
 				b.ReportMetric(all.idleRatio, "idle-ratio")
 				b.ReportMetric(all.costRatio, "cost-ratio")
 				b.ReportMetric(all.p95Ratio, "p95-ratio")
@@ -413,9 +432,9 @@ func BenchmarkWeek(b *testing.B) {
 
 // earlierOfficeHours is the demo's schedule before it warmed up ahead of
 // the jobs: it met the targets at one seed only.
-func earlierOfficeHours() config.Schedule {
-	return config.Schedule{Name: "office-hours", Pools: []string{"linux-ci", "windows-ci"}, TimeZone: "Europe/Paris", Channel: "C-OPS",
-		Entries: []config.Entry{
+func earlierOfficeHours() Schedule {
+	return Schedule{Name: "office-hours", Pools: []string{"linux-ci", "windows-ci"}, TimeZone: "Europe/Paris", Channel: "C-OPS",
+		Entries: []Entry{
 			{Cron: "0 7 * * 1-5", Standby: pool.Int(2), TTL: pool.Int(13), Restore: true},
 			{Cron: "0 18 * * 1-5", Standby: pool.Int(1), TTL: pool.Int(5)},
 			{Cron: "0 20 * * 5", Standby: pool.Int(0), Max: pool.Int(2), TTL: pool.Int(1)},

@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/pool"
 )
 
@@ -234,18 +233,15 @@ func (g *Guarded) TakeLease(ctx context.Context, key, owner, info string, until 
 	return g.Store.TakeLease(ctx, key, owner, info, until)
 }
 
-// CheckPath reports whether cfg's store can be opened and written where it
+// CheckPath reports whether db's store can be opened and written where it
 // is configured: for SQLite, the directory exists and a file can be created
 // in it, and the file, when it exists, is a writable regular file that is
 // an SQLite database. PostgreSQL has no path to check.
-func CheckPath(cfg config.Store) error {
-	if cfg.Driver != "" && cfg.Driver != "sqlite" {
+func CheckPath(db Database) error {
+	if db.Driver != "sqlite" {
 		return nil
 	}
-	path := cfg.Path
-	if path == "" {
-		path = config.DefaultStorePath
-	}
+	path := db.Path
 	dir := filepath.Dir(path)
 	di, err := os.Stat(dir)
 	switch {

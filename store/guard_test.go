@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/pool"
 	"github.com/poolbot/poolbot/store"
 )
@@ -47,7 +46,7 @@ func TestGuardStopsWritesWhenTheFileGoes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "poolbot.db")
-			st, err := store.Open(ctx, config.Store{Path: path})
+			st, err := store.Open(ctx, store.Database{Driver: "sqlite", Path: path})
 			must(t, err)
 			defer st.Close()
 			must(t, st.Put(ctx, "before", "1"))
@@ -112,32 +111,32 @@ func TestGuardStopsWritesWhenTheFileGoes(t *testing.T) {
 func TestCheckPath(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "state.db")
-	st, err := store.Open(context.Background(), config.Store{Path: good})
+	st, err := store.Open(context.Background(), store.Database{Driver: "sqlite", Path: good})
 	must(t, err)
 	st.Close()
 	notDB := filepath.Join(dir, "notes.txt")
 	must(t, os.WriteFile(notDB, []byte("hello, this is not a database"), 0o600))
 	tests := []struct {
 		name string
-		cfg  config.Store
+		cfg  store.Database
 		want string
 	}{
-		{"existing database", config.Store{Path: good}, ""},
-		{"new file in an existing directory", config.Store{Path: filepath.Join(dir, "new.db")}, ""},
-		{"postgres has no path", config.Store{Driver: "postgres", Path: "/nonexistent/x.db"}, ""},
-		{"missing directory", config.Store{Path: filepath.Join(dir, "nope", "state.db")}, "does not exist"},
-		{"a file as directory", config.Store{Path: filepath.Join(notDB, "state.db")}, "is not a directory"},
-		{"a directory as file", config.Store{Path: dir}, "not a regular file"},
-		{"not a database", config.Store{Path: notDB}, "not an SQLite database"},
+		{"existing database", store.Database{Driver: "sqlite", Path: good}, ""},
+		{"new file in an existing directory", store.Database{Driver: "sqlite", Path: filepath.Join(dir, "new.db")}, ""},
+		{"postgres has no path", store.Database{Driver: "postgres", Path: "/nonexistent/x.db"}, ""},
+		{"missing directory", store.Database{Driver: "sqlite", Path: filepath.Join(dir, "nope", "state.db")}, "does not exist"},
+		{"a file as directory", store.Database{Driver: "sqlite", Path: filepath.Join(notDB, "state.db")}, "is not a directory"},
+		{"a directory as file", store.Database{Driver: "sqlite", Path: dir}, "not a regular file"},
+		{"not a database", store.Database{Driver: "sqlite", Path: notDB}, "not an SQLite database"},
 	}
 	if os.Geteuid() != 0 { // root writes anywhere
 		ro := filepath.Join(dir, "ro")
 		must(t, os.Mkdir(ro, 0o555))
 		tests = append(tests, struct {
 			name string
-			cfg  config.Store
+			cfg  store.Database
 			want string
-		}{"read-only directory", config.Store{Path: filepath.Join(ro, "state.db")}, "cannot create files"})
+		}{"read-only directory", store.Database{Driver: "sqlite", Path: filepath.Join(ro, "state.db")}, "cannot create files"})
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 
 	"github.com/poolbot/poolbot/clock"
-	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/pool"
 	"github.com/poolbot/poolbot/store/internal/sqlstore"
 	"github.com/poolbot/poolbot/store/postgres"
@@ -21,15 +20,21 @@ type Option = sqlstore.Option
 // times on records); the default is the wall clock.
 func WithClock(c clock.Clock) Option { return sqlstore.WithClock(c) }
 
-// Open opens and migrates the store cfg names. An SQLite store is Guarded:
+// Database is the store poolbot keeps its state in ([store]), as app
+// translates it: config has given its defaults (driver sqlite, path
+// poolbot.db).
+type Database struct {
+	Driver string // "sqlite" or "postgres"
+	Path   string // the SQLite file
+	DSN    string // PostgreSQL's; a secret: never logged
+}
+
+// Open opens and migrates the store db names. An SQLite store is Guarded:
 // its writes stop if its file is deleted or replaced.
-func Open(ctx context.Context, cfg config.Store, opts ...Option) (pool.Store, error) {
-	switch cfg.Driver {
-	case "", "sqlite":
-		path := cfg.Path
-		if path == "" {
-			path = config.DefaultStorePath
-		}
+func Open(ctx context.Context, db Database, opts ...Option) (pool.Store, error) {
+	switch db.Driver {
+	case "sqlite":
+		path := db.Path
 		st, err := sqlite.Open(ctx, path, opts...)
 		if err != nil {
 			return nil, err
@@ -41,11 +46,11 @@ func Open(ctx context.Context, cfg config.Store, opts ...Option) (pool.Store, er
 		}
 		return g, nil
 	case "postgres":
-		if !cfg.DSN.IsSet() {
+		if db.DSN == "" {
 			return nil, fmt.Errorf("open store: driver postgres needs a dsn")
 		}
-		return postgres.Open(ctx, cfg.DSN.Value(), opts...)
+		return postgres.Open(ctx, db.DSN, opts...)
 	default:
-		return nil, fmt.Errorf("open store: unknown driver %q (want sqlite or postgres)", cfg.Driver)
+		return nil, fmt.Errorf("open store: unknown driver %q (want sqlite or postgres)", db.Driver)
 	}
 }

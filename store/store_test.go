@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/store"
 	"github.com/poolbot/poolbot/store/postgres/pgtest"
 )
@@ -15,20 +14,19 @@ func TestOpen(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		name    string
-		cfg     config.Store
+		cfg     store.Database
 		wantErr bool
 	}{
-		{"sqlite", config.Store{Driver: "sqlite", Path: filepath.Join(t.TempDir(), "a.db")}, false},
-		{"default driver", config.Store{Path: filepath.Join(t.TempDir(), "b.db")}, false},
-		{"unknown driver", config.Store{Driver: "mysql"}, true},
-		{"postgres without dsn", config.Store{Driver: "postgres"}, true},
+		{"sqlite", store.Database{Driver: "sqlite", Path: filepath.Join(t.TempDir(), "a.db")}, false},
+		{"unknown driver", store.Database{Driver: "mysql"}, true},
+		{"postgres without dsn", store.Database{Driver: "postgres"}, true},
 	}
 	if os.Getenv(pgtest.Env) != "" {
 		tests = append(tests, struct {
 			name    string
-			cfg     config.Store
+			cfg     store.Database
 			wantErr bool
-		}{"postgres", config.Store{Driver: "postgres", DSN: config.NewSecret(pgtest.DSN(t))}, false})
+		}{"postgres", store.Database{Driver: "postgres", DSN: pgtest.DSN(t)}, false})
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/pelletier/go-toml/v2"
 
-	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/scheduler"
 	"github.com/poolbot/poolbot/trace"
 )
@@ -42,18 +41,39 @@ func shapeWorking(shape string) func(time.Time) bool {
 	return paris
 }
 
-func officeHours(t testing.TB) config.Schedule {
+func officeHours(t testing.TB) scheduler.Schedule {
 	data, err := os.ReadFile(filepath.Join("..", "config.example.toml"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The keys of the file, read as config reads them (whatif does not
+	// import config: only app translates it).
 	var c struct {
-		Schedules []config.Schedule `toml:"schedules"`
+		Schedules []struct {
+			Name     string   `toml:"name"`
+			Pools    []string `toml:"pools"`
+			TimeZone string   `toml:"timezone"`
+			Skip     []string `toml:"skip"`
+			Correct  bool     `toml:"correct"`
+			Channel  string   `toml:"channel"`
+			Entries  []struct {
+				Cron    string `toml:"cron"`
+				Standby *int   `toml:"standby"`
+				Max     *int   `toml:"max"`
+				TTL     *int   `toml:"ttl"`
+				Restore bool   `toml:"restore"`
+			} `toml:"entries"`
+		} `toml:"schedules"`
 	}
 	if err := toml.Unmarshal(data, &c); err != nil {
 		t.Fatal(err)
 	}
-	return c.Schedules[0]
+	f := c.Schedules[0]
+	sc := scheduler.Schedule{Name: f.Name, Pools: f.Pools, TimeZone: f.TimeZone, Skip: f.Skip, Correct: f.Correct, Channel: f.Channel}
+	for _, e := range f.Entries {
+		sc.Entries = append(sc.Entries, scheduler.Entry(e))
+	}
+	return sc
 }
 
 // pooled adds up a policy's results over pools and seeds.

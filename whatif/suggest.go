@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/poolbot/poolbot/config"
+	"github.com/poolbot/poolbot/autopilot"
 	"github.com/poolbot/poolbot/pool"
 	"github.com/poolbot/poolbot/scheduler"
 	"github.com/poolbot/poolbot/trace"
@@ -17,7 +17,7 @@ import (
 
 // Suggestion is a fixed schedule for one pool and how it did on the trace.
 type Suggestion struct {
-	Schedule   config.Schedule
+	Schedule   scheduler.Schedule
 	Result     Result // the schedule's figures
 	Base       Result // the pool's own settings'
 	Objective  time.Duration
@@ -50,9 +50,9 @@ func Suggest(ctx context.Context, o Options, name string, objective time.Duratio
 	if objective == 0 {
 		objective = base[0].WaitP95
 	}
-	var cands []config.Schedule
+	var cands []scheduler.Schedule
 	seen := map[string]bool{}
-	for _, p := range config.Preferences {
+	for _, p := range autopilot.Preferences {
 		for _, extra := range []int{0, 1} {
 			sc, err := fixedSchedule(o.Jobs, name, loc, p.Name, extra, o.Start, o.End)
 			if err != nil {
@@ -93,7 +93,7 @@ func Suggest(ctx context.Context, o Options, name string, objective time.Duratio
 		}
 	}
 	r := rs[best]
-	var sc config.Schedule
+	var sc scheduler.Schedule
 	for _, c := range cands {
 		if c.Name == r.Policy {
 			sc = c
@@ -108,10 +108,10 @@ func Suggest(ctx context.Context, o Options, name string, objective time.Duratio
 // cron entries: per group of weekdays with the same day, an entry 15
 // minutes before each hour whose standby differs from the hour before.
 // extra agents are added to every hour with some standby.
-func fixedSchedule(jobs []trace.Job, name string, loc *time.Location, pref string, extra int, start, end time.Time) (config.Schedule, error) {
-	ap, err := scheduler.NewAutopilot(config.Schedule{Preference: pref, TimeZone: loc.String()})
+func fixedSchedule(jobs []trace.Job, name string, loc *time.Location, pref string, extra int, start, end time.Time) (scheduler.Schedule, error) {
+	ap, err := scheduler.NewAutopilot(scheduler.Schedule{Preference: pref, TimeZone: loc.String()})
 	if err != nil {
-		return config.Schedule{}, err
+		return scheduler.Schedule{}, err
 	}
 	d := ap.NewDemand()
 	d.Learn(jobs, start, end)
@@ -129,7 +129,7 @@ func fixedSchedule(jobs []trace.Job, name string, loc *time.Location, pref strin
 				at := time.Date(sunday.Year(), sunday.Month(), sunday.Day()+wd, h, 0, 0, 0, loc)
 				v, ok := d.Forecast(at, ap.Percentile)
 				if !ok {
-					return config.Schedule{}, errors.New("no demand learned from the trace")
+					return scheduler.Schedule{}, errors.New("no demand learned from the trace")
 				}
 				vs = append(vs, v)
 			}
@@ -165,10 +165,10 @@ func fixedSchedule(jobs []trace.Job, name string, loc *time.Location, pref strin
 			groups = append(groups, []int{wd})
 		}
 	}
-	sc := config.Schedule{Name: name, Pools: []string{name}, TimeZone: loc.String()}
+	sc := scheduler.Schedule{Name: name, Pools: []string{name}, TimeZone: loc.String()}
 	type timed struct {
 		at int // minutes into the day, for ordering
-		e  config.Entry
+		e  scheduler.Entry
 	}
 	var all []timed
 	for _, g := range groups {
@@ -183,7 +183,7 @@ func fixedSchedule(jobs []trace.Job, name string, loc *time.Location, pref strin
 			if h > 0 {
 				cron, at = fmt.Sprintf("45 %d * * %s", h-1, dd), (h-1)*60+45
 			}
-			all = append(all, timed{at, config.Entry{Cron: cron, Standby: pool.Int(v.standby), TTL: pool.Int(v.ttl)}})
+			all = append(all, timed{at, scheduler.Entry{Cron: cron, Standby: pool.Int(v.standby), TTL: pool.Int(v.ttl)}})
 		}
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].at < all[j].at })
@@ -216,7 +216,7 @@ func dayList(days []int) string {
 }
 
 // TOML writes the schedule as config TOML.
-func TOML(sc config.Schedule) string {
+func TOML(sc scheduler.Schedule) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "[[schedules]]\nname = %q\npools = [%q]\ntimezone = %q\n", sc.Name, sc.Pools[0], sc.TimeZone)
 	for _, e := range sc.Entries {

@@ -17,7 +17,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/poolbot/poolbot/config"
+	"github.com/poolbot/poolbot/autopilot"
 	"github.com/poolbot/poolbot/pool"
 	"github.com/poolbot/poolbot/scheduler"
 	"github.com/poolbot/poolbot/sim"
@@ -36,7 +36,7 @@ type Options struct {
 	// without their failures.
 	Specs []sim.PoolSpec
 	// Schedules are the configured ones; each that claims a pool is a policy.
-	Schedules []config.Schedule
+	Schedules []scheduler.Schedule
 	// Preferences the autopilot is tried at; default all five. "-" none.
 	Preferences []string
 	// Start and End of the run; default from the trace's first day
@@ -148,7 +148,7 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 	}
 	prefs := o.Preferences
 	if prefs == nil {
-		for _, p := range config.Preferences {
+		for _, p := range autopilot.Preferences {
 			prefs = append(prefs, p.Name)
 		}
 	}
@@ -159,7 +159,7 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 		aps := map[string]*scheduler.Autopilot{}
 		var name string
 		for _, pl := range o.Pools {
-			ap, err := scheduler.NewAutopilot(config.Schedule{Preference: p, TimeZone: zoneOf(o, pl)})
+			ap, err := scheduler.NewAutopilot(scheduler.Schedule{Preference: p, TimeZone: zoneOf(o, pl)})
 			if err != nil {
 				return nil, err
 			}
@@ -311,7 +311,7 @@ func Percentile(w []time.Duration, q float64) time.Duration {
 	return w[int(q*float64(len(w)-1))]
 }
 
-func matches(sc config.Schedule, name string) bool {
+func matches(sc scheduler.Schedule, name string) bool {
 	for _, p := range sc.Pools {
 		if p == name || globMatch(p, name) {
 			return true
@@ -323,7 +323,7 @@ func matches(sc config.Schedule, name string) bool {
 // schedulePolicy is a configured schedule: cron entries applied at their
 // instants (a restore brings back what the first scale-down replaced), or
 // its autopilot.
-func schedulePolicy(sc config.Schedule, pools []string, o Options) (policy, error) {
+func schedulePolicy(sc scheduler.Schedule, pools []string, o Options) (policy, error) {
 	if sc.Autopilot() {
 		ap, err := scheduler.NewAutopilot(sc)
 		if err != nil {
@@ -337,7 +337,7 @@ func schedulePolicy(sc config.Schedule, pools []string, o Options) (policy, erro
 	}
 	from := o.Start.Add(-8 * 24 * time.Hour)
 	days := int(o.End.Sub(from)/(24*time.Hour)) + 2
-	changes, err := scheduler.Preview([]config.Schedule{sc}, pools, from, days)
+	changes, err := scheduler.Preview([]scheduler.Schedule{sc}, pools, from, days)
 	if err != nil {
 		return policy{}, err
 	}
@@ -470,7 +470,7 @@ var pathMatch = path.Match
 // each of schedules that claims it, and the autopilot at each preference.
 // A job that never got an agent is replayed with no duration; zone is as
 // Options.TimeZone.
-func Stored(ctx context.Context, p pool.Pool, jobs []pool.Job, schedules []config.Schedule, zone string) ([]Result, error) {
+func Stored(ctx context.Context, p pool.Pool, jobs []pool.Job, schedules []scheduler.Schedule, zone string) ([]Result, error) {
 	tr := make([]trace.Job, len(jobs))
 	for i, j := range jobs {
 		tr[i] = trace.Job{Pool: p.Name, Queued: j.Queued, Duration: j.Ran().Round(time.Second), Result: j.Result, Definition: j.Definition}

@@ -6,22 +6,22 @@ import (
 	"testing"
 	"time"
 
-	"github.com/poolbot/poolbot/config"
+	"github.com/poolbot/poolbot/scheduler"
 	"github.com/poolbot/poolbot/trace"
 )
 
 // The autopilot reads a pool's hours of the week in the zone of the
 // schedule that claims it, else the run's, else UTC.
 func TestZoneOf(t *testing.T) {
-	tokyo := config.Schedule{Name: "tokyo", Pools: []string{"linux-*"}, TimeZone: "Asia/Tokyo"}
-	nozone := config.Schedule{Name: "nozone", Pools: []string{"windows-ci"}}
+	tokyo := scheduler.Schedule{Name: "tokyo", Pools: []string{"linux-*"}, TimeZone: "Asia/Tokyo"}
+	nozone := scheduler.Schedule{Name: "nozone", Pools: []string{"windows-ci"}}
 	for _, c := range []struct {
 		name, pool, run, want string
-		schedules             []config.Schedule
+		schedules             []scheduler.Schedule
 	}{
-		{"claimed by a schedule with a zone", "linux-ci", "Europe/Paris", "Asia/Tokyo", []config.Schedule{nozone, tokyo}},
-		{"claimed by a schedule without one", "windows-ci", "Europe/Paris", "Europe/Paris", []config.Schedule{nozone, tokyo}},
-		{"unclaimed, the run's zone", "gpu-nightly", "America/New_York", "America/New_York", []config.Schedule{tokyo}},
+		{"claimed by a schedule with a zone", "linux-ci", "Europe/Paris", "Asia/Tokyo", []scheduler.Schedule{nozone, tokyo}},
+		{"claimed by a schedule without one", "windows-ci", "Europe/Paris", "Europe/Paris", []scheduler.Schedule{nozone, tokyo}},
+		{"unclaimed, the run's zone", "gpu-nightly", "America/New_York", "America/New_York", []scheduler.Schedule{tokyo}},
 		{"nothing said", "gpu-nightly", "", "UTC", nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -19,7 +19,6 @@ import (
 	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/managed"
 	"github.com/poolbot/poolbot/pool"
-	"github.com/poolbot/poolbot/scheduler"
 	"github.com/poolbot/poolbot/store"
 )
 
@@ -54,8 +53,8 @@ order of the file's lines, as FILE:LINE: key K: reason, and exits 1.`)
 	if cfg == nil && len(errs) > 0 {
 		return report(stderr, *path, errs)
 	}
-	errs = appendNew(errs, scheduler.Validate(cfg))
-	if err := store.CheckPath(cfg.Store); err != nil {
+	errs = appendNew(errs, app.ValidateSchedules(cfg))
+	if err := store.CheckPath(app.StoreDatabase(cfg.Store)); err != nil {
 		errs = append(errs, fmt.Errorf("%s: [store] path: %w", cfg.Path, err))
 	}
 	errs = append(errs, managedErrors(cfg)...)
@@ -78,7 +77,7 @@ order of the file's lines, as FILE:LINE: key K: reason, and exits 1.`)
 				names = append(names, p.Name)
 				maxes[p.Name] = p.Max
 			}
-			errs = appendNew(errs, scheduler.CheckPools(cfg, names))
+			errs = appendNew(errs, app.CheckSchedulePools(cfg, names))
 		}
 	}
 	errs = appendNew(errs, standbyAboveMax(cfg, maxes))

@@ -10,6 +10,7 @@ import (
 	"time"
 	_ "time/tzdata" // schedules name IANA zones; a minimal image may have no zone files
 
+	"github.com/poolbot/poolbot/app"
 	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/scheduler"
 )
@@ -56,10 +57,10 @@ func runSchedule(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 		}
 		start = t
 	}
-	if errs := scheduler.Validate(cfg); len(errs) > 0 {
+	if errs := app.ValidateSchedules(cfg); len(errs) > 0 {
 		return errors.Join(errs...)
 	}
-	changes, err := scheduler.Preview(cfg.Schedules, nil, start, *days)
+	changes, err := scheduler.Preview(app.Schedules(cfg), nil, start, *days)
 	if err != nil {
 		return err
 	}

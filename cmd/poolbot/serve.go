@@ -14,7 +14,6 @@ import (
 	"github.com/poolbot/poolbot/app"
 	"github.com/poolbot/poolbot/clock"
 	"github.com/poolbot/poolbot/config"
-	"github.com/poolbot/poolbot/scheduler"
 )
 
 func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
@@ -84,7 +83,7 @@ func onHangUp(ctx context.Context, sig <-chan os.Signal, path string, log *slog.
 		if err != nil {
 			errs = []error{err}
 		} else {
-			errs = scheduler.Validate(cfg)
+			errs = app.ValidateSchedules(cfg)
 		}
 		if len(errs) > 0 {
 			msgs := make([]string, len(errs))

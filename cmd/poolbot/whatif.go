@@ -11,9 +11,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/poolbot/poolbot/app"
 	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/pool"
-	"github.com/poolbot/poolbot/scheduler"
 	"github.com/poolbot/poolbot/sim"
 	"github.com/poolbot/poolbot/trace"
 	"github.com/poolbot/poolbot/whatif"
@@ -76,14 +76,14 @@ func whatifOptions(cfg *config.Config, jobsPath, only, tmpl string) (whatif.Opti
 	if jobsPath == "" {
 		return whatif.Options{}, errors.New("--jobs is required")
 	}
-	if errs := scheduler.Validate(cfg); len(errs) > 0 {
+	if errs := app.ValidateSchedules(cfg); len(errs) > 0 {
 		return whatif.Options{}, errors.Join(errs...)
 	}
 	jobs, err := readTrace(jobsPath, time.Now())
 	if err != nil {
 		return whatif.Options{}, err
 	}
-	o := whatif.Options{Jobs: jobs, Schedules: cfg.Schedules, TimeZone: cfg.Cost.DigestTimeZone}
+	o := whatif.Options{Jobs: jobs, Schedules: app.Schedules(cfg), TimeZone: cfg.Cost.DigestTimeZone}
 	if o.Specs, err = simPools(cfg, trace.Pools(jobs), tmpl); err != nil {
 		return whatif.Options{}, err
 	}

@@ -12,8 +12,8 @@ import (
 
 	"github.com/pelletier/go-toml/v2"
 
+	"github.com/poolbot/poolbot/app"
 	"github.com/poolbot/poolbot/config"
-	"github.com/poolbot/poolbot/scheduler"
 	"github.com/poolbot/poolbot/trace"
 )
 
@@ -174,7 +174,7 @@ func TestScheduleSuggest(t *testing.T) {
 	if len(c.Schedules) != 1 || c.Schedules[0].TimeZone != "Europe/Paris" || len(c.Schedules[0].Entries) < 2 {
 		t.Fatalf("schedules %+v", c.Schedules)
 	}
-	if errs := scheduler.Validate(&config.Config{Schedules: c.Schedules}); len(errs) > 0 {
+	if errs := app.ValidateSchedules(&config.Config{Schedules: c.Schedules}); len(errs) > 0 {
 		t.Fatalf("suggested schedule invalid: %v\n%s", errs, s)
 	}
 }
