@@ -42,6 +42,7 @@ func Run(t *testing.T, open Open) {
 		{"LeaseRace", testLeaseRace},
 		{"Remember", testRemember},
 		{"RememberRace", testRememberRace},
+		{"RememberBurst", testRememberBurst},
 		{"NotFound", testNotFound},
 		{"Restart", testRestart},
 		{"Concurrency", testConcurrency},

@@ -1,8 +1,11 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
+	"database/sql"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -31,6 +34,54 @@ type pruneState struct {
 	last time.Time
 }
 
+// rememberTimeout bounds one group's transaction. It is not any one
+// caller's context that runs it (the group's other callers would fail with
+// it), so it has a bound of its own: SQLite's busy timeout and a little.
+const rememberTimeout = 15 * time.Second
+
+// remembering is one Remember call in a group: its key and, once its group
+// has committed, its answer.
+type remembering struct {
+	key        string
+	now, until time.Time
+	first      bool
+	err        error
+	lead       bool          // woken to commit the group waiting, itself among it
+	wake       chan struct{} // answered, or told to lead
+}
+
+// rememberGroup commits concurrent Remember calls together (group commit).
+// Calls that arrive while a commit runs wait, and are then committed in one
+// transaction by the first of them. A call that finds none running commits
+// at once, alone, when it is the first in a while; during a burst (the call
+// before it came within rememberBurst) it first waits up to rememberWindow
+// for others to join. A commit costs about the same for one key as for a
+// few (SQLite's WAL write, PostgreSQL's round trip and flush), so a burst of
+// commands pays one per group instead of one per command. Each caller still
+// returns only after its key is committed (or with the error that stopped
+// it), so that the guarantee across replicas holds as for a lone write.
+type rememberGroup struct {
+	mu        sync.Mutex
+	waiting   []*remembering
+	running   bool          // a group is being gathered or committed
+	gathering bool          // its first call waits for others to join
+	full      chan struct{} // ends the gathering early: rememberFull joined
+	last      time.Time     // when the last call arrived, on the wall clock
+}
+
+const (
+	// rememberWindow is the longest a group's first call waits for others:
+	// a couple of milliseconds on a command's reply, against a commit's
+	// worth of CPU for each call that joins.
+	rememberWindow = 2 * time.Millisecond
+	// rememberBurst is how close two calls come for a burst: about 50
+	// commands a second and more.
+	rememberBurst = 20 * time.Millisecond
+	// rememberFull is a group that commits without waiting any longer:
+	// as many as the default number of workers.
+	rememberFull = 8
+)
+
 // Remember records key until the instant until; see pool.Store. "Now" is
 // the caller's: the signature window is checked on the clock that checks
 // signatures, which need not be the store's.
@@ -38,16 +89,167 @@ func (s *Store) Remember(ctx context.Context, key string, now, until time.Time) 
 	if key == "" || until.IsZero() {
 		return false, fmt.Errorf("remember %q: a key and an end are needed", key)
 	}
-	res, err := s.db.ExecContext(ctx, s.q(qRemember), key, s.d.BindTime(until.UTC()), s.d.BindTime(now.UTC()))
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return false, fmt.Errorf("remember %s: %w", key, err)
+	}
+	r := &remembering{key: key, now: now, until: until, wake: make(chan struct{}, 1)}
+	g := &s.remember
+	arrived := time.Now()
+	g.mu.Lock()
+	burst := arrived.Sub(g.last) < rememberBurst
+	g.last = arrived
+	g.waiting = append(g.waiting, r)
+	if g.running {
+		if g.gathering && len(g.waiting) >= rememberFull {
+			select {
+			case g.full <- struct{}{}:
+			default:
+			}
+		}
+		g.mu.Unlock()
+		select {
+		case <-r.wake:
+		case <-ctx.Done():
+			g.mu.Lock()
+			if i := slices.Index(g.waiting, r); i >= 0 && !r.lead {
+				// Not taken by a commit yet: leave without a trace.
+				g.waiting = slices.Delete(g.waiting, i, i+1)
+				g.mu.Unlock()
+				return false, fmt.Errorf("remember %s: %w", key, ctx.Err())
+			}
+			g.mu.Unlock()
+			<-r.wake // in a commit already, which is bounded; or told to lead
+		}
+		if !r.lead {
+			return r.first, r.err
+		}
+		g.mu.Lock()
+	} else {
+		g.running = true
+		if burst {
+			s.gather(g)
+		}
+	}
+	group := g.waiting
+	g.waiting = nil
+	g.mu.Unlock()
+
+	s.commitRemembered(ctx, group)
+	for _, w := range group {
+		if w != r {
+			w.wake <- struct{}{}
+		}
+	}
+
+	g.mu.Lock()
+	if len(g.waiting) > 0 {
+		// The next group's first caller commits it, so that this caller
+		// returns now rather than committing for others indefinitely.
+		next := g.waiting[0]
+		next.lead = true
+		next.wake <- struct{}{}
+	} else {
+		g.running = false
+	}
+	g.mu.Unlock()
+	return r.first, r.err
+}
+
+// gather waits, g.mu held, for others to join the group being formed:
+// rememberWindow at most, or until it is full.
+func (s *Store) gather(g *rememberGroup) {
+	if g.full == nil {
+		g.full = make(chan struct{}, 1)
+	}
+	g.gathering = true
+	g.mu.Unlock()
+	t := time.NewTimer(rememberWindow)
+	select {
+	case <-t.C:
+	case <-g.full:
+	}
+	t.Stop()
+	g.mu.Lock()
+	g.gathering = false
+	select {
+	case <-g.full: // a signal sent as the timer fired
+	default:
+	}
+}
+
+// commitRemembered records a group's keys and sets each one's answer.
+func (s *Store) commitRemembered(ctx context.Context, group []*remembering) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rememberTimeout)
+	defer cancel()
+	if len(group) == 1 || !s.rememberTogether(ctx, group) {
+		// One key, or a group whose transaction failed: each alone, so
+		// that each caller gets its own answer or error.
+		for _, r := range group {
+			r.first, r.err = s.rememberOne(ctx, r)
+		}
+	}
+	last := group[0].now
+	for _, r := range group {
+		if r.now.After(last) {
+			last = r.now
+		}
+	}
+	s.prune(ctx, last)
+}
+
+// rememberOne records one key in a statement of its own.
+func (s *Store) rememberOne(ctx context.Context, r *remembering) (bool, error) {
+	res, err := s.db.ExecContext(ctx, s.q(qRemember), r.key, s.d.BindTime(r.until.UTC()), s.d.BindTime(r.now.UTC()))
+	if err != nil {
+		return false, fmt.Errorf("remember %s: %w", r.key, err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return false, fmt.Errorf("remember %s: %w", key, err)
+		return false, fmt.Errorf("remember %s: %w", r.key, err)
 	}
-	s.prune(ctx, now)
 	return n == 1, nil
+}
+
+// rememberTogether records the group's keys in one transaction and reports
+// whether it committed; only then are the answers set. The keys are taken
+// in order, so that two replicas' groups lock common keys (PostgreSQL) in
+// the same order and never wait on each other in a cycle. A key twice in a
+// group is recorded by the first statement and so refused by the second,
+// as it would be one after the other.
+func (s *Store) rememberTogether(ctx context.Context, group []*remembering) bool {
+	sorted := slices.Clone(group)
+	slices.SortStableFunc(sorted, func(a, b *remembering) int { return cmp.Compare(a.key, b.key) })
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false
+	}
+	defer tx.Rollback()
+	q := s.q(qRemember)
+	exec := func(args ...any) (sql.Result, error) { return tx.ExecContext(ctx, q, args...) }
+	if ps := s.db.stmt(ctx, q); ps != nil {
+		st := tx.StmtContext(ctx, ps)
+		defer st.Close()
+		exec = func(args ...any) (sql.Result, error) { return st.ExecContext(ctx, args...) }
+	}
+	firsts := make([]bool, len(sorted))
+	for i, r := range sorted {
+		res, err := exec(r.key, s.d.BindTime(r.until.UTC()), s.d.BindTime(r.now.UTC()))
+		if err != nil {
+			return false
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return false
+		}
+		firsts[i] = n == 1
+	}
+	if tx.Commit() != nil {
+		return false
+	}
+	for i, r := range sorted {
+		r.first, r.err = firsts[i], nil
+	}
+	return true
 }
 
 // prune deletes the expired keys, at most once every pruneEvery of now.

@@ -57,12 +57,13 @@ func Apply(opts []Option) Options {
 
 // Store is pool.Store on a database/sql handle.
 type Store struct {
-	db      *preparedDB
-	d       Dialect
-	clk     clock.Clock
-	queries map[string]string // rebound queries, by their ?-form
-	closers []func() error
-	seen    pruneState // Remember's pruning
+	db       *preparedDB
+	d        Dialect
+	clk      clock.Clock
+	queries  map[string]string // rebound queries, by their ?-form
+	closers  []func() error
+	seen     pruneState    // Remember's pruning
+	remember rememberGroup // Remember's group commit
 }
 
 var _ pool.Store = (*Store)(nil)
