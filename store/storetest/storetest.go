@@ -43,6 +43,7 @@ func Run(t *testing.T, open Open) {
 		{"Remember", testRemember},
 		{"RememberRace", testRememberRace},
 		{"RememberBurst", testRememberBurst},
+		{"CachedReads", testCachedReads},
 		{"NotFound", testNotFound},
 		{"Restart", testRestart},
 		{"Concurrency", testConcurrency},
