@@ -6,7 +6,7 @@ import (
 )
 
 // RememberAlone is Remember without the group commit: each key in a
-// transaction of its own, as Remember was before, for the benchmark.
+// statement (and commit) of its own, as Remember was before, for the benchmark.
 func (s *Store) RememberAlone(ctx context.Context, key string, now, until time.Time) (bool, error) {
 	first, err := s.rememberOne(ctx, &remembering{key: key, now: now, until: until})
 	s.prune(ctx, now)

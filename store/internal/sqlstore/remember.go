@@ -3,9 +3,9 @@ package sqlstore
 import (
 	"cmp"
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -21,7 +21,7 @@ const (
 	qForget = `DELETE FROM seen_requests WHERE until_at <= ?`
 )
 
-func init() { allQueries = append(allQueries, qRemember, qForget) }
+func init() { allQueries = append(append(allQueries, qRemember, qForget), qRememberMany[1:]...) }
 
 // pruneEvery is how often Remember deletes the expired keys: once a minute
 // keeps the table to a few minutes of requests without a delete per
@@ -34,7 +34,7 @@ type pruneState struct {
 	last time.Time
 }
 
-// rememberTimeout bounds one group's transaction. It is not any one
+// rememberTimeout bounds one group's commit. It is not any one
 // caller's context that runs it (the group's other callers would fail with
 // it), so it has a bound of its own: SQLite's busy timeout and a little.
 const rememberTimeout = 15 * time.Second
@@ -52,7 +52,7 @@ type remembering struct {
 
 // rememberGroup commits concurrent Remember calls together (group commit).
 // Calls that arrive while a commit runs wait, and are then committed in one
-// transaction by the first of them. A call that finds none running commits
+// statement by the first of them. A call that finds none running commits
 // at once, alone, when it is the first in a while; during a burst (the call
 // before it came within rememberBurst) it first waits up to rememberWindow
 // for others to join. A commit costs about the same for one key as for a
@@ -182,7 +182,7 @@ func (s *Store) commitRemembered(ctx context.Context, group []*remembering) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rememberTimeout)
 	defer cancel()
 	if len(group) == 1 || !s.rememberTogether(ctx, group) {
-		// One key, or a group whose transaction failed: each alone, so
+		// One key, or a group whose statement failed: each alone, so
 		// that each caller gets its own answer or error.
 		for _, r := range group {
 			r.first, r.err = s.rememberOne(ctx, r)
@@ -210,47 +210,69 @@ func (s *Store) rememberOne(ctx context.Context, r *remembering) (bool, error) {
 	return n == 1, nil
 }
 
-// rememberTogether records the group's keys in one transaction and reports
-// whether it committed; only then are the answers set. The keys are taken
-// in order, so that two replicas' groups lock common keys (PostgreSQL) in
-// the same order and never wait on each other in a cycle. A key twice in a
-// group is recorded by the first statement and so refused by the second,
-// as it would be one after the other.
+// rememberTogether records the group's keys in one statement, and so one
+// commit, and reports whether it succeeded; only then are the answers set.
+// A key twice in the group is new to its first caller only. The keys go in
+// sorted, so that two replicas' groups lock common keys (PostgreSQL) in
+// the same order. The statement's "now" is the group's earliest: a key
+// whose record ends between two of the group's callers' nows is refused
+// rather than taken anew, which errs on the side of a repeat not running
+// (and cannot happen to a signed request, refused as stale by then).
 func (s *Store) rememberTogether(ctx context.Context, group []*remembering) bool {
 	sorted := slices.Clone(group)
 	slices.SortStableFunc(sorted, func(a, b *remembering) int { return cmp.Compare(a.key, b.key) })
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return false
+	distinct := slices.CompactFunc(slices.Clone(sorted), func(a, b *remembering) bool { return a.key == b.key })
+	now := group[0].now
+	for _, r := range group {
+		if r.now.Before(now) {
+			now = r.now
+		}
 	}
-	defer tx.Rollback()
-	q := s.q(qRemember)
-	exec := func(args ...any) (sql.Result, error) { return tx.ExecContext(ctx, q, args...) }
-	if ps := s.db.stmt(ctx, q); ps != nil {
-		st := tx.StmtContext(ctx, ps)
-		defer st.Close()
-		exec = func(args ...any) (sql.Result, error) { return st.ExecContext(ctx, args...) }
-	}
-	firsts := make([]bool, len(sorted))
-	for i, r := range sorted {
-		res, err := exec(r.key, s.d.BindTime(r.until.UTC()), s.d.BindTime(r.now.UTC()))
+	recorded := map[string]bool{}
+	for chunk := range slices.Chunk(distinct, rememberChunk) {
+		args := make([]any, 0, 2*len(chunk)+1)
+		for _, r := range chunk {
+			args = append(args, r.key, s.d.BindTime(r.until.UTC()))
+		}
+		args = append(args, s.d.BindTime(now.UTC()))
+		rows, err := s.db.QueryContext(ctx, s.q(qRememberMany[len(chunk)]), args...)
 		if err != nil {
 			return false
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
+		for rows.Next() {
+			var k string
+			if rows.Scan(&k) != nil {
+				rows.Close()
+				return false
+			}
+			recorded[k] = true
+		}
+		if rows.Close() != nil || rows.Err() != nil {
 			return false
 		}
-		firsts[i] = n == 1
-	}
-	if tx.Commit() != nil {
-		return false
 	}
 	for i, r := range sorted {
-		r.first, r.err = firsts[i], nil
+		// Only the first of a key's callers can have recorded it.
+		r.first, r.err = recorded[r.key] && (i == 0 || sorted[i-1].key != r.key), nil
 	}
 	return true
 }
+
+// rememberChunk is the most keys one statement records; a bigger group
+// takes several, each its own commit.
+const rememberChunk = 16
+
+// qRememberMany[n] is qRemember for n keys at once, returning those it
+// recorded (inserted, or taken over from an ended record).
+var qRememberMany = func() []string {
+	qs := make([]string, rememberChunk+1)
+	for n := 1; n <= rememberChunk; n++ {
+		qs[n] = `INSERT INTO seen_requests (request_key, until_at) VALUES (?, ?)` + strings.Repeat(`, (?, ?)`, n-1) + `
+		ON CONFLICT (request_key) DO UPDATE SET until_at = excluded.until_at
+		WHERE seen_requests.until_at <= ? RETURNING request_key`
+	}
+	return qs
+}()
 
 // prune deletes the expired keys, at most once every pruneEvery of now.
 // A failure is left for the next time: the rows only take room.
