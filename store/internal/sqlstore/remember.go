@@ -134,17 +134,28 @@ func (s *Store) Remember(ctx context.Context, key string, now, until time.Time) 
 	g.waiting = nil
 	g.mu.Unlock()
 
+	defer s.handOff(g, r, group)
 	s.commitRemembered(ctx, group)
+	return r.first, r.err
+}
+
+// handOff ends the commit of group by r: it wakes the group's other
+// callers, and the next group's first caller to commit it, so that r
+// returns now rather than committing for others indefinitely. Should the
+// commit panic, the others are told of an error (never that their request
+// was seen) and the panic goes on in r.
+func (s *Store) handOff(g *rememberGroup, r *remembering, group []*remembering) {
+	p := recover()
 	for _, w := range group {
+		if p != nil {
+			w.first, w.err = false, fmt.Errorf("remember %s: %v", w.key, p)
+		}
 		if w != r {
 			w.wake <- struct{}{}
 		}
 	}
-
 	g.mu.Lock()
 	if len(g.waiting) > 0 {
-		// The next group's first caller commits it, so that this caller
-		// returns now rather than committing for others indefinitely.
 		next := g.waiting[0]
 		next.lead = true
 		next.wake <- struct{}{}
@@ -152,7 +163,9 @@ func (s *Store) Remember(ctx context.Context, key string, now, until time.Time) 
 		g.running = false
 	}
 	g.mu.Unlock()
-	return r.first, r.err
+	if p != nil {
+		panic(p)
+	}
 }
 
 // gather waits, g.mu held, for others to join the group being formed:
