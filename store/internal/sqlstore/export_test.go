@@ -12,3 +12,6 @@ func (s *Store) RememberAlone(ctx context.Context, key string, now, until time.T
 	s.prune(ctx, now)
 	return first, err
 }
+
+// RememberStatements is how many statements have recorded keys.
+func (s *Store) RememberStatements() int64 { return s.remember.statements.Load() }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -67,6 +68,8 @@ type rememberGroup struct {
 	gathering bool          // its first call waits for others to join
 	full      chan struct{} // ends the gathering early: rememberFull joined
 	last      time.Time     // when the last call arrived, on the wall clock
+
+	statements atomic.Int64 // statements that recorded keys, for tests
 }
 
 const (
@@ -212,6 +215,7 @@ func (s *Store) commitRemembered(ctx context.Context, group []*remembering) {
 
 // rememberOne records one key in a statement of its own.
 func (s *Store) rememberOne(ctx context.Context, r *remembering) (bool, error) {
+	s.remember.statements.Add(1)
 	res, err := s.db.ExecContext(ctx, s.q(qRemember), r.key, s.d.BindTime(r.until.UTC()), s.d.BindTime(r.now.UTC()))
 	if err != nil {
 		return false, fmt.Errorf("remember %s: %w", r.key, err)
@@ -248,6 +252,7 @@ func (s *Store) rememberTogether(ctx context.Context, group []*remembering) bool
 			args = append(args, r.key, s.d.BindTime(r.until.UTC()))
 		}
 		args = append(args, s.d.BindTime(now.UTC()))
+		s.remember.statements.Add(1)
 		rows, err := s.db.QueryContext(ctx, s.q(qRememberMany[len(chunk)]), args...)
 		if err != nil {
 			return false
