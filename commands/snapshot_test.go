@@ -159,3 +159,40 @@ func TestChangeReadsAnewOnceAndPatchesOnce(t *testing.T) {
 		t.Errorf("reply %q", rep)
 	}
 }
+
+// With the snapshot served while refreshed (snapshot.StaleWhileRefresh), a
+// burst of status just past the snapshot's age is answered from it, each
+// answer saying how old it is, for at most the calls of one refresh.
+func TestStatusBurstWhileRefreshed(t *testing.T) {
+	var cache *snapshot.Cache
+	s := newStack(t, func(o *Options) {
+		cache = snapshot.New(o.Service, o.Clock, 5*time.Second, snapshot.StaleWhileRefresh())
+		o.Service = cache
+		o.Changer = change.New(cache, o.Store.(change.Store), o.Clock, nil)
+	})
+	s.run(req("U-viewer", "status linux-ci")) // the client's start-up calls
+	cache.Invalidate("")
+	s.sim.ResetCalls()
+	s.run(req("U-viewer", "status linux-ci"))
+	oneDevOps, oneARM := apiCalls(s.sim)
+
+	s.clk.Advance(6 * time.Second)
+	s.sim.ResetCalls()
+	texts := statusBurst(t, s, 500)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		if d, a := apiCalls(s.sim); d >= oneDevOps && a >= oneARM || time.Now().After(deadline) {
+			break
+		}
+	}
+	if d, a := apiCalls(s.sim); d > oneDevOps || a > oneARM {
+		t.Errorf("500 statuses past the snapshot's age cost %d Azure DevOps and %d ARM calls; one refresh is %d and %d", d, a, oneDevOps, oneARM)
+	}
+	for i, txt := range texts {
+		if !strings.HasPrefix(txt, "linux-ci (elastic pool): ") {
+			t.Fatalf("status %d answered %q", i, txt)
+		}
+		if first, _, _ := strings.Cut(txt, "\n"); !strings.Contains(first, "as of 6 s ago") && strings.Contains(first, "as of") {
+			t.Fatalf("status %d shows an age other than the snapshot's: %q", i, first)
+		}
+	}
+}

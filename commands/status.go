@@ -30,6 +30,12 @@ func statusCommands() []*command {
 	}}
 }
 
+// statusReadAge is how late status may show a hold, mute, rollout, lock
+// holder or change that another replica wrote to the store: a second, well
+// under the snapshot's age that status shows for the pool itself. One made
+// through this replica shows at once.
+const statusReadAge = time.Second
+
 func runStatus(ctx context.Context, c *call) error {
 	name := c.pools[0]
 	span, charted, err := chartSpan(c)
@@ -76,21 +82,25 @@ func runStatus(ctx context.Context, c *call) error {
 		lines = append(lines, esc(strings.Join(list, "\n")))
 	}
 
+	// What the store adds is read for display only: it may come from this
+	// replica's reads of the last statusReadAge, never from before a write
+	// made through it.
+	shown := pool.MayBeCached(ctx, statusReadAge)
 	var extra []string
-	if line := rolloutLine(ctx, c, p, loc, now); line != "" {
+	if line := rolloutLine(shown, c, p, loc, now); line != "" {
 		extra = append(extra, line)
 	}
-	if h, ok := c.h.o.Changer.Holder(ctx, name); ok {
+	if h, ok := c.h.o.Changer.Holder(shown, name); ok {
 		extra = append(extra, sayf(":hourglass: being changed by %s (`%s`)", nameOf(h.Actor.Name, h.Actor.ID), h.Command))
 	}
-	if ovs, err := c.h.o.Store.Overrides(ctx); err == nil {
+	if ovs, err := c.h.o.Store.Overrides(shown); err == nil {
 		for _, o := range ovs {
 			if o.Pool == name {
 				extra = append(extra, ":pushpin: "+overrideLine(o, loc, now))
 			}
 		}
 	}
-	if mutes, err := c.h.o.Store.Mutes(ctx); err == nil {
+	if mutes, err := c.h.o.Store.Mutes(shown); err == nil {
 		for _, m := range mutes {
 			if m.Pool == name && m.Until.After(now) {
 				what := "all alerts"
@@ -125,7 +135,7 @@ func runStatus(ctx context.Context, c *call) error {
 		}
 	}
 
-	if entries, err := c.h.o.Store.Audit(ctx, pool.AuditQuery{Pool: name, Limit: 5}); err == nil && len(entries) > 0 {
+	if entries, err := c.h.o.Store.Audit(shown, pool.AuditQuery{Pool: name, Limit: 5}); err == nil && len(entries) > 0 {
 		var ls []string
 		for _, e := range entries {
 			ls = append(ls, auditLine(e, loc, now, false))

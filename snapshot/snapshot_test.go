@@ -92,6 +92,93 @@ func TestSnapshotAgeAndExpiry(t *testing.T) {
 	}
 }
 
+// With StaleWhileRefresh, an answer past its age is served at once while a
+// refresh runs, and the reads after it get the refreshed one; twice its
+// age, it is not served.
+func TestStaleWhileRefreshAge(t *testing.T) {
+	release := make(chan struct{})
+	close(release)
+	svc, _ := counting(release)
+	clk := clock.NewFake(t0)
+	c := New(svc, clk, 5*time.Second, StaleWhileRefresh())
+	ctx := context.Background()
+	_, _ = c.Get(ctx, "linux-ci")
+	clk.Advance(5 * time.Second)
+	p, at, _ := c.GetAt(ctx, "linux-ci")
+	if p.Standby != 1 || !at.Equal(t0) {
+		t.Errorf("5 s later: standby %d read at %v; want the snapshot of %v served while it is refreshed", p.Standby, at, t0)
+	}
+	waitFor(t, "the refresh", func() bool { p, _, _ := c.GetAt(ctx, "linux-ci"); return p.Standby != 1 })
+	p, at, _ = c.GetAt(ctx, "linux-ci")
+	if p.Standby != 2 || !at.Equal(t0.Add(5*time.Second)) {
+		t.Errorf("after the refresh: standby %d read at %v; want the refresh's, read at %v", p.Standby, at, t0.Add(5*time.Second))
+	}
+	clk.Advance(10 * time.Second)
+	p, at, _ = c.GetAt(ctx, "linux-ci")
+	if p.Standby != 3 || !at.Equal(t0.Add(15*time.Second)) {
+		t.Errorf("10 s after the refresh: standby %d read at %v; want a new fetch", p.Standby, at)
+	}
+	// A change through the Cache is never followed by an older answer.
+	clk.Advance(6 * time.Second)
+	if _, err := c.Update(ctx, pool.Pool{Name: "linux-ci"}, pool.Settings{}); err != nil {
+		t.Fatal(err)
+	}
+	if p, at, _ = c.GetAt(ctx, "linux-ci"); p.Standby != 4 || !at.Equal(clk.Now()) {
+		t.Errorf("after a change: standby %d read at %v; want a new fetch", p.Standby, at)
+	}
+}
+
+// waitFor waits for cond, which a refresh in the background makes true.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 5 s for %s", what)
+		}
+	}
+}
+
+// A burst of reads past the answer's age is served the answer at once,
+// while one refresh runs: none waits on it, and it is the only fetch.
+func TestStaleWhileRefresh(t *testing.T) {
+	release := make(chan struct{})
+	svc, n := counting(release)
+	clk := clock.NewFake(t0)
+	c := New(svc, clk, 5*time.Second, StaleWhileRefresh())
+	ctx := context.Background()
+	first := make(chan struct{})
+	go func() { _, _ = c.Get(ctx, "linux-ci"); _, _ = c.List(ctx, pool.ListOptions{}); close(first) }()
+	release <- struct{}{} // the first Get
+	release <- struct{}{} // the first List
+	<-first
+	clk.Advance(6 * time.Second)
+	for i := range 100 {
+		p, at, err := c.GetAt(ctx, "linux-ci")
+		if err != nil || p.Standby != 1 || !at.Equal(t0) {
+			t.Fatalf("read %d during the refresh: standby %d read at %v, %v; want the first answer at once", i, p.Standby, at, err)
+		}
+		l, at, err := c.ListAt(ctx, pool.ListOptions{})
+		if err != nil || len(l) != 1 || l[0].Standby != 2 || !at.Equal(t0) {
+			t.Fatalf("list %d during the refresh: %+v read at %v, %v; want the first list at once", i, l, at, err)
+		}
+	}
+	close(release)
+	waitFor(t, "the refreshes", func() bool {
+		p, _ := c.Get(ctx, "linux-ci")
+		l, _ := c.List(ctx, pool.ListOptions{})
+		return p.Standby != 1 && l[0].Standby != 2
+	})
+	if k := n.Load(); k != 4 {
+		t.Errorf("%d fetches, want 4: the first Get and List, and one refresh of each", k)
+	}
+	// A read that must be recent is not served a stale list.
+	clk.Advance(6 * time.Second)
+	nb := clk.Now().Add(-time.Second)
+	if l, at, err := c.ListAt(NotBefore(ctx, nb), pool.ListOptions{}); err != nil || at.Before(nb) {
+		t.Errorf("a list not before %v: %+v read at %v, %v", nb, l, at, err)
+	}
+}
+
 func TestListServedFromAListWithMoreDetail(t *testing.T) {
 	release := make(chan struct{})
 	close(release)

@@ -254,3 +254,53 @@ func migrationFiles(t *testing.T) (n, newest int) {
 	}
 	return n, newest
 }
+
+// A read marked pool.MayBeCached shows another replica's write at most the
+// mark's age late, by the store's clock; an unmarked read shows it at once.
+func TestCachedReadsAgeAcrossReplicas(t *testing.T) {
+	ctx := context.Background()
+	p := filepath.Join(t.TempDir(), "r.db")
+	clk := clock.NewFake(time.Date(2025, 6, 2, 7, 0, 0, 0, time.UTC))
+	a, err := sqlite.Open(ctx, p, sqlite.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := sqlite.Open(ctx, p, sqlite.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	shown := pool.MayBeCached(ctx, time.Second)
+	mutes := func(ctx context.Context) int {
+		t.Helper()
+		ms, err := a.Mutes(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ms)
+	}
+	if n := mutes(shown); n != 0 {
+		t.Fatalf("%d mutes at first", n)
+	}
+	if err := b.PutMute(ctx, pool.Mute{Pool: "linux-ci", Until: clk.Now().Add(time.Hour), By: "U1"}); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name    string
+		advance time.Duration
+		ctx     context.Context
+		want    int
+	}{
+		{"marked, at once", 0, shown, 0},
+		{"unmarked, at once", 0, ctx, 1},
+		{"marked, just within the age", 999 * time.Millisecond, shown, 0},
+		{"marked, at the age", time.Millisecond, shown, 1},
+	}
+	for _, st := range steps {
+		clk.Advance(st.advance)
+		if n := mutes(st.ctx); n != st.want {
+			t.Errorf("%s: %d mutes, want %d", st.name, n, st.want)
+		}
+	}
+}

@@ -93,3 +93,55 @@ func testRememberRace(t *testing.T, open Open) {
 		}
 	}
 }
+
+// testRememberBurst: many requests at once, some of them the same request
+// sent again, as a burst of commands brings them: each distinct key is new
+// to exactly one caller, every caller returns with its key recorded (asked
+// again, it is not new), and a call whose context has ended records nothing.
+func testRememberBurst(t *testing.T, open Open) {
+	ctx := context.Background()
+	s := opened(t, open)
+	const keys, copies = 24, 3
+	var firsts [keys]atomic.Int64
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range keys * copies {
+		wg.Go(func() {
+			<-start
+			k := i % keys
+			first, err := s.Remember(ctx, fmt.Sprintf("slack/burst/%02d", k), base, base.Add(5*time.Minute))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if first {
+				firsts[k].Add(1)
+			}
+			// Returned: the key is committed, for this caller and any other.
+			again, err := s.Remember(ctx, fmt.Sprintf("slack/burst/%02d", k), base.Add(time.Second), base.Add(5*time.Minute))
+			if err != nil {
+				t.Error(err)
+			} else if again {
+				t.Errorf("key %d: new again after a caller was answered", k)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	for k := range firsts {
+		if n := firsts[k].Load(); n != 1 {
+			t.Errorf("key %d: %d callers were told it is new, want 1", k, n)
+		}
+	}
+
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := s.Remember(done, "slack/cancelled", base, base.Add(5*time.Minute)); err == nil {
+		t.Error("Remember with an ended context reported no error")
+	}
+	first, err := s.Remember(ctx, "slack/cancelled", base, base.Add(5*time.Minute))
+	must(t, err)
+	if !first {
+		t.Error("a key whose Remember failed was recorded")
+	}
+}

@@ -42,6 +42,8 @@ func Run(t *testing.T, open Open) {
 		{"LeaseRace", testLeaseRace},
 		{"Remember", testRemember},
 		{"RememberRace", testRememberRace},
+		{"RememberBurst", testRememberBurst},
+		{"CachedReads", testCachedReads},
 		{"NotFound", testNotFound},
 		{"Restart", testRestart},
 		{"Concurrency", testConcurrency},

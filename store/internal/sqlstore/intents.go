@@ -51,6 +51,7 @@ func (s *Store) enqueueIn(ctx context.Context, x execer, msgs []pool.OutboxMessa
 
 // BeginIntent records an open intent; see pool.IntentStore.
 func (s *Store) BeginIntent(ctx context.Context, in pool.Intent, msgs ...pool.OutboxMessage) (int64, error) {
+	defer s.writing()()
 	notice := ""
 	if in.Notice != nil {
 		b, err := json.Marshal(in.Notice)
@@ -82,6 +83,7 @@ func (s *Store) BeginIntent(ctx context.Context, in pool.Intent, msgs ...pool.Ou
 
 // StepIntent records an open intent's progress; see pool.IntentStore.
 func (s *Store) StepIntent(ctx context.Context, id int64, step string, o pool.Outcome) error {
+	defer s.writing()()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("step intent %d: %w", id, err)
@@ -121,6 +123,7 @@ func (s *Store) writeOutcome(ctx context.Context, tx *sql.Tx, o pool.Outcome) er
 
 // FinishIntent closes an open intent with its outcome; see pool.IntentStore.
 func (s *Store) FinishIntent(ctx context.Context, id int64, o pool.Outcome) error {
+	defer s.writing()()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("finish intent %d: %w", id, err)
@@ -159,6 +162,7 @@ func one(res sql.Result, err error) error {
 
 // MarkReported marks the request's finished intents reported.
 func (s *Store) MarkReported(ctx context.Context, requestID string) error {
+	defer s.writing()()
 	if requestID == "" {
 		return nil
 	}
@@ -170,6 +174,7 @@ func (s *Store) MarkReported(ctx context.Context, requestID string) error {
 
 // ReportIntent marks a finished intent reported and queues msgs with it.
 func (s *Store) ReportIntent(ctx context.Context, id int64, msgs ...pool.OutboxMessage) error {
+	defer s.writing()()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("report intent %d: %w", id, err)
@@ -222,6 +227,7 @@ func (s *Store) Unsettled(ctx context.Context) ([]pool.Intent, error) {
 
 // ReleaseLeases ends every lease whose owner starts with prefix.
 func (s *Store) ReleaseLeases(ctx context.Context, prefix string) ([]string, error) {
+	defer s.writing()()
 	if prefix == "" {
 		return nil, errors.New("release leases: an owner prefix is needed")
 	}

@@ -28,6 +28,7 @@ const (
 // AddJobs records jobs and the pool's cursor in one transaction. A job
 // without a finish or queue time is refused: the table holds finished jobs.
 func (s *Store) AddJobs(ctx context.Context, p string, jobs []pool.Job, cursor string) error {
+	defer s.writing()()
 	for _, j := range jobs {
 		if j.Queued.IsZero() || j.Finished.IsZero() {
 			return fmt.Errorf("add jobs of %s: request %d is not a finished job (queued %v, finished %v)", p, j.RequestID, j.Queued, j.Finished)
@@ -138,6 +139,7 @@ func (s *Store) Jobs(ctx context.Context, q pool.JobsQuery) ([]pool.Job, error) 
 
 // DeleteJobs removes the jobs that finished before the instant.
 func (s *Store) DeleteJobs(ctx context.Context, before time.Time) (int64, error) {
+	defer s.writing()()
 	res, err := s.db.ExecContext(ctx, s.q(qDeleteJobs), s.t(before))
 	if err != nil {
 		return 0, fmt.Errorf("delete jobs finished before %s: %w", before.Format(time.RFC3339), err)

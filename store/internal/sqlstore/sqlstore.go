@@ -57,12 +57,14 @@ func Apply(opts []Option) Options {
 
 // Store is pool.Store on a database/sql handle.
 type Store struct {
-	db      *preparedDB
-	d       Dialect
-	clk     clock.Clock
-	queries map[string]string // rebound queries, by their ?-form
-	closers []func() error
-	seen    pruneState // Remember's pruning
+	db       *preparedDB
+	d        Dialect
+	clk      clock.Clock
+	queries  map[string]string // rebound queries, by their ?-form
+	closers  []func() error
+	seen     pruneState    // Remember's pruning
+	cache    readCache     // answers of reads marked pool.MayBeCached
+	remember rememberGroup // Remember's group commit
 }
 
 var _ pool.Store = (*Store)(nil)
@@ -298,6 +300,7 @@ func orNow(t, now time.Time) time.Time {
 }
 
 func (s *Store) AddAudit(ctx context.Context, e pool.AuditEntry) (int64, error) {
+	defer s.writing()()
 	var id int64
 	err := s.db.QueryRowContext(ctx, s.q(qAddAudit), s.t(orNow(e.Time, s.now())), e.Actor, e.ActorName, e.Channel, e.Source,
 		e.Command, e.Pool, e.Before, e.After, e.Result, e.RequestID).Scan(&id)
@@ -308,6 +311,10 @@ func (s *Store) AddAudit(ctx context.Context, e pool.AuditEntry) (int64, error) 
 }
 
 func (s *Store) Audit(ctx context.Context, q pool.AuditQuery) ([]pool.AuditEntry, error) {
+	return cached(s, ctx, "audit/"+strconv.Itoa(q.Limit)+"/"+q.Pool, cloned, func() ([]pool.AuditEntry, error) { return s.audit(ctx, q) })
+}
+
+func (s *Store) audit(ctx context.Context, q pool.AuditQuery) ([]pool.AuditEntry, error) {
 	limit := q.Limit
 	if limit <= 0 {
 		limit = 20
@@ -377,6 +384,7 @@ func (c settingsCols) settings() pool.Settings {
 }
 
 func (s *Store) SaveSettings(ctx context.Context, v pool.Saved) (bool, error) {
+	defer s.writing()()
 	st := v.Settings
 	res, err := s.db.ExecContext(ctx, s.q(qSaveSettings), v.Pool, intArg(st.Standby), intArg(st.Max), intArg(st.TTLMinutes),
 		boolArg(st.Recycle), s.t(orNow(v.Time, s.now())), v.By)
@@ -407,6 +415,7 @@ func (s *Store) SavedSettings(ctx context.Context, p string) (pool.Saved, error)
 }
 
 func (s *Store) ClearSavedSettings(ctx context.Context, p string) error {
+	defer s.writing()()
 	if _, err := s.db.ExecContext(ctx, s.q(qClearSavedSettings), p); err != nil {
 		return fmt.Errorf("clear saved settings of %s: %w", p, err)
 	}
@@ -414,6 +423,7 @@ func (s *Store) ClearSavedSettings(ctx context.Context, p string) error {
 }
 
 func (s *Store) PutOverride(ctx context.Context, o pool.Override) error {
+	defer s.writing()()
 	st := o.Settings
 	_, err := s.db.ExecContext(ctx, s.q(qPutOverride), o.Pool, o.Kind, intArg(st.Standby), intArg(st.Max), intArg(st.TTLMinutes),
 		boolArg(st.Recycle), s.t(o.Until), s.t(o.SkipAt), o.By, s.t(orNow(o.Created, s.now())))
@@ -424,6 +434,7 @@ func (s *Store) PutOverride(ctx context.Context, o pool.Override) error {
 }
 
 func (s *Store) DeleteOverride(ctx context.Context, p, kind string) error {
+	defer s.writing()()
 	if _, err := s.db.ExecContext(ctx, s.q(qDeleteOverride), p, kind); err != nil {
 		return fmt.Errorf("delete %s override of %s: %w", kind, p, err)
 	}
@@ -431,6 +442,10 @@ func (s *Store) DeleteOverride(ctx context.Context, p, kind string) error {
 }
 
 func (s *Store) Overrides(ctx context.Context) ([]pool.Override, error) {
+	return cached(s, ctx, "overrides", cloned, func() ([]pool.Override, error) { return s.overrides(ctx) })
+}
+
+func (s *Store) overrides(ctx context.Context) ([]pool.Override, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(qOverrides))
 	if err != nil {
 		return nil, fmt.Errorf("read overrides: %w", err)
@@ -454,6 +469,7 @@ func (s *Store) Overrides(ctx context.Context) ([]pool.Override, error) {
 }
 
 func (s *Store) PutMute(ctx context.Context, m pool.Mute) error {
+	defer s.writing()()
 	if _, err := s.db.ExecContext(ctx, s.q(qPutMute), m.Pool, m.Condition, s.t(m.Until), m.By); err != nil {
 		return fmt.Errorf("mute %s %s: %w", m.Pool, m.Condition, err)
 	}
@@ -461,6 +477,10 @@ func (s *Store) PutMute(ctx context.Context, m pool.Mute) error {
 }
 
 func (s *Store) Mutes(ctx context.Context) ([]pool.Mute, error) {
+	return cached(s, ctx, "mutes", cloned, func() ([]pool.Mute, error) { return s.mutes(ctx) })
+}
+
+func (s *Store) mutes(ctx context.Context) ([]pool.Mute, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(qMutes))
 	if err != nil {
 		return nil, fmt.Errorf("read mutes: %w", err)
@@ -483,6 +503,7 @@ func (s *Store) Mutes(ctx context.Context) ([]pool.Mute, error) {
 }
 
 func (s *Store) DeleteMute(ctx context.Context, p, condition string) error {
+	defer s.writing()()
 	if _, err := s.db.ExecContext(ctx, s.q(qDeleteMute), p, condition); err != nil {
 		return fmt.Errorf("unmute %s %s: %w", p, condition, err)
 	}
@@ -490,6 +511,7 @@ func (s *Store) DeleteMute(ctx context.Context, p, condition string) error {
 }
 
 func (s *Store) PutAlert(ctx context.Context, a pool.Alert) error {
+	defer s.writing()()
 	_, err := s.db.ExecContext(ctx, s.q(qPutAlert), a.Key, a.Pool, a.Condition, a.Severity, a.Firing, int64(a.Incident), int64(a.Count),
 		a.Summary, a.Detail, a.Channel, a.MessageKey, s.t(a.StartedAt), s.t(a.UpdatedAt), s.t(a.NotifiedAt), s.t(a.ResolvedAt))
 	if err != nil {
@@ -524,6 +546,7 @@ func (s *Store) Alerts(ctx context.Context) ([]pool.Alert, error) {
 }
 
 func (s *Store) Enqueue(ctx context.Context, m pool.OutboxMessage) (int64, error) {
+	defer s.writing()()
 	var id int64
 	err := s.db.QueryRowContext(ctx, s.q(qEnqueue), m.Channel, m.Key, m.Op, m.Text, m.Blocks, s.t(orNow(m.Created, s.now())),
 		int64(m.Attempts), s.t(m.NotBefore)).Scan(&id)
@@ -565,6 +588,7 @@ func (s *Store) Pending(ctx context.Context, limit int) ([]pool.OutboxMessage, e
 // Slack message it became under its key, in one transaction. sent.Key and
 // sent.Channel default to the message's.
 func (s *Store) MarkSent(ctx context.Context, id int64, sent pool.Sent) error {
+	defer s.writing()()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("mark message %d sent: %w", id, err)
@@ -600,6 +624,7 @@ func (s *Store) MarkSent(ctx context.Context, id int64, sent pool.Sent) error {
 }
 
 func (s *Store) Retry(ctx context.Context, id int64, notBefore time.Time) error {
+	defer s.writing()()
 	res, err := s.db.ExecContext(ctx, s.q(qRetry), s.t(notBefore), id)
 	if err != nil {
 		return fmt.Errorf("retry message %d: %w", id, err)
@@ -614,6 +639,7 @@ func (s *Store) Retry(ctx context.Context, id int64, notBefore time.Time) error 
 
 // Refuse sets message id aside as a dead letter; see pool.Store.
 func (s *Store) Refuse(ctx context.Context, id int64, reason string, at time.Time) error {
+	defer s.writing()()
 	res, err := s.db.ExecContext(ctx, s.q(qRefuse), s.d.BindTime(orNow(at, s.now()).UTC()), reason, id)
 	if err != nil {
 		return fmt.Errorf("refuse message %d: %w", id, err)
@@ -656,6 +682,7 @@ func (s *Store) Refused(ctx context.Context, limit int) ([]pool.OutboxMessage, e
 
 // Requeue makes dead letters pending again; see pool.Store.
 func (s *Store) Requeue(ctx context.Context, ids []int64) (int, error) {
+	defer s.writing()()
 	if len(ids) == 0 {
 		res, err := s.db.ExecContext(ctx, s.q(qRequeueAll))
 		if err != nil {
@@ -703,6 +730,10 @@ func (s *Store) SentMessage(ctx context.Context, key string) (pool.Sent, error) 
 }
 
 func (s *Store) Get(ctx context.Context, key string) (string, error) {
+	return cached(s, ctx, "kv/"+key, same, func() (string, error) { return s.get(ctx, key) })
+}
+
+func (s *Store) get(ctx context.Context, key string) (string, error) {
 	var v string
 	err := s.db.QueryRowContext(ctx, s.q(qGet), key).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -715,6 +746,7 @@ func (s *Store) Get(ctx context.Context, key string) (string, error) {
 }
 
 func (s *Store) Put(ctx context.Context, key, value string) error {
+	defer s.writing()()
 	if _, err := s.db.ExecContext(ctx, s.q(qPut), key, value); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
@@ -722,6 +754,7 @@ func (s *Store) Put(ctx context.Context, key, value string) error {
 }
 
 func (s *Store) Claim(ctx context.Context, key, owner string) (bool, error) {
+	defer s.writing()()
 	res, err := s.db.ExecContext(ctx, s.q(qClaim), key, owner, s.d.BindTime(s.now()))
 	if err != nil {
 		return false, fmt.Errorf("claim %s: %w", key, err)
@@ -736,6 +769,7 @@ func (s *Store) Claim(ctx context.Context, key, owner string) (bool, error) {
 // TakeLease takes, renews, or reports who holds the lease on key; see
 // pool.Store. "Now" is the store clock's.
 func (s *Store) TakeLease(ctx context.Context, key, owner, info string, until time.Time) (bool, pool.Lease, error) {
+	defer s.writing()()
 	if key == "" || owner == "" || until.IsZero() {
 		return false, pool.Lease{}, fmt.Errorf("take lease %q: a key, an owner and an end are needed", key)
 	}
@@ -766,6 +800,7 @@ func (s *Store) TakeLease(ctx context.Context, key, owner, info string, until ti
 
 // ReleaseLease ends owner's lease on key, if owner holds it.
 func (s *Store) ReleaseLease(ctx context.Context, key, owner string) error {
+	defer s.writing()()
 	if _, err := s.db.ExecContext(ctx, s.q(qReleaseLease), key, owner); err != nil {
 		return fmt.Errorf("release lease %s: %w", key, err)
 	}
@@ -774,6 +809,15 @@ func (s *Store) ReleaseLease(ctx context.Context, key, owner string) error {
 
 // CurrentLease returns the unlapsed lease on key, or pool.ErrNotFound.
 func (s *Store) CurrentLease(ctx context.Context, key string) (pool.Lease, error) {
+	l, err := cached(s, ctx, "lease/"+key, same, func() (pool.Lease, error) { return s.currentLease(ctx, key) })
+	if err == nil && !l.Until.After(s.now()) {
+		// Kept, it has lapsed since.
+		return pool.Lease{}, fmt.Errorf("lease %s: %w", key, pool.ErrNotFound)
+	}
+	return l, err
+}
+
+func (s *Store) currentLease(ctx context.Context, key string) (pool.Lease, error) {
 	l := pool.Lease{Key: key}
 	var at nullTime
 	err := s.db.QueryRowContext(ctx, s.q(qLiveLease), key, s.d.BindTime(s.now())).Scan(&l.Owner, &l.Info, &at)
