@@ -33,9 +33,9 @@ type autoState struct {
 	Changed  time.Time `json:"changed"` // the last change applied
 	Standby  int       `json:"standby"`
 	TTL      int       `json:"ttl"`
-	Reason   string    `json:"reason"`
+	Reason   string    `json:"reason"`  // as first decided
 	History  string    `json:"history"` // "9 days"
-	Decided  time.Time `json:"decided"`
+	Decided  time.Time `json:"decided"` // when this decision was first made
 	Schedule string    `json:"schedule"`
 }
 
@@ -153,6 +153,15 @@ func (s *Scheduler) loadAutoState(ctx context.Context, name string) (*autoState,
 	return loadRecord[autoState](ctx, s, autoStateKey(name), name, "autopilot state")
 }
 
+// sameDecision reports whether r decides what st did: the same settings on
+// the same history and schedule. The reason's words name the time they
+// look ahead to, so the stored reason and Decided stay those of when the
+// decision was first made.
+func (st autoState) sameDecision(r autoState) bool {
+	return st.Standby == r.Standby && st.TTL == r.TTL && st.History == r.History &&
+		st.Schedule == r.Schedule && st.Changed.Equal(r.Changed)
+}
+
 func (s *Scheduler) putAutoState(ctx context.Context, name string, st autoState) error {
 	return putRecord(ctx, s, autoStateKey(name), name, "autopilot state", st)
 }
@@ -212,6 +221,9 @@ func (s *Scheduler) reconcileAutopilot(ctx context.Context, sc *schedule, p pool
 		rec.Changed = st.Changed
 	}
 	if dd.Empty() {
+		if st != nil && st.sameDecision(rec) {
+			return nil // nothing new to keep: a pass writes only what changed
+		}
 		return s.putAutoState(ctx, name, rec)
 	}
 	if st != nil && now.Sub(st.Changed) < autoInterval {

@@ -352,3 +352,34 @@ func TestAutopilotFloor(t *testing.T) {
 		}
 	}
 }
+
+// A pass that decides what the last one did keeps the stored state as it
+// was: the week's passes write only what changed.
+func TestAutopilotKeepsAnUnchangedDecisionWithoutWriting(t *testing.T) {
+	h := newHarness(t, paris(3, 3, 0), autopilotSchedule())
+	h.withHistory(officeHistory(h))
+	h.reconcileAt(paris(3, 3, 0))
+	first, err := h.st.Get(h.ctx, autoStateKey("linux-ci"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []int{1, 2, 30} {
+		h.reconcileAt(paris(3, 3, m))
+		now, err := h.st.Get(h.ctx, autoStateKey("linux-ci"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if now != first {
+			t.Fatalf("at 03:%02d the same decision was written again:\n%s\nwas\n%s", m, now, first)
+		}
+	}
+	// A new decision is kept: by 07:55 the pool is brought up.
+	h.reconcileAt(paris(3, 7, 55))
+	later, err := h.st.Get(h.ctx, autoStateKey("linux-ci"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if later == first || !strings.Contains(later, `"standby":`) || strings.Contains(later, `"standby":0,`) {
+		t.Errorf("at 07:55 the state is %s, want the new standby", later)
+	}
+}
