@@ -7,10 +7,7 @@
 //     one pool's logs) made at once cost one fetch: the later callers wait for
 //     the first one's answer (singleflight);
 //   - an answer is served for at most MaxAge on the injected clock, and callers
-//     that ask are told when it was read (ListAt, GetAt, LogsAt); with
-//     StaleWhileRefresh, for another MaxAge after that it is still served,
-//     at once, while one refresh shared by every reader runs in the
-//     background, so that a burst of reads never waits on a refresh;
+//     that ask are told when it was read (ListAt, GetAt, LogsAt);
 //   - a change made through the Cache (Update, SetImage, Create, ReimageNodes,
 //     DeleteNodes) that succeeds forgets what it read of that pool and every
 //     pool list: a read that starts after the change returns sees nothing
@@ -69,15 +66,13 @@ const DefaultMaxAge = 5 * time.Second
 const fetchTimeout = 60 * time.Second
 
 // Cache is a pool.Service that serves reads from a snapshot at most MaxAge
-// old (twice that while it is refreshed, with StaleWhileRefresh). It is
-// safe for concurrent use.
+// old. It is safe for concurrent use.
 type Cache struct {
 	svc    pool.Service
 	clock  clock.Clock
 	maxAge time.Duration
 	group  singleflight.Group
 	part   func(context.Context) string
-	swr    bool // StaleWhileRefresh
 
 	mu      sync.Mutex
 	gen     uint64 // bumped by every successful change
@@ -108,14 +103,6 @@ type Option func(*Cache)
 // scheduler is willing to wait out a throttle for.
 func WithPartition(f func(context.Context) string) Option { return func(c *Cache) { c.part = f } }
 
-// StaleWhileRefresh has an answer past MaxAge served for another MaxAge
-// while one refresh runs in the background, instead of every read waiting
-// for the refresh: a burst of commands just after the snapshot ages is
-// answered at once, each answer saying how old it is. What the other
-// promises say holds as before: a change through the Cache, a Fresh read
-// and a NotBefore read are never served an older answer.
-func StaleWhileRefresh() Option { return func(c *Cache) { c.swr = true } }
-
 // New returns a Cache over svc; maxAge ≤ 0 means DefaultMaxAge.
 func New(svc pool.Service, clk clock.Clock, maxAge time.Duration, opts ...Option) *Cache {
 	if clk == nil {
@@ -145,15 +132,6 @@ func (c *Cache) Fetches() int {
 
 func (c *Cache) fresh(at time.Time) bool { return c.clock.Now().Sub(at) < c.maxAge }
 
-// servable reports whether an answer read at at may be served: fresh, or
-// with StaleWhileRefresh for another MaxAge while a refresh runs.
-func (c *Cache) servable(at time.Time) bool {
-	if !c.swr {
-		return c.fresh(at)
-	}
-	return c.clock.Now().Sub(at) < 2*c.maxAge
-}
-
 // covers reports whether a list read with have holds everything want asks for.
 func covers(have, want pool.ListOptions) bool {
 	return (have.Nodes || !want.Nodes) && (have.Queue || !want.Queue) && (have.ScaleSets || !want.ScaleSets) && (have.Images || !want.Images)
@@ -175,30 +153,23 @@ func (c *Cache) ListAt(ctx context.Context, opts pool.ListOptions) ([]pool.Pool,
 	var best entry[[]pool.Pool]
 	found := false
 	for o, e := range c.lists {
-		if !isFresh(ctx) && covers(o, opts) && c.servable(e.at) && !e.at.Before(nb) && (!found || e.at.After(best.at)) {
+		if !isFresh(ctx) && covers(o, opts) && c.fresh(e.at) && !e.at.Before(nb) && (!found || e.at.After(best.at)) {
 			best, found = e, true
 		}
 	}
 	gen := c.gen
 	c.mu.Unlock()
-	if found && !nb.IsZero() && !c.fresh(best.at) {
-		found = false // a read that must be recent is not served a stale one
+	if found {
+		return clone(best.v), best.at, nil
 	}
 	if !nb.IsZero() {
 		// A fetch under way may have begun before nb: not joined.
 		ctx = Fresh(ctx)
 	}
 	key := fmt.Sprintf("list/%d/%t/%t/%t/%t", gen, opts.Nodes, opts.Queue, opts.ScaleSets, opts.Images)
-	lookup := func() (entry[[]pool.Pool], bool) { e, ok := c.lists[opts]; return e, ok }
-	fetch := func(ctx context.Context) ([]pool.Pool, error) { return c.svc.List(ctx, opts) }
-	keep := func(e entry[[]pool.Pool]) { c.lists[opts] = e }
-	if found {
-		if !c.fresh(best.at) {
-			refresh(ctx, c, key, gen, lookup, fetch, keep)
-		}
-		return clone(best.v), best.at, nil
-	}
-	e, err := share(ctx, c, key, gen, lookup, fetch, keep)
+	e, err := share(ctx, c, key, gen, func() (entry[[]pool.Pool], bool) { e, ok := c.lists[opts]; return e, ok },
+		func(ctx context.Context) ([]pool.Pool, error) { return c.svc.List(ctx, opts) },
+		func(e entry[[]pool.Pool]) { c.lists[opts] = e })
 	if err != nil {
 		return nil, time.Time{}, err
 	}
@@ -219,17 +190,12 @@ func (c *Cache) GetAt(ctx context.Context, name string) (pool.Pool, time.Time, e
 	e, ok := c.pools[k]
 	gen := c.gen
 	c.mu.Unlock()
-	key := fmt.Sprintf("get/%d/%s", gen, k)
-	lookup := func() (entry[pool.Pool], bool) { e, ok := c.pools[k]; return e, ok }
-	fetch := func(ctx context.Context) (pool.Pool, error) { return c.svc.Get(ctx, name) }
-	keep := func(e entry[pool.Pool]) { c.pools[k] = e }
-	if ok && c.servable(e.at) && !isFresh(ctx) {
-		if !c.fresh(e.at) {
-			refresh(ctx, c, key, gen, lookup, fetch, keep)
-		}
+	if ok && c.fresh(e.at) && !isFresh(ctx) {
 		return e.v, e.at, nil
 	}
-	e, err := share(ctx, c, key, gen, lookup, fetch, keep)
+	e, err := share(ctx, c, fmt.Sprintf("get/%d/%s", gen, k), gen, func() (entry[pool.Pool], bool) { e, ok := c.pools[k]; return e, ok },
+		func(ctx context.Context) (pool.Pool, error) { return c.svc.Get(ctx, name) },
+		func(e entry[pool.Pool]) { c.pools[k] = e })
 	if err != nil {
 		return pool.Pool{}, time.Time{}, err
 	}
@@ -250,17 +216,13 @@ func (c *Cache) LogsAt(ctx context.Context, name string, after uint64) ([]pool.L
 	e, ok := c.logs[k]
 	gen := c.gen
 	c.mu.Unlock()
-	key := fmt.Sprintf("logs/%d/%d/%s", gen, after, k.name)
-	lookup := func() (entry[[]pool.LogEntry], bool) { e, ok := c.logs[k]; return e, ok }
-	fetch := func(ctx context.Context) ([]pool.LogEntry, error) { return c.svc.Logs(ctx, name, after) }
-	keep := func(e entry[[]pool.LogEntry]) { c.logs[k] = e }
-	if ok && c.servable(e.at) && !isFresh(ctx) {
-		if !c.fresh(e.at) {
-			refresh(ctx, c, key, gen, lookup, fetch, keep)
-		}
+	if ok && c.fresh(e.at) && !isFresh(ctx) {
 		return e.v, e.at, nil
 	}
-	e, err := share(ctx, c, key, gen, lookup, fetch, keep)
+	e, err := share(ctx, c, fmt.Sprintf("logs/%d/%d/%s", gen, after, k.name), gen,
+		func() (entry[[]pool.LogEntry], bool) { e, ok := c.logs[k]; return e, ok },
+		func(ctx context.Context) ([]pool.LogEntry, error) { return c.svc.Logs(ctx, name, after) },
+		func(e entry[[]pool.LogEntry]) { c.logs[k] = e })
 	if err != nil {
 		return nil, time.Time{}, err
 	}
@@ -287,33 +249,10 @@ func share[T any](ctx context.Context, c *Cache, key string, gen uint64, lookup 
 		c.keep(gen, func() { keep(e) })
 		return e, nil
 	}
-	select {
-	case r := <-flight(ctx, c, key, gen, lookup, fetch, keep):
-		if r.Err != nil {
-			return entry[T]{}, r.Err
-		}
-		return r.Val.(entry[T]), nil
-	case <-ctx.Done():
-		return entry[T]{}, ctx.Err()
-	}
-}
-
-// refresh starts the fetch that share would make, or joins one under way,
-// without waiting for it: a reader served an answer past its MaxAge leaves
-// the next readers a fresh one.
-func refresh[T any](ctx context.Context, c *Cache, key string, gen uint64, lookup func() (entry[T], bool),
-	fetch func(context.Context) (T, error), keep func(entry[T])) {
-	flight(ctx, c, key, gen, lookup, fetch, keep)
-}
-
-// flight is share's fetch, shared by key (within ctx's partition); its
-// channel has room for the answer, so that nobody need receive it.
-func flight[T any](ctx context.Context, c *Cache, key string, gen uint64, lookup func() (entry[T], bool),
-	fetch func(context.Context) (T, error), keep func(entry[T])) <-chan singleflight.Result {
 	if c.part != nil {
 		key = c.part(ctx) + "/" + key
 	}
-	return c.group.DoChan(key, func() (any, error) {
+	ch := c.group.DoChan(key, func() (any, error) {
 		c.mu.Lock()
 		if e, ok := lookup(); ok && c.fresh(e.at) {
 			c.mu.Unlock()
@@ -331,6 +270,15 @@ func flight[T any](ctx context.Context, c *Cache, key string, gen uint64, lookup
 		}
 		return e, err
 	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return entry[T]{}, r.Err
+		}
+		return r.Val.(entry[T]), nil
+	case <-ctx.Done():
+		return entry[T]{}, ctx.Err()
+	}
 }
 
 // keep stores a fetched answer unless a change happened since the fetch
