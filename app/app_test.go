@@ -137,7 +137,10 @@ func startSim(t *testing.T, speed float64) (*sim.Sim, string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { s.Run(ctx, speed); close(done) }()
-	t.Cleanup(func() { cancel(); <-done; srv.Close() })
+	// A read still waiting on an injected latency when the test ends (a
+	// pool list shared by the snapshot cache is not the caller's to cancel)
+	// is cut off with its connection, rather than held until it is answered.
+	t.Cleanup(func() { cancel(); <-done; srv.CloseClientConnections(); srv.Close() })
 	return s, srv.URL
 }
 

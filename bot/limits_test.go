@@ -68,6 +68,7 @@ func TestStalledBodyCutOff(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // each waits out the real 200ms on a server of its own
 			h := &fakeHandler{}
 			bh := NewHTTP(HTTPOptions{SigningSecret: secret, Handler: h, Workers: 1, Queue: 1,
 				Clock: clock.NewFake(now), Logger: discardLog, BodyTimeout: 200 * time.Millisecond})

@@ -108,7 +108,11 @@ func TestCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	worst = max(worst, rec)
-	mismatches = append(mismatches, w.check(trials)...)
+	last := w.check(trials)
+	for _, p := range last {
+		t.Errorf("after the last trial: %s", p)
+	}
+	mismatches = append(mismatches, last...)
 	w.stop()
 	changes, swaps, scheduled := w.changes()
 	t.Logf("crash test: %d trials (SIGKILL at random moments), %d changes reached Azure (%d settings by command, %d image swaps, %d scheduled), "+

@@ -252,3 +252,31 @@ func TestRecycleReimagesAfterUse(t *testing.T) {
 		t.Error("no node was reimaged after a job with recycle on")
 	}
 }
+
+// AgentImages names every agent of the pool, each with its VM's image;
+// an unknown pool is an error.
+func TestAgentImages(t *testing.T) {
+	s := New(Options{Seed: 1})
+	s.Advance(30 * time.Minute) // the standby agents are made
+	images, err := s.AgentImages("linux-ci")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := s.NodeStates("linux-ci")
+	nodes := 0
+	for _, n := range st {
+		nodes += n
+	}
+	if nodes == 0 || len(images) != nodes {
+		t.Fatalf("%d agents with images, %d nodes", len(images), nodes)
+	}
+	want := galleryImageID("ubuntu22") + "/versions/1.1.0"
+	for agent, id := range images {
+		if id != want {
+			t.Errorf("agent %s on %q, want %q", agent, id, want)
+		}
+	}
+	if _, err := s.AgentImages("mac-ci"); err == nil {
+		t.Error("no error for an unknown pool")
+	}
+}

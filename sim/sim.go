@@ -462,6 +462,25 @@ func (s *Sim) NodeStates(name string) (map[pool.NodeState]int, error) {
 	return m, nil
 }
 
+// AgentImages returns the image each of a pool's agents runs, by agent
+// name, as its VM's image reference names it (a gallery image's id carries
+// its version): what a test watching a rollout reads without a round trip.
+func (s *Sim) AgentImages(name string) (map[string]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.byName[strings.ToLower(name)]
+	if p == nil {
+		return nil, fmt.Errorf("no pool %q", name)
+	}
+	m := make(map[string]string, len(p.nodes))
+	for _, n := range p.nodes {
+		if n.inst != nil {
+			m[n.name] = n.inst.image.String()
+		}
+	}
+	return m, nil
+}
+
 // Calls returns how many requests were received per route name (see doc.go),
 // per authentication kind ("auth:pat", "auth:bearer", "auth:none",
 // "auth:rejected") and per injected fault ("fault:429", …).

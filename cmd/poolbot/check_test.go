@@ -112,7 +112,7 @@ digest_cron = "0 25 * * *"
 			`.toml:26: key schedules[0].entries[1].cron: schedule office-hours: entry 2: cron "0 20 * * 1-8"`,
 			`.toml:30: key cost.digest_cron: "0 25 * * *" is not a 5-field cron expression`,
 			`: 3 problem(s)`}},
-		{"Azure DevOps unreachable", "http://127.0.0.1:1", strings.Replace(goodSchedules, `"windows-*"`, `"mac-*"`, 1), []string{"--timeout", "1s"}, 0,
+		{"Azure DevOps unreachable", "http://127.0.0.1:1", strings.Replace(goodSchedules, `"windows-*"`, `"mac-*"`, 1), []string{"--timeout", "100ms"}, 0,
 			[]string{"pools not checked: Azure DevOps not reachable"}},
 	}
 	for _, tt := range tests {
