@@ -184,26 +184,63 @@ func (s *schedule) between(from, to time.Time) []occurrence {
 	if to.Before(from) {
 		return nil
 	}
-	// The wall times to consider: a day either side, as UTC fields.
-	wf := wallOf(from.In(s.loc)).Add(-24 * time.Hour)
-	wt := wallOf(to.In(s.loc)).Add(24 * time.Hour)
 	var out []occurrence
 	for _, e := range s.entries {
-		seen := map[time.Time]bool{}
-		for w := e.spec.Next(wf.Add(-time.Second)); !w.IsZero() && !w.After(wt); w = e.spec.Next(w) {
-			if s.skip[w.Format("2006-01-02")] {
-				continue
-			}
-			at := resolve(w, s.loc)
-			if at.Before(from) || at.After(to) || seen[at.UTC()] {
-				continue
-			}
-			seen[at.UTC()] = true
-			out = append(out, occurrence{At: at, Wall: w, Entry: e})
-		}
+		out = s.entryBetween(out, e, from, to)
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		a, b := out[i], out[j]
+	sortOccurrences(out)
+	return out
+}
+
+// entryBetween appends e's occurrences with from <= At <= to to out, in
+// order, holidays left out.
+func (s *schedule) entryBetween(out []occurrence, e *entry, from, to time.Time) []occurrence {
+	// The wall times to consider, as UTC fields: those of from and to, and a
+	// day either side when the zone's offset changes near them (a wall time
+	// then maps to an instant up to a day away).
+	pad := 24 * time.Hour
+	if steadyOffset(s.loc, from.Add(-pad), to.Add(pad)) {
+		pad = 0
+	}
+	wf := wallOf(from.In(s.loc)).Add(-pad)
+	wt := wallOf(to.In(s.loc)).Add(pad)
+	var seen map[time.Time]bool
+	if pad > 0 {
+		seen = map[time.Time]bool{} // clocks going back show a wall time twice
+	}
+	for w := e.spec.Next(wf.Add(-time.Second)); !w.IsZero() && !w.After(wt); w = e.spec.Next(w) {
+		if len(s.skip) > 0 && s.skip[w.Format("2006-01-02")] {
+			continue
+		}
+		at := w
+		if s.loc != time.UTC {
+			at = resolve(w, s.loc)
+		}
+		if at.Before(from) || at.After(to) || seen[at.UTC()] {
+			continue
+		}
+		if seen != nil {
+			seen[at.UTC()] = true
+		}
+		out = append(out, occurrence{At: at, Wall: w, Entry: e})
+	}
+	return out
+}
+
+// steadyOffset reports whether loc keeps one UTC offset from a to b, so that
+// wall times and instants differ by it throughout.
+func steadyOffset(loc *time.Location, a, b time.Time) bool {
+	if loc == time.UTC {
+		return true
+	}
+	start, end := a.In(loc).ZoneBounds()
+	return (start.IsZero() || !start.After(a)) && (end.IsZero() || end.After(b))
+}
+
+// sortOccurrences orders occurrences by instant, then as between says.
+func sortOccurrences(occ []occurrence) {
+	sort.SliceStable(occ, func(i, j int) bool {
+		a, b := occ[i], occ[j]
 		if !a.At.Equal(b.At) {
 			return a.At.Before(b.At)
 		}
@@ -212,7 +249,28 @@ func (s *schedule) between(from, to time.Time) []occurrence {
 		}
 		return a.Entry.index < b.Entry.index
 	})
-	return out
+}
+
+// latest returns e's latest occurrence in [from, to] that is not at skipAt,
+// looking back from to over windows that double, so that a dense entry (one
+// a minute) costs its last hour rather than the whole span.
+func (s *schedule) latest(e *entry, from, to, skipAt time.Time) (occurrence, bool) {
+	var buf []occurrence
+	for span := time.Hour; ; span *= 2 {
+		lo := to.Add(-span)
+		if lo.Before(from) {
+			lo = from
+		}
+		buf = s.entryBetween(buf[:0], e, lo, to)
+		for i := len(buf) - 1; i >= 0; i-- {
+			if !buf[i].At.Equal(skipAt) {
+				return buf[i], true
+			}
+		}
+		if !lo.After(from) {
+			return occurrence{}, false
+		}
+	}
 }
 
 // after returns the first n occurrences after t (strictly), searching up to
@@ -224,9 +282,15 @@ func (s *schedule) after(t time.Time, n int) []occurrence {
 	}
 	seen := map[key]bool{}
 	var out []occurrence
-	const span = 8 * 24 * time.Hour
-	for from := t; len(out) < n && from.Sub(t) < farLookback; from = from.Add(span) {
-		for _, o := range s.between(from, from.Add(span)) {
+	// Windows that double from an hour: the next of a dense entry is found
+	// in its first, a monthly one's in a dozen.
+	span := time.Hour
+	for from := t; len(out) < n && from.Sub(t) < farLookback; from, span = from.Add(span), 2*span {
+		to := from.Add(span)
+		if end := t.Add(farLookback); to.After(end) {
+			to = end
+		}
+		for _, o := range s.between(from, to) {
 			k := key{o.At.UTC(), o.Entry}
 			if !o.At.After(t) || seen[k] {
 				continue

@@ -361,24 +361,35 @@ func (sc *schedule) holdEnd(h pool.Override, skip *pool.Override) time.Time {
 }
 
 // past returns the occurrences up to now that take effect, folded window
-// first; skipped ones are left out.
+// first; skipped ones are left out. Only each entry's latest one counts for
+// fold (a later occurrence of an entry overlays every field an earlier one
+// set), so only those are returned: the latest within lookback, or, for a
+// schedule with sparse entries and none there, the one latest of all within
+// farLookback.
 func (sc *schedule) past(now time.Time, skip *pool.Override) []occurrence {
-	keep := func(occ []occurrence) []occurrence {
-		out := occ[:0]
-		for _, o := range occ {
-			if skip == nil || !o.At.Equal(skip.SkipAt) {
-				out = append(out, o)
+	var skipAt time.Time
+	if skip != nil {
+		skipAt = skip.SkipAt
+	}
+	var occ []occurrence
+	for _, e := range sc.entries {
+		if o, ok := sc.latest(e, now.Add(-lookback), now, skipAt); ok {
+			occ = append(occ, o)
+		}
+	}
+	if len(occ) == 0 {
+		for _, e := range sc.entries {
+			if o, ok := sc.latest(e, now.Add(-farLookback), now, skipAt); ok {
+				occ = append(occ, o)
 			}
 		}
-		return out
-	}
-	occ := keep(sc.between(now.Add(-lookback), now))
-	if len(occ) == 0 {
-		// A schedule with sparse entries: its latest one holds.
-		if far := keep(sc.between(now.Add(-farLookback), now)); len(far) > 0 {
-			occ = far[len(far)-1:]
+		sortOccurrences(occ)
+		if len(occ) > 0 {
+			occ = occ[len(occ)-1:]
 		}
+		return occ
 	}
+	sortOccurrences(occ)
 	return occ
 }
 
