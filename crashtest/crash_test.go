@@ -63,9 +63,15 @@ func imageID(version string) string {
 		"/providers/Microsoft.Compute/galleries/" + sim.Gallery + "/images/ubuntu22/versions/" + version
 }
 
+// lanes is how many worlds run trials at once. A trial mostly waits (for
+// a restart to settle, for the change it kills, for the next simulated
+// minute), so two worlds, each with its own simulator, Slack, store and
+// process, take about half the time of one; every trial is the same.
+const lanes = 2
+
 // TestCrash: at least 100 trials of SIGKILL at a random moment of a
 // command, an image swap or a scheduled change, each followed by a restart
-// on the same store.
+// on the same store, split among the lanes.
 func TestCrash(t *testing.T) {
 	trials := 100
 	if testing.Short() {
@@ -74,8 +80,49 @@ func TestCrash(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("POOLBOT_CRASH_TRIALS")); err == nil && v > 0 {
 		trials = v
 	}
-	w := newWorld(t, build(t))
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 15))
+	bin := build(t)
+	results := make([]laneResult, lanes)
+	t.Run("lanes", func(t *testing.T) {
+		for l := range lanes {
+			n := trials / lanes
+			if l < trials%lanes {
+				n++
+			}
+			t.Run(fmt.Sprintf("lane%d", l), func(t *testing.T) {
+				t.Parallel()
+				results[l] = runLane(t, bin, n, uint64(l))
+			})
+		}
+	})
+	var sum laneResult
+	for _, r := range results {
+		sum.trials += r.trials
+		sum.changes += r.changes
+		sum.swaps += r.swaps
+		sum.scheduled += r.scheduled
+		sum.settled += r.settled
+		sum.mismatches += r.mismatches
+		sum.worst = max(sum.worst, r.worst)
+	}
+	t.Logf("crash test: %d trials (SIGKILL at random moments) in %d lanes, %d changes reached Azure (%d settings by command, %d image swaps, %d scheduled), "+
+		"%d swaps interrupted and settled, %d mismatches, worst time to recover %s",
+		sum.trials, lanes, sum.changes+sum.swaps+sum.scheduled, sum.changes, sum.swaps, sum.scheduled, sum.settled, sum.mismatches, sum.worst.Round(time.Millisecond))
+	fmt.Printf("crash test: trials %d, changes %d, mismatches %d, worst time to recover %s\n",
+		sum.trials, sum.changes+sum.swaps+sum.scheduled, sum.mismatches, sum.worst.Round(time.Millisecond))
+}
+
+// laneResult is what one lane's trials did.
+type laneResult struct {
+	trials, changes, swaps, scheduled, settled, mismatches int
+	worst                                                  time.Duration
+}
+
+// runLane runs trials on a world of its own: calibration, then each trial
+// a restart, a check and a change killed at a random moment; then the last
+// restart, a check and a clean stop.
+func runLane(t *testing.T, bin string, trials int, lane uint64) laneResult {
+	w := newWorld(t, bin)
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 15+lane))
 	if _, err := w.start(-1); err != nil {
 		t.Fatal(err)
 	}
@@ -115,14 +162,14 @@ func TestCrash(t *testing.T) {
 	mismatches = append(mismatches, last...)
 	w.stop()
 	changes, swaps, scheduled := w.changes()
-	t.Logf("crash test: %d trials (SIGKILL at random moments), %d changes reached Azure (%d settings by command, %d image swaps, %d scheduled), "+
+	t.Logf("%d trials, %d changes reached Azure (%d settings by command, %d image swaps, %d scheduled), "+
 		"%d swaps interrupted and settled, %d mismatches, worst time to recover %s",
 		trials, changes+swaps+scheduled, changes, swaps, scheduled, w.settledSwaps(), len(mismatches), worst.Round(time.Millisecond))
-	fmt.Printf("crash test: trials %d, changes %d, mismatches %d, worst time to recover %s\n",
-		trials, changes+swaps+scheduled, len(mismatches), worst.Round(time.Millisecond))
 	if changes == 0 || swaps == 0 || scheduled == 0 {
 		t.Errorf("a kind of change never reached Azure: %d commands, %d swaps, %d scheduled", changes, swaps, scheduled)
 	}
+	return laneResult{trials: trials, changes: changes, swaps: swaps, scheduled: scheduled, settled: w.settledSwaps(),
+		mismatches: len(mismatches), worst: worst}
 }
 
 // world is the simulator, the Slack stub, the store and the poolbot
