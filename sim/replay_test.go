@@ -96,3 +96,34 @@ func TestReplayUnknownPool(t *testing.T) {
 		t.Error("the refused trace stopped the built-in arrivals")
 	}
 }
+
+// WaitsSince and IdleHours read what Stats does, a part at a time.
+func TestWaitsSinceAndIdleHoursAgreeWithStats(t *testing.T) {
+	s := New(Options{Start: time.Date(2026, 1, 5, 6, 0, 0, 0, time.UTC), Seed: 4})
+	s.Advance(10 * time.Hour)
+	st, err := s.Stats("linux-ci")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.JobWaits) < 20 {
+		t.Fatalf("%d jobs got an agent in a working day, want more to compare", len(st.JobWaits))
+	}
+	for _, n := range []int{-1, 0, 7, len(st.JobWaits) - 1, len(st.JobWaits), len(st.JobWaits) + 3} {
+		got := s.WaitsSince("linux-ci", n)
+		want := st.JobWaits[min(max(n, 0), len(st.JobWaits)):]
+		if len(got) != len(want) {
+			t.Fatalf("WaitsSince(%d): %d waits, want %d", n, len(got), len(want))
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("WaitsSince(%d)[%d] = %s, want %s", n, i, got[i], want[i])
+			}
+		}
+	}
+	if got := s.IdleHours("linux-ci"); got != st.IdleVMHours {
+		t.Errorf("IdleHours %v, Stats %v", got, st.IdleVMHours)
+	}
+	if s.WaitsSince("no-such-pool", 0) != nil {
+		t.Error("an unknown pool has waits")
+	}
+}
