@@ -3,11 +3,11 @@ package commands
 import (
 	"context"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/poolbot/poolbot/change"
+	"github.com/poolbot/poolbot/clock"
 	"github.com/poolbot/poolbot/pool"
 	"github.com/poolbot/poolbot/snapshot"
 )
@@ -107,24 +107,15 @@ func BenchmarkStatusSnapshot(b *testing.B) {
 					o.Store = freshReads{o.Store}
 				}
 			})
-			cpu0 := processCPU()
+			cpu0 := clock.ProcessCPU()
 			for b.Loop() {
 				if err := s.h.Handle(ctx, req("U-viewer", "status linux-ci"), discard{}); err != nil {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(clock.ProcessCPU()-cpu0)/float64(b.N), "cpu-ns/op")
 		})
 	}
-}
-
-// processCPU is the process's user and system time so far.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 type discard struct{}

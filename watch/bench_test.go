@@ -4,10 +4,10 @@ import (
 	"context"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/poolbot/poolbot/clock"
 	"github.com/poolbot/poolbot/cost"
 	"github.com/poolbot/poolbot/pool"
 	"github.com/poolbot/poolbot/sim"
@@ -18,12 +18,6 @@ const (
 	benchPools   = 500
 	benchMinutes = 30
 )
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // adoCalls counts the Azure DevOps requests the simulator received.
 func adoCalls(s *sim.Sim) int {
@@ -71,11 +65,11 @@ func measure(b *testing.B, e *env, cycle func() error) benchResult {
 	var cpus []time.Duration
 	var total time.Duration
 	for i := 0; i < benchMinutes; i++ {
-		c0 := cpuTime()
+		c0 := clock.ProcessCPU()
 		if err := cycle(); err != nil {
 			b.Fatal(err)
 		}
-		d := cpuTime() - c0
+		d := clock.ProcessCPU() - c0
 		cpus = append(cpus, d)
 		total += d
 		e.sim.Advance(time.Minute)
@@ -106,11 +100,11 @@ func BenchmarkWatcher500Pools(b *testing.B) {
 			Settings: cost.Settings{Currency: "USD"}, Prices: cost.NewPrices(e.stub.URL()+"/unused", nil, map[string]float64{"Standard_D2s_v5": 0.1, "Standard_D4s_v5": 0.2, "Standard_NC4as_T4_v3": 0.6}, "USD", e.sim)})
 		w := e.watcher(func(o *watch.Options) { o.Cost = tr })
 		// Warm-up cycle: first reads of every pool, log cursors, scale sets.
-		c0 := cpuTime()
+		c0 := clock.ProcessCPU()
 		if err := w.Cycle(e.ctx); err != nil {
 			b.Fatal(err)
 		}
-		warm := cpuTime() - c0
+		warm := clock.ProcessCPU() - c0
 		e.flush()
 		e.sim.Advance(time.Minute)
 		e.sim.SetFailure("gpu-nightly", sim.Failure{}) // only healthy pools in the measure

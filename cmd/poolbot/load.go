@@ -25,6 +25,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/poolbot/poolbot/app"
+	"github.com/poolbot/poolbot/clock"
 	"github.com/poolbot/poolbot/config"
 	"github.com/poolbot/poolbot/sim"
 	"github.com/poolbot/poolbot/slackstub"
@@ -431,7 +432,7 @@ func (r *loadRig) leg(ctx context.Context, s *loadSide, round int, d time.Durati
 	var refused, bad atomic.Int64
 	var wg sync.WaitGroup
 	runtime.GC() // each leg from a collected heap: neither side pays for the other's garbage
-	calls0, cpu0, conns0 := r.simCalls.Load(), processCPU(), r.replyConns.Load()
+	calls0, cpu0, conns0 := r.simCalls.Load(), clock.ProcessCPU(), r.replyConns.Load()
 	var notOK0, total0 int
 	if s == r.poolbot {
 		if total0, notOK0, err = r.commandsCounted(ctx); err != nil {
@@ -510,7 +511,7 @@ func (r *loadRig) leg(ctx context.Context, s *loadSide, round int, d time.Durati
 	}
 	res.simCalls = r.simCalls.Load() - calls0
 	res.replyConns = r.replyConns.Load() - conns0
-	res.cpu = processCPU() - cpu0
+	res.cpu = clock.ProcessCPU() - cpu0
 	return res, nil
 }
 

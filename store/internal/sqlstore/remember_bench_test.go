@@ -8,10 +8,10 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/poolbot/poolbot/clock"
 	"github.com/poolbot/poolbot/store/sqlite"
 )
 
@@ -37,7 +37,7 @@ func BenchmarkRemember(b *testing.B) {
 			}
 			ctx := context.Background()
 			now := time.Now()
-			cpu0 := processCPU()
+			cpu0 := clock.ProcessCPU()
 			b.ResetTimer()
 			var wg sync.WaitGroup
 			var next atomic.Int64
@@ -57,16 +57,7 @@ func BenchmarkRemember(b *testing.B) {
 			}
 			wg.Wait()
 			b.StopTimer()
-			b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(clock.ProcessCPU()-cpu0)/float64(b.N), "cpu-ns/op")
 		})
 	}
-}
-
-// processCPU is the process's user and system time so far.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
