@@ -85,9 +85,10 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 	a.metrics.AddAdvisory("outbox", a.checkRefused)
 	a.part("outbox")
 
-	if len(cfg.Schedules) > 0 {
+	schedules := Schedules(cfg)
+	if len(schedules) > 0 {
 		s, err := scheduler.New(scheduler.Options{
-			Schedules: Schedules(cfg), Service: a.service, Changer: w.changer, Store: a.store,
+			Schedules: schedules, Service: a.service, Changer: w.changer, Store: a.store,
 			Clock: a.clock, Logger: logFor("scheduler"), DefaultChannel: cfg.Slack.Channel,
 			Owner: a.owner,
 			// Autopilot schedules learn from the job history the watcher
@@ -143,7 +144,7 @@ func (a *App) buildBot(ctx context.Context, o Options) error {
 
 	hopts := commands.Options{
 		Service: a.service, Changer: w.changer, Store: a.store, Cost: w.tracker,
-		Roles: grants(cfg.Roles), Templates: templates(cfg.Templates), WhatIf: whatIfRunner(Schedules(cfg), cfg.Cost.DigestTimeZone),
+		Roles: grants(cfg.Roles), Templates: templates(cfg.Templates), WhatIf: whatIfRunner(schedules, cfg.Cost.DigestTimeZone),
 		Azure: commands.Azure{Subscription: cfg.Azure.Subscription, ResourceGroup: cfg.Azure.ResourceGroup}, EveryoneAdmin: o.EveryoneAdmin,
 		Clock: a.clock, Logger: logFor("commands"), Observe: a.metrics.ObserveCommand,
 		// Readers' zones are cached for hours of real time, whatever clock
