@@ -371,25 +371,21 @@ func (sc *schedule) past(now time.Time, skip *pool.Override) []occurrence {
 	if skip != nil {
 		skipAt = skip.SkipAt
 	}
-	var occ []occurrence
-	for _, e := range sc.entries {
-		if o, ok := sc.latest(e, now.Add(-lookback), now, skipAt); ok {
-			occ = append(occ, o)
-		}
-	}
-	if len(occ) == 0 {
+	latest := func(from time.Time) []occurrence {
+		var occ []occurrence
 		for _, e := range sc.entries {
-			if o, ok := sc.latest(e, now.Add(-farLookback), now, skipAt); ok {
+			if o, ok := sc.latest(e, from, now, skipAt); ok {
 				occ = append(occ, o)
 			}
 		}
 		sortOccurrences(occ)
-		if len(occ) > 0 {
-			occ = occ[len(occ)-1:]
-		}
 		return occ
 	}
-	sortOccurrences(occ)
+	occ := latest(now.Add(-lookback))
+	if len(occ) == 0 {
+		occ = latest(now.Add(-farLookback))
+		occ = occ[max(len(occ)-1, 0):]
+	}
 	return occ
 }
 
